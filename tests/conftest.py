@@ -1,0 +1,62 @@
+"""Shared fixtures: tiny seeded generators and the optional ../shared data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from stylegan import Generator
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_path() -> Path:
+    """Location of the shared test data (env DRAGGAN_SHARED overrides ../shared)."""
+    return Path(os.environ.get("DRAGGAN_SHARED", REPO.parent / "shared"))
+
+
+def make_tiny_generator(img_resolution: int = 32, seed: int = 0, w_dim: int = 32, channel_max: int = 32,
+                        mapping_layers: int = 2, noise_strength: float = 0.0, **kwargs) -> Generator:
+    """A seeded, randomly initialised generator small enough for CPU tests (< 0.1 s to build).
+
+    Returns:
+        Generator in eval mode with requires_grad False, w_avg set to the mean
+        of mapped samples so truncation behaves as on a trained model.
+    """
+    torch.manual_seed(seed)
+    G = Generator(z_dim=w_dim, w_dim=w_dim, img_resolution=img_resolution, channel_base=channel_max * 16,
+                  channel_max=channel_max, mapping_layers=mapping_layers, **kwargs)
+    with torch.no_grad():
+        for name, buf in G.named_buffers():
+            if name.endswith("noise_const"):
+                buf.copy_(torch.randn(buf.shape, generator=torch.Generator().manual_seed(seed + 1)))
+        for name, p in G.named_parameters():
+            if name.endswith("noise_strength"):
+                p.fill_(noise_strength)
+        G.mapping.w_avg.copy_(G.mean_w(num_samples=512, seed=seed)[0][0])
+    G.eval().requires_grad_(False)
+    return G
+
+
+@pytest.fixture
+def tiny_generator_factory():
+    """Factory fixture: `tiny_generator_factory(img_resolution=32, seed=0, ...)`."""
+    return make_tiny_generator
+
+
+@pytest.fixture
+def tiny_G() -> Generator:
+    """A 32x32 seeded random generator (num_ws 8, w_dim 32)."""
+    return make_tiny_generator()
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    """The ../shared data folder; skips the test when it is absent."""
+    path = shared_path()
+    if not path.is_dir():
+        pytest.skip(f"shared data folder not found at {path} (set DRAGGAN_SHARED)")
+    return path
