@@ -1,0 +1,59 @@
+"""Photo alignment for DragGAN editing: photo -> aligned crop + exact `crop_from_photo`, and back.
+
+Faces are found with dlib and cropped the FFHQ way (`align_face`); any other subject is
+cropped from a box (`align_box`) or the centre (`align_center`). Each returns an
+`Alignment` whose 3x3 `crop_from_photo` describes the crop exactly, so points
+(`to_crop`, `to_photo`) and pixels (`paste_back`) go back to the photo without drift.
+
+*Convention*: points are float (x, y), x right, y down, pixel centres at integer
+coordinates; images are uint8 (H, W, 3) RGB.
+"""
+
+from align.alignment import (
+    Alignment,
+    align_box,
+    align_center,
+    align_face,
+    align_landmarks,
+    points_outside_crop,
+    to_crop,
+    to_photo,
+)
+from align.config import FACE_PRESETS, AlignConfig, PasteConfig
+from align.errors import AlignError, FaceModelError, NoFaceFoundError, PhotoError
+from align.faces import FaceDetection, detect_faces, face_landmarks, face_model_path
+from align.geometry import crop_from_quad, crop_from_rect, ffhq_quad, transform_points
+from align.paste import change_mask, paste_back
+from align.photo import load_photo, to_rgb_uint8
+from align.warp import warp_to_crop
+
+__all__ = [
+    "Alignment",
+    "AlignConfig",
+    "PasteConfig",
+    "FACE_PRESETS",
+    "AlignError",
+    "NoFaceFoundError",
+    "PhotoError",
+    "FaceModelError",
+    "align_face",
+    "align_landmarks",
+    "align_box",
+    "align_center",
+    "to_crop",
+    "to_photo",
+    "points_outside_crop",
+    "paste_back",
+    "change_mask",
+    "load_photo",
+    "to_rgb_uint8",
+    "detect_faces",
+    "face_landmarks",
+    "face_model_path",
+    "FaceDetection",
+    "ffhq_quad",
+    "crop_from_quad",
+    "crop_from_rect",
+    "transform_points",
+    "warp_to_crop",
+]

@@ -1,0 +1,86 @@
+"""AlignConfig / PasteConfig validation and the error hierarchy."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from align import (
+    FACE_PRESETS,
+    AlignConfig,
+    AlignError,
+    FaceModelError,
+    NoFaceFoundError,
+    PasteConfig,
+    PhotoError,
+)
+from stylegan.errors import DragPipelineError, MissingWeightsError
+
+
+def test_defaults_are_the_ffhq_preset():
+    config = AlignConfig()
+    assert (config.eye_scale, config.mouth_scale, config.center_shift) == FACE_PRESETS["ffhq"] == (2.0, 1.8, 0.1)
+    assert AlignConfig.from_preset("ffhq") == config
+
+
+def test_unknown_preset_names_the_choices():
+    with pytest.raises(AlignError, match="ffhq"):
+        AlignConfig.from_preset("celeba")
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("eye_scale", 0.0),
+        ("mouth_scale", -1.0),
+        ("center_shift", float("nan")),
+        ("detector", "haar"),
+        ("detect_max_pixels", 100),
+        ("detect_upsample", 5),
+        ("detect_upsample", 1.0),
+        ("box_margin", -0.1),
+        ("content_aspect", 0.0),
+        ("pad_mode", "wrap"),
+        ("interpolation", "nearest"),
+        ("antialias", 1),
+        ("max_photo_pixels", 0),
+    ],
+)
+def test_align_config_rejects_bad_values(field, value):
+    with pytest.raises(AlignError, match=field):
+        AlignConfig(**{field: value})
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("mode", "poisson"),
+        ("threshold", -1.0),
+        ("threshold", 255.0),
+        ("diff_sigma", -1.0),
+        ("dilate", 0.9),
+        ("feather", -0.1),
+    ],
+)
+def test_paste_config_rejects_bad_values(field, value):
+    with pytest.raises(AlignError, match=field):
+        PasteConfig(**{field: value})
+
+
+def test_configs_are_frozen_and_vary_with_replace():
+    config = AlignConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.pad_mode = "constant"  # type: ignore[misc]
+    assert dataclasses.replace(config, pad_mode="constant").pad_mode == "constant"
+    with pytest.raises(AlignError):
+        dataclasses.replace(PasteConfig(), mode="nope")
+
+
+def test_error_hierarchy():
+    for cls in (AlignError, NoFaceFoundError, PhotoError, FaceModelError):
+        assert issubclass(cls, DragPipelineError)
+        assert issubclass(cls, ValueError)
+    assert issubclass(NoFaceFoundError, AlignError)
+    assert issubclass(PhotoError, AlignError)
+    assert issubclass(FaceModelError, MissingWeightsError)
