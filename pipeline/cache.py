@@ -1,0 +1,233 @@
+"""Inversion cache: re-running on the same crop, generator and inversion config reuses the result.
+
+The key is a sha256 over
+  * the aligned crop's bytes (so the photo, the alignment mode, the box/face choice and the
+    alignment config all count, through their effect on the crop),
+  * the generator: the checkpoint file's sha256 (memoised per path, size and mtime) or, for
+    a generator in memory, a hash of its state dict and constructor arguments,
+  * the inversion method and every `InversionConfig` field that changes the result
+    (`allow_download` does not; a backbone file enters through its content hash).
+Entries live in `<cache_dir>/<key[:2]>/<key>.pt` and are written atomically, so an
+interrupted run never leaves a half-written entry behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "default_cache_dir",
+    "file_sha256",
+    "generator_sha256",
+    "crop_sha256",
+    "inversion_key",
+    "InversionCache",
+]
+
+CACHE_VERSION = 1  # bump when the key recipe or the stored format changes
+_NOT_IN_KEY = ("allow_download",)
+
+
+def default_cache_dir() -> Path:
+    """env DRAGGAN_CACHE_DIR, else `~/.cache/draggan-pipeline/inversions` (XDG_CACHE_HOME honoured)."""
+    env = os.environ.get("DRAGGAN_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME")
+    root = Path(base).expanduser() if base else Path.home() / ".cache"
+    return root / "draggan-pipeline" / "inversions"
+
+
+def file_sha256(path: str | os.PathLike, memo_file: str | os.PathLike | None = None) -> str:
+    """sha256 of a file's bytes, optionally memoised by (absolute path, size, mtime_ns).
+
+    Checkpoints are hundreds of MB; the memo (a small JSON file in the cache folder) makes a
+    re-run cost a stat instead of a full read.
+
+    Args:
+        path: the file.
+        memo_file: JSON file of known hashes (read and updated), or None = always hash.
+
+    Returns:
+        64 hex characters.
+    """
+    path = Path(path).resolve()
+    st = path.stat()
+    stamp = f"{path}|{st.st_size}|{st.st_mtime_ns}"
+    memo = memo_file is not None
+    memo_file = Path(memo_file) if memo else None
+    table: dict = {}
+    if memo:
+        try:
+            table = json.loads(memo_file.read_text())
+            if stamp in table:
+                return str(table[stamp])
+        except (OSError, ValueError):
+            table = {}
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    digest = h.hexdigest()
+    if memo:
+        try:
+            table = {k: v for k, v in table.items() if not k.startswith(f"{path}|")}
+            table[stamp] = digest
+            _atomic_write_text(memo_file, json.dumps(table, indent=0))
+        except OSError:
+            pass  # the memo is an optimisation only
+    return digest
+
+
+def generator_sha256(G) -> str:
+    """sha256 of a generator's constructor arguments and every parameter and buffer.
+
+    Returns:
+        64 hex characters.
+    """
+    import torch
+
+    h = hashlib.sha256()
+    h.update(json.dumps(getattr(G, "init_kwargs", {}), sort_keys=True, default=str).encode())
+    for name, tensor in sorted(G.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+        if t.numel():
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def crop_sha256(crop: np.ndarray) -> str:
+    """sha256 of a uint8 image's shape and bytes."""
+    arr = np.ascontiguousarray(crop)
+    h = hashlib.sha256(f"{arr.dtype}|{arr.shape}".encode())
+    h.update(arr.tobytes())
+    return h.hexdigest()
+
+
+def _config_for_key(config, memo_file: Path | None) -> dict:
+    data = dataclasses.asdict(config)
+    for name in _NOT_IN_KEY:
+        data.pop(name, None)
+    backbone = data.get("lpips_backbone")
+    if backbone not in (None, "random"):
+        path = Path(backbone).expanduser()
+        if path.is_file():
+            data["lpips_backbone"] = "sha256:" + file_sha256(path, memo_file)
+        elif path.is_dir():
+            # A folder of backbones: the files it holds decide the result.
+            files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in (".pth", ".pt"))
+            data["lpips_backbone"] = "dir:" + ",".join(f"{p.name}={file_sha256(p, memo_file)}" for p in files)
+    return data
+
+
+def inversion_key(crop: np.ndarray, generator_id: str, method: str, config,
+                  memo_file: str | os.PathLike | None = None) -> str:
+    """The cache key of one inversion.
+
+    Args:
+        crop: uint8 (R, R, 3) aligned crop (the inversion target).
+        generator_id: from `file_sha256` / `generator_sha256` (plus any prefix).
+        method: 'w', 'w+' or 'pti'.
+        config: the `InversionConfig` used.
+        memo_file: file-hash memo for a backbone file (see `file_sha256`).
+
+    Returns:
+        64 hex characters.
+    """
+    payload = {
+        "version": CACHE_VERSION,
+        "crop": crop_sha256(crop),
+        "generator": generator_id,
+        "method": method,
+        "config": _config_for_key(config, None if memo_file is None else Path(memo_file)),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+class InversionCache:
+    """Saved `InversionResult`s keyed by `inversion_key`.
+
+    Args:
+        root: the cache folder (None = `default_cache_dir()`).
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root).expanduser() if root is not None else default_cache_dir()
+
+    @property
+    def memo_file(self) -> Path:
+        """The file-hash memo of this cache (see `file_sha256`)."""
+        return self.root / "file_hashes.json"
+
+    def path(self, key: str) -> Path:
+        """Where the entry for `key` is (or would be) stored."""
+        return self.root / key[:2] / f"{key}.pt"
+
+    def get(self, key: str, G, device="cpu"):
+        """The cached `InversionResult` for `key`, or None (also when the entry is unreadable).
+
+        Args:
+            key: from `inversion_key`.
+            G: the base generator (W / W+ results without optimised noise store no generator).
+            device: where a stored (tuned) generator is placed.
+        """
+        from inversion import InversionResult
+
+        path = self.path(key)
+        if not path.is_file():
+            return None
+        try:
+            return InversionResult.load(path, G=G, device=device)
+        except Exception as exc:  # noqa: BLE001 - a broken entry is recomputed, never fatal
+            warnings.warn(f"ignoring unreadable inversion cache entry {path} ({exc}); it will be recomputed",
+                          RuntimeWarning, stacklevel=2)
+            return None
+
+    def put(self, key: str, result, meta: dict | None = None) -> Path:
+        """Store a result atomically (a temporary file in the same folder, then renamed).
+
+        Args:
+            key: from `inversion_key`.
+            result: an `InversionResult` (saved with its own `save`).
+            meta: optional JSON-safe description written next to it (`<key>.json`).
+
+        Returns:
+            The entry's path.
+        """
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key}.", suffix=".pt")
+        os.close(fd)
+        try:
+            result.save(tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        if meta is not None:
+            try:
+                _atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=2, default=str))
+            except OSError:
+                pass
+        return path

@@ -1,0 +1,344 @@
+"""Command line: edit a real photo end to end.
+
+    python run_pipeline.py --image photo.jpg --points pts.json
+
+Exit codes: 0 success, 2 bad input, 3 missing weights offline, 1 anything else
+(130 when interrupted). Errors are one line on stderr (a traceback only with --debug);
+a failed run leaves no output folder behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+from stylegan.errors import CheckpointError, DragPipelineError, MissingWeightsError
+
+__all__ = ["main", "build_parser", "config_from_args", "EXIT_OK", "EXIT_ERROR", "EXIT_BAD_INPUT",
+           "EXIT_MISSING_WEIGHTS", "EXIT_INTERRUPTED"]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_BAD_INPUT = 2
+EXIT_MISSING_WEIGHTS = 3
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so `main` can return the exit code."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        raise _UsageError(message)
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _box(text: str) -> tuple[float, float, float, float]:
+    try:
+        values = tuple(float(v) for v in text.replace(" ", "").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--box must be x0,y0,x1,y1 (numbers), got {text!r}") from None
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(f"--box must be 4 numbers x0,y0,x1,y1, got {text!r}")
+    return values  # type: ignore[return-value]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to generate the README's option list)."""
+    from draggan import DragConfig
+    from inversion import InversionConfig
+    from pipeline.registry import DEFAULT_CHECKPOINT
+
+    inv_defaults, drag_defaults = InversionConfig(), DragConfig()
+    p = _Parser(
+        prog="run_pipeline.py",
+        description="Edit a real photo with DragGAN: align -> invert -> drag -> paste back.",
+        epilog="Exit codes: 0 ok, 2 bad input, 3 missing weights (offline), 1 other errors.",
+    )
+    io = p.add_argument_group("inputs and outputs")
+    io.add_argument("--image", help="the photo to edit (JPEG, PNG, ...)")
+    io.add_argument("--points", help='JSON with points in photo pixels: {"handles": [[x, y], ...], '
+                                     '"targets": [[x, y], ...]} or [{"handle": [x, y], "target": [x, y]}, ...]; '
+                                     'optional "mask": PNG the size of the photo, white = may move')
+    io.add_argument("--mask", help="mask PNG (overrides the points file's \"mask\")")
+    io.add_argument("--out", help="output folder (default: <image folder>/<image name>_edit)")
+    io.add_argument("--overwrite", action="store_true", help="replace an existing non-empty output folder")
+    io.add_argument("--video", nargs="?", const="mp4", choices=("mp4", "gif"),
+                    help="also write a video of the drag (default mp4; gif if MP4 is unavailable)")
+    io.add_argument("--fps", type=int, default=10, help="video frames per second (default 10)")
+
+    model = p.add_argument_group("model")
+    model.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT,
+                       help=f"generator file or registered name (default {DEFAULT_CHECKPOINT}; "
+                            "see --list-checkpoints; 'random-64' needs no download)")
+    model.add_argument("--checkpoints-dir", help="folder of registered checkpoints (default: ./checkpoints, "
+                                                 "env DRAGGAN_CHECKPOINTS)")
+    model.add_argument("--list-checkpoints", action="store_true", help="list the registered checkpoints and exit")
+    model.add_argument("--offline", action="store_true",
+                       help="never download (also env DRAGGAN_OFFLINE=1); missing weights exit with code 3")
+
+    align = p.add_argument_group("alignment")
+    align.add_argument("--align", choices=("face", "box", "center"), default="face",
+                       help="face (dlib + FFHQ crop, default), box (needs --box) or center")
+    align.add_argument("--box", type=_box, help="x0,y0,x1,y1 in photo pixels for --align box")
+    align.add_argument("--face-index", type=_positive_int, help="which face, 0 = largest (default)")
+
+    inv = p.add_argument_group("inversion")
+    inv.add_argument("--inversion", choices=("w", "w+", "pti"), default="pti",
+                     help="W, W+ or PTI (default: W pivot + pivotal tuning)")
+    inv.add_argument("--steps", type=_positive_int,
+                     help=f"optimisation steps of each inversion stage (default: W {inv_defaults.w_steps}, "
+                          f"W+ {inv_defaults.wplus_steps}, PTI {inv_defaults.pti_steps})")
+    inv.add_argument("--pti-steps", type=_positive_int, help="pivotal-tuning steps (overrides --steps for PTI)")
+    inv.add_argument("--lpips-net", choices=("vgg", "alex", "squeeze"),
+                     help=f"LPIPS backbone of every inversion stage (default: {inv_defaults.lpips_net} for "
+                          f"W/W+, {inv_defaults.pti_lpips_net} for PTI)")
+    inv.add_argument("--lpips-backbone", metavar="PATH",
+                     help="local LPIPS backbone file or folder (a torchvision features state dict) for offline "
+                          "machines; 'random' = untrained backbone, for smoke tests only")
+    inv.add_argument("--no-cache", action="store_true", help="do not read or write the inversion cache")
+    inv.add_argument("--cache-dir", help="inversion cache folder (default ~/.cache/draggan-pipeline/inversions, "
+                                         "env DRAGGAN_CACHE_DIR)")
+
+    drag = p.add_argument_group("drag")
+    drag.add_argument("--drag-steps", type=_positive_int,
+                      help=f"maximum drag steps (default {drag_defaults.max_steps})")
+    drag.add_argument("--lr", type=float, help=f"drag learning rate (default {drag_defaults.lr:g})")
+    drag.add_argument("--stop-distance", type=float, help="stop when every handle is this close (generator px)")
+
+    run = p.add_argument_group("run")
+    run.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
+    run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    run.add_argument("--quiet", action="store_true", help="no progress bars or stage lines, errors only")
+    run.add_argument("--debug", action="store_true", help="print tracebacks")
+    return p
+
+
+def config_from_args(args: argparse.Namespace):
+    """The `PipelineConfig` an argument namespace describes."""
+    from align import AlignConfig
+    from draggan import DragConfig
+    from inversion import InversionConfig
+    from pipeline.config import PipelineConfig
+
+    inv = InversionConfig(seed=args.seed)
+    changes: dict = {}
+    if args.steps is not None:
+        changes.update(w_steps=args.steps, wplus_steps=args.steps, pti_steps=args.steps)
+    if args.pti_steps is not None:
+        changes["pti_steps"] = args.pti_steps
+    if args.lpips_net is not None:
+        changes.update(lpips_net=args.lpips_net, pti_lpips_net=args.lpips_net)
+    if args.lpips_backbone is not None:
+        changes["lpips_backbone"] = args.lpips_backbone
+    inv = dataclasses.replace(inv, **changes)
+
+    drag_changes: dict = {"seed": args.seed}
+    if args.drag_steps is not None:
+        drag_changes["max_steps"] = args.drag_steps
+    if args.lr is not None:
+        drag_changes["lr"] = args.lr
+    if args.stop_distance is not None:
+        drag_changes["stop_distance"] = args.stop_distance
+    drag = DragConfig(**drag_changes)
+
+    return PipelineConfig(
+        align_mode=args.align, box=args.box, face_index=args.face_index, align=AlignConfig(),
+        inversion_method=args.inversion, inversion=inv, drag=drag, device=args.device, seed=args.seed,
+        use_cache=not args.no_cache, cache_dir=args.cache_dir, video=args.video, video_fps=args.fps,
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return " ".join(text.split())
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """The exit code of an exception: 3 missing weights, 2 bad input, 130 interrupted, 1 otherwise."""
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(exc, MissingWeightsError):
+        return EXIT_MISSING_WEIGHTS
+    if isinstance(exc, CheckpointError):
+        return EXIT_BAD_INPUT  # the user's file is not a generator checkpoint
+    if isinstance(exc, DragPipelineError) and isinstance(exc, ValueError):
+        return EXIT_BAD_INPUT
+    return EXIT_ERROR
+
+
+def _default_out(image: Path) -> Path:
+    return image.parent / f"{image.stem}_edit"
+
+
+def _run(args: argparse.Namespace, argv: list[str], log) -> int:
+    import numpy as np
+
+    from align import AlignConfig, load_photo
+    from pipeline.cache import InversionCache, file_sha256, generator_sha256
+    from pipeline.edit import edit_photo, resolve_device
+    from pipeline.outputs import check_output_dir, staged_output_dir
+    from pipeline.points import check_points_in_frame, load_mask, load_points
+    from pipeline.registry import domain_warning, load_checkpoint, resolve_checkpoint
+    from pipeline.report import write_results
+    from pipeline.weights import ensure_lpips_backbones
+
+    t_start = time.perf_counter()
+    if not args.image or not args.points:
+        raise _UsageError("--image and --points are required")
+    if args.box is not None and args.align != "box":
+        raise _UsageError("--box needs --align box")
+    if args.align == "box" and args.box is None:
+        raise _UsageError("--align box needs --box x0,y0,x1,y1")
+    if args.face_index is not None and args.align != "face":
+        raise _UsageError("--face-index only applies to --align face")
+    config = config_from_args(args)
+    progress = not args.quiet
+    allow_download = not args.offline
+
+    image = Path(args.image).expanduser()
+    points_path = Path(args.points).expanduser()
+    out = Path(args.out).expanduser() if args.out else _default_out(image)
+    seconds: dict[str, float] = {}
+
+    # Cheap checks first, so bad input fails before anything is downloaded or computed.
+    t = time.perf_counter()
+    photo = load_photo(image, max_pixels=config.align.max_photo_pixels)
+    points = load_points(points_path)
+    mask_path = Path(args.mask).expanduser() if args.mask else points.mask_path
+    h, w = photo.shape[:2]
+    for name, pts in (("handle", points.handles_photo), ("target", points.targets_photo)):
+        check_points_in_frame(pts, w, h, name, f"the {w}x{h} photo {image.name}",
+                              "give (x, y) in original photo pixels, x right, y down")
+    mask = load_mask(mask_path, photo.shape) if mask_path is not None else None
+    out = check_output_dir(out, overwrite=args.overwrite, protected=(image, points_path, mask_path))
+    device = resolve_device(config.device)
+    seconds["read_inputs"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    resolved = resolve_checkpoint(args.checkpoint, args.checkpoints_dir, allow_download=allow_download,
+                                  progress=progress, log=log)
+    warning = domain_warning(resolved.info, config.align_mode)
+    if warning:
+        log(f"warning: {warning}")
+    ensure_lpips_backbones(config, allow_download=allow_download, progress=progress, log=log)
+    seconds["fetch_weights"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    G = load_checkpoint(resolved, device=str(device))
+    generator_id = None
+    if config.use_cache:  # the cache key needs the weights' identity
+        if resolved.path is not None:
+            generator_id = "file:" + file_sha256(resolved.path, InversionCache(config.cache_dir).memo_file)
+        else:
+            generator_id = f"builtin:{resolved.name}:" + generator_sha256(G)
+    seconds["load_generator"] = time.perf_counter() - t
+    info = resolved.info
+    log(f"load: {resolved.label} ({G.img_resolution}px{', ' + info.domain if info else ''}) on {device} "
+        f"({seconds['load_generator']:.1f}s)")
+    if info is not None:
+        # Cut the crop the way the model's training images were cut.
+        if config.align_mode == "face" and info.face_preset != "ffhq":
+            preset = AlignConfig.from_preset(info.face_preset)
+            config = dataclasses.replace(config, align=dataclasses.replace(
+                config.align, eye_scale=preset.eye_scale, mouth_scale=preset.mouth_scale,
+                center_shift=preset.center_shift))
+        if config.align_mode != "face" and info.content_aspect != 1.0:
+            config = dataclasses.replace(config, align=dataclasses.replace(config.align,
+                                                                           content_aspect=info.content_aspect))
+
+    result = edit_photo(photo, points.handles_photo, points.targets_photo, G, config, mask_photo=mask,
+                        generator_id=generator_id, progress=progress, log=log)
+    result.seconds.update(seconds)
+
+    extra = {
+        "inputs": {
+            "image": str(image.resolve()),
+            "photo_size": [int(w), int(h)],
+            "points": str(points_path.resolve()),
+            "mask": None if mask_path is None else str(Path(mask_path).resolve()),
+            "num_points": len(points),
+        },
+        "checkpoint": resolved.to_json() | {"img_resolution": int(G.img_resolution), "num_ws": int(G.num_ws),
+                                            "w_dim": int(G.w_dim)},
+        "command": shlex.join(["run_pipeline.py", *argv]),
+    }
+    t = time.perf_counter()
+    with staged_output_dir(out, overwrite=args.overwrite) as staging:
+        written = write_results(result, staging, extra)
+    log(f"write: {len(written)} files to {out} ({time.perf_counter() - t:.1f}s)")
+    dist = result.distances_photo
+    print(f"{'converged' if result.drag.converged else 'not converged'} after {result.drag.steps} drag steps; "
+          f"final distance to targets {np.max(dist):.1f} px (photo); total {time.perf_counter() - t_start:.1f}s"
+          f"{'; inversion from cache' if result.cache_hit else ''}")
+    print(f"edited photo: {out / 'edited.png'}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (never raises, except SystemExit from --help).
+
+    Args:
+        argv: arguments without the program name (None = sys.argv[1:]).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except _UsageError as exc:
+            print(f"error: {exc} (see --help)", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if args.list_checkpoints:
+            from pipeline.registry import describe_registry
+
+            print(describe_registry())
+            return EXIT_OK
+        quiet = args.quiet
+
+        def log(message: str) -> None:
+            if not quiet or message.startswith("warning:"):
+                print(message, file=sys.stderr, flush=True)
+
+        def show_warning(message, category, filename, lineno, file=None, line=None):
+            log(f"warning: {message}")
+
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning
+            return _run(args, argv, log)
+    except _UsageError as exc:
+        print(f"error: {exc} (see --help)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("error: interrupted; no output was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the CLI's single exit point
+        if debug:
+            traceback.print_exc()
+        code = exit_code_for(exc)
+        hint = " (run again with --debug for the traceback)" if code == EXIT_ERROR and not debug else ""
+        print(f"error: {_one_line(exc)}{hint}", file=sys.stderr)
+        return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

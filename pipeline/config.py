@@ -1,0 +1,110 @@
+"""`PipelineConfig`: every stage's config in one frozen dataclass.
+
+Vary it with `dataclasses.replace(config, inversion_method='w+')` or, for a stage,
+`dataclasses.replace(config, drag=dataclasses.replace(config.drag, max_steps=50))`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+from align import AlignConfig, PasteConfig
+from draggan import DragConfig
+from inversion import InversionConfig
+from pipeline.errors import PipelineError
+
+__all__ = ["PipelineConfig", "ALIGN_MODES", "INVERSION_METHODS", "VIDEO_FORMATS", "config_to_json"]
+
+ALIGN_MODES = ("face", "box", "center")
+INVERSION_METHODS = ("w", "w+", "pti")
+VIDEO_FORMATS = (None, "mp4", "gif")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """How `pipeline.edit_photo` turns a photo and drag points into an edited photo."""
+
+    # --- align -----------------------------------------------------------------------------
+    align_mode: str = "face"            # 'face' (dlib + FFHQ crop), 'box' (needs `box`), 'center'
+    box: tuple[float, float, float, float] | None = None  # (x0, y0, x1, y1) photo px, exclusive ends
+    face_index: int | None = None       # which detected face (largest first); None = the largest
+    align: AlignConfig = field(default_factory=AlignConfig)
+    # --- invert ----------------------------------------------------------------------------
+    inversion_method: str = "pti"       # 'w', 'w+' or 'pti' (W pivot + generator tuning, Roich et al.)
+    inversion: InversionConfig = field(default_factory=InversionConfig)
+    # --- drag ------------------------------------------------------------------------------
+    drag: DragConfig = field(default_factory=DragConfig)
+    mask_threshold: float = 0.5         # a crop pixel may move where the warped mask exceeds this
+    # --- paste back ------------------------------------------------------------------------
+    paste: PasteConfig = field(default_factory=PasteConfig)
+    # --- run -------------------------------------------------------------------------------
+    device: str = "auto"                # 'auto' (cuda > mps > cpu), 'cpu', 'cuda', 'cuda:N', 'mps'
+    seed: int = 0                       # seeds a forked torch RNG around the stages (the caller's RNG is
+                                        # untouched); InversionConfig.seed / DragConfig.seed seed their own
+                                        # stages, and the CLI's --seed sets all three
+    use_cache: bool = True              # reuse a saved inversion of the same crop, generator and config
+    cache_dir: str | None = None        # None = env DRAGGAN_CACHE_DIR or ~/.cache/draggan-pipeline/inversions
+    video: str | None = None            # None, 'mp4' or 'gif': a video of the drag
+    video_fps: int = 10                 # frames per second of the video
+
+    def __post_init__(self) -> None:
+        if self.align_mode not in ALIGN_MODES:
+            raise PipelineError(f"PipelineConfig.align_mode must be one of {ALIGN_MODES}, got {self.align_mode!r}")
+        if self.align_mode == "box":
+            box = self.box
+            if box is None:
+                raise PipelineError("align_mode 'box' needs a box (x0, y0, x1, y1) in photo pixels; pass --box x0,y0,x1,y1")
+            try:
+                box = tuple(float(v) for v in box)
+            except (TypeError, ValueError):
+                raise PipelineError(f"box must be 4 numbers (x0, y0, x1, y1), got {self.box!r}") from None
+            if len(box) != 4 or not all(map(math.isfinite, box)) or box[2] <= box[0] or box[3] <= box[1]:
+                raise PipelineError(f"box must be (x0, y0, x1, y1) with x1 > x0 and y1 > y0, got {self.box!r}")
+            object.__setattr__(self, "box", box)
+        elif self.box is not None:
+            raise PipelineError(f"a box is only used with align_mode 'box' (got align_mode {self.align_mode!r}); "
+                                "drop the box or use --align box")
+        if self.face_index is not None and (isinstance(self.face_index, bool) or not isinstance(self.face_index, int)
+                                            or self.face_index < 0):
+            raise PipelineError(f"face_index must be None or an int >= 0, got {self.face_index!r}")
+        if self.inversion_method not in INVERSION_METHODS:
+            raise PipelineError(
+                f"inversion_method must be one of {INVERSION_METHODS}, got {self.inversion_method!r}")
+        for name, cls in (("align", AlignConfig), ("inversion", InversionConfig), ("drag", DragConfig),
+                          ("paste", PasteConfig)):
+            if not isinstance(getattr(self, name), cls):
+                raise PipelineError(f"PipelineConfig.{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}")
+        if not (isinstance(self.mask_threshold, (int, float)) and 0 < self.mask_threshold < 1):
+            raise PipelineError(f"mask_threshold must be in (0, 1), got {self.mask_threshold!r}")
+        if not isinstance(self.device, str) or not (
+                self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:")):
+            raise PipelineError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {self.device!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise PipelineError(f"seed must be an int, got {self.seed!r}")
+        if not isinstance(self.use_cache, bool):
+            raise PipelineError(f"use_cache must be a bool, got {self.use_cache!r}")
+        if self.cache_dir is not None:
+            object.__setattr__(self, "cache_dir", str(self.cache_dir))
+        if self.video not in VIDEO_FORMATS:
+            raise PipelineError(f"video must be None, 'mp4' or 'gif', got {self.video!r}")
+        if isinstance(self.video_fps, bool) or not isinstance(self.video_fps, int) or not 1 <= self.video_fps <= 120:
+            raise PipelineError(f"video_fps must be an int in [1, 120], got {self.video_fps!r}")
+
+
+def _json_safe(value):
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def config_to_json(config: PipelineConfig) -> dict:
+    """The config as plain JSON data (nested dicts of str/int/float/bool/None)."""
+    return _json_safe(dataclasses.asdict(config))

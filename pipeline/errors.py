@@ -1,0 +1,35 @@
+"""Errors raised by `pipeline`, rooted at the project's `DragPipelineError`.
+
+Every message names the problem and the fix on one line. The CLI maps them to exit codes:
+`PipelineError` and its subclasses are bad input (2), `MissingWeightsError` is 3.
+"""
+
+from __future__ import annotations
+
+from stylegan.errors import CheckpointError, DragPipelineError, MissingWeightsError
+
+__all__ = [
+    "PipelineError",
+    "PointsError",
+    "UnknownCheckpointError",
+    "OutputError",
+    "DragPipelineError",
+    "MissingWeightsError",
+    "CheckpointError",
+]
+
+
+class PipelineError(DragPipelineError, ValueError):
+    """Bad input to the pipeline: configuration, options, files."""
+
+
+class PointsError(PipelineError):
+    """Bad drag points or mask: malformed JSON, unequal counts, points outside the photo or crop, mask size."""
+
+
+class UnknownCheckpointError(PipelineError):
+    """`--checkpoint` is neither an existing file nor a registered name."""
+
+
+class OutputError(PipelineError):
+    """The output folder cannot be used (exists and is not empty, would overwrite the input, ...)."""

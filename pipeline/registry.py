@@ -1,0 +1,445 @@
+"""Known checkpoints: names, download URLs, domains and resolutions; resolving and downloading.
+
+`--checkpoint` takes either a path to a generator file (any format `stylegan.load_generator`
+reads) or one of the names in `REGISTRY`. A registered file is looked for, in order, inside
+the package (a file shipped with it), in the checkpoints folder, and finally downloaded
+there on first use with a progress bar (to `<file>.part`, renamed on success). Downloads
+happen only here, in an explicit step the CLI takes; nothing that computes downloads.
+
+The URLs below were checked against their official sources:
+  * NVlabs StyleGAN2 (ADA-PyTorch re-export) pickles on NGC: NVlabs/stylegan3 README,
+    "Access individual networks via https://api.ngc.nvidia.com/v2/models/nvidia/research/
+    stylegan2/versions/1/files/<MODEL>" (ffhq 256/512/1024, afhqcat/afhqdog/afhqwild 512).
+  * DragGAN's own list: XingangPan/DragGAN scripts/download_model.sh / download_models.json
+    (self-distilled lions/dogs/horses/elephants, NGC ffhq/afhqcat 512, StyleGAN2 config-f
+    car/cat from the original TensorFlow release; the local file names are theirs).
+  * The eight mmagic DragGAN state dicts: open-mmlab/mmagic configs/draggan/README.md
+    (download.openxlab.org.cn ... /weight//StyleGAN2-*; file names follow the README's
+    example `stylegan2_lions_512_pytorch_mmagic.pth`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.errors import UnknownCheckpointError
+from stylegan.errors import MissingWeightsError
+
+__all__ = [
+    "CheckpointInfo",
+    "ResolvedCheckpoint",
+    "UnknownCheckpointError",
+    "REGISTRY",
+    "DEFAULT_CHECKPOINT",
+    "OFFLINE_CHECKPOINT",
+    "DOMAINS",
+    "default_checkpoints_dir",
+    "is_offline",
+    "resolve_checkpoint",
+    "load_checkpoint",
+    "download_file",
+    "build_random_generator",
+    "domain_warning",
+    "describe_registry",
+]
+
+DOMAINS = ("face", "cat", "dog", "horse", "lion", "elephant", "car", "wild", "none")
+FORMATS = ("nvlabs-pkl", "nvlabs-tf-pkl", "mmagic-pth", "native", "builtin")
+
+_NGC = "https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan2/versions/1/files/"
+_SELF_DISTILLED = "https://storage.googleapis.com/self-distilled-stylegan/"
+_TF_STYLEGAN2 = "http://d36zk2xti64re0.cloudfront.net/stylegan2/networks/"
+_OPENXLAB = "https://download.openxlab.org.cn/models/qsun1/DragGAN-StyleGAN2-checkpoint/weight//"
+
+# The folder holding the installed packages (stylegan/, align/, ..., pipeline/): packaged
+# checkpoints are named relative to it.
+PACKAGES_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """One registered generator.
+
+    Attributes:
+        name: the registry key (`--checkpoint NAME`).
+        filename: file name inside the checkpoints folder ('' for built-in generators).
+        url: download URL, or None (built in / packaged only).
+        format: 'nvlabs-pkl' (PyTorch pickle of stylegan2-ada/stylegan3), 'nvlabs-tf-pkl'
+            (original TensorFlow StyleGAN2 pickle), 'mmagic-pth', 'native' (this project's
+            `stylegan.save_generator`), 'builtin' (built in memory, no file).
+        domain: what the model generates: one of `DOMAINS`; 'face' models want face alignment.
+        resolution: the generator's img_resolution.
+        source: who trained/released it.
+        description: one line for `--list-checkpoints`.
+        content_aspect: width / height of the content inside the square canvas (LSUN car: 4/3).
+        face_preset: the `align.FACE_PRESETS` framing the model was trained on ('ffhq'); the
+            pipeline aligns faces the same way.
+        packaged: path of a file shipped with the installed packages, relative to their root
+            (e.g. 'stylegan/data/face.pt'), looked for before the checkpoints folder; or None.
+        size_mb: approximate download size, for the message.
+    """
+
+    name: str
+    filename: str
+    url: str | None
+    format: str
+    domain: str
+    resolution: int
+    source: str
+    description: str = ""
+    content_aspect: float = 1.0
+    face_preset: str = "ffhq"
+    packaged: str | None = None
+    size_mb: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ValueError(f"CheckpointInfo.format must be one of {FORMATS}, got {self.format!r}")
+        if self.domain not in DOMAINS:
+            raise ValueError(f"CheckpointInfo.domain must be one of {DOMAINS}, got {self.domain!r}")
+        if self.url is None and self.packaged is None and self.format != "builtin":
+            raise ValueError(f"checkpoint {self.name!r} needs a url or a packaged file")
+
+
+def _entries() -> dict[str, CheckpointInfo]:
+    e: list[CheckpointInfo] = [
+        # --- Official NVlabs StyleGAN2 (stylegan2-ada-pytorch format) on NGC -----------------
+        CheckpointInfo("ffhq-256", "stylegan2-ffhq-256x256.pkl", _NGC + "stylegan2-ffhq-256x256.pkl",
+                       "nvlabs-pkl", "face", 256, "NVlabs StyleGAN2 (stylegan3 release), FFHQ", "faces, 256 px", size_mb=95),
+        CheckpointInfo("ffhq-512", "stylegan2-ffhq-512x512.pkl", _NGC + "stylegan2-ffhq-512x512.pkl",
+                       "nvlabs-pkl", "face", 512, "NVlabs StyleGAN2, FFHQ (the face model DragGAN uses)",
+                       "faces, 512 px (default)", size_mb=350),
+        CheckpointInfo("ffhq-1024", "stylegan2-ffhq-1024x1024.pkl", _NGC + "stylegan2-ffhq-1024x1024.pkl",
+                       "nvlabs-pkl", "face", 1024, "NVlabs StyleGAN2, FFHQ", "faces, 1024 px (slow on CPU)", size_mb=365),
+        CheckpointInfo("afhqcat-512", "stylegan2-afhqcat-512x512.pkl", _NGC + "stylegan2-afhqcat-512x512.pkl",
+                       "nvlabs-pkl", "cat", 512, "NVlabs StyleGAN2, AFHQ cat", "cat faces, 512 px", size_mb=350),
+        CheckpointInfo("afhqdog-512", "stylegan2-afhqdog-512x512.pkl", _NGC + "stylegan2-afhqdog-512x512.pkl",
+                       "nvlabs-pkl", "dog", 512, "NVlabs StyleGAN2, AFHQ dog", "dog faces, 512 px", size_mb=350),
+        CheckpointInfo("afhqwild-512", "stylegan2-afhqwild-512x512.pkl", _NGC + "stylegan2-afhqwild-512x512.pkl",
+                       "nvlabs-pkl", "wild", 512, "NVlabs StyleGAN2, AFHQ wild", "wild animal faces, 512 px", size_mb=350),
+        # --- DragGAN's download script (XingangPan/DragGAN scripts/download_model.sh) -------------
+        CheckpointInfo("lions-512", "stylegan2_lions_512_pytorch.pkl", _SELF_DISTILLED + "lions_512_pytorch.pkl",
+                       "nvlabs-pkl", "lion", 512, "Self-Distilled StyleGAN (Mokady et al.), internet lions",
+                       "lions, 512 px"),
+        CheckpointInfo("dogs-1024", "stylegan2_dogs_1024_pytorch.pkl", _SELF_DISTILLED + "dogs_1024_pytorch.pkl",
+                       "nvlabs-pkl", "dog", 1024, "Self-Distilled StyleGAN, internet dogs", "dogs, 1024 px"),
+        CheckpointInfo("horses-256", "stylegan2_horses_256_pytorch.pkl", _SELF_DISTILLED + "horses_256_pytorch.pkl",
+                       "nvlabs-pkl", "horse", 256, "Self-Distilled StyleGAN, LSUN horses", "horses, 256 px"),
+        CheckpointInfo("elephants-512", "stylegan2_elephants_512_pytorch.pkl",
+                       _SELF_DISTILLED + "elephants_512_pytorch.pkl",
+                       "nvlabs-pkl", "elephant", 512, "Self-Distilled StyleGAN, internet elephants", "elephants, 512 px"),
+        CheckpointInfo("car-512", "stylegan2-car-config-f.pkl", _TF_STYLEGAN2 + "stylegan2-car-config-f.pkl",
+                       "nvlabs-tf-pkl", "car", 512, "NVlabs StyleGAN2 config-f (TensorFlow release), LSUN car",
+                       "cars, 512x384 content in a 512 canvas", content_aspect=4 / 3),
+        CheckpointInfo("cat-256", "stylegan2-cat-config-f.pkl", _TF_STYLEGAN2 + "stylegan2-cat-config-f.pkl",
+                       "nvlabs-tf-pkl", "cat", 256, "NVlabs StyleGAN2 config-f (TensorFlow release), LSUN cat",
+                       "cats, 256 px"),
+        # --- mmagic DragGAN state dicts (open-mmlab/mmagic configs/draggan/README.md) -----------
+        CheckpointInfo("mmagic-lions-512", "stylegan2_lions_512_pytorch_mmagic.pth",
+                       _OPENXLAB + "StyleGAN2-Lions-internet", "mmagic-pth", "lion", 512,
+                       "mmagic DragGAN (self-distilled StyleGAN), internet lions", "lions, 512 px"),
+        CheckpointInfo("mmagic-elephants-512", "stylegan2_elephants_512_pytorch_mmagic.pth",
+                       _OPENXLAB + "StyleGAN2-elephants-internet", "mmagic-pth", "elephant", 512,
+                       "mmagic DragGAN (self-distilled StyleGAN), internet elephants", "elephants, 512 px"),
+        CheckpointInfo("mmagic-afhqcat-512", "stylegan2_cats_512_pytorch_mmagic.pth",
+                       _OPENXLAB + "StyleGAN2-cat-AFHQ", "mmagic-pth", "cat", 512,
+                       "mmagic DragGAN (self-distilled StyleGAN), AFHQ cat", "cat faces, 512 px"),
+        CheckpointInfo("mmagic-ffhq-512", "stylegan2_face_512_pytorch_mmagic.pth",
+                       _OPENXLAB + "StyleGAN2-FFHQ", "mmagic-pth", "face", 512,
+                       "mmagic DragGAN (self-distilled StyleGAN), FFHQ", "faces, 512 px"),
+        CheckpointInfo("mmagic-horses-256", "stylegan2_horses_256_pytorch_mmagic.pth",
+                       _OPENXLAB + "StyleGAN2-lsun-horses", "mmagic-pth", "horse", 256,
+                       "mmagic DragGAN (self-distilled StyleGAN), LSUN horse", "horses, 256 px"),
+        CheckpointInfo("mmagic-dogs-1024", "stylegan2_dogs_1024_pytorch_mmagic.pth",
+                       _OPENXLAB + "StyleGAN2-dogs-internet", "mmagic-pth", "dog", 1024,
+                       "mmagic DragGAN (self-distilled StyleGAN), internet dogs", "dogs, 1024 px"),
+        CheckpointInfo("mmagic-car-512", "stylegan2_car_512_pytorch_mmagic.pth",
+                       _OPENXLAB + "StyleGAN2-car-official", "mmagic-pth", "car", 512,
+                       "mmagic DragGAN (transfer of the official StyleGAN2), LSUN car",
+                       "cars, 512x384 content in a 512 canvas", content_aspect=4 / 3),
+        CheckpointInfo("mmagic-cat-256", "stylegan2_cat_256_pytorch_mmagic.pth",
+                       _OPENXLAB + "StyleGAN2-cat-official", "mmagic-pth", "cat", 256,
+                       "mmagic DragGAN (transfer of the official StyleGAN2), LSUN cat", "cats, 256 px"),
+        # --- Built in: no file, no download ------------------------------------------------------
+        CheckpointInfo("random-64", "", None, "builtin", "none", 64, "this project (seeded random init)",
+                       "UNTRAINED 64 px generator built in memory: edits are meaningless; only for "
+                       "exercising the pipeline offline"),
+    ]
+    return {info.name: info for info in e}
+
+
+REGISTRY: dict[str, CheckpointInfo] = _entries()
+
+# The checkpoint `run_pipeline.py` uses without --checkpoint: DragGAN's face model. A small
+# trained face model shipped inside the package can become the default by registering it
+# with `packaged='stylegan/data/<file>'` (and its `face_preset`): `resolve_checkpoint`
+# looks there first and never downloads it.
+DEFAULT_CHECKPOINT = "ffhq-512"
+# Needs no file and no network.
+OFFLINE_CHECKPOINT = "random-64"
+
+
+@dataclass(frozen=True)
+class ResolvedCheckpoint:
+    """Where a `--checkpoint` value points.
+
+    Attributes:
+        name: registry name, or None for a user path.
+        path: the file to load, or None for a built-in generator.
+        info: the registry entry, or None for a user path.
+        downloaded: whether the file was downloaded by this call.
+    """
+
+    name: str | None
+    path: Path | None
+    info: CheckpointInfo | None
+    downloaded: bool = False
+
+    @property
+    def label(self) -> str:
+        """Registry name or file path, for messages and reports."""
+        return self.name if self.name is not None else str(self.path)
+
+    def to_json(self) -> dict:
+        """JSON-safe description for report.json."""
+        info = self.info
+        return {
+            "name": self.name,
+            "path": None if self.path is None else str(self.path),
+            "format": info.format if info else "auto",
+            "domain": info.domain if info else None,
+            "resolution": info.resolution if info else None,
+            "face_preset": info.face_preset if info else None,
+            "source": info.source if info else None,
+            "url": info.url if info else None,
+            "downloaded": self.downloaded,
+        }
+
+
+def default_checkpoints_dir() -> Path:
+    """The checkpoints folder: env DRAGGAN_CHECKPOINTS, else `<repo>/checkpoints` in a source
+    checkout, else `~/.cache/draggan-pipeline/checkpoints` (an installed package)."""
+    env = os.environ.get("DRAGGAN_CHECKPOINTS")
+    if env:
+        return Path(env).expanduser()
+    repo_dir = Path(__file__).resolve().parents[1] / "checkpoints"
+    if repo_dir.is_dir():
+        return repo_dir
+    return Path.home() / ".cache" / "draggan-pipeline" / "checkpoints"
+
+
+def is_offline() -> bool:
+    """True when env DRAGGAN_OFFLINE is set to a true value (1, true, yes)."""
+    return os.environ.get("DRAGGAN_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def download_file(url: str, dest: str | os.PathLike, progress: bool = True, timeout: float = 30.0,
+                  what: str | None = None) -> Path:
+    """Download `url` to `dest` via `<dest>.part`, renamed only when complete.
+
+    Args:
+        url: http(s) URL.
+        dest: final file path; its folder is created.
+        progress: show a tqdm progress bar on stderr.
+        timeout: socket timeout in seconds.
+        what: a name for the progress bar (default: the file name).
+
+    Returns:
+        `dest` as a Path.
+
+    Raises:
+        MissingWeightsError: network error, HTTP error or truncated download (the `.part`
+            file is removed).
+    """
+    from tqdm.auto import tqdm
+
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    request = urllib.request.Request(url, headers={"User-Agent": "draggan-pipeline"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response, open(part, "wb") as f:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            done = 0
+            with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=what or dest.name,
+                      disable=not progress, leave=False) as bar:
+                while True:
+                    chunk = response.read(1 << 20)
+                    if not chunk:
+                        break
+                    f.write(chunk)
+                    done += len(chunk)
+                    bar.update(len(chunk))
+        if total is not None and done != total:
+            raise MissingWeightsError(
+                f"download of {url} stopped after {done:,} of {total:,} bytes; run again to retry"
+            )
+        if done == 0:
+            raise MissingWeightsError(f"download of {url} returned an empty file; run again to retry")
+        os.replace(part, dest)
+    except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise MissingWeightsError(f"could not download {url} ({reason})") from exc
+    finally:
+        if part.exists():
+            part.unlink()
+    return dest
+
+
+def _missing_message(info: CheckpointInfo, target: Path, why: str) -> str:
+    return (
+        f"checkpoint {info.name!r} is not in {target.parent}/ and could not be downloaded ({why}); "
+        f"download {info.url} and save it as {target}"
+    )
+
+
+def resolve_checkpoint(
+    name_or_path: str | os.PathLike,
+    checkpoints_dir: str | os.PathLike | None = None,
+    allow_download: bool = True,
+    progress: bool = True,
+    log=None,
+) -> ResolvedCheckpoint:
+    """Turn a `--checkpoint` value into a file (downloading a registered one if needed).
+
+    An existing file path wins over a registry name. A registered name is looked for in
+    the package (`packaged`), then in `checkpoints_dir`, then downloaded there.
+
+    Args:
+        name_or_path: a path to a generator file or a key of `REGISTRY`.
+        checkpoints_dir: where registered files live (None = `default_checkpoints_dir()`).
+        allow_download: False = never touch the network (also forced by env DRAGGAN_OFFLINE=1).
+        progress: progress bar for downloads.
+        log: optional callable(str) for one-line status messages.
+
+    Returns:
+        ResolvedCheckpoint.
+
+    Raises:
+        UnknownCheckpointError: not a file and not a registered name (bad input).
+        MissingWeightsError: registered, absent, and downloading is disabled or failed.
+    """
+    value = os.fspath(name_or_path)
+    path = Path(value).expanduser()
+    if path.is_file():
+        return ResolvedCheckpoint(None, path.resolve(), None)
+    info = REGISTRY.get(value)
+    if info is None:
+        if path.exists():
+            raise UnknownCheckpointError(f"checkpoint {value} is not a file; pass a generator file or a registered name")
+        looks_like_path = os.sep in value or "/" in value or path.suffix in (".pkl", ".pt", ".pth", ".ckpt")
+        names = ", ".join(REGISTRY)
+        if looks_like_path:
+            raise UnknownCheckpointError(
+                f"checkpoint file not found: {value}; check the path or use a registered name ({names})"
+            )
+        raise UnknownCheckpointError(f"unknown checkpoint name {value!r}; use a file path or one of: {names}")
+    if info.format == "builtin":
+        return ResolvedCheckpoint(info.name, None, info)
+    if info.packaged:
+        packaged = PACKAGES_ROOT / info.packaged
+        if packaged.is_file():
+            return ResolvedCheckpoint(info.name, packaged, info)
+    folder = Path(checkpoints_dir).expanduser() if checkpoints_dir is not None else default_checkpoints_dir()
+    target = folder / info.filename
+    if target.is_file():
+        return ResolvedCheckpoint(info.name, target.resolve(), info)
+    if info.url is None:
+        raise MissingWeightsError(
+            f"checkpoint {info.name!r} should ship with the package but {PACKAGES_ROOT / str(info.packaged)} is "
+            "missing; reinstall the package"
+        )
+    if not allow_download or is_offline():
+        raise MissingWeightsError(_missing_message(info, target, "downloads are disabled (--offline / DRAGGAN_OFFLINE)"))
+    if log is not None:
+        size = f", ~{info.size_mb} MB" if info.size_mb else ""
+        log(f"downloading checkpoint {info.name} ({info.source}{size}) to {target}")
+    try:
+        download_file(info.url, target, progress=progress, what=info.filename)
+    except MissingWeightsError as exc:
+        raise MissingWeightsError(_missing_message(info, target, str(exc.__cause__ or exc))) from exc
+    return ResolvedCheckpoint(info.name, target.resolve(), info, downloaded=True)
+
+
+def build_random_generator(resolution: int = 64, seed: int = 0, device: str = "cpu"):
+    """A seeded, UNTRAINED StyleGAN2 generator built in memory (the `random-64` checkpoint).
+
+    Its images are noise-like and its edits meaningless; it exists so that the whole
+    pipeline can be run and tested offline without any weights.
+
+    Args:
+        resolution: img_resolution (power of two >= 8).
+        seed: torch seed of the initialisation and the const noise.
+        device: torch device string.
+
+    Returns:
+        Generator in eval mode, requires_grad False, w_avg set to the mean mapped w.
+    """
+    import torch
+
+    from stylegan import Generator
+
+    state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        G = Generator(z_dim=64, c_dim=0, w_dim=64, img_resolution=resolution, channel_base=64 * 32,
+                      channel_max=64, mapping_layers=2)
+        with torch.no_grad():
+            noise_gen = torch.Generator().manual_seed(seed + 1)
+            for name, buf in G.named_buffers():
+                if name.endswith("noise_const"):
+                    buf.copy_(torch.randn(buf.shape, generator=noise_gen))
+            G.mapping.w_avg.copy_(G.mean_w(num_samples=1000, seed=seed)[0][0])
+    finally:
+        torch.random.set_rng_state(state)
+    return G.eval().requires_grad_(False).to(device)
+
+
+def load_checkpoint(resolved: ResolvedCheckpoint, device: str = "cpu"):
+    """Load the generator a `ResolvedCheckpoint` points to.
+
+    Args:
+        resolved: from `resolve_checkpoint`.
+        device: torch device string.
+
+    Returns:
+        Generator (eval mode, requires_grad False) on `device`.
+
+    Raises:
+        CheckpointError: the file is not a generator checkpoint `stylegan.load_generator` reads.
+    """
+    if resolved.path is None:
+        info = resolved.info
+        assert info is not None and info.format == "builtin"
+        return build_random_generator(info.resolution, seed=0, device=device)
+    from stylegan import load_generator
+
+    G = load_generator(resolved.path, device=device)
+    G.eval().requires_grad_(False)
+    return G
+
+
+def domain_warning(info: CheckpointInfo | None, align_mode: str) -> str | None:
+    """A warning when the alignment does not suit the model's domain, else None."""
+    if info is None or info.domain == "none":
+        return None
+    if align_mode == "face" and info.domain != "face":
+        return (
+            f"aligning a human face for the {info.domain} model {info.name!r}; the crop will not look like "
+            f"its training data (use --align box or --align center, or a face model such as {DEFAULT_CHECKPOINT})"
+        )
+    return None
+
+
+def describe_registry() -> str:
+    """A table of the registered checkpoints for `--list-checkpoints`."""
+    lines = [f"{'name':<22}{'domain':<10}{'res':>5}  {'file':<44}description"]
+    for info in REGISTRY.values():
+        lines.append(f"{info.name:<22}{info.domain:<10}{info.resolution:>5}  {info.filename or '(built in)':<44}"
+                     f"{info.description}")
+    return "\n".join(lines)

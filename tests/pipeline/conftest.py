@@ -1,0 +1,85 @@
+"""Fixtures of the pipeline tests: a tiny generator saved like a user checkpoint, photos, points."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from stylegan import save_generator
+
+SQUEEZE_FILE = Path("weights") / "lpips" / "squeezenet1_1_features.pth"
+
+
+def shared_root() -> Path:
+    import os
+
+    return Path(os.environ.get("DRAGGAN_SHARED", Path(__file__).resolve().parents[3] / "shared"))
+
+
+@pytest.fixture
+def tiny_checkpoint(tiny_generator_factory, tmp_path) -> Path:
+    """A 32-px random generator saved in the native format, loaded by the CLI like a user file."""
+    G = tiny_generator_factory(img_resolution=32, seed=3)
+    return save_generator(G, tmp_path / "tiny_G.pt")
+
+
+@pytest.fixture
+def lpips_args(squeeze_backbone) -> list[str]:
+    """LPIPS options that never download: the shared real squeeze backbone, else a random one."""
+    return ["--lpips-net", "squeeze", "--lpips-backbone", squeeze_backbone]
+
+
+@pytest.fixture
+def fast_args(tmp_path, lpips_args) -> list[str]:
+    """Options of a seconds-long CPU run: 2 inversion steps per stage, 3 drag steps, private cache."""
+    return ["--steps", "2", "--drag-steps", "3", "--lr", "0.05", "--device", "cpu", "--quiet",
+            "--cache-dir", str(tmp_path / "cache"), *lpips_args]
+
+
+def smooth_photo(width: int = 96, height: int = 64, seed: int = 0) -> np.ndarray:
+    """A smooth synthetic RGB photo (gradients and a few blobs), uint8 (height, width, 3)."""
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    img = np.stack([xs / width, ys / height, 0.5 + 0.5 * np.sin(xs / 7.0) * np.cos(ys / 9.0)], axis=2) * 200
+    for _ in range(4):
+        cx, cy, r = rng.uniform(0, width), rng.uniform(0, height), rng.uniform(5, 15)
+        img += 55 * np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * r * r))[..., None] * rng.uniform(0, 1, 3)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def make_photo():
+    """Factory fixture: `make_photo(width=96, height=64, seed=0)` -> smooth synthetic uint8 photo."""
+    return smooth_photo
+
+
+@pytest.fixture
+def squeeze_backbone() -> str:
+    """The shared real LPIPS-squeeze backbone file if present, else 'random' (never downloads)."""
+    squeeze = shared_root() / SQUEEZE_FILE
+    return str(squeeze) if squeeze.is_file() else "random"
+
+
+@pytest.fixture
+def photo_file(tmp_path) -> Path:
+    """A 96x64 synthetic PNG (the centre crop is the middle 64x64 square, x 16..79)."""
+    path = tmp_path / "inputs" / "photo.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(smooth_photo()).save(path)
+    return path
+
+
+def write_points(path: Path, handles, targets, **extra) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"handles": handles, "targets": targets, **extra}))
+    return path
+
+
+@pytest.fixture
+def points_file(tmp_path) -> Path:
+    """Two handle/target pairs inside the centre crop of `photo_file`."""
+    return write_points(tmp_path / "inputs" / "points.json", [[40, 30], [56, 36]], [[44, 30], [52, 40]])

@@ -1,0 +1,147 @@
+"""Atomic output folders, images, video and the inversion cache key."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inversion import InversionConfig
+from pipeline.cache import crop_sha256, generator_sha256, inversion_key
+from pipeline.errors import OutputError
+from pipeline.outputs import (
+    check_output_dir,
+    comparison_image,
+    display_scale,
+    draw_points,
+    staged_output_dir,
+    write_video,
+)
+
+
+def test_staged_dir_appears_only_on_success(tmp_path):
+    out = tmp_path / "out"
+    with staged_output_dir(out) as staging:
+        (staging / "a.txt").write_text("a")
+        assert not out.exists()
+    assert (out / "a.txt").read_text() == "a"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_staged_dir_leaves_nothing_on_failure(tmp_path):
+    out = tmp_path / "out"
+    for exc in (RuntimeError("boom"), KeyboardInterrupt()):
+        with pytest.raises(type(exc)):
+            with staged_output_dir(out) as staging:
+                (staging / "a.txt").write_text("a")
+                raise exc
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_overwrite_replaces_and_failure_keeps_old_results(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError):
+        with staged_output_dir(out, overwrite=True) as staging:
+            (staging / "new.txt").write_text("new")
+            raise RuntimeError
+    assert [p.name for p in out.iterdir()] == ["old.txt"]
+    with staged_output_dir(out, overwrite=True) as staging:
+        (staging / "new.txt").write_text("new")
+    assert [p.name for p in out.iterdir()] == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_check_output_dir(tmp_path):
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"x")
+    assert check_output_dir(tmp_path / "new") == (tmp_path / "new").absolute()
+    (tmp_path / "empty").mkdir()
+    check_output_dir(tmp_path / "empty")
+    with pytest.raises(OutputError, match="not empty; pass --overwrite"):
+        check_output_dir(tmp_path, protected=())
+    with pytest.raises(OutputError, match="contains the input"):
+        check_output_dir(tmp_path, overwrite=True, protected=(photo,))
+    with pytest.raises(OutputError, match="is a file"):
+        check_output_dir(photo)
+
+
+def test_display_scale_enlarges_small_crops():
+    assert display_scale(64) == 8 and display_scale(32) == 16 and display_scale(512) == 1
+    assert display_scale(1024) == 1
+
+
+def test_draw_points_marks_handles_and_targets():
+    img = np.zeros((32, 32, 3), np.uint8)
+    out = draw_points(img, np.array([[8.0, 8.0]]), np.array([[24.0, 24.0]]), scale=4)
+    assert out.shape == (128, 128, 3)
+    # Handle dot (red) at the enlarged handle position, target ring (blue) around the target.
+    hx, hy = int(8 * 4 + 1.5), int(8 * 4 + 1.5)
+    assert out[hy, hx, 0] > 200 and out[hy, hx, 2] < 100
+    assert not img.any()  # input untouched
+
+
+def test_comparison_image_layout():
+    a = np.zeros((64, 64, 3), np.uint8)
+    out = comparison_image(a, a, np.array([[10.0, 10.0]]), np.array([[20.0, 20.0]]), np.array([[12.0, 12.0]]), gap=8)
+    assert out.shape == (512, 512 * 2 + 8, 3) and out.dtype == np.uint8
+
+
+def test_write_video_gif(tmp_path):
+    frames = [np.full((20, 30, 3), v, np.uint8) for v in (0, 128, 255)]
+    path = write_video(tmp_path, frames, "gif", fps=5)
+    assert path.name == "drag.gif"
+    with Image.open(path) as im:
+        assert im.size == (30, 20) and im.n_frames == 3
+
+
+def test_write_video_mp4_or_gif_fallback(tmp_path):
+    frames = [np.full((32, 48, 3), v, np.uint8) for v in (0, 255)]
+    with warnings.catch_warnings():
+        # MP4 may legitimately fall back to GIF (with a RuntimeWarning) where OpenCV lacks the codec.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        path = write_video(tmp_path, frames, "mp4", fps=5)
+    assert path.name in ("drag.mp4", "drag.gif") and path.stat().st_size > 0
+    assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_inversion_key_tracks_what_changes_the_result(tiny_G):
+    crop = np.zeros((32, 32, 3), np.uint8)
+    cfg = InversionConfig(w_steps=3)
+    gid = "state:" + generator_sha256(tiny_G)
+    key = inversion_key(crop, gid, "pti", cfg)
+    assert key == inversion_key(crop.copy(), gid, "pti", InversionConfig(w_steps=3))
+    assert key == inversion_key(crop, gid, "pti", dataclasses.replace(cfg, allow_download=True))
+    other = crop.copy()
+    other[0, 0, 0] = 1
+    assert key != inversion_key(other, gid, "pti", cfg)
+    assert key != inversion_key(crop, gid, "w+", cfg)
+    assert key != inversion_key(crop, gid, "pti", dataclasses.replace(cfg, w_steps=4))
+    assert key != inversion_key(crop, "state:other", "pti", cfg)
+
+
+def test_backbone_file_enters_the_key_by_content(tmp_path):
+    crop = np.zeros((32, 32, 3), np.uint8)
+    a, b = tmp_path / "a.pth", tmp_path / "b.pth"
+    a.write_bytes(b"same")
+    b.write_bytes(b"same")
+    ka = inversion_key(crop, "g", "w", InversionConfig(lpips_backbone=str(a)))
+    assert ka == inversion_key(crop, "g", "w", InversionConfig(lpips_backbone=str(b)))
+    b.write_bytes(b"different")
+    assert ka != inversion_key(crop, "g", "w", InversionConfig(lpips_backbone=str(b)))
+
+
+def test_generator_hash_sees_every_weight(tiny_generator_factory):
+    G = tiny_generator_factory(seed=1)
+    h = generator_sha256(G)
+    assert h == generator_sha256(tiny_generator_factory(seed=1))
+    import torch
+
+    with torch.no_grad():
+        G.synthesis.b4.const[0, 0, 0] += 1e-3
+    assert generator_sha256(G) != h
+    assert crop_sha256(np.zeros((2, 2, 3), np.uint8)) != crop_sha256(np.zeros((2, 3, 2), np.uint8))
