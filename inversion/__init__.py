@@ -1,0 +1,16 @@
+"""GAN inversion: W / W+ projection with LPIPS, Pivotal Tuning, reconstruction metrics.
+
+    from inversion import invert, InversionConfig, InversionResult
+    result = invert(G, crop, method="pti", config=InversionConfig(lpips_backbone="weights/lpips"))
+    result.G, result.ws        # generator and pivot to edit with
+
+Metrics live in `inversion.metrics`; the benchmark is `python -m inversion.bench`.
+"""
+
+from inversion.api import METHODS, InversionResult, invert, target_to_tensor, tensor_to_uint8
+from inversion.config import InversionConfig
+from inversion.errors import InversionError
+from inversion.lpips_loss import LPIPSLoss, build_lpips
+
+__all__ = ["METHODS", "InversionConfig", "InversionError", "InversionResult", "LPIPSLoss", "build_lpips", "invert",
+           "target_to_tensor", "tensor_to_uint8"]

@@ -1,0 +1,167 @@
+"""Pivotal Tuning Inversion (Roich et al. 2022, danielroich/PTI).
+
+With the pivot latent frozen, a deep copy of the generator is tuned so that
+G(pivot) reproduces the target: Adam (lr 3e-4) on L2 + LPIPS-alex, at most 350
+steps, stopping as soon as LPIPS <= 0.06 (`training/coaches/single_id_coach.py`).
+The optional locality regulariser (`criteria/localitly_regulizer.py`) keeps the
+tuned generator close to the original on latents a fixed distance (alpha = 30)
+from the pivot toward random w samples, which matters for DragGAN: an edit moves
+the latent away from the pivot.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+from inversion.config import InversionConfig
+from inversion.errors import InversionError
+from inversion.lpips_loss import LPIPSLoss
+from inversion.project import Callback, check_target_tensor, synthesize
+from stylegan import Generator
+
+
+@dataclass(frozen=True, eq=False)  # Tensor fields: compare by identity.
+class PTIResult:
+    """Output of `pivotal_tuning`.
+
+    Attributes:
+        G: the tuned copy of the generator, eval mode, requires_grad False.
+        losses: reconstruction loss (pti_l2_weight * MSE + pti_lpips_weight * LPIPS)
+            of every evaluated state: losses[0] is the untuned generator at the
+            pivot, losses[-1] the returned generator.
+        lpips: the LPIPS term of the same states.
+        locality: the locality loss of each regularised step (empty when off).
+        stopped_early: LPIPS reached `pti_lpips_threshold` before `pti_steps`.
+    """
+
+    G: Generator
+    losses: list[float]
+    lpips: list[float]
+    locality: list[float]
+    stopped_early: bool
+
+
+def locality_latents(G: Generator, pivot: torch.Tensor, num_samples: int, alpha: float, truncation_psi: float,
+                     generator: torch.Generator) -> torch.Tensor:
+    """Latents at distance `alpha` from the pivot toward random w samples (PTI's `get_morphed_w_code`).
+
+    Args:
+        G: generator whose mapping draws the samples (not modified).
+        pivot: (1, num_ws, w_dim).
+        num_samples: how many latents.
+        alpha: Euclidean distance from the pivot, over the whole (num_ws, w_dim) latent.
+        truncation_psi: truncation of the random samples (PTI: 0.5).
+        generator: CPU random generator for z.
+
+    Returns:
+        (num_samples, num_ws, w_dim) float32 on the pivot's device.
+    """
+    z = torch.randn([num_samples, G.z_dim], generator=generator).to(pivot.device)
+    c = torch.zeros([num_samples, G.c_dim], device=pivot.device) if G.c_dim else None
+    with torch.no_grad():
+        ws = G.mapping(z, c, truncation_psi=truncation_psi)
+    direction = ws - pivot
+    norm = direction.flatten(1).norm(dim=1).clamp_min(1e-8).reshape(-1, 1, 1)
+    return pivot + alpha * direction / norm
+
+
+def pivotal_tuning(G: Generator, pivot: torch.Tensor, target: torch.Tensor, lpips_loss: LPIPSLoss,
+                   config: InversionConfig = InversionConfig(), *, noise: dict[str, torch.Tensor] | None = None,
+                   progress: bool = False, callback: Callback | None = None) -> PTIResult:
+    """Tunes a copy of G so that it reproduces `target` at the frozen `pivot`.
+
+    Args:
+        G: generator to start from; never modified (a deep copy is tuned).
+        pivot: (1, num_ws, w_dim) latent, e.g. the W projection.
+        target: (1, 3, R, R) float image in [-1, 1] at G.img_resolution, on G's device.
+        lpips_loss: the LPIPS loss (`config.pti_lpips_net`), on G's device.
+        config: `pti_steps`, `pti_lr`, loss weights, early-stop threshold, locality options.
+        noise: noise maps found by the projection, written into the copy's
+            `noise_const` buffers before tuning, or None to keep G's.
+        progress: show a tqdm bar.
+        callback: called as callback('pti', step, pti_steps, loss) after each evaluated step.
+
+    Returns:
+        PTIResult with the tuned generator.
+    """
+    check_target_tensor(G, target)
+    if pivot.shape != (1, G.num_ws, G.w_dim):
+        raise InversionError(f"pivot must have shape (1, {G.num_ws}, {G.w_dim}), got {tuple(pivot.shape)}: "
+                             f"broadcast a W latent to the generator's num_ws rows")
+    pivot = pivot.detach().to(device=target.device, dtype=torch.float32)
+    G_tuned = copy.deepcopy(G).eval().requires_grad_(False)
+    if noise:
+        buffers = dict(G_tuned.synthesis.named_buffers())
+        with torch.no_grad():
+            for name, value in noise.items():
+                buffers[name].copy_(value)
+    # Only the synthesis network shapes G(pivot); the mapping is not used and stays frozen.
+    params = list(G_tuned.synthesis.parameters())
+    for p in params:
+        p.requires_grad_(True)
+    optimizer = torch.optim.Adam(params, lr=config.pti_lr)
+    gen = torch.Generator().manual_seed(config.seed + 2)
+    with torch.no_grad():
+        target_features = lpips_loss.features(target)
+
+    def reconstruction_loss() -> tuple[torch.Tensor, torch.Tensor]:
+        synth = synthesize(G_tuned, pivot)
+        lp = lpips_loss.distance(lpips_loss.features(synth), target_features).sum()
+        rec = config.pti_l2_weight * (synth - target).square().mean() + config.pti_lpips_weight * lp
+        return rec, lp
+
+    losses: list[float] = []
+    lpips_values: list[float] = []
+    locality: list[float] = []
+    stopped_early = False
+    for step in tqdm(range(config.pti_steps), desc="pivotal tuning", disable=not progress, leave=False):
+        rec, lp = reconstruction_loss()
+        losses.append(float(rec.detach()))
+        lpips_values.append(float(lp.detach()))
+        if not math.isfinite(losses[-1]):
+            raise InversionError(f"pivotal tuning diverged (loss {losses[-1]} at step {step}): lower pti_lr")
+        if callback is not None:
+            callback("pti", step, config.pti_steps, losses[-1])
+        if lpips_values[-1] <= config.pti_lpips_threshold:  # PTI checks before the update.
+            stopped_early = True
+            break
+        loss = rec
+        if config.locality_regularization and step % config.locality_interval == 0:
+            reg = _locality_loss(G, G_tuned, pivot, lpips_loss, config, gen)
+            locality.append(float(reg.detach()))
+            loss = loss + reg
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    if not stopped_early:
+        with torch.no_grad():
+            rec, lp = reconstruction_loss()
+        losses.append(float(rec))
+        lpips_values.append(float(lp))
+    G_tuned.requires_grad_(False).eval()
+    return PTIResult(G=G_tuned, losses=losses, lpips=lpips_values, locality=locality, stopped_early=stopped_early)
+
+
+def _locality_loss(G: Generator, G_tuned: Generator, pivot: torch.Tensor, lpips_loss: LPIPSLoss,
+                   config: InversionConfig, gen: torch.Generator) -> torch.Tensor:
+    """PTI's locality regulariser: L2 and LPIPS between original and tuned G away from the pivot.
+
+    Both generators run with noise_mode='none' as in PTI, so the noise maps of
+    the copy do not count as a change.
+    """
+    ws = locality_latents(G, pivot, config.locality_num_samples, config.locality_alpha,
+                          config.locality_truncation_psi, gen)
+    with torch.no_grad():
+        old = synthesize(G, ws, noise_mode="none")
+    new = synthesize(G_tuned, ws, noise_mode="none")
+    reg = new.new_zeros([])
+    if config.locality_l2_weight > 0:
+        reg = reg + config.locality_l2_weight * (new - old).square().mean()
+    if config.locality_lpips_weight > 0:
+        reg = reg + config.locality_lpips_weight * lpips_loss(new, old).mean()
+    return reg
