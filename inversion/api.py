@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import copy
 import os
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -25,7 +23,7 @@ from inversion.errors import InversionError
 from inversion.lpips_loss import LPIPSLoss
 from inversion.project import ProjectionResult, project_w, project_wplus, synthesize
 from inversion.pti import pivotal_tuning
-from stylegan import Generator
+from stylegan import Generator, atomic_save, generator_from_dict, generator_to_dict
 from stylegan.errors import CheckpointError
 
 METHODS = ("w", "w+", "pti")
@@ -82,21 +80,9 @@ class InversionResult:
             "config": self.config.to_dict(),
             "base_generator_config": dict(base),
             "base_generator_fingerprint": self.base_fingerprint,
-            # TODO(lead): switch to stylegan's shared generator serialisation once it exists.
-            "generator": ({"config": dict(base),
-                           "state_dict": {k: v.detach().cpu().clone() for k, v in self.G.state_dict().items()}}
-                          if self.tuned else None),
+            "generator": generator_to_dict(self.G) if self.tuned else None,
         }
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(payload, f)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_save(payload, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike, G: Generator | None = None,
@@ -129,9 +115,7 @@ class InversionResult:
         stored = data["generator"]
         if stored is not None:
             device = device if device is not None else (G.device if G is not None else "cpu")
-            result_G = Generator(**stored["config"])
-            result_G.load_state_dict(stored["state_dict"], strict=True)
-            result_G = result_G.eval().requires_grad_(False).to(device)
+            result_G = generator_from_dict(stored, device=device, source=f"{path} (tuned generator)")
         else:
             if G is None:
                 raise InversionError(f"{path} holds no generator (method {data['method']!r} left it unchanged): "

@@ -205,26 +205,18 @@ class InversionCache:
             return None
 
     def put(self, key: str, result, meta: dict | None = None) -> Path:
-        """Store a result atomically (a temporary file in the same folder, then renamed).
+        """Store a result atomically (`InversionResult.save` writes a temporary file and renames it).
 
         Args:
             key: from `inversion_key`.
-            result: an `InversionResult` (saved with its own `save`).
+            result: an `InversionResult`.
             meta: optional JSON-safe description written next to it (`<key>.json`).
 
         Returns:
             The entry's path.
         """
         path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key}.", suffix=".pt")
-        os.close(fd)
-        try:
-            result.save(tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        result.save(path)
         if meta is not None:
             try:
                 _atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=2, default=str))

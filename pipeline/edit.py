@@ -33,6 +33,7 @@ from pipeline.cache import InversionCache, generator_sha256, inversion_key
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError, PointsError
 from pipeline.points import check_points_in_frame
+from stylegan import resolve_device
 
 __all__ = [
     "EditResult",
@@ -113,39 +114,6 @@ class EditResult:
     def distances_photo(self) -> np.ndarray:
         """(N,) float64 final handle-to-target distances in photo pixels."""
         return np.hypot(*(self.final_handles_photo - to_photo(self.targets_crop, self.alignment)).T)
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """'auto' -> cuda if available, else mps if available, else cpu; other names are checked.
-
-    Raises:
-        PipelineError: the requested device is not available on this machine.
-    """
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise PipelineError(f"--device {name} requested but CUDA is not available here; use --device cpu or auto")
-        try:
-            device = torch.device(name)
-        except RuntimeError:
-            raise PipelineError(f"bad device name {name!r}; use cuda or cuda:N") from None
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise PipelineError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s); use cuda:0")
-        return device
-    if name == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
-            raise PipelineError("--device mps requested but MPS is not available here; use --device cpu or auto")
-        return torch.device("mps")
-    if name == "cpu":
-        return torch.device("cpu")
-    raise PipelineError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps")
 
 
 def align_photo(photo: np.ndarray, size: int, config: PipelineConfig = PipelineConfig()) -> Alignment:

@@ -21,6 +21,7 @@ from align import to_photo
 from pipeline.config import config_to_json
 from pipeline.edit import EditResult
 from pipeline.outputs import comparison_image, display_scale, draw_points, write_png, write_video
+from stylegan import generator_from_dict, generator_to_dict
 
 __all__ = ["REPORT_VERSION", "LATENTS_FORMAT", "versions", "build_report", "write_results", "load_latents"]
 
@@ -156,10 +157,8 @@ def _write_latents(path: Path, result: EditResult, checkpoint: dict | None) -> N
         "checkpoint": json.dumps(checkpoint) if checkpoint else None,
         # The generator to render ws with: stored when it differs from the checkpoint
         # (PTI's tuned copy, or optimised noise maps), in the same form as
-        # `InversionResult.save` ({'config': init kwargs, 'state_dict': tensors}).
-        "generator": ({"config": dict(inv.G.init_kwargs),
-                       "state_dict": {k: v.detach().cpu().clone() for k, v in inv.G.state_dict().items()}}
-                      if inv.tuned else None),
+        # `InversionResult.save` (`stylegan.generator_to_dict`).
+        "generator": generator_to_dict(inv.G) if inv.tuned else None,
     }
     torch.save(payload, path)
 
@@ -172,16 +171,12 @@ def load_latents(path: str | os.PathLike, device: str | torch.device = "cpu") ->
         'crop_from_photo' and 'G' (a `stylegan.Generator` when the file holds the tuned
         generator, else None: use the checkpoint named in 'checkpoint').
     """
-    from stylegan import Generator
-
     data = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(data, dict) or data.get("format") != LATENTS_FORMAT:
         raise ValueError(f"{path} is not a latents file written by the pipeline")
     G = None
     if data.get("generator") is not None:
-        G = Generator(**data["generator"]["config"])
-        G.load_state_dict(data["generator"]["state_dict"], strict=True)
-        G = G.eval().requires_grad_(False).to(device)
+        G = generator_from_dict(data["generator"], device=device, source=f"{path} (tuned generator)")
     out = dict(data)
     out["G"] = G
     out["checkpoint"] = json.loads(data["checkpoint"]) if data.get("checkpoint") else None

@@ -8,12 +8,15 @@ project's exception hierarchy, used by every package) imports without torch.
 
 from importlib import import_module
 
-from stylegan.errors import CheckpointError, DragPipelineError, MissingWeightsError
+from stylegan.errors import CheckpointError, DeviceError, DragPipelineError, MissingWeightsError
 
 _LAZY = {
     "Generator": "stylegan.networks",
     "load_generator": "stylegan.checkpoints",
     "save_generator": "stylegan.checkpoints",
+    "generator_to_dict": "stylegan.checkpoints",
+    "generator_from_dict": "stylegan.checkpoints",
+    "atomic_save": "stylegan.checkpoints",
     "detect_format": "stylegan.checkpoints",
     "infer_config": "stylegan.checkpoints",
     "resolve_device": "stylegan.checkpoints",
@@ -21,7 +24,7 @@ _LAZY = {
     "export_rosinality_checkpoint": "stylegan.checkpoints",
 }
 
-__all__ = ["CheckpointError", "DragPipelineError", "MissingWeightsError", *_LAZY]
+__all__ = ["CheckpointError", "DeviceError", "DragPipelineError", "MissingWeightsError", *_LAZY]
 
 
 def __getattr__(name: str):

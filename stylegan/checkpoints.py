@@ -67,7 +67,7 @@ import torch
 
 from stylegan import _keymaps as km
 from stylegan._safe_pickle import PersistentRecord, TFNetworkRecord, UnsafePickleError, safe_load
-from stylegan.errors import CheckpointError
+from stylegan.errors import CheckpointError, DeviceError
 from stylegan.networks import Generator
 
 NATIVE_FORMAT = "draggan-pipeline.stylegan2"
@@ -125,7 +125,15 @@ class _Parsed:
 # ----------------------------------------------------------------------------- public API
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """'auto' (or None) -> cuda if available, else mps if available, else cpu; else torch.device(device)."""
+    """Turns a device name into an available `torch.device`.
+
+    Args:
+        device: 'auto' (or None) -> cuda if available, else mps if available,
+            else cpu; or 'cpu', 'cuda', 'cuda:N', 'mps', or a torch.device.
+
+    Raises:
+        DeviceError: unknown name, or the device is not available on this machine.
+    """
     if device is None or (isinstance(device, str) and device == "auto"):
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -134,9 +142,20 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     try:
-        return torch.device(device)
+        dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'") from exc
+        raise DeviceError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'") from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(f"device {device!r} requested but CUDA is not available here; use 'cpu' or 'auto'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise DeviceError(f"device {device!r} requested but this machine has {torch.cuda.device_count()} "
+                              f"CUDA device(s); use 'cuda:0' or 'auto'")
+    elif dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise DeviceError(f"device {device!r} requested but MPS is not available here; use 'cpu' or 'auto'")
+    return dev
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device | None = "cpu", *,
@@ -184,22 +203,70 @@ def save_generator(G: Generator, path: str | os.PathLike, half: bool = False) ->
     Returns:
         The path written.
     """
+    return atomic_save(generator_to_dict(G, half=half), path)
+
+
+def generator_to_dict(G: Generator, half: bool = False) -> dict[str, Any]:
+    """The native-format payload of G: format tag, config and CPU state dict.
+
+    It holds only plain types and tensors, so it can be embedded in other
+    `torch.save` files (inversion results, edit latents) and read back with
+    `torch.load(weights_only=True)` and `generator_from_dict`.
+
+    Args:
+        G: the generator (not modified).
+        half: store floating-point tensors as float16.
+    """
     if not isinstance(G, Generator):
-        raise TypeError(f"save_generator expects a stylegan.Generator, got {type(G).__name__}")
-    path = Path(path)
-    config = _plain_config(G.init_kwargs)
+        raise TypeError(f"expected a stylegan.Generator, got {type(G).__name__}")
     dtype = torch.float16 if half else torch.float32
     state_dict = {}
     for key, value in G.state_dict().items():
         value = value.detach().to("cpu")
         state_dict[key] = (value.to(dtype) if value.is_floating_point() else value).clone()
-    payload = {"format": NATIVE_FORMAT, "version": NATIVE_VERSION, "config": config,
-               "dtype": "float16" if half else "float32", "state_dict": state_dict}
+    return {"format": NATIVE_FORMAT, "version": NATIVE_VERSION, "config": _plain_config(G.init_kwargs),
+            "dtype": "float16" if half else "float32", "state_dict": state_dict}
+
+
+def generator_from_dict(payload: dict[str, Any], device: str | torch.device | None = "cpu",
+                        source: str = "<embedded generator>") -> Generator:
+    """Rebuilds a generator from `generator_to_dict`'s payload (strict, validated).
+
+    Args:
+        payload: the dict written by `generator_to_dict`.
+        device: where to put the generator.
+        source: what to call the payload in error messages (e.g. the file it came from).
+
+    Returns:
+        Generator in eval mode with requires_grad False, float32 parameters.
+
+    Raises:
+        CheckpointError: the payload is not a valid native generator.
+    """
+    target = resolve_device(device)
+    try:
+        if not isinstance(payload, dict) or payload.get("format") != NATIVE_FORMAT:
+            raise _FormatProblem(FORMAT_NATIVE, _Problem("not a native generator payload"))
+        G = _build(_parse_native(payload))
+    except (_Problem, _FormatProblem) as exc:
+        raise _checkpoint_error(Path(source), exc) from None
+    return G.to(target).eval().requires_grad_(False)
+
+
+def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
+    """`torch.save` to a temporary file in the destination folder, then rename.
+
+    An interrupted or failed save never leaves a truncated file at `path`.
+
+    Returns:
+        The path written.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
+            torch.save(obj, f)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

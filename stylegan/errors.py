@@ -19,3 +19,7 @@ class CheckpointError(DragPipelineError):
 
 class MissingWeightsError(DragPipelineError):
     """Weights that must be downloaded are absent and cannot be fetched (e.g. offline)."""
+
+
+class DeviceError(DragPipelineError, ValueError):
+    """The requested compute device is unknown or not available on this machine."""

@@ -47,7 +47,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +56,7 @@ import torch
 import torch.nn.functional as F
 
 from stylegan.augment import DEFAULT_POLICY, diff_augment, parse_policy
-from stylegan.checkpoints import resolve_device, save_generator
+from stylegan.checkpoints import atomic_save, resolve_device, save_generator
 from stylegan.dataset import HOLDOUT_PATH, ImageFolderDataset, load_holdout
 from stylegan.discriminator import Discriminator
 from stylegan.errors import DragPipelineError
@@ -540,20 +539,6 @@ def load_train_state(path: str | os.PathLike) -> dict[str, Any]:
     return state
 
 
-def _save_atomic(obj: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -657,9 +642,9 @@ def train(config: TrainConfig, data_dir: str | os.PathLike, out_dir: str | os.Pa
     def snapshot(final: bool) -> None:
         kimg_tag = f"{trainer.cur_nimg // 1000:06d}"
         result.snapshots.append(save_generator(trainer.G_ema, out_dir / f"network-snapshot-{kimg_tag}.pt"))
-        result.state = _save_atomic(trainer.state_dict(), out_dir / "latest.pt")
+        result.state = atomic_save(trainer.state_dict(), out_dir / "latest.pt")
         if config.keep_states:
-            _save_atomic(trainer.state_dict(), out_dir / f"training-state-{kimg_tag}.pt")
+            atomic_save(trainer.state_dict(), out_dir / f"training-state-{kimg_tag}.pt")
         if final:
             result.final = save_generator(trainer.G_ema, out_dir / "network-final.pt")
             if config.export_half:

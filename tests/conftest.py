@@ -41,6 +41,15 @@ def make_tiny_generator(img_resolution: int = 32, seed: int = 0, w_dim: int = 32
     return G
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models are dominated by per-op overhead: one torch thread is faster, and CI boxes are shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def tiny_generator_factory():
     """Factory fixture: `tiny_generator_factory(img_resolution=32, seed=0, ...)`."""

@@ -28,14 +28,6 @@ def _no_downloads(monkeypatch):
     monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The tiny models are dominated by per-op overhead: one thread is faster on a shared 2-core box."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture
 def inrange_G(tiny_generator_factory):

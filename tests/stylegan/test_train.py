@@ -28,14 +28,6 @@ TINY = TrainConfig(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, channel_
                    export_half=True)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # The tiny networks run fastest on one thread, and CI machines are shared.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def _write_images(folder, count=6, size=20, seed=0, names=None):
     from PIL import Image
