@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("--lpips-backbone", metavar="PATH",
                      help="local LPIPS backbone file or folder (a torchvision features state dict) for offline "
                           "machines; 'random' = untrained backbone, for smoke tests only")
+    inv.add_argument("--locality", action="store_true",
+                     help="PTI locality regulariser (PTI, Sec. 3.3): keeps the tuned generator faithful away from "
+                          "the pivot, where a drag moves the latent; costs about 2x per PTI step")
     inv.add_argument("--no-cache", action="store_true", help="do not read or write the inversion cache")
     inv.add_argument("--cache-dir", help="inversion cache folder (default ~/.cache/draggan-pipeline/inversions, "
                                          "env DRAGGAN_CACHE_DIR)")
@@ -149,6 +152,8 @@ def config_from_args(args: argparse.Namespace):
         changes.update(lpips_net=args.lpips_net, pti_lpips_net=args.lpips_net)
     if args.lpips_backbone is not None:
         changes["lpips_backbone"] = args.lpips_backbone
+    if args.locality:
+        changes["locality_regularization"] = True
     inv = dataclasses.replace(inv, **changes)
 
     drag_changes: dict = {"seed": args.seed}

@@ -277,3 +277,11 @@ def test_list_checkpoints(capsys):
     assert code == 0
     for name in REGISTRY:
         assert name in stdout
+
+
+def test_locality_flag_reaches_the_inversion_config():
+    from pipeline.cli import build_parser, config_from_args
+
+    on = config_from_args(build_parser().parse_args(["--image", "a.png", "--points", "p.json", "--locality"]))
+    off = config_from_args(build_parser().parse_args(["--image", "a.png", "--points", "p.json"]))
+    assert on.inversion.locality_regularization and not off.inversion.locality_regularization
