@@ -1,0 +1,263 @@
+"""The drag loop: optimise the first rows of W+ so that handles walk to their targets.
+
+One iteration (as in the official renderer, `viz/renderer.py`): the features of
+the current latent are computed once; they serve both to track the handles moved
+by the previous step and, if some handle is not yet at its target, for the
+motion-supervision loss of the next Adam step. The synthesis stops at the
+supervising block (b128 for generators of >= 256 px) and, without a mask, runs
+its high-resolution blocks only on crops around the handles (`draggan.local`,
+exact); the generator is frozen so the backward pass computes only input
+gradients, and points are processed as batches; the full image is rendered only
+for the result and for progress frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import contextmanager, nullcontext
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from draggan.config import DragConfig, resolve_feature_res, resolve_stop_distance, scaled_radius
+from draggan.errors import DragError
+from draggan.local import crop_features, plan_crops
+from draggan.motion import fixed_weight, mask_loss, motion_loss
+from draggan.result import DragResult, to_uint8_image
+from draggan.sampling import sample_upsampled
+from draggan.tracking import track_points
+
+__all__ = ["drag"]
+
+# callback(step, handles (N, 2) float64, image (R, R, 3) uint8 or None) -> True to stop.
+DragCallback = Callable[[int, np.ndarray, "np.ndarray | None"], "bool | None"]
+
+
+def drag(G: torch.nn.Module, ws0: torch.Tensor, handles: Any, targets: Any, mask: Any = None,
+         config: DragConfig = DragConfig(), callback: DragCallback | None = None) -> DragResult:
+    """Drags handle points of a generated image to target points (DragGAN).
+
+    Convention: points are (x, y) in pixels of the generator's R x R image, x right,
+    y down, pixel centres at integer coordinates. Features of block b{feature_res}
+    are read at image positions through the map upsampled to R x R (see
+    `draggan.sampling`), so r1, r2 and the stop distance are image pixels.
+
+    Args:
+        G: a `stylegan.Generator` (or anything with `img_resolution`, `num_ws`, `w_dim`,
+            `synthesis(ws, noise_mode=)` and `synthesis.features(ws, until_res=,
+            noise_mode=)`). It is not modified; parameters that require grad are
+            switched off during the call and restored afterwards.
+        ws0: (1, num_ws, w_dim) float initial latent (any device; moved to G's).
+            In 'w' mode its row 0 is the optimised w.
+        handles: (N, 2) float (x, y) handle points in [0, R - 1], N >= 1.
+        targets: (N, 2) float (x, y) target points in [0, R - 1].
+        mask: optional (R, R) array or tensor in [0, 1] (bool allowed), 1 = the region
+            that may change; the rest is held by lambda_mask * |F - F0|.
+        config: a `DragConfig`.
+        callback: called after every step as `callback(step, handles, image)` with the
+            tracked (N, 2) float64 handles and the progress frame (R, R, 3) uint8 when
+            one was rendered at that step, else None; returning True stops the loop.
+
+    Returns:
+        `DragResult` with the final ws, handle positions and history, step count,
+        convergence flag, final image and the progress frames.
+
+    Raises:
+        DragError: invalid latent, points, mask or configuration for this generator.
+    """
+    if not isinstance(config, DragConfig):
+        raise DragError(f"config must be a DragConfig, got {type(config).__name__}")
+    res = int(G.img_resolution)
+    device = G.device if hasattr(G, "device") else next(G.parameters()).device
+    ws0 = _check_ws(ws0, G, config)
+    handles_np = _check_points("handles", handles, res)
+    targets_np = _check_points("targets", targets, res)
+    if len(handles_np) != len(targets_np):
+        raise DragError(f"got {len(handles_np)} handles but {len(targets_np)} targets; give one target per handle")
+    mask_t = _check_mask(mask, res)
+    feature_res = resolve_feature_res(config, res)
+    if feature_res not in G.synthesis.block_resolutions:
+        raise DragError(f"feature_res = {feature_res} is not a block of this generator "
+                        f"({G.synthesis.block_resolutions}); set DragConfig.feature_res to one of them")
+    autocast = _autocast(config, device)
+
+    r1 = scaled_radius(config.r1, res)
+    r2 = scaled_radius(config.r2, res)
+    stop_distance = resolve_stop_distance(config, res)
+    rows = config.optimise_rows
+
+    with _frozen(G), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(config.seed)
+        ws0 = ws0.to(device=device, dtype=torch.float32)
+        tail = ws0[:, rows:]
+        if config.w_space == "w":
+            param = ws0[:, :1].clone().requires_grad_(True)
+
+            def build() -> torch.Tensor:
+                return torch.cat([param.expand(-1, rows, -1), tail], dim=1)
+        else:
+            param = ws0[:, :rows].clone().requires_grad_(True)
+
+            def build() -> torch.Tensor:
+                return torch.cat([param, tail], dim=1)
+
+        optimizer = torch.optim.Adam([param], lr=config.lr)
+        handles_t = torch.as_tensor(handles_np, dtype=torch.float32, device=device)
+        targets_t = torch.as_tensor(targets_np, dtype=torch.float32, device=device)
+        # Features are read within `reach` image px of the handles of the previous step: the
+        # tracking window, then the motion disc around the tracked point (+1 px for the unit
+        # step along d_i, +1 for bilinear support, +1 for the sub-pixel refinement or the
+        # official disc's offset).
+        reach = r2 + r1 + 2 + int(config.subpixel_tracking) + int(config.official_disc_grid)
+        plan = None
+        if config.local_features and mask_t is None:
+            plan = plan_crops(G, feature_res, res, reach, len(handles_np))
+
+        def features(grad: bool, centers: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
+            """(1, C, h, h) map and None, or (N, C, s, s) crops around `centers` and their origins."""
+            with torch.set_grad_enabled(grad), autocast:
+                ws = build()
+                if plan is None:
+                    return G.synthesis.features(ws, until_res=feature_res, noise_mode="const").float(), None
+                return crop_features(G, ws, centers, plan, res, feature_res, reach)
+
+        def render() -> np.ndarray:
+            with torch.no_grad():
+                return to_uint8_image(G.synthesis(build(), noise_mode="const"))
+
+        feat, origin = features(grad=config.max_steps > 0, centers=handles_np)
+        feat0 = feat.detach()
+        # f_i: the initial features at the original handles (Eq. 2).
+        feat_refs = sample_upsampled(feat0, handles_t[:, None], res, origin, feature_res)[:, 0]
+        weight = fixed_weight(mask_t.to(device), feature_res) if mask_t is not None else None
+
+        history = [handles_np.copy()]
+        losses: list[float] = []
+        frames: list[np.ndarray] = []
+        frame_steps: list[int] = []
+        if config.frame_every:
+            frames.append(render())
+            frame_steps.append(0)
+        steps = 0
+        converged = stopped = False
+        while True:
+            dist = (targets_t - handles_t).norm(dim=1)
+            if bool((dist <= stop_distance).all()):
+                converged = True
+                break
+            if steps >= config.max_steps or stopped:
+                break
+            loss = motion_loss(feat, handles_t, targets_t, res, r1, origin, feature_res,
+                               official_disc_grid=config.official_disc_grid)
+            if weight is not None and config.lambda_mask > 0:
+                loss = loss + config.lambda_mask * mask_loss(feat, feat0, weight)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            steps += 1
+            losses.append(float(loss.detach()))
+            del loss
+            # Features of the new latent: tracked now, supervised in the next step.
+            feat, origin = features(grad=steps < config.max_steps, centers=history[-1])
+            handles_t = track_points(feat, handles_t, feat_refs, res, r2, subpixel=config.subpixel_tracking,
+                                     origin=origin, feature_res=feature_res)
+            current = handles_t.detach().cpu().numpy().astype(np.float64)
+            history.append(current)
+            image = None
+            if config.frame_every and steps % config.frame_every == 0:
+                image = render()
+                frames.append(image)
+                frame_steps.append(steps)
+            if callback is not None and callback(steps, current.copy(), image):
+                stopped = True
+
+        del feat
+        if frame_steps and frame_steps[-1] == steps:
+            final_image = frames[-1]
+        else:
+            final_image = render()
+        ws_final = build().detach().cpu().clone()
+
+    return DragResult(ws=ws_final, handles=history[-1].copy(), history=np.stack(history), steps=steps,
+                      converged=converged, image=final_image, frames=frames, frame_steps=frame_steps,
+                      losses=np.asarray(losses, dtype=np.float64), stopped_by_callback=stopped)
+
+
+@contextmanager
+def _frozen(module: torch.nn.Module) -> Iterator[None]:
+    """Switches off requires_grad of every parameter for the duration, then restores the flags."""
+    flags = [(p, p.requires_grad) for p in module.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
+def _autocast(config: DragConfig, device: torch.device):
+    if config.autocast is None:
+        return nullcontext()
+    if config.autocast == "float16" and device.type == "cpu":
+        raise DragError("DragConfig.autocast = 'float16' is not supported on the CPU; use 'bfloat16' or None")
+    if config.autocast == "bfloat16" and device.type == "mps":
+        raise DragError("DragConfig.autocast = 'bfloat16' is not supported on MPS; use 'float16' or None")
+    dtype = torch.bfloat16 if config.autocast == "bfloat16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def _check_ws(ws0: Any, G: torch.nn.Module, config: DragConfig) -> torch.Tensor:
+    if not isinstance(ws0, torch.Tensor) or not ws0.is_floating_point():
+        raise DragError(f"ws0 must be a float torch.Tensor of shape (1, {G.num_ws}, {G.w_dim}), "
+                        f"got {type(ws0).__name__}")
+    if tuple(ws0.shape) != (1, G.num_ws, G.w_dim):
+        raise DragError(f"ws0 must have shape (1, {G.num_ws}, {G.w_dim}) (one W+ latent of this generator), "
+                        f"got {tuple(ws0.shape)}")
+    if not bool(torch.isfinite(ws0).all()):
+        raise DragError("ws0 contains NaN or inf; pass the latent from a successful inversion or G.mapping")
+    if config.optimise_rows > G.num_ws:
+        raise DragError(f"DragConfig.optimise_rows = {config.optimise_rows} exceeds this generator's "
+                        f"num_ws = {G.num_ws}; use at most {G.num_ws}")
+    return ws0.detach()
+
+
+def _check_points(name: str, points: Any, res: int) -> np.ndarray:
+    if isinstance(points, torch.Tensor):
+        points = points.detach().cpu().numpy()
+    try:
+        arr = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DragError(f"{name} must be an (N, 2) array of (x, y) pixels, got {type(points).__name__}") from exc
+    if arr.size == 0:
+        raise DragError(f"{name} is empty; give at least one (x, y) point")
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise DragError(f"{name} must have shape (N, 2) of (x, y) pixels, got {arr.shape}")
+    bad = ~np.isfinite(arr).all(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DragError(f"{name}[{i}] = {tuple(arr[i])} is not finite; give finite (x, y) pixels")
+    outside = ((arr < 0) | (arr > res - 1)).any(axis=1)
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise DragError(f"{name}[{i}] = {tuple(arr[i])} lies outside the {res}x{res} image; "
+                        f"(x, y) must be in [0, {res - 1}]")
+    return arr
+
+
+def _check_mask(mask: Any, res: int) -> torch.Tensor | None:
+    if mask is None:
+        return None
+    if isinstance(mask, torch.Tensor):
+        m = mask.detach().cpu().to(torch.float32)
+    else:
+        try:
+            m = torch.as_tensor(np.asarray(mask, dtype=np.float32))
+        except (TypeError, ValueError) as exc:
+            raise DragError(f"mask must be an ({res}, {res}) array in [0, 1], got {type(mask).__name__}") from exc
+    if tuple(m.shape) != (res, res):
+        raise DragError(f"mask must have shape ({res}, {res}) (the generator's image), got {tuple(m.shape)}")
+    if not bool(torch.isfinite(m).all()) or float(m.min()) < 0 or float(m.max()) > 1:
+        raise DragError("mask values must be finite and in [0, 1] (1 = may move, 0 = fixed)")
+    return m

@@ -1,0 +1,107 @@
+"""Evaluating a low-resolution feature map at image-pixel positions.
+
+The official DragGAN code (`viz/renderer.py`) upsamples the whole feature map to
+the image resolution with `F.interpolate(feat, [R, R], mode='bilinear')`
+(align_corners=False) every step and then reads it at integer pixels (tracking) or
+bilinearly between pixels (`grid_sample(..., align_corners=True)`, motion
+supervision). `sample_upsampled` gives the same values for the few points that are
+needed, without building the R x R map (268 MB at 512 px, 256 channels).
+
+The map may be given whole, (1, C, h, h), or as per-handle crops (N, C, s, s) of an
+h x h map with known origins (see `draggan.local`); crops must cover the pixels the
+points need, which `draggan.local` guarantees.
+
+Convention: points are (x, y) in image pixels, x right, y down, pixel centres at
+integer coordinates, so the image spans [-0.5, R - 0.5]. A feature map of size h
+covers the same extent; an image point p maps to feature coordinates
+`(p + 0.5) * h / R - 0.5` (align_corners=False).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["image_to_feature", "sample_features", "sample_upsampled"]
+
+
+def image_to_feature(points_img: torch.Tensor, img_resolution: int, feature_res: int) -> torch.Tensor:
+    """Maps image-pixel coordinates to feature-pixel coordinates (pixel-centre convention).
+
+    Args:
+        points_img: (..., 2) float (x, y) in pixels of the R x R image.
+        img_resolution: R.
+        feature_res: side of the feature map.
+
+    Returns:
+        (..., 2) float (x, y) in feature pixels: (p + 0.5) * feature_res / R - 0.5.
+    """
+    return (points_img + 0.5) * (feature_res / img_resolution) - 0.5
+
+
+def sample_features(feat: torch.Tensor, points_feat: torch.Tensor) -> torch.Tensor:
+    """Bilinear samples of a feature map at feature-pixel positions, clamped at the border.
+
+    Convention: align_corners=False with padding_mode='border', which equals what
+    `F.interpolate(..., mode='bilinear', align_corners=False)` computes at the same
+    positions (it clamps source coordinates to the map as well).
+
+    Args:
+        feat: (B, C, h, w) float feature maps.
+        points_feat: (B, ..., 2) float (x, y) in feature pixels, one set per map
+            (B = 1: any leading shape).
+
+    Returns:
+        (B, ..., C) samples in feat's dtype, differentiable w.r.t. feat.
+    """
+    batch, channels, height, width = feat.shape
+    lead = points_feat.shape[:-1]
+    pts = points_feat.reshape(batch, 1, -1, 2).to(feat.dtype)
+    scale = torch.tensor([2.0 / width, 2.0 / height], dtype=feat.dtype, device=feat.device)
+    grid = (pts + 0.5) * scale - 1.0
+    out = F.grid_sample(feat, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return out[:, :, 0].transpose(1, 2).reshape(*lead, channels)
+
+
+def sample_upsampled(feat: torch.Tensor, points_img: torch.Tensor, img_resolution: int,
+                     origin: torch.Tensor | None = None, feature_res: int | None = None) -> torch.Tensor:
+    """Values of the feature map upsampled to the image resolution, at image-pixel positions.
+
+    Equals building `up = F.interpolate(feat, [R, R], mode='bilinear', align_corners=False)`
+    and interpolating `up` bilinearly between integer pixels (at integer points:
+    `up[..., y, x]` exactly), as the official renderer does, but samples only the
+    4 image pixels around each point. Points outside the image are clamped to it.
+
+    Args:
+        feat: (1, C, h, h) float feature map, or (N, C, s, s) crops of an h x h map.
+        points_img: (..., 2) float (x, y) image pixels; with crops (N, ..., 2), row i
+            sampled from crop i.
+        img_resolution: R, the side of the image the points live in (R >= 2).
+        origin: None for a whole map, else (N, 2) (x, y) position of each crop's first
+            pixel in the full map (may be negative; crops hold zeros off the map).
+        feature_res: h, the side of the full map; required with crops.
+
+    Returns:
+        (..., C) values in feat's dtype, differentiable w.r.t. feat (one grid_sample call).
+    """
+    res = img_resolution
+    lead = points_img.shape[:-1]
+    if origin is None:
+        batch, full = 1, feat.shape[-1]
+    else:
+        assert feature_res is not None and origin.shape == (feat.shape[0], 2), (origin.shape, feat.shape)
+        batch, full = feat.shape[0], feature_res
+    pts = points_img.reshape(batch, -1, 2).to(torch.float32).clamp(0, res - 1)
+    # The cell's top-left pixel; at the last pixel use the cell to its left with weight 1 on its right.
+    p0 = pts.floor().clamp(max=res - 2)
+    frac = pts - p0
+    corners = torch.stack([p0, p0 + pts.new_tensor([1.0, 0.0]), p0 + pts.new_tensor([0.0, 1.0]), p0 + 1.0], dim=1)
+    fx, fy = frac[..., 0], frac[..., 1]
+    weights = torch.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], dim=1)  # (B, 4, M)
+    # The border clamp of F.interpolate, applied in full-map coordinates so that crops agree with it.
+    where = image_to_feature(corners, res, full).clamp(0, full - 1)
+    if origin is not None:
+        where = where - origin.to(where.dtype)[:, None, None, :]
+    values = sample_features(feat, where)  # (B, 4, M, C)
+    out = (values * weights.unsqueeze(-1).to(values.dtype)).sum(dim=1)  # (B, M, C)
+    return out.reshape(*lead, feat.shape[1])
