@@ -5,7 +5,7 @@ the current latent are computed once; they serve both to track the handles moved
 by the previous step and, if some handle is not yet at its target, for the
 motion-supervision loss of the next Adam step. The synthesis stops at the
 supervising block (b128 for generators of >= 256 px) and, without a mask, runs
-its high-resolution blocks only on crops around the handles (`draggan.local`,
+its high-resolution blocks only on crops around the handles (`stylegan.local`,
 exact); the generator is frozen so the backward pass computes only input
 gradients, and points are processed as batches; the full image is rendered only
 for the result and for progress frames.
@@ -22,7 +22,7 @@ import torch
 
 from draggan.config import DragConfig, resolve_feature_res, resolve_stop_distance, scaled_radius
 from draggan.errors import DragError
-from draggan.local import crop_features, plan_crops
+from stylegan.local import crop_features, plan_crops
 from draggan.motion import fixed_weight, mask_loss, motion_loss
 from draggan.result import DragResult, to_uint8_image
 from draggan.sampling import sample_upsampled

@@ -79,7 +79,7 @@ def motion_loss(feat: torch.Tensor, handles: torch.Tensor, targets: torch.Tensor
 
     Args:
         feat: (1, C, h, h) float feature map of the current latent (with grad), or
-            (N, C, s, s) per-handle crops of it (see `draggan.local`).
+            (N, C, s, s) per-handle crops of it (see `stylegan.local`).
         handles: (N, 2) float (x, y) current handle positions, image pixels.
         targets: (N, 2) float (x, y) targets, image pixels.
         img_resolution: R, the side of the image the points live in.

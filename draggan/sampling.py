@@ -8,8 +8,8 @@ supervision). `sample_upsampled` gives the same values for the few points that a
 needed, without building the R x R map (268 MB at 512 px, 256 channels).
 
 The map may be given whole, (1, C, h, h), or as per-handle crops (N, C, s, s) of an
-h x h map with known origins (see `draggan.local`); crops must cover the pixels the
-points need, which `draggan.local` guarantees.
+h x h map with known origins (see `stylegan.local`); crops must cover the pixels the
+points need, which `stylegan.local` guarantees.
 
 Convention: points are (x, y) in image pixels, x right, y down, pixel centres at
 integer coordinates, so the image spans [-0.5, R - 0.5]. A feature map of size h

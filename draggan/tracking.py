@@ -38,7 +38,7 @@ def track_points(feat: torch.Tensor, handles: torch.Tensor, feat_refs: torch.Ten
 
     Args:
         feat: (1, C, h, h) float feature map of the current latent, or (N, C, s, s)
-            per-handle crops of it (see `draggan.local`).
+            per-handle crops of it (see `stylegan.local`).
         handles: (N, 2) float (x, y) current handle positions, image pixels.
         feat_refs: (N, C) float reference features f_i.
         img_resolution: R, the side of the image.

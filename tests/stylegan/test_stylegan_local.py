@@ -1,4 +1,4 @@
-"""`draggan.local`: features on crops around the handles equal the full map's."""
+"""`stylegan.local`: features on crops around the handles equal the full map's."""
 
 import dataclasses
 
@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from draggan import DragConfig, drag
-from draggan.local import crop_features, plan_crops, supports_crops
+from stylegan.local import crop_features, plan_crops, supports_crops
 from draggan.motion import motion_loss
 from draggan.tracking import track_points
 
