@@ -46,13 +46,26 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 METRICS = ("psnr", "ssim", "lpips", "id", "mse")
 
 
-def list_images(spec: str, limit: int | None = None) -> list[Path]:
-    """Image files of a directory (sorted) or of a glob pattern; at most `limit`."""
+def list_images(spec: str, limit: int | None = None, names: str | None = None) -> list[Path]:
+    """Image files of a directory (sorted) or of a glob pattern; at most `limit`.
+
+    Args:
+        spec: folder or glob pattern.
+        limit: keep the first this many (None = all).
+        names: optional text file with one file name per line (e.g. the UTKFace
+            hold-out list `stylegan/data/utkface_holdout.txt`); only those are kept.
+    """
     path = Path(spec).expanduser()
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     else:
         files = sorted(Path(p) for p in glob.glob(os.path.expanduser(spec)) if Path(p).suffix.lower() in IMAGE_SUFFIXES)
+    if names is not None:
+        try:
+            wanted = {line.strip() for line in Path(names).read_text().splitlines() if line.strip()}
+        except OSError as exc:
+            raise SystemExit(f"cannot read the names file {names!r} ({exc}): pass a text file, one name per line")
+        files = [f for f in files if f.name in wanted]
     if not files:
         raise SystemExit(f"no images found at {spec!r}: pass a folder or a glob such as 'crops/*.png'")
     return files[:limit] if limit else files
@@ -180,6 +193,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--checkpoint", help="generator checkpoint (any format stylegan.load_generator reads); "
                                         "default: a seeded random generator (measures the machinery only)")
     p.add_argument("--images", required=True, help="folder or glob of aligned crops")
+    p.add_argument("--names", help="text file of file names to keep, one a line (e.g. "
+                                   "stylegan/data/utkface_holdout.txt, the images no model here is trained on)")
     p.add_argument("--methods", default="w,w+,pti", help="comma-separated subset of w,w+,pti")
     p.add_argument("--limit", type=int, default=8, help="number of images (0 = all)")
     p.add_argument("--out", default="bench_out/inversion", help="output folder")
@@ -229,7 +244,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                              w_avg_samples=args.w_avg_samples, lpips_net=args.lpips_net,
                              pti_lpips_net=args.pti_lpips_net, lpips_backbone=args.lpips_backbone,
                              allow_download=args.allow_download, seed=args.seed)
-    files = list_images(args.images, args.limit or None)
+    files = list_images(args.images, args.limit or None, names=args.names)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 

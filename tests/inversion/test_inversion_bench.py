@@ -46,6 +46,8 @@ def test_list_images_and_load_image(image_dir, tmp_path):
     assert [p.name for p in bench.list_images(str(image_dir))] == ["a.png", "b.jpg"]
     assert [p.name for p in bench.list_images(str(image_dir / "*.png"))] == ["a.png"]
     assert len(bench.list_images(str(image_dir), limit=1)) == 1
+    (tmp_path / "names.txt").write_text("b.jpg\nmissing.png\n")
+    assert [p.name for p in bench.list_images(str(image_dir), names=str(tmp_path / "names.txt"))] == ["b.jpg"]
     with pytest.raises(SystemExit):
         bench.list_images(str(tmp_path / "nothing"))
     img = bench.load_image(image_dir / "a.png", 64)
