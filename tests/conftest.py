@@ -62,10 +62,29 @@ def tiny_G() -> Generator:
     return make_tiny_generator()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """The ../shared data folder; skips the test when it is absent."""
     path = shared_path()
     if not path.is_dir():
         pytest.skip(f"shared data folder not found at {path} (set DRAGGAN_SHARED)")
     return path
+
+
+def _shared_item(relative: str) -> Path:
+    path = shared_path() / relative
+    if not path.exists():
+        pytest.skip(f"{relative} not found in the shared data folder {shared_path()} (set DRAGGAN_SHARED)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_squeeze_backbone() -> Path:
+    """../shared/weights/lpips/squeezenet1_1_features.pth (real LPIPS-squeeze backbone); skips when absent."""
+    return _shared_item("weights/lpips/squeezenet1_1_features.pth")
+
+
+@pytest.fixture(scope="session")
+def utkface_dir() -> Path:
+    """../shared/data/utkface (200x200 face crops); skips when absent."""
+    return _shared_item("data/utkface")

@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-
-def _shared_dir() -> Path:
-    env = os.environ.get("DRAGGAN_SHARED")
-    return Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared"
-
-
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    path = _shared_dir()
-    if not (path / "data").is_dir():
-        pytest.skip(f"shared data not found at {path} (set DRAGGAN_SHARED)")
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -10,13 +9,6 @@ import torch
 
 from inversion import InversionConfig
 from inversion_testutils import make_inrange_generator, synthesize_target
-
-SQUEEZE_FILE = Path("weights") / "lpips" / "squeezenet1_1_features.pth"
-
-
-def _shared_root() -> Path:
-    return Path(os.environ.get("DRAGGAN_SHARED", Path(__file__).resolve().parents[2].parent / "shared"))
-
 
 @pytest.fixture(autouse=True)
 def _no_downloads(monkeypatch):
@@ -51,17 +43,6 @@ def fast_config() -> InversionConfig:
 
 
 @pytest.fixture
-def squeeze_backbone() -> Path:
+def squeeze_backbone(shared_squeeze_backbone) -> Path:
     """The real ImageNet SqueezeNet-1.1 features from ../shared; skips when absent."""
-    path = _shared_root() / SQUEEZE_FILE
-    if not path.is_file():
-        pytest.skip(f"shared LPIPS-squeeze backbone not found at {path} (set DRAGGAN_SHARED)")
-    return path
-
-
-@pytest.fixture
-def utkface_dir() -> Path:
-    path = _shared_root() / "data" / "utkface"
-    if not path.is_dir():
-        pytest.skip(f"shared UTKFace crops not found at {path} (set DRAGGAN_SHARED)")
-    return path
+    return shared_squeeze_backbone

@@ -11,15 +11,6 @@ from PIL import Image
 
 from stylegan import save_generator
 
-SQUEEZE_FILE = Path("weights") / "lpips" / "squeezenet1_1_features.pth"
-
-
-def shared_root() -> Path:
-    import os
-
-    return Path(os.environ.get("DRAGGAN_SHARED", Path(__file__).resolve().parents[3] / "shared"))
-
-
 @pytest.fixture
 def tiny_checkpoint(tiny_generator_factory, tmp_path) -> Path:
     """A 32-px random generator saved in the native format, loaded by the CLI like a user file."""
@@ -58,10 +49,12 @@ def make_photo():
 
 
 @pytest.fixture
-def squeeze_backbone() -> str:
+def squeeze_backbone(request) -> str:
     """The shared real LPIPS-squeeze backbone file if present, else 'random' (never downloads)."""
-    squeeze = shared_root() / SQUEEZE_FILE
-    return str(squeeze) if squeeze.is_file() else "random"
+    try:
+        return str(request.getfixturevalue("shared_squeeze_backbone"))
+    except pytest.skip.Exception:
+        return "random"
 
 
 @pytest.fixture

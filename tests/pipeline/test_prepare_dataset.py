@@ -15,14 +15,6 @@ from pipeline.prepare_dataset import (UTKFACE_PRESET, PrepareConfig, PrepareErro
 from stylegan.dataset import ImageFolderDataset, load_holdout
 
 
-@pytest.fixture
-def utkface_dir(shared_dir):
-    folder = shared_dir / "data" / "utkface"
-    if not folder.is_dir():
-        pytest.skip("../shared/data/utkface not found")
-    return folder
-
-
 def test_prepare_writes_aligned_crops_and_skips_holdout(tmp_path, utkface_dir):
     holdout = load_holdout()
     kept = sorted(p.name for p in utkface_dir.iterdir() if p.name not in set(holdout))[:2]

@@ -204,11 +204,8 @@ def test_committed_holdout_list_is_300_sorted_unique_names():
     assert all(name.endswith(".jpg.chip.jpg") for name in names)
 
 
-def test_holdout_list_regenerates_from_the_folder_listing(shared_dir):
-    folder = shared_dir / "data" / "utkface"
-    if not folder.is_dir():
-        pytest.skip("../shared/data/utkface not found")
-    listing = [p.name for p in folder.iterdir()]
+def test_holdout_list_regenerates_from_the_folder_listing(utkface_dir):
+    listing = [p.name for p in utkface_dir.iterdir()]
     assert make_holdout_list(listing, count=300, seed=0) == load_holdout()
     assert set(load_holdout()) <= set(listing)
 
