@@ -104,23 +104,46 @@ def _count_indices(keys, pattern: str) -> int:
 
 # --------------------------------------------------------------------------- mmagic
 
-def _mmagic_layer_rules(src: str, dst: str) -> list[KeyRule]:
-    return [
-        KeyRule(f"{src}.conv.weight_orig", f"{dst}.weight", KIND_LEAD1),
-        KeyRule(f"{src}.conv.style_modulation.linear.weight_orig", f"{dst}.affine.weight"),
-        KeyRule(f"{src}.conv.style_modulation.bias", f"{dst}.affine.bias"),
-        KeyRule(f"{src}.noise_injector.weight", f"{dst}.noise_strength", KIND_SCALAR1),
-        KeyRule(f"{src}.activate.bias", f"{dst}.bias"),
-    ]
+# Sub-keys of a modulated convolution in mmagic's and rosinality's state dicts:
+# (weight [1,O,I,k,k], style affine weight, style affine bias, noise strength [1]).
+_MMAGIC_MODCONV = ("conv.weight_orig", "conv.style_modulation.linear.weight_orig", "conv.style_modulation.bias",
+                   "noise_injector.weight")
+_ROSINALITY_MODCONV = ("conv.weight", "conv.modulation.weight", "conv.modulation.bias", "noise.weight")
 
 
-def _mmagic_torgb_rules(src: str, dst: str) -> list[KeyRule]:
-    return [
-        KeyRule(f"{src}.conv.weight_orig", f"{dst}.weight", KIND_LEAD1),
-        KeyRule(f"{src}.conv.style_modulation.linear.weight_orig", f"{dst}.affine.weight"),
-        KeyRule(f"{src}.conv.style_modulation.bias", f"{dst}.affine.bias"),
-        KeyRule(f"{src}.bias", f"{dst}.bias", KIND_RGB_BIAS),
-    ]
+def _modconv_rules(src: str, dst: str, names: tuple[str, str, str, str], to_rgb: bool) -> list[KeyRule]:
+    """Rules of one synthesis layer (noise + bias/activation) or toRGB layer (RGB bias)."""
+    weight, affine_weight, affine_bias, noise = names
+    rules = [KeyRule(f"{src}.{weight}", f"{dst}.weight", KIND_LEAD1),
+             KeyRule(f"{src}.{affine_weight}", f"{dst}.affine.weight"),
+             KeyRule(f"{src}.{affine_bias}", f"{dst}.affine.bias")]
+    if to_rgb:
+        return rules + [KeyRule(f"{src}.bias", f"{dst}.bias", KIND_RGB_BIAS)]
+    return rules + [KeyRule(f"{src}.{noise}", f"{dst}.noise_strength", KIND_SCALAR1),
+                    KeyRule(f"{src}.activate.bias", f"{dst}.bias")]
+
+
+def _synthesis_rules(img_resolution: int, names: tuple[str, str, str, str],
+                     noise_buffers: bool) -> list[KeyRule]:
+    """Rules of the synthesis layers shared by mmagic and rosinality (same module layout).
+
+    `conv1` / `to_rgb1` are block b4; `convs.{2i}` / `convs.{2i+1}` / `to_rgbs.{i}` are
+    conv0 / conv1 / torgb of block b{2^(i+3)}. With `noise_buffers` (rosinality) the
+    const noise `noises.noise_{k}` of the k-th layer follows that layer's rules.
+    """
+    layers = [("conv1", "synthesis.b4.conv1", False), ("to_rgb1", "synthesis.b4.torgb", True)]
+    for i in range(int(math.log2(img_resolution)) - 2):
+        res = 2 ** (i + 3)
+        layers += [(f"convs.{2 * i}", f"synthesis.b{res}.conv0", False),
+                   (f"convs.{2 * i + 1}", f"synthesis.b{res}.conv1", False),
+                   (f"to_rgbs.{i}", f"synthesis.b{res}.torgb", True)]
+    rules, noise_index = [], 0
+    for src, dst, to_rgb in layers:
+        rules += _modconv_rules(src, dst, names, to_rgb)
+        if noise_buffers and not to_rgb:
+            rules.append(KeyRule(f"noises.noise_{noise_index}", f"{dst}.noise_const", KIND_NOISE))
+            noise_index += 1
+    return rules
 
 
 def mmagic_rules(num_mapping: int, img_resolution: int, with_w_avg: bool = True) -> list[KeyRule]:
@@ -136,14 +159,7 @@ def mmagic_rules(num_mapping: int, img_resolution: int, with_w_avg: bool = True)
     if with_w_avg:
         rules.append(KeyRule("w_avg", "mapping.w_avg"))
     rules.append(KeyRule("constant_input.input", "synthesis.b4.const", KIND_LEAD1))
-    rules += _mmagic_layer_rules("conv1", "synthesis.b4.conv1")
-    rules += _mmagic_torgb_rules("to_rgb1", "synthesis.b4.torgb")
-    for i in range(int(math.log2(img_resolution)) - 2):
-        res = 2 ** (i + 3)
-        rules += _mmagic_layer_rules(f"convs.{2 * i}", f"synthesis.b{res}.conv0")
-        rules += _mmagic_layer_rules(f"convs.{2 * i + 1}", f"synthesis.b{res}.conv1")
-        rules += _mmagic_torgb_rules(f"to_rgbs.{i}", f"synthesis.b{res}.torgb")
-    return rules
+    return rules + _synthesis_rules(img_resolution, _MMAGIC_MODCONV, noise_buffers=False)
 
 
 # mmagic buffers that carry no information for us: blur / upsampling FIR kernels
@@ -161,25 +177,6 @@ def mmagic_structure(keys) -> tuple[int, int]:
 
 # --------------------------------------------------------------------------- rosinality
 
-def _rosinality_layer_rules(src: str, dst: str) -> list[KeyRule]:
-    return [
-        KeyRule(f"{src}.conv.weight", f"{dst}.weight", KIND_LEAD1),
-        KeyRule(f"{src}.conv.modulation.weight", f"{dst}.affine.weight"),
-        KeyRule(f"{src}.conv.modulation.bias", f"{dst}.affine.bias"),
-        KeyRule(f"{src}.noise.weight", f"{dst}.noise_strength", KIND_SCALAR1),
-        KeyRule(f"{src}.activate.bias", f"{dst}.bias"),
-    ]
-
-
-def _rosinality_torgb_rules(src: str, dst: str) -> list[KeyRule]:
-    return [
-        KeyRule(f"{src}.conv.weight", f"{dst}.weight", KIND_LEAD1),
-        KeyRule(f"{src}.conv.modulation.weight", f"{dst}.affine.weight"),
-        KeyRule(f"{src}.conv.modulation.bias", f"{dst}.affine.bias"),
-        KeyRule(f"{src}.bias", f"{dst}.bias", KIND_RGB_BIAS),
-    ]
-
-
 def rosinality_rules(num_mapping: int, img_resolution: int) -> list[KeyRule]:
     """Key rules of rosinality's `Generator` state dict (`ckpt['g_ema']`)."""
     rules = []
@@ -187,17 +184,7 @@ def rosinality_rules(num_mapping: int, img_resolution: int) -> list[KeyRule]:
         rules += [KeyRule(f"style.{i + 1}.weight", f"mapping.fc{i}.weight"),
                   KeyRule(f"style.{i + 1}.bias", f"mapping.fc{i}.bias")]
     rules.append(KeyRule("input.input", "synthesis.b4.const", KIND_LEAD1))
-    rules += _rosinality_layer_rules("conv1", "synthesis.b4.conv1")
-    rules.append(KeyRule("noises.noise_0", "synthesis.b4.conv1.noise_const", KIND_NOISE))
-    rules += _rosinality_torgb_rules("to_rgb1", "synthesis.b4.torgb")
-    for i in range(int(math.log2(img_resolution)) - 2):
-        res = 2 ** (i + 3)
-        rules += _rosinality_layer_rules(f"convs.{2 * i}", f"synthesis.b{res}.conv0")
-        rules.append(KeyRule(f"noises.noise_{2 * i + 1}", f"synthesis.b{res}.conv0.noise_const", KIND_NOISE))
-        rules += _rosinality_layer_rules(f"convs.{2 * i + 1}", f"synthesis.b{res}.conv1")
-        rules.append(KeyRule(f"noises.noise_{2 * i + 2}", f"synthesis.b{res}.conv1.noise_const", KIND_NOISE))
-        rules += _rosinality_torgb_rules(f"to_rgbs.{i}", f"synthesis.b{res}.torgb")
-    return rules
+    return rules + _synthesis_rules(img_resolution, _ROSINALITY_MODCONV, noise_buffers=True)
 
 
 # Blur / upsampling FIR kernels of rosinality's modules: rebuilt, not loaded.
