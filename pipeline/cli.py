@@ -197,9 +197,9 @@ def _default_out(image: Path) -> Path:
 def _run(args: argparse.Namespace, argv: list[str], log) -> int:
     import numpy as np
 
-    from align import AlignConfig, load_photo
-    from pipeline.cache import InversionCache, file_sha256, generator_sha256
+    from align import load_photo
     from pipeline.edit import edit_photo, resolve_device
+    from pipeline.interactive import checkpoint_config, generator_identity
     from pipeline.outputs import check_output_dir, staged_output_dir
     from pipeline.points import check_points_in_frame, load_mask, load_points
     from pipeline.registry import domain_warning, load_checkpoint, resolve_checkpoint
@@ -249,26 +249,12 @@ def _run(args: argparse.Namespace, argv: list[str], log) -> int:
 
     t = time.perf_counter()
     G = load_checkpoint(resolved, device=str(device))
-    generator_id = None
-    if config.use_cache:  # the cache key needs the weights' identity
-        if resolved.path is not None:
-            generator_id = "file:" + file_sha256(resolved.path, InversionCache(config.cache_dir).memo_file)
-        else:
-            generator_id = f"builtin:{resolved.name}:" + generator_sha256(G)
+    generator_id = generator_identity(resolved, G, config)
     seconds["load_generator"] = time.perf_counter() - t
     info = resolved.info
     log(f"load: {resolved.label} ({G.img_resolution}px{', ' + info.domain if info else ''}) on {device} "
         f"({seconds['load_generator']:.1f}s)")
-    if info is not None:
-        # Cut the crop the way the model's training images were cut.
-        if config.align_mode == "face" and info.face_preset != "ffhq":
-            preset = AlignConfig.from_preset(info.face_preset)
-            config = dataclasses.replace(config, align=dataclasses.replace(
-                config.align, eye_scale=preset.eye_scale, mouth_scale=preset.mouth_scale,
-                center_shift=preset.center_shift))
-        if config.align_mode != "face" and info.content_aspect != 1.0:
-            config = dataclasses.replace(config, align=dataclasses.replace(config.align,
-                                                                           content_aspect=info.content_aspect))
+    config = checkpoint_config(config, info)  # cut the crop the way the model's training images were cut
 
     result = edit_photo(photo, points.handles_photo, points.targets_photo, G, config, mask_photo=mask,
                         generator_id=generator_id, progress=progress, log=log)
