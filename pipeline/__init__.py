@@ -8,6 +8,7 @@ The command line is `python run_pipeline.py --image photo.jpg --points pts.json`
 (`pipeline.cli.main`); checkpoints are resolved by `pipeline.registry`.
 """
 
+from align import load_photo, to_crop, to_photo
 from pipeline.cache import InversionCache, inversion_key
 from pipeline.config import PipelineConfig
 from pipeline.edit import (
@@ -19,11 +20,31 @@ from pipeline.edit import (
     mask_to_crop,
     paste_edit,
     points_to_crop,
+    reconstruction_metrics,
+    render,
     resolve_device,
+    video_drag_config,
 )
-from pipeline.errors import OutputError, PipelineError, PointsError, UnknownCheckpointError
+from pipeline.errors import (
+    DragPipelineError,
+    MissingWeightsError,
+    OutputError,
+    PipelineError,
+    PointsError,
+    UnknownCheckpointError,
+)
+from pipeline.interactive import checkpoint_config, generator_identity, seed_inversion, seed_start
+from pipeline.outputs import display_scale, draw_points
 from pipeline.points import DragPoints, load_mask, load_points, parse_points
-from pipeline.registry import REGISTRY, CheckpointInfo, load_checkpoint, resolve_checkpoint
+from pipeline.registry import (
+    DEFAULT_CHECKPOINT,
+    REGISTRY,
+    CheckpointInfo,
+    ResolvedCheckpoint,
+    default_checkpoints_dir,
+    load_checkpoint,
+    resolve_checkpoint,
+)
 from pipeline.report import build_report, load_latents, write_results
 
 __all__ = [
@@ -54,4 +75,22 @@ __all__ = [
     "PointsError",
     "UnknownCheckpointError",
     "OutputError",
+    "DragPipelineError",
+    "MissingWeightsError",
+    # for interactive front ends (the editor)
+    "load_photo",
+    "to_photo",
+    "to_crop",
+    "render",
+    "reconstruction_metrics",
+    "video_drag_config",
+    "checkpoint_config",
+    "generator_identity",
+    "seed_start",
+    "seed_inversion",
+    "display_scale",
+    "draw_points",
+    "DEFAULT_CHECKPOINT",
+    "ResolvedCheckpoint",
+    "default_checkpoints_dir",
 ]
