@@ -156,6 +156,8 @@ class Handlers:
     @_friendly
     def realign(self, values: dict, request: gr.Request):
         session = self._session(request, values)
+        if session.photo is None:  # settings chosen before the upload apply to it
+            return {self.page.status: f"crop mode {session.settings.align_mode}; now upload a photo"}
         session.align()
         return view.full(self.page, session, "crop updated; press Invert")
 

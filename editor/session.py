@@ -232,11 +232,13 @@ class Session:
             return self.stop.is_set()
 
         def work() -> None:
+            t = time.perf_counter()
             try:
                 outcome["result"] = pl.drag_crop(self.G_edit, current.ws, handles, targets, mask, config,
                                                  progress=False, callback=on_step)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                 outcome["error"] = exc
+            outcome["seconds"] = time.perf_counter() - t
 
         worker = threading.Thread(target=work, name=f"drag-{self.sid[:8]}", daemon=True)
         self.busy = True
@@ -257,6 +259,7 @@ class Session:
         if "error" in outcome:
             raise outcome["error"]
         result = outcome["result"]
+        self.seconds["drag"] = outcome["seconds"]
         with self.lock:
             self.history = history_push(self.history, Step(result.ws, result.image, result, handles, targets, mask))
             # Continue from here: the tracked handles keep their targets; new clicks start new pairs.

@@ -29,25 +29,24 @@ def _settings_panel(app: EditorApp) -> SimpleNamespace:
     s = SimpleNamespace()
     with gr.Row():
         s.align_mode = gr.Radio(["face", "box", "center"], value="face", label="Crop", elem_id="align-mode")
-        s.face_index = gr.Number(value=None, label="Face number (blank = largest)", precision=0, minimum=0)
+        s.face_index = gr.Textbox(value="", label="Face number (blank = largest)", elem_id="face-index")
         s.box = gr.Textbox(label="Box x0,y0,x1,y1 (box mode; or click two corners)", placeholder="x0,y0,x1,y1")
     with gr.Row():
         s.inversion_method = gr.Radio(["w", "w+", "pti"], value="pti", label="Inversion", elem_id="inversion")
-        s.steps = gr.Number(value=None, label="Inversion steps per stage (blank = default)", precision=0,
-                            minimum=0, elem_id="steps")
+        s.steps = gr.Textbox(value="", label="Inversion steps per stage (blank = default)", elem_id="steps")
     with gr.Accordion("Advanced settings", open=False):
         with gr.Row():
-            s.lr = gr.Number(value=None, label="Drag lr (blank = 0.002)", minimum=0)
-            s.drag_steps = gr.Number(value=None, label="Max drag steps (blank = 300)", precision=0, minimum=0,
+            s.lr = gr.Textbox(value="", label="Drag lr (blank = 0.002)")
+            s.drag_steps = gr.Textbox(value="", label="Max drag steps (blank = 300)",
                                      elem_id="drag-steps")
-            s.stop_distance = gr.Number(value=None, label="Stop distance, px (blank = auto)", minimum=0,
+            s.stop_distance = gr.Textbox(value="", label="Stop distance, px (blank = auto)",
                                         elem_id="stop-distance")
             s.w_space = gr.Radio(["w+", "w"], value=None, label="Optimise W+ or W")
         with gr.Row():
-            s.r1 = gr.Number(value=None, label="r1 (px at 512; blank = 3)", minimum=0)
-            s.r2 = gr.Number(value=None, label="r2 (px at 512; blank = 12)", minimum=0)
-            s.feature_res = gr.Number(value=None, label="Feature block resolution (blank = 128)", precision=0)
-            s.lambda_mask = gr.Number(value=None, label="Mask weight lambda (blank = 20)", minimum=0)
+            s.r1 = gr.Textbox(value="", label="r1 (px at 512; blank = 3)")
+            s.r2 = gr.Textbox(value="", label="r2 (px at 512; blank = 12)")
+            s.feature_res = gr.Textbox(value="", label="Feature block resolution (blank = 128)")
+            s.lambda_mask = gr.Textbox(value="", label="Mask weight lambda (blank = 20)")
             s.seed = gr.Number(value=0, label="Seed (inversion and drag)", precision=0)
     return s
 

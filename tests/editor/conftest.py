@@ -14,9 +14,9 @@ from stylegan import save_generator
 # Offline settings for every test: random LPIPS backbone, CPU, no shared inversion cache.
 SERVER = {"device": "cpu", "lpips_backbone": "random", "lpips_net": "squeeze", "no_cache": True}
 # The page's settings for a seconds-long run (API parameter names).
-FAST = {"align_mode": "center", "box": "", "face_index": None, "inversion_method": "w", "steps": 2,
-        "drag_steps": 3, "lr": 0.05, "stop_distance": None, "w_space": None, "r1": None, "r2": None,
-        "feature_res": None, "lambda_mask": None, "seed": 0}
+FAST = {"align_mode": "center", "box": "", "face_index": "", "inversion_method": "w", "steps": "2",
+        "drag_steps": "3", "lr": "0.05", "stop_distance": "", "w_space": None, "r1": "", "r2": "",
+        "feature_res": "", "lambda_mask": "", "seed": 0}
 
 
 def free_port() -> int:

@@ -39,7 +39,7 @@ def _run(session):
 
 
 def test_stop_halts_within_one_step_and_keeps_the_result(app, tmp_path):
-    session = _inverted(app, tmp_path, drag_steps=500, stop_distance=0.0)
+    session = _inverted(app, tmp_path, drag_steps="500", stop_distance="0")
     session.clicks = session.clicks.__class__(((8.0, 8.0), (24.0, 24.0)))
     seen = None
     for update in session.drag():
@@ -52,7 +52,7 @@ def test_stop_halts_within_one_step_and_keeps_the_result(app, tmp_path):
 
 
 def test_undo_reset_and_continue_from_the_current_latent(app, tmp_path):
-    session = _inverted(app, tmp_path, drag_steps=3)
+    session = _inverted(app, tmp_path, drag_steps="3")
     session.clicks = session.clicks.__class__(((8.0, 8.0), (14.0, 8.0)))
     _run(session)
     first = session.history[-1]
@@ -73,7 +73,7 @@ def test_undo_reset_and_continue_from_the_current_latent(app, tmp_path):
 
 
 def test_mask_reaches_the_drag_and_report(app, tmp_path):
-    session = _inverted(app, tmp_path, drag_steps=2)
+    session = _inverted(app, tmp_path, drag_steps="2")
     session.clicks = session.clicks.__class__(((8.0, 8.0), (12.0, 8.0)))
     mask = np.zeros((32, 32), np.float32)
     mask[:16, :16] = 1
@@ -100,7 +100,7 @@ def test_seed_start_is_reproducible_and_editable(app):
     s1.start_from_seed(5, 0.7)
     s2.start_from_seed(5, 0.7)
     np.testing.assert_array_equal(s1.history[0].image, s2.history[0].image)
-    s1.settings = EditorSettings(drag_steps=2)
+    s1.settings = EditorSettings(drag_steps="2")
     s1.clicks = s1.clicks.__class__(((8.0, 8.0), (12.0, 8.0)))
     _run(s1)
     assert {p.name for p in s1.outputs} >= {"edited.png", "latents.pt", "report.json"}
