@@ -1,6 +1,6 @@
 """Per-step drag time in the editor vs `draggan.drag` alone, on the same model and points.
 
-    python -m editor.bench [--checkpoint random-64] [--steps 60] [--repeats 3]
+    python -m editor.bench [--checkpoint random-64] [--steps 300] [--repeats 3]
 
 Prints a table; the ratio is editor / plain (target <= 1.10). The editor's drag renders a
 preview frame every `max_steps / 60` steps (the CLI video's frames) and streams it from
@@ -27,7 +27,7 @@ from editor.state import Clicks
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m editor.bench", description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", default="random-64")
-    p.add_argument("--steps", type=int, default=60)
+    p.add_argument("--steps", type=int, default=300)  # DragConfig.max_steps: a preview every 5 steps
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--device", default="cpu")
     args = p.parse_args(argv)

@@ -232,13 +232,14 @@ class Session:
             return self.stop.is_set()
 
         def work() -> None:
-            t = time.perf_counter()
+            t, start = time.perf_counter(), time.monotonic()
             try:
                 outcome["result"] = pl.drag_crop(self.G_edit, current.ws, handles, targets, mask, config,
                                                  progress=False, callback=on_step)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                 outcome["error"] = exc
             outcome["seconds"] = time.perf_counter() - t
+            outcome["span"] = (start, time.monotonic())
 
         worker = threading.Thread(target=work, name=f"drag-{self.sid[:8]}", daemon=True)
         self.busy = True
@@ -260,6 +261,7 @@ class Session:
             raise outcome["error"]
         result = outcome["result"]
         self.seconds["drag"] = outcome["seconds"]
+        self.last_drag_span = outcome["span"]  # (start, end) monotonic: the queue runs one drag at a time
         with self.lock:
             self.history = history_push(self.history, Step(result.ws, result.image, result, handles, targets, mask))
             # Continue from here: the tracked handles keep their targets; new clicks start new pairs.

@@ -19,12 +19,12 @@ _CHOSEN_RGB = (40, 220, 90)    # the face (or box) being edited
 _FIXED_SHADE = 0.45            # darken the fixed region of the mask by this factor in the overlay
 
 
-def face_number(session: Session) -> int:
-    """1-based number of the chosen face among the detected ones (largest first), 0 if none."""
+def face_number(session: Session) -> int | None:
+    """The chosen face's number as drawn on the photo (0 = largest, as --face-index), None if none."""
     a = session.alignment
-    if a is None or a.face_box is None:
-        return 0
-    return 1 + list(a.all_face_boxes).index(a.face_box) if a.face_box in a.all_face_boxes else 0
+    if a is None or a.face_box is None or a.face_box not in a.all_face_boxes:
+        return None
+    return list(a.all_face_boxes).index(a.face_box)
 
 
 def photo_overlay(session: Session) -> np.ndarray | None:

@@ -151,3 +151,27 @@ def test_page_loads_nothing_from_the_internet(editor_server):
     assert not external.findall(html), external.findall(html)
     assert not external.findall(css), external.findall(css)
     assert "fonts.googleapis" not in html + css
+
+
+def test_offline_model_choice_names_the_file_to_fetch(client):
+    with pytest.raises(AppError, match="stylegan2-ffhq-256x256.pkl"):
+        client.predict("ffhq-256", api_name="/model")
+    assert client.predict("random-64", api_name="/model")[-1].startswith("model random-64 (64 px)")
+
+
+def test_heavy_work_runs_one_at_a_time(editor_server, tmp_path):
+    """Two tabs press Drag together: the device queue runs the drags one after the other."""
+    from gradio_client import Client
+
+    url, app, _ = editor_server
+    clients = [Client(url, verbose=False) for _ in range(2)]
+    for i, c in enumerate(clients):
+        _upload(c, write_photo(tmp_path / f"q{i}.png", seed=i))
+        c.predict(**FAST, api_name="/invert")
+        c.predict(8, 8, api_name="/add_point")
+        c.predict(20, 8, api_name="/add_point")
+    jobs = [c.submit(**(FAST | {"drag_steps": "30", "stop_distance": "0"}), api_name="/drag") for c in clients]
+    for job in jobs:
+        job.result()
+    spans = sorted(s.last_drag_span for s in app._sessions.values() if hasattr(s, "last_drag_span"))[-2:]
+    assert len(spans) == 2 and spans[0][1] <= spans[1][0]

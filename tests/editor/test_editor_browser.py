@@ -51,7 +51,20 @@ def page(browser_app):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, env=dict(os.environ, OMP_NUM_THREADS="1"))
         page = browser.new_page(viewport={"width": 1400, "height": 2200})
         page.set_default_timeout(60_000)
+        # The network is "off": every request that leaves the app's own server is recorded and refused.
+        local = browser_app[0].rstrip("/")
+        page.external_requests = []
+
+        def refuse_external(route):
+            if route.request.url.startswith(local) or route.request.url.startswith(("data:", "blob:")):
+                route.continue_()
+            else:
+                page.external_requests.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", refuse_external)
         page.goto(browser_app[0])
+        page.wait_for_load_state("networkidle")
         yield page
         browser.close()
 
@@ -86,6 +99,11 @@ def _fill(page, elem_id: str, value) -> None:
     field = page.locator(f"#{elem_id} input, #{elem_id} textarea").first
     field.fill(str(value))
     field.press("Enter")
+
+
+def test_page_loads_with_the_network_off(page):
+    page.locator("#drag").wait_for()
+    assert page.external_requests == []
 
 
 def test_upload_click_drag_stop_in_the_browser(page, browser_app):
@@ -136,3 +154,25 @@ def test_upload_click_drag_stop_in_the_browser(page, browser_app):
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=False)
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_closing_the_tab_frees_its_state(browser_app):
+    from playwright.sync_api import sync_playwright
+
+    url, app, _ = browser_app
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page()
+        before = set(app._sessions)
+        page.goto(url)
+        page.locator("#undo-point").click()  # any event creates the tab's session (here: a message)
+        t = time.monotonic()
+        while len(set(app._sessions) - before) < 1 and time.monotonic() - t < 30:
+            time.sleep(0.05)
+        (sid,) = set(app._sessions) - before
+        page.close()
+        t = time.monotonic()
+        while app.has_session(sid) and time.monotonic() - t < 30:
+            time.sleep(0.1)
+        browser.close()
+    assert not app.has_session(sid)

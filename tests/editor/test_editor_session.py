@@ -129,3 +129,79 @@ def test_checkpoint_files_only_from_the_checkpoints_folder(app, tmp_path):
     with pytest.raises(UnknownCheckpointError, match="not found"):
         app.model("missing.pt")  # relative names are looked up inside the folder
     assert app.model("random-64").size == 64  # registered names are fine
+
+
+class _Request:
+    def __init__(self, sid):
+        self.session_hash = sid
+
+
+class _Select:
+    def __init__(self, x, y):
+        self.index = [x, y]
+
+
+def _page():
+    from types import SimpleNamespace
+
+    names = ("photo_view aligned reconstruction metrics canvas points_json pairs mask_editor original edited files "
+             "status face_index box").split()
+    page = SimpleNamespace(**{n: n for n in names})
+    page.pairs_update = lambda labels: labels
+    return page
+
+
+def test_canvas_clicks_and_mask_through_the_handlers(app, tmp_path):
+    from editor.handlers import Handlers
+
+    h = Handlers(app, _page())
+    session = _inverted(app, tmp_path, sid="h")
+    # 32 px is shown at x16: display pixel 16 * 10 + 7 is generator pixel 10 (to 1/32 px).
+    out = h.click_canvas(_Select(16 * 10 + 7, 16 * 12 + 8), _Request("h"))
+    assert out["points_json"]["pending_handle"] == pytest.approx([10, 12], abs=1 / 16)
+    h.click_canvas(_Select(16 * 20 + 8, 16 * 12 + 8), _Request("h"))
+    assert len(session.clicks) == 1 and out["canvas"].shape == (512, 512, 3)
+    layer = np.zeros((512, 512, 4), np.uint8)
+    layer[:256, :, 3] = 255  # the top half painted
+    out = h.apply_mask({"layers": [layer]}, "fixed", _Request("h"))
+    expected = np.ones((32, 32), np.float32)
+    expected[:16] = 0
+    np.testing.assert_array_equal(session.mask_crop, expected)
+    assert out["points_json"]["mask_fraction"] == 0.5
+    h.clear_mask(_Request("h"))
+    assert session.mask_crop is None
+    h.delete_pair("pair 1: (10.0, 12.0) -> (20.0, 12.0)", _Request("h"))
+    assert len(session.clicks) == 0
+
+
+def test_box_by_two_clicks_and_face_by_click(app, tmp_path):
+    from editor.handlers import Handlers
+
+    h = Handlers(app, _page())
+    session = app.session("b")
+    session.settings = settings_from(FAST | {"align_mode": "center"})
+    session.set_photo(write_photo(tmp_path / "b.png", 96, 64))
+    values = FAST | {"align_mode": "box", "box": "10,5,60,50"}
+    h.pick_on_photo(values, _Select(60, 50), _Request("b"))
+    out = h.pick_on_photo(values, _Select(10, 5), _Request("b"))
+    assert out["box"] == "10,5,61,51"  # corners in any order; exclusive ends
+    h.realign(values, _Request("b"))
+    assert session.alignment.kind == "box"
+    with pytest.raises(Exception, match="no detected face"):
+        h.pick_on_photo(FAST | {"align_mode": "face"}, _Select(1, 1), _Request("b"))
+
+
+def test_faces_are_numbered_and_chosen(app, shared_dir):
+    from editor.view import face_number, photo_overlay
+
+    photo = shared_dir / "data" / "photos" / "two_people.jpg"
+    session = app.session("f")
+    session.settings = settings_from(FAST | {"align_mode": "face"})
+    session.set_photo(photo)
+    boxes = session.alignment.all_face_boxes
+    assert len(boxes) >= 2 and face_number(session) == 0  # the largest is pre-selected
+    session.settings = settings_from(FAST | {"align_mode": "face", "face_index": "1"})
+    session.align()
+    assert session.alignment.face_box == boxes[1] and face_number(session) == 1
+    overlay = photo_overlay(session)
+    assert overlay.shape == session.photo.shape and not np.array_equal(overlay, session.photo)
