@@ -53,7 +53,7 @@ def list_images(spec: str, limit: int | None = None, names: str | None = None) -
         spec: folder or glob pattern.
         limit: keep the first this many (None = all).
         names: optional text file with one file name per line (e.g. the UTKFace
-            hold-out list `stylegan/data/utkface_holdout.txt`); only those are kept.
+            hold-out list `training/data/utkface_holdout.txt`); only those are kept.
     """
     path = Path(spec).expanduser()
     if path.is_dir():
@@ -194,7 +194,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                         "default: a seeded random generator (measures the machinery only)")
     p.add_argument("--images", required=True, help="folder or glob of aligned crops")
     p.add_argument("--names", help="text file of file names to keep, one a line (e.g. "
-                                   "stylegan/data/utkface_holdout.txt, the images no model here is trained on)")
+                                   "training/data/utkface_holdout.txt, the images no model here is trained on)")
     p.add_argument("--methods", default="w,w+,pti", help="comma-separated subset of w,w+,pti")
     p.add_argument("--limit", type=int, default=8, help="number of images (0 = all)")
     p.add_argument("--out", default="bench_out/inversion", help="output folder")

@@ -4,14 +4,14 @@ Reproducing the shipped 128 px face model (defaults of `TrainConfig`, seed 0):
 
     # 1. CPU, needs dlib (align/): align UTKFace with the inference alignment, minus the
     #    300 hold-out names; JPEG q90 keeps the set at ~50 MB for copying to a GPU machine.
-    python -m pipeline.prepare_dataset --images ../shared/data/utkface --out data/utkface128 \
+    python -m training.prepare --images ../shared/data/utkface --out data/utkface128 \
         --size 128 --format jpg --jpeg-quality 90 --workers 2
     # 2. GPU (bf16 autocast on CUDA): about 72 GFLOP per real image shown.
-    python -m stylegan.train --data data/utkface128 --out runs/utkface128 --kimg 1000
+    python -m training.train --data data/utkface128 --out runs/utkface128 --kimg 1000
     #    On machines that run one command for a limited time, add --max-minutes M and repeat
     #    with --resume runs/utkface128/latest.pt until kimg is reached (exact resume).
     # 3. CPU: quality proxy (dlib face rate of 200 samples at truncation 0.7, bar 80%).
-    python -m pipeline.face_model_report --checkpoint runs/utkface128/network-final-fp16.pt
+    python -m training.report --checkpoint runs/utkface128/network-final-fp16.pt
 
 Follows StyleGAN2 / StyleGAN2-ADA (NVlabs stylegan2-ada-pytorch `training/loss.py`,
 `training/training_loop.py`, read for facts):
@@ -20,7 +20,7 @@ Follows StyleGAN2 / StyleGAN2-ADA (NVlabs stylegan2-ada-pytorch `training/loss.p
     Adam's lr and betas adjusted by interval / (interval + 1) (StyleGAN2, Appendix B);
   * optional lazy path-length regularisation of G (off by default, for speed);
   * style mixing, exponential moving average G_ema with ramp-up;
-  * DiffAugment (`stylegan.augment`) on real and fake images before D in every phase,
+  * DiffAugment (`training.augment`) on real and fake images before D in every phase,
     because the data set is small (~9.5k faces);
   * bf16 autocast of the synthesis network and D on CUDA ('amp'), fp32 elsewhere.
 
@@ -55,10 +55,10 @@ from typing import Any, Iterator
 import torch
 import torch.nn.functional as F
 
-from stylegan.augment import DEFAULT_POLICY, diff_augment, parse_policy
+from training.augment import DEFAULT_POLICY, diff_augment, parse_policy
 from stylegan.checkpoints import atomic_save, resolve_device, save_generator
-from stylegan.dataset import HOLDOUT_PATH, ImageFolderDataset, load_holdout
-from stylegan.discriminator import Discriminator
+from training.dataset import HOLDOUT_PATH, ImageFolderDataset, load_holdout
+from training.discriminator import Discriminator
 from stylegan.errors import DragPipelineError
 from stylegan.networks import Generator
 
@@ -116,7 +116,7 @@ class TrainConfig:
     augment: str = DEFAULT_POLICY       # DiffAugment policy, 'none' = off
     xflip: bool = True                  # add mirrored copies of the training images
     holdout: str | None = "default"     # file names never trained on: 'default' = the committed UTKFace
-                                        # list (stylegan/data/utkface_holdout.txt), a path, or None
+                                        # list (training/data/utkface_holdout.txt), a path, or None
     # --- run --------------------------------------------------------------------------
     kimg: float = 1000.0                # train until this many thousand real images were shown
     snapshot_kimg: float = 50.0         # snapshot (G_ema + latest.pt) every this many kimg, and at the end
@@ -529,14 +529,35 @@ def load_train_state(path: str | os.PathLike) -> dict[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same one-line message
         raise TrainError(f"cannot read training state {path} ({type(exc).__name__}: {exc}); "
-                         f"pass a latest.pt written by stylegan.train") from None
+                         f"pass a latest.pt written by training.train") from None
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-        raise TrainError(f"{path} is not a training state of stylegan.train (a generator checkpoint cannot be "
+        raise TrainError(f"{path} is not a training state of training.train (a generator checkpoint cannot be "
                          f"resumed; pass latest.pt)")
     if state.get("version") != STATE_VERSION:
         raise TrainError(f"{path} has training-state version {state.get('version')}, expected {STATE_VERSION}; "
                          f"resume it with the code version that wrote it")
     return state
+
+
+def generator_metadata(data_dir: str | os.PathLike) -> dict[str, Any]:
+    """What the exported generators record beside their weights (`stylegan.save_generator`).
+
+    'face_preset' is the alignment framing of the training crops, read from the data folder's
+    `manifest.json` (written by `training.prepare`): the pipeline aligns photos the same way
+    for this model, whatever the file is called. A folder without a manifest records no preset.
+
+    Returns:
+        {'trained_with': 'training.train'} plus 'face_preset' when known.
+    """
+    metadata: dict[str, Any] = {"trained_with": "training.train"}
+    manifest = Path(data_dir) / "manifest.json"
+    try:
+        preset = json.loads(manifest.read_text()).get("preset")
+    except (OSError, ValueError, AttributeError):
+        preset = None
+    if isinstance(preset, str):
+        metadata["face_preset"] = preset
+    return metadata
 
 
 def _sync(device: torch.device) -> None:
@@ -557,7 +578,7 @@ def train(config: TrainConfig, data_dir: str | os.PathLike, out_dir: str | os.Pa
         config: the run's settings. On resume, the fields that fix the networks or the
             data order (resolution, channels, seed, ...) must equal the saved ones;
             kimg, snapshot_kimg, device, amp and the like may change.
-        data_dir: folder of aligned square images (`pipeline.prepare_dataset` output);
+        data_dir: folder of aligned square images (`training.prepare` output);
             names in the hold-out list are skipped.
         out_dir: output folder (created); see the module docstring for its files.
         resume: a training state (`latest.pt`) or a run folder, None = start afresh.
@@ -605,7 +626,7 @@ def train(config: TrainConfig, data_dir: str | os.PathLike, out_dir: str | os.Pa
     log_file = open(out_dir / "log.jsonl", "a")
     bar = tqdm(total=total_nimg, initial=min(trainer.cur_nimg, total_nimg), unit="img", unit_scale=True,
                disable=not progress, dynamic_ncols=True, desc=f"train {config.resolution}px")
-    print(f"stylegan.train: {dataset.num_images} images ({dataset.num_excluded} held out) from {data_dir}, "
+    print(f"training.train: {dataset.num_images} images ({dataset.num_excluded} held out) from {data_dir}, "
           f"device {device}, amp {trainer.amp_dtype or 'off'}, G {_count(trainer.G) / 1e6:.2f} M / "
           f"D {_count(trainer.D) / 1e6:.2f} M params, r1_gamma {trainer.r1_gamma:.4g}, "
           f"ema {config.effective_ema_kimg:g} kimg, from kimg {trainer.cur_nimg / 1000:g} to {config.kimg:g}",
@@ -639,8 +660,11 @@ def train(config: TrainConfig, data_dir: str | os.PathLike, out_dir: str | os.Pa
                          "r1": f"{means['r1']:.3g}" if "r1" in means else "-",
                          "img/s": f"{speed:.0f}"}, refresh=False)
 
+    trainer.G_ema.metadata = generator_metadata(data_dir)
+
     def snapshot(final: bool) -> None:
         kimg_tag = f"{trainer.cur_nimg // 1000:06d}"
+        trainer.G_ema.metadata["kimg"] = trainer.cur_nimg / 1000
         result.snapshots.append(save_generator(trainer.G_ema, out_dir / f"network-snapshot-{kimg_tag}.pt"))
         result.state = atomic_save(trainer.state_dict(), out_dir / "latest.pt")
         if config.keep_states:
@@ -688,10 +712,10 @@ def _count(module: torch.nn.Module) -> int:
 # ----------------------------------------------------------------------------- CLI
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m stylegan.train", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     defaults = TrainConfig()
-    p.add_argument("--data", required=True, help="folder of aligned images (python -m pipeline.prepare_dataset)")
+    p.add_argument("--data", required=True, help="folder of aligned images (python -m training.prepare)")
     p.add_argument("--out", required=True, help="output folder (snapshots, latest.pt, log.jsonl)")
     p.add_argument("--resume", default=None, help="latest.pt (or its run folder) to continue; its config is the "
                                                   "default for every option not given")

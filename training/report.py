@@ -1,6 +1,6 @@
 """Offline quality proxy of a face generator: how often dlib finds a face in its samples.
 
-    python -m pipeline.face_model_report --checkpoint runs/utkface128/network-final-fp16.pt
+    python -m training.report --checkpoint runs/utkface128/network-final-fp16.pt
 
 Acceptance bar of the project's own face model: of 200 samples at truncation 0.7, dlib's
 frontal (HOG) detector, upsampling once, finds a face in at least 80%. Detection goes
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     from stylegan.checkpoints import load_generator
 
     defaults = FaceRateConfig()
-    p = argparse.ArgumentParser(prog="python -m pipeline.face_model_report", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m training.report", description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", required=True, help="generator file (any format stylegan.load_generator reads)")
     p.add_argument("--samples", type=int, default=defaults.num_samples)
     p.add_argument("--truncation", type=float, default=defaults.truncation_psi)
