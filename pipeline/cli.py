@@ -63,6 +63,7 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to generate the README's option list)."""
+    from align import FACE_PRESETS
     from draggan import DragConfig
     from inversion import InversionConfig
     from pipeline.registry import DEFAULT_CHECKPOINT
@@ -100,17 +101,22 @@ def build_parser() -> argparse.ArgumentParser:
                        help="face (dlib + FFHQ crop, default), box (needs --box) or center")
     align.add_argument("--box", type=_box, help="x0,y0,x1,y1 in photo pixels for --align box")
     align.add_argument("--face-index", type=_positive_int, help="which face, 0 = largest (default)")
+    align.add_argument("--face-preset", choices=sorted(FACE_PRESETS),
+                       help="face framing (default: the one the model was trained with, recorded in the checkpoint "
+                            "or the registry; ffhq otherwise)")
 
     inv = p.add_argument_group("inversion")
     inv.add_argument("--inversion", choices=("w", "w+", "pti"), default="pti",
                      help="W, W+ or PTI (default: W pivot + pivotal tuning)")
     inv.add_argument("--steps", type=_positive_int,
                      help=f"optimisation steps of each inversion stage (default: W {inv_defaults.w_steps}, "
-                          f"W+ {inv_defaults.wplus_steps}, PTI {inv_defaults.pti_steps})")
+                          f"W+ {inv_defaults.wplus_steps}, PTI {inv_defaults.pti_steps}; models of <= 128 px: "
+                          f"fewer, see pipeline.model_defaults)")
     inv.add_argument("--pti-steps", type=_positive_int, help="pivotal-tuning steps (overrides --steps for PTI)")
     inv.add_argument("--lpips-net", choices=("vgg", "alex", "squeeze"),
                      help=f"LPIPS backbone of every inversion stage (default: {inv_defaults.lpips_net} for "
-                          f"W/W+, {inv_defaults.pti_lpips_net} for PTI)")
+                          f"W/W+, {inv_defaults.pti_lpips_net} for PTI; squeeze, shipped with the package, for "
+                          f"models of <= 128 px)")
     inv.add_argument("--lpips-backbone", metavar="PATH",
                      help="local LPIPS backbone file or folder (a torchvision features state dict) for offline "
                           "machines; 'random' = untrained backbone, for smoke tests only")
@@ -135,8 +141,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def explicit_options(args: argparse.Namespace) -> frozenset[str]:
+    """The config fields ('stage.field') the command line set: model defaults never override them."""
+    given = {
+        "steps": ("inversion.w_steps", "inversion.wplus_steps", "inversion.pti_steps"),
+        "pti_steps": ("inversion.pti_steps",),
+        "lpips_net": ("inversion.lpips_net", "inversion.pti_lpips_net"),
+        "lpips_backbone": ("inversion.lpips_backbone",),
+        "drag_steps": ("drag.max_steps",),
+        "lr": ("drag.lr",),
+        "stop_distance": ("drag.stop_distance",),
+        "face_preset": ("align.eye_scale", "align.mouth_scale", "align.center_shift"),
+    }
+    return frozenset(name for option, names in given.items() if getattr(args, option, None) is not None
+                     for name in names)
+
+
 def config_from_args(args: argparse.Namespace):
-    """The `PipelineConfig` an argument namespace describes."""
+    """The `PipelineConfig` an argument namespace describes (before the model's own defaults)."""
     from align import AlignConfig
     from draggan import DragConfig
     from inversion import InversionConfig
@@ -166,7 +188,8 @@ def config_from_args(args: argparse.Namespace):
     drag = DragConfig(**drag_changes)
 
     return PipelineConfig(
-        align_mode=args.align, box=args.box, face_index=args.face_index, align=AlignConfig(),
+        align_mode=args.align, box=args.box, face_index=args.face_index,
+        align=AlignConfig.from_preset(args.face_preset) if args.face_preset else AlignConfig(),
         inversion_method=args.inversion, inversion=inv, drag=drag, device=args.device, seed=args.seed,
         use_cache=not args.no_cache, cache_dir=args.cache_dir, video=args.video, video_fps=args.fps,
     )
@@ -197,9 +220,10 @@ def _default_out(image: Path) -> Path:
 def _run(args: argparse.Namespace, argv: list[str], log) -> int:
     import numpy as np
 
-    from align import AlignConfig, load_photo
+    from align import load_photo
     from pipeline.cache import InversionCache, file_sha256, generator_sha256
     from pipeline.edit import edit_photo, resolve_device
+    from pipeline.model_defaults import config_for_model
     from pipeline.outputs import check_output_dir, staged_output_dir
     from pipeline.points import check_points_in_frame, load_mask, load_points
     from pipeline.registry import domain_warning, load_checkpoint, resolve_checkpoint
@@ -215,6 +239,8 @@ def _run(args: argparse.Namespace, argv: list[str], log) -> int:
         raise _UsageError("--align box needs --box x0,y0,x1,y1")
     if args.face_index is not None and args.align != "face":
         raise _UsageError("--face-index only applies to --align face")
+    if args.face_preset is not None and args.align != "face":
+        raise _UsageError("--face-preset only applies to --align face")
     config = config_from_args(args)
     progress = not args.quiet
     allow_download = not args.offline
@@ -244,7 +270,6 @@ def _run(args: argparse.Namespace, argv: list[str], log) -> int:
     warning = domain_warning(resolved.info, config.align_mode)
     if warning:
         log(f"warning: {warning}")
-    ensure_lpips_backbones(config, allow_download=allow_download, progress=progress, log=log)
     seconds["fetch_weights"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -259,19 +284,14 @@ def _run(args: argparse.Namespace, argv: list[str], log) -> int:
     info = resolved.info
     log(f"load: {resolved.label} ({G.img_resolution}px{', ' + info.domain if info else ''}) on {device} "
         f"({seconds['load_generator']:.1f}s)")
-    if info is not None:
-        # Cut the crop the way the model's training images were cut.
-        if config.align_mode == "face" and info.face_preset != "ffhq":
-            preset = AlignConfig.from_preset(info.face_preset)
-            config = dataclasses.replace(config, align=dataclasses.replace(
-                config.align, eye_scale=preset.eye_scale, mouth_scale=preset.mouth_scale,
-                center_shift=preset.center_shift))
-        if config.align_mode != "face" and info.content_aspect != 1.0:
-            config = dataclasses.replace(config, align=dataclasses.replace(config.align,
-                                                                           content_aspect=info.content_aspect))
+    # The model's own settings (face framing, small-model steps and radii) where the user set none.
+    config = config_for_model(config, G, info, explicit_options(args))
+    t = time.perf_counter()
+    ensure_lpips_backbones(config, allow_download=allow_download, progress=progress, log=log)
+    seconds["fetch_weights"] += time.perf_counter() - t
 
     result = edit_photo(photo, points.handles_photo, points.targets_photo, G, config, mask_photo=mask,
-                        generator_id=generator_id, progress=progress, log=log)
+                        generator_id=generator_id, progress=progress, log=log, model_defaults=False)
     result.seconds.update(seconds)
 
     extra = {
@@ -283,7 +303,7 @@ def _run(args: argparse.Namespace, argv: list[str], log) -> int:
             "num_points": len(points),
         },
         "checkpoint": resolved.to_json() | {"img_resolution": int(G.img_resolution), "num_ws": int(G.num_ws),
-                                            "w_dim": int(G.w_dim)},
+                                            "w_dim": int(G.w_dim), "metadata": dict(G.metadata)},
         "command": shlex.join(["run_pipeline.py", *argv]),
     }
     t = time.perf_counter()

@@ -32,6 +32,7 @@ from inversion import InversionResult, invert
 from pipeline.cache import InversionCache, generator_sha256, inversion_key
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError, PointsError
+from pipeline.model_defaults import config_for_model
 from pipeline.points import check_points_in_frame
 from stylegan import resolve_device
 
@@ -363,6 +364,7 @@ def edit_photo(
     generator_id: str | None = None,
     progress: bool = True,
     log: Log | None = None,
+    model_defaults: bool = True,
 ) -> EditResult:
     """Edit a real photo with DragGAN: align -> invert -> drag -> paste back.
 
@@ -380,9 +382,12 @@ def edit_photo(
         generator_id: identity of G's weights for the inversion cache (None = hash of G).
         progress: progress bars for inversion and drag.
         log: optional callable(str) receiving one line per stage.
+        model_defaults: adapt `config` to the model first (`pipeline.model_defaults.config_for_model`:
+            its face framing, small-model steps and radii), changing only fields left at their
+            defaults; False = use `config` as given (the CLI adapts it itself).
 
     Returns:
-        `EditResult`.
+        `EditResult` (`.config` is the config actually used).
 
     Raises:
         PointsError, AlignError (NoFaceFoundError, PhotoError), UnknownCheckpointError: bad input.
@@ -394,6 +399,7 @@ def edit_photo(
     seconds: dict[str, float] = {}
     t_start = time.perf_counter()
     photo = _as_photo(photo, config.align.max_photo_pixels)
+    info = None
     if isinstance(G, (str, os.PathLike)):
         from pipeline.registry import load_checkpoint, resolve_checkpoint
 
@@ -401,6 +407,7 @@ def edit_photo(
         t = time.perf_counter()
         resolved = resolve_checkpoint(G, progress=progress, log=say)
         G = load_checkpoint(resolved, device=str(device))
+        info = resolved.info
         seconds["load"] = time.perf_counter() - t
     else:
         g_device = next(G.parameters()).device
@@ -408,6 +415,8 @@ def edit_photo(
         if device != g_device:
             # Never move the caller's generator: work on a copy on the requested device.
             G = copy.deepcopy(G).to(device)
+    if model_defaults:
+        config = config_for_model(config, G, info)
     size = int(G.img_resolution)
 
     # The stages run on a forked RNG seeded with config.seed: reproducible, and the
@@ -433,6 +442,8 @@ def edit_photo(
         # Writable copy: Alignment.crop is read-only and torch.from_numpy warns about that.
         metrics = reconstruction_metrics(reconstruction, np.array(alignment.crop), config, device)
         seconds["metrics"] = time.perf_counter() - t
+        say(f"reconstruction: PSNR {metrics['psnr']:.1f} dB"
+            + (f", LPIPS-{metrics['lpips_net']} {metrics['lpips']:.3f}" if metrics.get("lpips") is not None else ""))
 
         t = time.perf_counter()
         result = drag_crop(G_edit, pivot, handles_crop, targets_crop, mask_crop, config, progress)

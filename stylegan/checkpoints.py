@@ -11,7 +11,8 @@ format id               what it is
 ======================  =====================================================
 ``native``              what `save_generator` writes: a `torch.save` zip of
                         {'format': 'draggan-pipeline.stylegan2', 'version': 1,
-                        'config': G.init_kwargs, 'state_dict': ...}; loadable
+                        'config': G.init_kwargs, 'state_dict': ...,
+                        optional 'metadata': G.metadata}; loadable
                         with `torch.load(weights_only=True)`.
 ``nvlabs-pickle``       NVlabs network pickles (stylegan2-ada-pytorch,
                         stylegan3's StyleGAN2, the DragGAN download script):
@@ -120,6 +121,7 @@ class _Parsed:
     fill_w_avg: bool = False                  # compute mapping.w_avg from mapped samples
     fill_noise_seed: int | None = None        # create noise_const buffers with this seed
     fill_resample_filters: bool = False       # the format does not store NVlabs' resample_filter buffers
+    metadata: dict[str, Any] = field(default_factory=dict)  # native only: becomes G.metadata
 
 
 # ----------------------------------------------------------------------------- public API
@@ -171,7 +173,8 @@ def load_generator(path: str | os.PathLike, device: str | torch.device | None = 
         map_location: alias of `device` (wins when given), as in `torch.load`.
 
     Returns:
-        Generator in eval mode with requires_grad False, float32 parameters.
+        Generator in eval mode with requires_grad False, float32 parameters;
+        `G.metadata` holds what a native file records (e.g. 'face_preset'), else {}.
 
     Raises:
         CheckpointError: the file is missing, unreadable, unsafe, truncated, of
@@ -188,7 +191,8 @@ def load_generator(path: str | os.PathLike, device: str | torch.device | None = 
     return G.to(target).eval().requires_grad_(False)
 
 
-def save_generator(G: Generator, path: str | os.PathLike, half: bool = False) -> Path:
+def save_generator(G: Generator, path: str | os.PathLike, half: bool = False,
+                   metadata: dict[str, Any] | None = None) -> Path:
     """Writes G in the native format (readable with `torch.load(weights_only=True)`).
 
     The file is written to a temporary name in the same folder and renamed,
@@ -199,14 +203,16 @@ def save_generator(G: Generator, path: str | os.PathLike, half: bool = False) ->
         path: destination file.
         half: store floating-point tensors as float16 (about half the size;
             `load_generator` returns float32 again, with fp16 rounding).
+        metadata: plain str/int/float/bool values stored beside the weights, e.g.
+            {'face_preset': 'utkface'}; None = `G.metadata`.
 
     Returns:
         The path written.
     """
-    return atomic_save(generator_to_dict(G, half=half), path)
+    return atomic_save(generator_to_dict(G, half=half, metadata=metadata), path)
 
 
-def generator_to_dict(G: Generator, half: bool = False) -> dict[str, Any]:
+def generator_to_dict(G: Generator, half: bool = False, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
     """The native-format payload of G: format tag, config and CPU state dict.
 
     It holds only plain types and tensors, so it can be embedded in other
@@ -216,6 +222,7 @@ def generator_to_dict(G: Generator, half: bool = False) -> dict[str, Any]:
     Args:
         G: the generator (not modified).
         half: store floating-point tensors as float16.
+        metadata: plain values stored under 'metadata'; None = `G.metadata`.
     """
     if not isinstance(G, Generator):
         raise TypeError(f"expected a stylegan.Generator, got {type(G).__name__}")
@@ -224,8 +231,25 @@ def generator_to_dict(G: Generator, half: bool = False) -> dict[str, Any]:
     for key, value in G.state_dict().items():
         value = value.detach().to("cpu")
         state_dict[key] = (value.to(dtype) if value.is_floating_point() else value).clone()
-    return {"format": NATIVE_FORMAT, "version": NATIVE_VERSION, "config": _plain_config(G.init_kwargs),
-            "dtype": "float16" if half else "float32", "state_dict": state_dict}
+    metadata = dict(getattr(G, "metadata", {}) if metadata is None else metadata)
+    problem = _metadata_problem(metadata)
+    if problem:
+        raise ValueError(f"generator metadata {problem}; use str, int, float or bool values")
+    payload = {"format": NATIVE_FORMAT, "version": NATIVE_VERSION, "config": _plain_config(G.init_kwargs),
+               "dtype": "float16" if half else "float32", "state_dict": state_dict}
+    if metadata:
+        payload["metadata"] = metadata
+    return payload
+
+
+def _metadata_problem(metadata: Any) -> str | None:
+    """Why `metadata` cannot be stored in (or was not read from) a native file, or None."""
+    if not isinstance(metadata, dict):
+        return f"must be a dict, got {type(metadata).__name__}"
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not isinstance(value, (str, int, float, bool)):
+            return f"entry {key!r}: {type(value).__name__} is not a plain value"
+    return None
 
 
 def generator_from_dict(payload: dict[str, Any], device: str | torch.device | None = "cpu",
@@ -542,7 +566,12 @@ def _parse_native(obj: dict) -> _Parsed:
     for key in config:
         if key not in allowed:
             raise _Problem(f"unknown generator config entry {key!r}", fix="upgrade the draggan-pipeline package")
-    return _Parsed(FORMAT_NATIVE, _tensor_dict(obj.get("state_dict"), "'state_dict'"), config=dict(config))
+    metadata = obj.get("metadata", {})
+    problem = _metadata_problem(metadata)
+    if problem:
+        raise _Problem(f"the 'metadata' entry {problem}")
+    return _Parsed(FORMAT_NATIVE, _tensor_dict(obj.get("state_dict"), "'state_dict'"), config=dict(config),
+                   metadata=dict(metadata))
 
 
 def _plain_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -879,6 +908,7 @@ def _build(parsed: _Parsed) -> Generator:
     for name, tensor in list(G.named_parameters()) + list(G.named_buffers()):
         assert not tensor.is_meta, f"{name} was not loaded"
     G.eval().requires_grad_(False)
+    G.metadata = dict(parsed.metadata)
     if parsed.fill_w_avg:
         with torch.no_grad():
             G.mapping.w_avg.copy_(G.mean_w(num_samples=W_AVG_SAMPLES, seed=W_AVG_SEED)[0][0])

@@ -219,7 +219,7 @@ def test_lpips_backbone_missing_offline_is_exit_3(tmp_path, photo_file, points_f
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))  # an empty torchvision cache
     out = tmp_path / "out"
     code, _, stderr = _run(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
-                            "--align", "center", "--offline", "--out", out, "--quiet"], capsys)
+                            "--align", "center", "--lpips-net", "vgg", "--offline", "--out", out, "--quiet"], capsys)
     assert code == 3
     assert "LPIPS-vgg backbone" in stderr and "--lpips-backbone" in stderr
     assert not out.exists()
