@@ -49,9 +49,10 @@ SMALL_MODEL_INVERSION: dict[str, Any] = {
 }
 
 # At 64 px the 512-px radii scale to r1 = 1 / r2 = 2 px and the stop distance to 2 px, which
-# is most of a 3-px drag; these are measured instead (training.tune_defaults).
+# is most of the ~3-px drag of a mouth corner; the feature block stays DragGAN's default for
+# small models (half the image side, b32). Stop distance and tracking were measured on held-out
+# faces (README, "The default model"): 0.5 px rarely converges, 1 px does.
 SMALL_MODEL_DRAG: dict[str, Any] = {
-    "feature_res": 32,                # block b32: half the image side, as b128 is for 256 px
     "r1": 12.0,                       # 512-px units: 1.5 px at 64 px
     "r2": 24.0,                       # 512-px units: 3 px at 64 px
     "stop_distance": 1.0,             # image px

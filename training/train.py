@@ -114,6 +114,10 @@ class TrainConfig:
     ema_kimg: float | None = None       # G_ema half-life in kimg, None = 10 * batch / 32 (NVlabs 'auto')
     ema_rampup: float | None = 0.05     # half-life <= ema_rampup * images shown so far, None = no ramp-up
     augment: str = DEFAULT_POLICY       # DiffAugment policy, 'none' = off
+    ada_target: float | None = 0.6      # adaptive augmentation (StyleGAN2-ADA): raise p while E[sign(D(real))] > this,
+                                        # lower it below (ADA paper Sec. 3 and NVlabs train.py: 0.6); None = p fixed at 1
+    ada_interval: int = 4               # adjust p every this many steps (NVlabs ada_interval = 4)
+    ada_kimg: float = 500.0             # p can go 0 -> 1 in this many kimg (NVlabs ada_kimg = 500)
     xflip: bool = True                  # add mirrored copies of the training images
     holdout: str | None = "default"     # file names never trained on: 'default' = the committed UTKFace
                                         # list (training/data/utkface_holdout.txt), a path, or None
@@ -141,7 +145,7 @@ class TrainConfig:
                 raise TrainError(f"TrainConfig.{name} must be a finite number >= 0, got {value!r}")
 
         for name in ("resolution", "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max", "mbstd_group",
-                     "batch", "r1_interval", "pl_interval", "pl_batch_shrink", "log_every"):
+                     "batch", "r1_interval", "pl_interval", "pl_batch_shrink", "log_every", "ada_interval"):
             positive_int(name)
         for name in ("d_channel_base", "d_channel_max"):
             if getattr(self, name) is not None:
@@ -165,6 +169,10 @@ class TrainConfig:
             raise TrainError(f"TrainConfig.betas must be two numbers in [0, 1), got {self.betas!r}")
         object.__setattr__(self, "betas", (float(betas[0]), float(betas[1])))
         parse_policy(self.augment)  # raises AugmentError (a ValueError) with the fix
+        if self.ada_target is not None and not (isinstance(self.ada_target, (int, float)) and 0 < self.ada_target < 1):
+            raise TrainError(f"TrainConfig.ada_target must be None or in (0, 1), got {self.ada_target!r}")
+        if not (isinstance(self.ada_kimg, (int, float)) and self.ada_kimg > 0):
+            raise TrainError(f"TrainConfig.ada_kimg must be > 0, got {self.ada_kimg!r}")
         if self.amp not in AMP_MODES:
             raise TrainError(f"TrainConfig.amp must be one of {AMP_MODES}, got {self.amp!r}")
         if not isinstance(self.workers, int) or self.workers < 0:
@@ -362,6 +370,9 @@ class Trainer:
         self.opt_G = self._optimizer(self.G, config.g_lr, config.pl_interval if config.pl_weight > 0 else None)
         self.opt_D = self._optimizer(self.D, config.d_lr, config.r1_interval if self.r1_gamma > 0 else None)
         self.pl_mean = torch.zeros([], device=device)
+        # Augmentation probability: adapted from 0 with ADA (NVlabs starts at p = 0), else fixed at 1.
+        self.augment_p = torch.full([], 0.0 if config.ada_target is not None else 1.0, device=device)
+        self.ada_signs = torch.zeros([2], device=device)  # sum of sign(D(real)), count, since the last adjustment
         self.step = 0
         self.cur_nimg = 0
         use_amp = config.amp == "bf16" or (config.amp == "auto" and device.type == "cuda"
@@ -397,8 +408,9 @@ class Trainer:
         return img.to(torch.float32), ws
 
     def discriminate(self, img: torch.Tensor) -> torch.Tensor:
-        """Augments, then scores: (B, 3, R, R) -> (B, 1) float32 logits."""
-        img = diff_augment(img, self.config.augment)
+        """Augments (with probability `augment_p`), then scores: (B, 3, R, R) -> (B, 1) float32 logits."""
+        p = self.augment_p if self.config.ada_target is not None else 1.0
+        img = diff_augment(img, self.config.augment, p=p)
         with self._autocast():
             return self.D(img).to(torch.float32)
 
@@ -464,6 +476,9 @@ class Trainer:
         stats.update(loss_D=(loss_Dgen + loss_Dreal).detach(), loss_Dreal=loss_Dreal.detach(),
                      loss_Dgen=loss_Dgen.detach(), logits_real=logits_real.mean().detach(),
                      logits_fake=logits_fake.mean().detach())
+        if cfg.ada_target is not None:
+            self._adapt_augment(logits_real.detach(), batch)
+            stats["augment_p"] = self.augment_p.clone()
 
         # D regularisation: R1 on the un-augmented reals (gradient taken through the
         # augmentation, as ADA), every r1_interval steps, scaled by the interval.
@@ -483,6 +498,20 @@ class Trainer:
         self.cur_nimg += batch
         return stats
 
+    def _adapt_augment(self, logits_real: torch.Tensor, batch: int) -> None:
+        # StyleGAN2-ADA overfitting heuristic r_t = E[sign(D(real))] over `ada_interval` steps:
+        # p += sign(r_t - target) * batch * interval / (ada_kimg * 1000), clamped to [0, 1]
+        # (NVlabs training_loop.py), so p can go from 0 to 1 in ada_kimg thousand images.
+        # A discriminator at chance has r_t ~ 0 < target, so p falls and D can separate again.
+        cfg = self.config
+        self.ada_signs += torch.stack([logits_real.sign().sum(), torch.tensor(float(logits_real.numel()),
+                                                                              device=logits_real.device)])
+        if (self.step + 1) % cfg.ada_interval == 0:
+            r_t = self.ada_signs[0] / self.ada_signs[1].clamp(min=1)
+            adjust = torch.sign(r_t - cfg.ada_target) * (batch * cfg.ada_interval) / (cfg.ada_kimg * 1000)
+            self.augment_p.copy_((self.augment_p + adjust).clamp(0, 1))
+            self.ada_signs.zero_()
+
     # -- state ------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         rng: dict[str, torch.Tensor | None] = {"cpu": torch.get_rng_state(), "device": None}
@@ -496,6 +525,7 @@ class Trainer:
             "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
             "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
             "pl_mean": self.pl_mean.detach().cpu(), "rng": rng,
+            "augment_p": self.augment_p.detach().cpu(), "ada_signs": self.ada_signs.detach().cpu(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -505,6 +535,9 @@ class Trainer:
         self.opt_G.load_state_dict(state["opt_G"])
         self.opt_D.load_state_dict(state["opt_D"])
         self.pl_mean.copy_(state["pl_mean"])
+        # States written before ADA trained with every augmentation always on (p = 1).
+        self.augment_p.copy_(state.get("augment_p", torch.ones([])))
+        self.ada_signs.copy_(state.get("ada_signs", torch.zeros([2])))
         self.step, self.cur_nimg = int(state["step"]), int(state["cur_nimg"])
         torch.set_rng_state(state["rng"]["cpu"])
         device_rng = state["rng"].get("device")
@@ -569,6 +602,122 @@ def _sync(device: torch.device) -> None:
 
 # ----------------------------------------------------------------------------- the loop
 
+def _check_resume(config: TrainConfig, resume: str | os.PathLike | None) -> dict[str, Any] | None:
+    """The saved state to resume, after checking that `config` may continue it."""
+    if resume is None:
+        return None
+    state = load_train_state(resume)
+    saved = TrainConfig.from_dict(state["config"])
+    changed = [name for name in _RESUME_FIXED if getattr(saved, name) != getattr(config, name)]
+    if changed:
+        raise TrainError(f"cannot resume with different {changed} (saved: "
+                         f"{ {name: getattr(saved, name) for name in changed} }); keep the saved values")
+    return state
+
+
+# A discriminator whose mean logits stay this close to 0 on reals and fakes alike cannot tell
+# them apart (loss_D = 2 ln 2): the face64 run sat there from 15 kimg on under full DiffAugment.
+CHANCE_LOGIT = 0.02
+
+
+class _RunLog:
+    """Per-step stats -> averaged `log.jsonl` records and the progress bar, one device sync per interval."""
+
+    def __init__(self, trainer: Trainer, out_dir: Path, result: TrainResult, bar, start_time: float):
+        self.trainer, self.result, self.bar, self.start_time = trainer, result, bar, start_time
+        self.pending: list[tuple[int, dict[str, torch.Tensor]]] = []
+        self.file = open(out_dir / "log.jsonl", "a")
+        self.interval_time, self.interval_nimg = time.perf_counter(), trainer.cur_nimg
+        self.warned_chance = False
+
+    def add(self, step: int, stats: dict[str, torch.Tensor]) -> None:
+        self.pending.append((step, stats))
+        if len(self.pending) >= self.trainer.config.log_every:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        trainer = self.trainer
+        flat = [(i, key, value) for i, (_, stats) in enumerate(self.pending) for key, value in stats.items()]
+        values = torch.stack([value.float() for _, _, value in flat]).cpu().tolist()
+        rows = [{"step": step} for step, _ in self.pending]
+        for (i, key, _), value in zip(flat, values):
+            rows[i][key] = value
+        self.result.losses.extend(rows)
+        self.pending.clear()
+        _sync(trainer.device)
+        now = time.perf_counter()
+        speed = (trainer.cur_nimg - self.interval_nimg) / max(now - self.interval_time, 1e-9)
+        self.interval_time, self.interval_nimg = now, trainer.cur_nimg
+        keys = sorted({key for row in rows for key in row} - {"step"})
+        means = {key: sum(row[key] for row in rows if key in row) / sum(key in row for row in rows) for key in keys}
+        record = {"step": trainer.step, "kimg": trainer.cur_nimg / 1000, "img_per_s": speed,
+                  "minutes": (now - self.start_time) / 60, **means}
+        self.file.write(json.dumps(record) + "\n")
+        self.file.flush()
+        self._warn_at_chance(means)
+        self.bar.set_postfix({"G": f"{means.get('loss_G', float('nan')):.3f}",
+                              "D": f"{means.get('loss_D', float('nan')):.3f}",
+                              "r1": f"{means['r1']:.3g}" if "r1" in means else "-",
+                              "p": f"{means['augment_p']:.2f}" if "augment_p" in means else "-",
+                              "img/s": f"{speed:.0f}"}, refresh=False)
+
+    def _warn_at_chance(self, means: dict[str, float]) -> None:
+        at_chance = (abs(means.get("logits_real", 1.0)) < CHANCE_LOGIT
+                     and abs(means.get("logits_fake", 1.0)) < CHANCE_LOGIT)
+        if at_chance and not self.warned_chance:
+            fix = ("ADA is lowering the augmentation probability" if self.trainer.config.ada_target is not None
+                   else "lighten --augment (e.g. translation) or enable ADA")
+            print(f"warning: the discriminator is at chance at kimg {self.trainer.cur_nimg / 1000:g} (mean logits "
+                  f"real {means['logits_real']:+.3f}, fake {means['logits_fake']:+.3f}); {fix}", file=sys.stderr,
+                  flush=True)
+        self.warned_chance = at_chance
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _write_snapshot(trainer: Trainer, out_dir: Path, result: TrainResult, final: bool) -> None:
+    """G_ema snapshot + latest.pt (+ the final exports)."""
+    config = trainer.config
+    kimg_tag = f"{trainer.cur_nimg // 1000:06d}"
+    trainer.G_ema.metadata["kimg"] = trainer.cur_nimg / 1000
+    result.snapshots.append(save_generator(trainer.G_ema, out_dir / f"network-snapshot-{kimg_tag}.pt"))
+    result.state = atomic_save(trainer.state_dict(), out_dir / "latest.pt")
+    if config.keep_states:
+        atomic_save(trainer.state_dict(), out_dir / f"training-state-{kimg_tag}.pt")
+    if final:
+        result.final = save_generator(trainer.G_ema, out_dir / "network-final.pt")
+        if config.export_half:
+            result.final_half = save_generator(trainer.G_ema, out_dir / "network-final-fp16.pt", half=True)
+
+
+@contextlib.contextmanager
+def _deferred_interrupt():
+    """Ctrl-C (SIGINT) sets a flag instead of raising mid-step, so the state saved is a step boundary.
+
+    Yields a one-element list that becomes [True] on SIGINT. Off the main thread (where signal
+    handlers cannot be set) Ctrl-C raises as usual.
+    """
+    import signal
+    import threading
+
+    flag = [False]
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, frame):
+        flag[0] = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def train(config: TrainConfig, data_dir: str | os.PathLike, out_dir: str | os.PathLike,
           resume: str | os.PathLike | None = None, progress: bool = True,
           max_minutes: float | None = None) -> TrainResult:
@@ -588,19 +737,16 @@ def train(config: TrainConfig, data_dir: str | os.PathLike, out_dir: str | os.Pa
 
     Returns:
         TrainResult (files written, per-step losses of this call, speed).
+
+    Raises:
+        KeyboardInterrupt: on Ctrl-C, after the step in progress and after writing a
+            resumable `latest.pt` (its path is in the exception's `state` attribute).
     """
     from tqdm.auto import tqdm
 
     out_dir = Path(out_dir)
     device = resolve_device(config.device)
-    state = None
-    if resume is not None:
-        state = load_train_state(resume)
-        saved = TrainConfig.from_dict(state["config"])
-        changed = [name for name in _RESUME_FIXED if getattr(saved, name) != getattr(config, name)]
-        if changed:
-            raise TrainError(f"cannot resume with different {changed} (saved: "
-                             f"{ {name: getattr(saved, name) for name in changed} }); keep the saved values")
+    state = _check_resume(config, resume)
     if device.type == "cuda":
         # TF32 convolutions / matmuls where bf16 autocast does not apply; cuDNN autotuning.
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -613,96 +759,65 @@ def train(config: TrainConfig, data_dir: str | os.PathLike, out_dir: str | os.Pa
     if state is not None:
         trainer.load_state_dict(state)
         del state
+    trainer.G_ema.metadata = generator_metadata(data_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
     source = _BatchSource(dataset, config, device, trainer.cur_nimg)
     result = TrainResult(out_dir=out_dir, step=trainer.step, cur_nimg=trainer.cur_nimg)
-    total_nimg = config.total_nimg
-    snapshot_nimg = int(round(config.snapshot_kimg * 1000))
-    next_snapshot = (trainer.cur_nimg // snapshot_nimg + 1) * snapshot_nimg
-    start_time = time.perf_counter()
-    start_nimg = trainer.cur_nimg
-    pending: list[tuple[int, dict[str, torch.Tensor]]] = []
-    log_file = open(out_dir / "log.jsonl", "a")
-    bar = tqdm(total=total_nimg, initial=min(trainer.cur_nimg, total_nimg), unit="img", unit_scale=True,
-               disable=not progress, dynamic_ncols=True, desc=f"train {config.resolution}px")
+    start_time, start_nimg = time.perf_counter(), trainer.cur_nimg
     print(f"training.train: {dataset.num_images} images ({dataset.num_excluded} held out) from {data_dir}, "
           f"device {device}, amp {trainer.amp_dtype or 'off'}, G {_count(trainer.G) / 1e6:.2f} M / "
           f"D {_count(trainer.D) / 1e6:.2f} M params, r1_gamma {trainer.r1_gamma:.4g}, "
           f"ema {config.effective_ema_kimg:g} kimg, from kimg {trainer.cur_nimg / 1000:g} to {config.kimg:g}",
           flush=True)
-    interval_time, interval_nimg = time.perf_counter(), trainer.cur_nimg
-
-    def flush() -> None:
-        # One device-to-host copy per log interval instead of a sync every step.
-        nonlocal interval_time, interval_nimg
-        if not pending:
-            return
-        flat = [(i, key, value) for i, (_, stats) in enumerate(pending) for key, value in stats.items()]
-        values = torch.stack([value.float() for _, _, value in flat]).cpu().tolist()
-        rows = [{"step": step} for step, _ in pending]
-        for (i, key, _), value in zip(flat, values):
-            rows[i][key] = value
-        result.losses.extend(rows)
-        pending.clear()
-        _sync(device)
-        now = time.perf_counter()
-        speed = (trainer.cur_nimg - interval_nimg) / max(now - interval_time, 1e-9)
-        interval_time, interval_nimg = now, trainer.cur_nimg
-        keys = sorted({key for row in rows for key in row} - {"step"})
-        means = {key: sum(row[key] for row in rows if key in row) / sum(key in row for row in rows) for key in keys}
-        record = {"step": trainer.step, "kimg": trainer.cur_nimg / 1000, "img_per_s": speed,
-                  "minutes": (now - start_time) / 60, **means}
-        log_file.write(json.dumps(record) + "\n")
-        log_file.flush()
-        bar.set_postfix({"G": f"{means.get('loss_G', float('nan')):.3f}",
-                         "D": f"{means.get('loss_D', float('nan')):.3f}",
-                         "r1": f"{means['r1']:.3g}" if "r1" in means else "-",
-                         "img/s": f"{speed:.0f}"}, refresh=False)
-
-    trainer.G_ema.metadata = generator_metadata(data_dir)
-
-    def snapshot(final: bool) -> None:
-        kimg_tag = f"{trainer.cur_nimg // 1000:06d}"
-        trainer.G_ema.metadata["kimg"] = trainer.cur_nimg / 1000
-        result.snapshots.append(save_generator(trainer.G_ema, out_dir / f"network-snapshot-{kimg_tag}.pt"))
-        result.state = atomic_save(trainer.state_dict(), out_dir / "latest.pt")
-        if config.keep_states:
-            atomic_save(trainer.state_dict(), out_dir / f"training-state-{kimg_tag}.pt")
-        if final:
-            result.final = save_generator(trainer.G_ema, out_dir / "network-final.pt")
-            if config.export_half:
-                result.final_half = save_generator(trainer.G_ema, out_dir / "network-final-fp16.pt", half=True)
-
+    bar = tqdm(total=config.total_nimg, initial=min(trainer.cur_nimg, config.total_nimg), unit="img",
+               unit_scale=True, disable=not progress, dynamic_ncols=True, desc=f"train {config.resolution}px")
+    log = _RunLog(trainer, out_dir, result, bar, start_time)
     try:
-        stopped_early = False
-        while trainer.cur_nimg < total_nimg:
-            real = source.next()
-            pending.append((trainer.step, trainer.train_step(real)))
-            bar.update(min(config.batch, total_nimg - bar.n))
-            if len(pending) >= config.log_every:
-                flush()
-            done = trainer.cur_nimg >= total_nimg
-            timed_out = max_minutes is not None and (time.perf_counter() - start_time) / 60 >= max_minutes
-            if trainer.cur_nimg >= next_snapshot or done or timed_out:
-                flush()
-                while next_snapshot <= trainer.cur_nimg:
-                    next_snapshot += snapshot_nimg
-                snapshot(final=done)
-            if timed_out and not done:
-                stopped_early = True
-                break
-        flush()
-        if result.state is None and not stopped_early:
-            snapshot(final=True)  # resumed a run that was already complete: export anyway
+        with _deferred_interrupt() as interrupted:
+            _train_loop(trainer, source, log, out_dir, result, max_minutes, interrupted)
     finally:
         bar.close()
-        log_file.close()
+        log.close()
     _sync(device)
     elapsed = time.perf_counter() - start_time
     result.step, result.cur_nimg = trainer.step, trainer.cur_nimg
     result.images_per_second = (trainer.cur_nimg - start_nimg) / max(elapsed, 1e-9)
     return result
+
+
+def _train_loop(trainer: Trainer, source: _BatchSource, log: _RunLog, out_dir: Path, result: TrainResult,
+                max_minutes: float | None, interrupted: list[bool]) -> None:
+    """Steps until kimg, snapshotting on schedule; stops at the time limit or on Ctrl-C (state saved)."""
+    config = trainer.config
+    total_nimg = config.total_nimg
+    snapshot_nimg = int(round(config.snapshot_kimg * 1000))
+    next_snapshot = (trainer.cur_nimg // snapshot_nimg + 1) * snapshot_nimg
+    start_time = log.start_time
+    stopped_early = False
+    while trainer.cur_nimg < total_nimg:
+        real = source.next()
+        log.add(trainer.step, trainer.train_step(real))
+        log.bar.update(min(config.batch, total_nimg - log.bar.n))
+        done = trainer.cur_nimg >= total_nimg
+        timed_out = max_minutes is not None and (time.perf_counter() - start_time) / 60 >= max_minutes
+        if trainer.cur_nimg >= next_snapshot or done or timed_out:
+            log.flush()
+            while next_snapshot <= trainer.cur_nimg:
+                next_snapshot += snapshot_nimg
+            _write_snapshot(trainer, out_dir, result, final=done)
+        if interrupted[0]:
+            log.flush()
+            result.state = atomic_save(trainer.state_dict(), out_dir / "latest.pt")
+            exc = KeyboardInterrupt()
+            exc.state = result.state
+            raise exc
+        if timed_out and not done:
+            stopped_early = True
+            break
+    log.flush()
+    if result.state is None and not stopped_early:
+        _write_snapshot(trainer, out_dir, result, final=True)  # resumed a run that was already complete
 
 
 def _count(module: torch.nn.Module) -> int:
@@ -743,7 +858,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI entry point; returns the exit status."""
+    """CLI entry point; returns the exit status (0, 2 bad input, 130 interrupted with the state saved)."""
     args = _parser().parse_args(argv)
     option_names = [f.name for f in dataclasses.fields(TrainConfig)]
     try:
@@ -764,6 +879,12 @@ def main(argv: list[str] | None = None) -> int:
     except DragPipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:
+        state = getattr(exc, "state", None)
+        if state is not None:
+            print(f"state: {state} (continue with --resume {state})")
+        print("error: interrupted", file=sys.stderr)
+        return 130
     last = result.losses[-1] if result.losses else {}
     print(f"done: step {result.step}, kimg {result.cur_nimg / 1000:g}, {result.images_per_second:.1f} img/s, "
           f"loss_G {last.get('loss_G', float('nan')):.4f}, loss_D {last.get('loss_D', float('nan')):.4f}")

@@ -35,7 +35,7 @@ def test_no_package_but_training_imports_training():
 
 
 # The measuring tools run the whole edit (inversion, drag) through the pipeline, as a user would.
-MEASURING_TOOLS = ("report.py", "tune_defaults.py")
+MEASURING_TOOLS = ("report.py", "heldout.py", "tune_defaults.py")
 
 
 def test_training_imports_only_align_and_stylegan_of_the_project():
