@@ -34,11 +34,18 @@ from pathlib import Path
 
 import numpy as np
 
-from align import FACE_PRESETS, AlignConfig, NoFaceFoundError, align_face, load_photo, transform_points
+from align import (
+    FACE_PRESETS,
+    AlignConfig,
+    NoFaceFoundError,
+    align_face,
+    load_photo,
+    transform_points,
+)
 from align.errors import PhotoError
 from align.geometry import crop_corners
-from training.dataset import HOLDOUT_PATH, IMAGE_EXTENSIONS, load_holdout, write_holdout
 from stylegan.errors import DragPipelineError
+from training.dataset import HOLDOUT_PATH, IMAGE_EXTENSIONS, load_holdout, write_holdout
 
 __all__ = ["PrepareConfig", "PrepareResult", "PrepareError", "preset_align_config",
            "prepare_dataset", "main"]

@@ -162,7 +162,12 @@ def _parser() -> argparse.ArgumentParser:
 def _real_face_records(G, info, args, shard: tuple[int, int], log) -> list[dict]:
     from pipeline.config import PipelineConfig
     from pipeline.model_defaults import config_for_model
-    from training.heldout import heldout_crops, invert_face, mouth_drag_test, reconstruction_scores
+    from training.heldout import (
+        heldout_crops,
+        invert_face,
+        mouth_drag_test,
+        reconstruction_scores,
+    )
 
     sections = set(args.sections.split(","))
     config = config_for_model(PipelineConfig(), G, info)

@@ -14,8 +14,13 @@ from inversion import InversionConfig
 from pipeline import PipelineConfig, edit_photo
 from pipeline.cli import build_parser, config_from_args, explicit_options
 from pipeline.errors import PipelineError
-from pipeline.model_defaults import (SMALL_MODEL_DRAG, SMALL_MODEL_INVERSION, changed_fields, config_for_model,
-                                     model_face_preset)
+from pipeline.model_defaults import (
+    SMALL_MODEL_DRAG,
+    SMALL_MODEL_INVERSION,
+    changed_fields,
+    config_for_model,
+    model_face_preset,
+)
 from pipeline.registry import REGISTRY
 
 

@@ -17,7 +17,13 @@ from pipeline import PipelineConfig, edit_photo
 from pipeline.edit import align_photo
 from pipeline.model_defaults import config_for_model
 from pipeline.registry import load_checkpoint, resolve_checkpoint
-from training.heldout import crop_landmarks, heldout_crops, invert_face, mouth_drag_test, mouth_targets
+from training.heldout import (
+    crop_landmarks,
+    heldout_crops,
+    invert_face,
+    mouth_drag_test,
+    mouth_targets,
+)
 
 
 @pytest.fixture(scope="module")

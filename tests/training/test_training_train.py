@@ -14,14 +14,38 @@ import numpy as np
 import pytest
 import torch
 
-from training.augment import (AugmentError, diff_augment, parse_policy, rand_brightness, rand_contrast, rand_cutout,
-                              rand_saturation, rand_translation)
 from stylegan.checkpoints import load_generator, save_generator
-from training.dataset import (HOLDOUT_PATH, DatasetError, ImageFolderDataset, load_holdout, make_holdout_list)
-from training.discriminator import Discriminator, MinibatchStdLayer
 from stylegan.errors import DragPipelineError
-from training.train import (TrainConfig, TrainError, Trainer, build_networks, ema_beta, load_train_state, main,
-                            r1_gamma_heuristic, train, update_ema)
+from training.augment import (
+    AugmentError,
+    diff_augment,
+    parse_policy,
+    rand_brightness,
+    rand_contrast,
+    rand_cutout,
+    rand_saturation,
+    rand_translation,
+)
+from training.dataset import (
+    HOLDOUT_PATH,
+    DatasetError,
+    ImageFolderDataset,
+    load_holdout,
+    make_holdout_list,
+)
+from training.discriminator import Discriminator, MinibatchStdLayer
+from training.train import (
+    TrainConfig,
+    Trainer,
+    TrainError,
+    build_networks,
+    ema_beta,
+    load_train_state,
+    main,
+    r1_gamma_heuristic,
+    train,
+    update_ema,
+)
 
 TINY = TrainConfig(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=16, batch=4,
                    r1_interval=2, kimg=0.016, snapshot_kimg=0.008, log_every=2, holdout=None, device="cpu",
