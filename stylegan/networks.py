@@ -318,7 +318,7 @@ class SynthesisNetwork(nn.Module):
         return ws.narrow(1, self.ws_offsets[res], block.num_conv + block.num_torgb)
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "const", force_fp32: bool = False,
-                fused_modconv: bool = False, return_features: bool = False):
+                fused_modconv: bool = False) -> torch.Tensor:
         """Synthesises images.
 
         Args:
@@ -326,12 +326,20 @@ class SynthesisNetwork(nn.Module):
             noise_mode: 'const' (the stored noise_const buffers), 'random' or 'none'.
             force_fp32: never use fp16, even in fp16 blocks on CUDA.
             fused_modconv: use grouped convolutions with per-sample weights.
-            return_features: also return every block's output.
 
         Returns:
-            img (B, img_channels, R, R) float32 in about [-1, 1]; with
-            return_features, the tuple (img, {res: (B, C_res, res, res)}) with one
-            entry per block, in block order (DragGAN uses res 128 = index 5).
+            img (B, img_channels, R, R) float32 in about [-1, 1].
+        """
+        return self.image_and_features(ws, noise_mode, force_fp32, fused_modconv)[0]
+
+    def image_and_features(self, ws: torch.Tensor, noise_mode: str = "const", force_fp32: bool = False,
+                           fused_modconv: bool = False) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """Synthesises images and returns every block's output as well (arguments as `forward`).
+
+        Returns:
+            (img (B, img_channels, R, R) float32 in about [-1, 1],
+             {res: (B, C_res, res, res) in the block's dtype}) with one feature entry per
+            block, in block order (DragGAN uses res 128 = index 5).
         """
         ws = self._check(ws, noise_mode)
         x = img = None
@@ -341,9 +349,7 @@ class SynthesisNetwork(nn.Module):
             x, img = block(x, img, self._block_ws(ws, res), noise_mode=noise_mode, force_fp32=force_fp32,
                            fused_modconv=fused_modconv)
             features[res] = x
-        if return_features:
-            return img, features
-        return img
+        return img, features
 
     def features(self, ws: torch.Tensor, until_res: int = 128, noise_mode: str = "const",
                  force_fp32: bool = False, fused_modconv: bool = False) -> torch.Tensor:
@@ -355,7 +361,7 @@ class SynthesisNetwork(nn.Module):
 
         Returns:
             (B, C, until_res, until_res) float32 feature map, equal to
-            `forward(ws, return_features=True)[1][until_res]`.
+            `image_and_features(ws)[1][until_res]`.
         """
         ws = self._check(ws, noise_mode)
         if until_res not in self.block_resolutions:
