@@ -136,6 +136,30 @@ def conv2d_resample(x: torch.Tensor, w: torch.Tensor, f: torch.Tensor | None = N
     return upfirdn2d(x, f, padding=(p0, p1, p0, p1), gain=up * up)
 
 
+def demodulation_coefficients(weight: torch.Tensor, styles: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """StyleGAN2's demodulation factors 1 / ||w_o * s||, always computed in float32.
+
+    The sum of squares runs over I * k * k terms (4608 for a 512-channel 3x3 layer);
+    in bf16 / fp16, which autocast would pick for the matrix product, its rounding
+    error (about 2^-8 relative in bf16) scales every output channel of every layer
+    differently. It is computed with autocast switched off and fp32 inputs instead,
+    as the statistics of activations are (NVlabs runs the same computation in fp32
+    whenever the block itself is in fp32).
+
+    Args:
+        weight: (O, I, k, k) weight, any float dtype.
+        styles: (B, I) styles, any float dtype.
+        eps: added to the sum of squares (NVlabs: 1e-8).
+
+    Returns:
+        (B, O) float32 coefficients.
+    """
+    with torch.autocast(device_type=styles.device.type, enabled=False):
+        # sum over (I, k, k) of (w * s)^2 = sum_i s_i^2 * sum_k w_oik^2
+        wsq = weight.float().square().sum(dim=[2, 3])  # (O, I)
+        return (styles.float().square() @ wsq.t() + eps).rsqrt()  # (B, O)
+
+
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor,
                      noise: torch.Tensor | None = None, up: int = 1, padding: int = 0,
                      resample_filter: torch.Tensor | None = None, demodulate: bool = True,
@@ -171,11 +195,7 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
         # Pre-normalise to avoid fp16 overflow; demodulation cancels the scale.
         weight = weight * (1 / math.sqrt(in_ch * kh * kw) / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True))
         styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)
-    dcoefs = None
-    if demodulate:
-        # sum over (I, k, k) of (w * s)^2 = sum_i s_i^2 * sum_k w_oik^2
-        wsq = weight.square().sum(dim=[2, 3])  # (O, I)
-        dcoefs = (styles.square() @ wsq.t() + 1e-8).rsqrt()  # (B, O)
+    dcoefs = demodulation_coefficients(weight, styles) if demodulate else None
     if not fused_modconv:
         x = x * styles.to(x.dtype).reshape(batch, -1, 1, 1)
         x = conv2d_resample(x, weight.to(x.dtype), f=resample_filter, up=up, padding=padding)
