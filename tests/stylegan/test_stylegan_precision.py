@@ -19,6 +19,13 @@ BF16_RMS, BF16_MAX = 0.02, 0.15
 FP16_BLOCKS_RMS, FP16_BLOCKS_MAX = 0.005, 0.02
 
 
+@pytest.fixture(autouse=True)
+def _keep_global_rng():
+    """The tiny generators seed the global RNG; restore it so later modules see what they saw before."""
+    with torch.random.fork_rng():
+        yield
+
+
 def config_f_shaped(factory, **kwargs):
     """64 px, channels min(2048 // res, 128): config-f's halving above 16 px, 8 mapping layers, noise on."""
     return factory(img_resolution=64, w_dim=128, channel_max=128, mapping_layers=8, noise_strength=0.1, seed=3,
