@@ -37,10 +37,10 @@ class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so `main` can return the exit code."""
 
     def error(self, message: str):  # noqa: D401 - argparse API
-        raise _UsageError(message)
+        raise UsageError(message)
 
 
-class _UsageError(Exception):
+class UsageError(Exception):
     pass
 
 
@@ -215,18 +215,18 @@ def _default_out(image: Path) -> Path:
 
 def _check_single_usage(args: argparse.Namespace) -> None:
     if not args.image or not args.points:
-        raise _UsageError("--image and --points are required (or --batch jobs.jsonl)")
+        raise UsageError("--image and --points are required (or --batch jobs.jsonl)")
     check_align_usage(args)
 
 
 def check_align_usage(args: argparse.Namespace) -> None:
     """Raise a usage error when --align, --box and --face-index do not fit together."""
     if args.box is not None and args.align != "box":
-        raise _UsageError("--box needs --align box")
+        raise UsageError("--box needs --align box")
     if args.align == "box" and args.box is None:
-        raise _UsageError("--align box needs --box x0,y0,x1,y1")
+        raise UsageError("--align box needs --box x0,y0,x1,y1")
     if args.face_index is not None and args.align != "face":
-        raise _UsageError("--face-index only applies to --align face")
+        raise UsageError("--face-index only applies to --align face")
 
 
 def models_from_args(args: argparse.Namespace, config, log):
@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         parser = build_parser()
         try:
             args = parser.parse_args(argv)
-        except _UsageError as exc:
+        except UsageError as exc:
             print(f"error: {exc} (see --help)", file=sys.stderr)
             return EXIT_BAD_INPUT
         if args.list_checkpoints:
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         quiet = args.quiet
 
         def log(message: str) -> None:
-            if not quiet or message.startswith("warning:"):
+            if not quiet or message.startswith(("warning:", "error:")):
                 print(message, file=sys.stderr, flush=True)
 
         def show_warning(message, category, filename, lineno, file=None, line=None):
@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.showwarning = show_warning
             return _run(args, argv, log)
-    except _UsageError as exc:
+    except UsageError as exc:
         print(f"error: {exc} (see --help)", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -242,6 +242,7 @@ def run_job(job: Job, models: Models, out: Path, command: str, overwrite: bool =
     result.seconds.update({"read_inputs": inputs.seconds, **(model.seconds if loaded_now else {})})
     t = time.perf_counter()
     written = write_job(result, job, model, out, command, overwrite=overwrite)
+    result.seconds["write"] = time.perf_counter() - t
     if log:
-        log(f"write: {len(written)} files to {out} ({time.perf_counter() - t:.1f}s)")
+        log(f"write: {len(written)} files to {out} ({result.seconds['write']:.1f}s)")
     return JobOutcome(result, out, written)
