@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -187,20 +186,10 @@ def test_killed_batch_resumes_without_recomputing(tmp_path, tiny_checkpoint, fas
         _assert_same_folder(tmp_path / "killed" / job_id, whole / job_id)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
-def test_torchrun_two_ranks_equal_one_process(tmp_path, tiny_checkpoint, fast_args):
+def test_torchrun_two_ranks_equal_one_process(tmp_path, tiny_checkpoint, fast_args, run_torchrun):
     jobs = _slow_jobs(tmp_path)
-    env = {**_env(), "MASTER_ADDR": "127.0.0.1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1",
-           f"--master_port={_free_port()}", "--master_addr=127.0.0.1", "-m", "pipeline.batch",
-           *_batch(tmp_path, jobs, tmp_path / "two", tiny_checkpoint, fast_args)]
-    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    done = run_torchrun(2, ["pipeline.batch", *_batch(tmp_path, jobs, tmp_path / "two", tiny_checkpoint, fast_args)])
     assert done.returncode == 0, done.stderr[-3000:]
     records = _lines(tmp_path / "two")
     assert sorted(r["id"] for r in records) == ["j0", "j1", "j2", "j3"]  # every job exactly once
