@@ -27,3 +27,5 @@ class PhotoError(AlignError):
 
 class FaceModelError(AlignError, MissingWeightsError):
     """dlib or the `face_recognition_models` package (its detector/predictor files) is not installed."""
+
+    exit_code = MissingWeightsError.exit_code  # missing weights (3), not bad input (2)

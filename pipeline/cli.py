@@ -18,16 +18,17 @@ import traceback
 import warnings
 from pathlib import Path
 
-from stylegan.errors import CheckpointError, DragPipelineError, MissingWeightsError
+from stylegan.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_MISSING_WEIGHTS,
+    EXIT_OK,
+    exit_code_for,
+)
 
 __all__ = ["main", "build_parser", "config_from_args", "EXIT_OK", "EXIT_ERROR", "EXIT_BAD_INPUT",
-           "EXIT_MISSING_WEIGHTS", "EXIT_INTERRUPTED"]
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_BAD_INPUT = 2
-EXIT_MISSING_WEIGHTS = 3
-EXIT_INTERRUPTED = 130
+           "EXIT_MISSING_WEIGHTS", "EXIT_INTERRUPTED", "exit_code_for"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -175,19 +176,6 @@ def config_from_args(args: argparse.Namespace):
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return " ".join(text.split())
-
-
-def exit_code_for(exc: BaseException) -> int:
-    """The exit code of an exception: 3 missing weights, 2 bad input, 130 interrupted, 1 otherwise."""
-    if isinstance(exc, KeyboardInterrupt):
-        return EXIT_INTERRUPTED
-    if isinstance(exc, MissingWeightsError):
-        return EXIT_MISSING_WEIGHTS
-    if isinstance(exc, CheckpointError):
-        return EXIT_BAD_INPUT  # the user's file is not a generator checkpoint
-    if isinstance(exc, DragPipelineError) and isinstance(exc, ValueError):
-        return EXIT_BAD_INPUT
-    return EXIT_ERROR
 
 
 def _default_out(image: Path) -> Path:

@@ -109,7 +109,7 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
 
     arr = np.asarray(image)
     if arr.dtype != np.uint8 or arr.ndim not in (2, 3):
-        raise ValueError(f"write_png expects a uint8 (H, W[, 3]) image, got {arr.dtype} {arr.shape}")
+        raise OutputError(f"write_png expects a uint8 (H, W[, 3]) image, got {arr.dtype} {arr.shape}")
     Image.fromarray(np.ascontiguousarray(arr)).save(path, format="PNG")
     return Path(path)
 
@@ -247,7 +247,7 @@ def write_video(folder: str | os.PathLike, frames: list[np.ndarray], fmt: str = 
         The written file.
     """
     if not frames:
-        raise ValueError("write_video needs at least one frame")
+        raise OutputError("write_video needs at least one frame; record frames with --video")
     folder = Path(folder)
     if fmt == "mp4":
         path = folder / "drag.mp4"
@@ -257,5 +257,5 @@ def write_video(folder: str | os.PathLike, frames: list[np.ndarray], fmt: str = 
             path.unlink()
         warnings.warn("OpenCV cannot write MP4 on this machine; wrote drag.gif instead", RuntimeWarning, stacklevel=2)
     elif fmt != "gif":
-        raise ValueError(f"video format must be 'mp4' or 'gif', got {fmt!r}")
+        raise OutputError(f"video format must be 'mp4' or 'gif', got {fmt!r}")
     return _write_gif(folder / "drag.gif", frames, fps)
