@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import PointsError
+from stylegan.images import DEFAULT_MAX_PIXELS, read_image
 
 __all__ = [
     "PointsError",
@@ -188,13 +189,15 @@ def load_points(path: str | os.PathLike) -> DragPoints:
     return parse_points(text, source=str(path), base_dir=path.parent)
 
 
-def load_mask(path: str | os.PathLike, photo_shape: tuple[int, ...]) -> np.ndarray:
+def load_mask(path: str | os.PathLike, photo_shape: tuple[int, ...],
+              max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Read a mask image and check it matches the photo.
 
     Args:
         path: an image file (PNG recommended); grey, RGB or RGBA. A pixel counts as
             "may move" when its grey value is > 127 (white); with alpha, transparent is 0.
         photo_shape: (H, W, ...) of the photo.
+        max_pixels: refuse larger files before decoding them (the photo's limit).
 
     Returns:
         bool (H, W) array, True = may move.
@@ -202,20 +205,9 @@ def load_mask(path: str | os.PathLike, photo_shape: tuple[int, ...]) -> np.ndarr
     Raises:
         PointsError: missing/unreadable file, size mismatch, or an all-black mask.
     """
-    from PIL import Image, UnidentifiedImageError
-
-    path = Path(path)
-    if not path.is_file():
-        raise PointsError(f"mask file not found: {path}; fix the \"mask\" path in the points file")
-    try:
-        with Image.open(path) as im:
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                rgba = np.asarray(im.convert("RGBA"), dtype=np.float32)
-                grey = rgba[..., :3].mean(axis=2) * (rgba[..., 3] / 255.0)
-            else:
-                grey = np.asarray(im.convert("L"), dtype=np.float32)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise PointsError(f"cannot read mask {path} ({exc}); save it as a PNG") from None
+    rgba = read_image(path, mode="RGBA", max_pixels=max_pixels, what="mask", error=PointsError,
+                      too_large_fix="draw the mask on the original photo at its full size").astype(np.float32)
+    grey = rgba[..., :3].mean(axis=2) * (rgba[..., 3] / 255.0)  # transparent counts as black
     h, w = int(photo_shape[0]), int(photo_shape[1])
     if grey.shape != (h, w):
         raise PointsError(
