@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import shlex
+import signal
 import sys
+import threading
 import time
 import traceback
 import warnings
@@ -178,6 +180,28 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
+INTERRUPTED_MESSAGE = "error: interrupted"
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _raise_on_interrupt():
+    # Python's own handler: Ctrl-C raises KeyboardInterrupt, caught by `main`.
+    return signal.signal(signal.SIGINT, signal.default_int_handler) if _in_main_thread() else None
+
+
+def _ignore_interrupts() -> None:
+    if _in_main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _restore_interrupt_handler(handler) -> None:
+    if handler is not None and _in_main_thread():
+        signal.signal(signal.SIGINT, handler)
+
+
 def _default_out(image: Path) -> Path:
     return image.parent / f"{image.stem}_edit"
 
@@ -294,7 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    previous_handler = None
     try:
+        previous_handler = _raise_on_interrupt()
         parser = build_parser()
         try:
             args = parser.parse_args(argv)
@@ -322,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc} (see --help)", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("error: interrupted; no output was written", file=sys.stderr)
+        _ignore_interrupts()  # a second Ctrl-C must not turn the message into a traceback
+        print(INTERRUPTED_MESSAGE, file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - the CLI's single exit point
         if debug:
@@ -331,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
         hint = " (run again with --debug for the traceback)" if code == EXIT_ERROR and not debug else ""
         print(f"error: {_one_line(exc)}{hint}", file=sys.stderr)
         return code
+    finally:
+        _restore_interrupt_handler(previous_handler)
 
 
 if __name__ == "__main__":  # pragma: no cover
