@@ -42,9 +42,11 @@ from tqdm.auto import tqdm
 
 from inversion.api import METHODS, invert
 from inversion.config import LPIPS_NETS, InversionConfig
+from inversion.errors import InversionError
 from inversion.metrics import identity_similarity, lpips_distance, mse, psnr, ssim
 from stylegan import Generator, load_generator
 from stylegan.device import resolve_device
+from stylegan.images import read_image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 METRICS = ("psnr", "ssim", "lpips", "id", "mse")
@@ -78,10 +80,8 @@ def list_images(spec: str, limit: int | None = None, names: str | None = None) -
 def load_image(path: Path, resolution: int) -> np.ndarray:
     """(resolution, resolution, 3) uint8 RGB: centre-cropped to square, area-resized."""
     import cv2
-    from PIL import Image
 
-    with Image.open(path) as im:
-        img = np.asarray(im.convert("RGB"))
+    img = read_image(path, what="benchmark image", error=InversionError)
     h, w = img.shape[:2]
     s = min(h, w)
     img = img[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]

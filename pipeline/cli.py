@@ -14,23 +14,28 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import shlex
+import signal
 import sys
+import threading
 import time
 import traceback
 import warnings
 from pathlib import Path
 
-from stylegan.errors import CheckpointError, DragPipelineError, MissingWeightsError
+from stylegan.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_MISSING_WEIGHTS,
+    EXIT_OK,
+    exit_code_for,
+)
 
 __all__ = ["main", "build_parser", "config_from_args", "EXIT_OK", "EXIT_ERROR", "EXIT_BAD_INPUT",
-           "EXIT_MISSING_WEIGHTS", "EXIT_JOBS_FAILED", "EXIT_INTERRUPTED"]
+           "EXIT_MISSING_WEIGHTS", "EXIT_JOBS_FAILED", "EXIT_INTERRUPTED", "exit_code_for"]
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_BAD_INPUT = 2
-EXIT_MISSING_WEIGHTS = 3
+# Batch mode: every job line was valid but some jobs failed (the others' results are written).
 EXIT_JOBS_FAILED = 4
-EXIT_INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -196,17 +201,26 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
-def exit_code_for(exc: BaseException) -> int:
-    """The exit code of an exception: 3 missing weights, 2 bad input, 130 interrupted, 1 otherwise."""
-    if isinstance(exc, KeyboardInterrupt):
-        return EXIT_INTERRUPTED
-    if isinstance(exc, MissingWeightsError):
-        return EXIT_MISSING_WEIGHTS
-    if isinstance(exc, CheckpointError):
-        return EXIT_BAD_INPUT  # the user's file is not a generator checkpoint
-    if isinstance(exc, DragPipelineError) and isinstance(exc, ValueError):
-        return EXIT_BAD_INPUT
-    return EXIT_ERROR
+INTERRUPTED_MESSAGE = "error: interrupted"
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _raise_on_interrupt():
+    # Python's own handler: Ctrl-C raises KeyboardInterrupt, caught by `main`.
+    return signal.signal(signal.SIGINT, signal.default_int_handler) if _in_main_thread() else None
+
+
+def _ignore_interrupts() -> None:
+    if _in_main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _restore_interrupt_handler(handler) -> None:
+    if handler is not None and _in_main_thread():
+        signal.signal(signal.SIGINT, handler)
 
 
 def _default_out(image: Path) -> Path:
@@ -283,7 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    previous_handler = None
     try:
+        previous_handler = _raise_on_interrupt()
         parser = build_parser()
         try:
             args = parser.parse_args(argv)
@@ -311,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc} (see --help)", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("error: interrupted; no output was written", file=sys.stderr)
+        _ignore_interrupts()  # a second Ctrl-C must not turn the message into a traceback
+        print(INTERRUPTED_MESSAGE, file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - the CLI's single exit point
         if debug:
@@ -320,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         hint = " (run again with --debug for the traceback)" if code == EXIT_ERROR and not debug else ""
         print(f"error: {_one_line(exc)}{hint}", file=sys.stderr)
         return code
+    finally:
+        _restore_interrupt_handler(previous_handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         result = face_detection_rate(G, config)
     except DragPipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     if args.sheet:
         from PIL import Image
 
