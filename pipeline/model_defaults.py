@@ -15,8 +15,10 @@ model changes some of them:
     (`python -m training.tune_defaults`; README, "The default model").
 
 Options the user set always win: `config_for_model` changes only fields the caller did not
-set. The CLI says which options were given; for the Python API a field counts as set when
-it differs from its stage default.
+set: those named in `PipelineConfig.user_options` (the CLI records what was given, so
+`--steps 450` stays 450 even though 450 is the stage default) and those that differ from
+their stage default (how a config built in Python says what it wants). It is idempotent, so
+the CLI, batch jobs and `edit_photo` can each apply it.
 """
 
 from __future__ import annotations
@@ -111,13 +113,13 @@ def config_for_model(config: PipelineConfig, G, info=None, explicit: Iterable[st
         config: the user's config.
         G: the generator (its `img_resolution` and `metadata` are read).
         info: its registry entry (`CheckpointInfo`), or None for a file given by path.
-        explicit: 'stage.field' names the user set (e.g. 'inversion.w_steps', 'align.eye_scale');
-            None = `changed_fields(config)`.
+        explicit: more 'stage.field' names the user set (e.g. 'inversion.w_steps', 'align.eye_scale'),
+            added to `config.user_options` and `changed_fields(config)`.
 
     Returns:
         A new `PipelineConfig` (or `config` itself when nothing changes).
     """
-    explicit = changed_fields(config) if explicit is None else frozenset(explicit)
+    explicit = changed_fields(config) | frozenset(config.user_options) | frozenset(explicit or ())
     align, inv, drag = config.align, config.inversion, config.drag
     if config.align_mode == "face":
         # Cut the crop the way the model's training images were cut.

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from pipeline.errors import UnknownCheckpointError
 from stylegan.errors import MissingWeightsError
+from stylegan.paths import check_input_file
 
 __all__ = [
     "CheckpointInfo",
@@ -302,6 +303,15 @@ def _missing_message(info: CheckpointInfo, target: Path, why: str) -> str:
     )
 
 
+def _is_file(path: Path) -> bool:
+    # Path.is_file raises for a name too long or an unreadable parent (Python < 3.14); such a
+    # path is then reported by `check_input_file` with the reason in words.
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def resolve_checkpoint(
     name_or_path: str | os.PathLike,
     checkpoints_dir: str | os.PathLike | None = None,
@@ -330,18 +340,16 @@ def resolve_checkpoint(
     """
     value = os.fspath(name_or_path)
     path = Path(value).expanduser()
-    if path.is_file():
-        return ResolvedCheckpoint(None, path.resolve(), None)
+    names = ", ".join(REGISTRY)
+    fix = f"check the --checkpoint path or use a registered name ({names})"
+    if _is_file(path):
+        return ResolvedCheckpoint(None, check_input_file(path, "checkpoint file", UnknownCheckpointError, fix).resolve(),
+                                  None)
     info = REGISTRY.get(value)
     if info is None:
-        if path.exists():
-            raise UnknownCheckpointError(f"checkpoint {value} is not a file; pass a generator file or a registered name")
         looks_like_path = os.sep in value or "/" in value or path.suffix in (".pkl", ".pt", ".pth", ".ckpt")
-        names = ", ".join(REGISTRY)
-        if looks_like_path:
-            raise UnknownCheckpointError(
-                f"checkpoint file not found: {value}; check the path or use a registered name ({names})"
-            )
+        if looks_like_path or os.path.lexists(path):
+            check_input_file(path, "checkpoint file", UnknownCheckpointError, fix)  # raises, naming the OS problem
         raise UnknownCheckpointError(f"unknown checkpoint name {value!r}; use a file path or one of: {names}")
     if info.format == "builtin":
         return ResolvedCheckpoint(info.name, None, info)
@@ -351,7 +359,7 @@ def resolve_checkpoint(
             return ResolvedCheckpoint(info.name, packaged, info)
     folder = Path(checkpoints_dir).expanduser() if checkpoints_dir is not None else default_checkpoints_dir()
     target = folder / info.filename
-    if target.is_file():
+    if _is_file(target):
         return ResolvedCheckpoint(info.name, target.resolve(), info)
     if info.url is None:
         raise MissingWeightsError(

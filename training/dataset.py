@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from stylegan.errors import DragPipelineError
+from stylegan.images import read_image
 
 __all__ = ["DatasetError", "ImageFolderDataset", "IMAGE_EXTENSIONS", "HOLDOUT_PATH", "HOLDOUT_COUNT",
            "HOLDOUT_SEED", "load_holdout", "make_holdout_list", "write_holdout"]
@@ -99,13 +100,9 @@ def load_holdout(path: str | Path = HOLDOUT_PATH) -> list[str]:
 
 
 def _read_rgb(path: Path) -> np.ndarray:
-    from PIL import Image  # Pillow comes with torchvision and scikit-image
-
-    try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"cannot read image {path} ({exc}); remove or replace the file") from exc
+    # The project's one image reader: EXIF orientation, modes, 16-bit and the pixel limit.
+    return read_image(path, what="data-set image", error=DatasetError,
+                      too_large_fix="remove the file or downscale it")
 
 
 def _resize_area(image: np.ndarray, resolution: int) -> np.ndarray:

@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         result = prepare_dataset(args.images, args.out, config, progress=not args.no_progress, limit=args.limit)
     except DragPipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     print(f"{result.total} images: {result.written} crops written to {result.out_dir} "
           f"({result.padded} padded), {result.held_out} held out, {result.no_face} without a detected face, "
           f"{result.unreadable} unreadable; manifest {result.manifest}")

@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n({len(records)} faces in {time.perf_counter() - t:.0f} s)")
     except DragPipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     return 0 if ok else 1
 
 
