@@ -50,7 +50,8 @@ class Model:
 
     def checkpoint_json(self) -> dict:
         base = self.resolved.to_json() if self.resolved is not None else {"name": self.label, "path": None}
-        return base | {"img_resolution": self.size, "num_ws": int(self.G.num_ws), "w_dim": int(self.G.w_dim)}
+        return base | {"img_resolution": self.size, "num_ws": int(self.G.num_ws), "w_dim": int(self.G.w_dim),
+                       "metadata": dict(getattr(self.G, "metadata", {}))}
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,7 +153,8 @@ class Session:
     def _config(self) -> pl.PipelineConfig:
         config = self.settings.to_config(self.server)
         info = None if self.model is None or self.model.resolved is None else self.model.resolved.info
-        return pl.checkpoint_config(config, info)
+        # The model's own settings (face framing, small-model steps and radii) where the user set none.
+        return pl.config_for_model(config, self.model.G, info)
 
     def align(self) -> None:
         """(Re)cut the crop with the current settings (face number, box, centre); drops the inversion."""

@@ -80,8 +80,9 @@ class EditorSettings:
         changes = {k: v for k, v in (("w_space", self.w_space), ("r1", self.r1), ("r2", self.r2),
                                      ("feature_res", self.feature_res), ("lambda_mask", self.lambda_mask))
                    if v is not None}
-        if changes:
-            config = dataclasses.replace(config, drag=dataclasses.replace(config.drag, **changes))
+        if changes:  # recorded as the user's choice, so the model's own defaults never override them
+            config = dataclasses.replace(config, drag=dataclasses.replace(config.drag, **changes),
+                                         user_options=(*config.user_options, *(f"drag.{k}" for k in changes)))
         if server.max_photo_pixels is not None:
             config = dataclasses.replace(config, align=dataclasses.replace(
                 config.align, max_photo_pixels=int(server.max_photo_pixels)))

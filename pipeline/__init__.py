@@ -6,25 +6,14 @@
 
 The command line is `python run_pipeline.py --image photo.jpg --points pts.json`
 (`pipeline.cli.main`); checkpoints are resolved by `pipeline.registry`.
+
+The public names are imported on first use (as in `stylegan`), so that `import pipeline.cli`
+takes milliseconds, not the seconds torch needs: the command line then handles Ctrl-C and
+bad options itself, even while the heavy modules are still importing.
 """
 
-from align import load_photo, to_crop, to_photo
-from pipeline.cache import InversionCache, inversion_key
-from pipeline.config import PipelineConfig
-from pipeline.edit import (
-    EditResult,
-    align_photo,
-    drag_crop,
-    edit_photo,
-    invert_crop,
-    mask_to_crop,
-    paste_edit,
-    points_to_crop,
-    reconstruction_metrics,
-    render,
-    resolve_device,
-    video_drag_config,
-)
+from importlib import import_module
+
 from pipeline.errors import (
     DragPipelineError,
     MissingWeightsError,
@@ -33,64 +22,57 @@ from pipeline.errors import (
     PointsError,
     UnknownCheckpointError,
 )
-from pipeline.interactive import checkpoint_config, generator_identity, seed_inversion, seed_start
-from pipeline.outputs import display_scale, draw_points
-from pipeline.points import DragPoints, load_mask, load_points, parse_points
-from pipeline.registry import (
-    DEFAULT_CHECKPOINT,
-    REGISTRY,
-    CheckpointInfo,
-    ResolvedCheckpoint,
-    default_checkpoints_dir,
-    load_checkpoint,
-    resolve_checkpoint,
-)
-from pipeline.report import build_report, load_latents, write_results
 
-__all__ = [
-    "PipelineConfig",
-    "EditResult",
-    "edit_photo",
-    "align_photo",
-    "points_to_crop",
-    "mask_to_crop",
-    "invert_crop",
-    "drag_crop",
-    "paste_edit",
-    "resolve_device",
-    "DragPoints",
-    "parse_points",
-    "load_points",
-    "load_mask",
-    "REGISTRY",
-    "CheckpointInfo",
-    "resolve_checkpoint",
-    "load_checkpoint",
-    "InversionCache",
-    "inversion_key",
-    "build_report",
-    "write_results",
-    "load_latents",
-    "PipelineError",
-    "PointsError",
-    "UnknownCheckpointError",
-    "OutputError",
-    "DragPipelineError",
-    "MissingWeightsError",
-    # for interactive front ends (the editor)
-    "load_photo",
-    "to_photo",
-    "to_crop",
-    "render",
-    "reconstruction_metrics",
-    "video_drag_config",
-    "checkpoint_config",
-    "generator_identity",
-    "seed_start",
-    "seed_inversion",
-    "display_scale",
-    "draw_points",
-    "DEFAULT_CHECKPOINT",
-    "ResolvedCheckpoint",
-    "default_checkpoints_dir",
-]
+_LAZY = {
+    "PipelineConfig": "pipeline.config",
+    "EditResult": "pipeline.edit",
+    "edit_photo": "pipeline.edit",
+    "align_photo": "pipeline.edit",
+    "points_to_crop": "pipeline.edit",
+    "mask_to_crop": "pipeline.edit",
+    "invert_crop": "pipeline.edit",
+    "drag_crop": "pipeline.edit",
+    "paste_edit": "pipeline.edit",
+    "resolve_device": "pipeline.edit",
+    "DragPoints": "pipeline.points",
+    "parse_points": "pipeline.points",
+    "load_points": "pipeline.points",
+    "load_mask": "pipeline.points",
+    "REGISTRY": "pipeline.registry",
+    "CheckpointInfo": "pipeline.registry",
+    "resolve_checkpoint": "pipeline.registry",
+    "load_checkpoint": "pipeline.registry",
+    "InversionCache": "pipeline.cache",
+    "inversion_key": "pipeline.cache",
+    "build_report": "pipeline.report",
+    "write_results": "pipeline.report",
+    "load_latents": "pipeline.report",
+    # for interactive front ends (the editor), which reach the stages only through pipeline
+    "load_photo": "align",
+    "to_photo": "align",
+    "to_crop": "align",
+    "render": "pipeline.edit",
+    "reconstruction_metrics": "pipeline.edit",
+    "video_drag_config": "pipeline.edit",
+    "config_for_model": "pipeline.model_defaults",
+    "generator_identity": "pipeline.interactive",
+    "seed_start": "pipeline.interactive",
+    "seed_inversion": "pipeline.interactive",
+    "display_scale": "pipeline.outputs",
+    "draw_points": "pipeline.outputs",
+    "DEFAULT_CHECKPOINT": "pipeline.registry",
+    "ResolvedCheckpoint": "pipeline.registry",
+    "default_checkpoints_dir": "pipeline.registry",
+}
+
+__all__ = [*_LAZY, "PipelineError", "PointsError", "UnknownCheckpointError", "OutputError", "DragPipelineError",
+           "MissingWeightsError"]
+
+
+def __getattr__(name: str):
+    """Imports the public names of the torch-heavy submodules on first access."""
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'pipeline' has no attribute {name!r}")

@@ -3,49 +3,24 @@
 `edit_photo` runs align -> invert -> drag -> paste in one call; an editor runs them one at
 a time, drags several times from the current latent and starts from a seed as well as a
 photo. The helpers here keep those steps identical to the command line's: the same
-alignment preset per checkpoint, the same inversion-cache identity of the weights, and an
-`EditResult` that `pipeline.write_results` writes exactly as `run_pipeline.py` does.
+inversion-cache identity of the weights (`pipeline.runner` uses it too), and a seed start
+wrapped so that `pipeline.write_results` writes it as it writes a photo edit.
 """
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import torch
 
-from align import AlignConfig, align_center
+from align import align_center
 from inversion import InversionResult
 from inversion.api import generator_fingerprint
 from pipeline.cache import InversionCache, file_sha256, generator_sha256
 from pipeline.config import PipelineConfig
 from pipeline.edit import render
-from pipeline.registry import CheckpointInfo, ResolvedCheckpoint
+from pipeline.registry import ResolvedCheckpoint
 
-__all__ = ["checkpoint_config", "generator_identity", "seed_start", "seed_inversion"]
-
-
-def checkpoint_config(config: PipelineConfig, info: CheckpointInfo | None) -> PipelineConfig:
-    """Cut the crop the way the model's training images were cut (face preset, content aspect).
-
-    Args:
-        config: the requested configuration.
-        info: the registered checkpoint, or None for an unregistered file (no change).
-
-    Returns:
-        `config`, with `align` adjusted for the checkpoint.
-    """
-    if info is None:
-        return config
-    if config.align_mode == "face" and info.face_preset != "ffhq":
-        preset = AlignConfig.from_preset(info.face_preset)
-        config = dataclasses.replace(config, align=dataclasses.replace(
-            config.align, eye_scale=preset.eye_scale, mouth_scale=preset.mouth_scale,
-            center_shift=preset.center_shift))
-    if config.align_mode != "face" and info.content_aspect != 1.0:
-        config = dataclasses.replace(config, align=dataclasses.replace(config.align,
-                                                                       content_aspect=info.content_aspect))
-    return config
+__all__ = ["generator_identity", "seed_inversion", "seed_start"]
 
 
 def generator_identity(resolved: ResolvedCheckpoint, G, config: PipelineConfig) -> str | None:
