@@ -44,29 +44,36 @@ def browser_app(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(browser_app):
+def browser(browser_app):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, env=dict(os.environ, OMP_NUM_THREADS="1"))
-        page = browser.new_page(viewport={"width": 1400, "height": 2200})
-        page.set_default_timeout(60_000)
-        # The network is "off": every request that leaves the app's own server is recorded and refused.
-        local = browser_app[0].rstrip("/")
-        page.external_requests = []
-
-        def refuse_external(route):
-            if route.request.url.startswith(local) or route.request.url.startswith(("data:", "blob:")):
-                route.continue_()
-            else:
-                page.external_requests.append(route.request.url)
-                route.abort()
-
-        page.route("**/*", refuse_external)
-        page.goto(browser_app[0])
-        page.wait_for_load_state("networkidle")
-        yield page
+        yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, browser_app):
+    page = browser.new_page(viewport={"width": 1400, "height": 2200})
+    page.set_default_timeout(60_000)
+    # The network is "off": every request that leaves the app's own server is recorded and refused.
+    local = browser_app[0].rstrip("/")
+    page.external_requests = []
+
+    def refuse_external(route):
+        if route.request.url.startswith(local) or route.request.url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            page.external_requests.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", refuse_external)
+    page.goto(browser_app[0])
+    page.wait_for_load_state("load")
+    page.locator("#drag").wait_for()
+    yield page
+    page.close()
 
 
 def _status(page) -> str:
@@ -121,8 +128,10 @@ def test_upload_click_drag_stop_in_the_browser(page, browser_app):
     (session,) = app._sessions.values()
     page.locator("#canvas img").wait_for()
     _click_gen(page, 10, 12, 32)
-    _wait_status(page, "point at")
+    _wait_status(page, "point at (10.")
+    time.sleep(0.5)  # the canvas is redrawn with the handle; click the new image
     _click_gen(page, 16, 12, 32)
+    _wait_status(page, "point at (16.")
     t = time.monotonic()
     while len(session.clicks) < 1 and time.monotonic() - t < 10:
         time.sleep(0.05)
@@ -156,23 +165,18 @@ def test_upload_click_drag_stop_in_the_browser(page, browser_app):
     assert SCREENSHOT.stat().st_size > 10_000
 
 
-def test_closing_the_tab_frees_its_state(browser_app):
-    from playwright.sync_api import sync_playwright
-
+def test_closing_the_tab_frees_its_state(browser, browser_app):
     url, app, _ = browser_app
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page()
-        before = set(app._sessions)
-        page.goto(url)
-        page.locator("#undo-point").click()  # any event creates the tab's session (here: a message)
-        t = time.monotonic()
-        while len(set(app._sessions) - before) < 1 and time.monotonic() - t < 30:
-            time.sleep(0.05)
-        (sid,) = set(app._sessions) - before
-        page.close()
-        t = time.monotonic()
-        while app.has_session(sid) and time.monotonic() - t < 30:
-            time.sleep(0.1)
-        browser.close()
+    page = browser.new_page()
+    before = set(app._sessions)
+    page.goto(url)
+    page.locator("#undo-point").click()  # any event creates the tab's session (here: a message)
+    t = time.monotonic()
+    while len(set(app._sessions) - before) < 1 and time.monotonic() - t < 30:
+        time.sleep(0.05)
+    (sid,) = set(app._sessions) - before
+    page.close()
+    t = time.monotonic()
+    while app.has_session(sid) and time.monotonic() - t < 30:
+        time.sleep(0.1)
     assert not app.has_session(sid)
