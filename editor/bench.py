@@ -3,7 +3,7 @@
     python -m editor.bench [--checkpoint random-64] [--steps 300] [--repeats 3]
 
 Prints a table; the ratio is editor / plain (target <= 1.10). The editor's drag renders a
-preview frame every `max_steps / 60` steps (the CLI video's frames) and streams it from
+preview frame every max_steps / `editor.session.PREVIEW_FRAMES` steps and streams it from
 another thread; the plain run is `pipeline.drag_crop` with no frames and no callback.
 Both run with a stop distance of 0 so every run does exactly --steps steps.
 """
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model {args.checkpoint} ({r} px), {args.steps} steps, median of {args.repeats}, device {args.device}")
     print(f"{'run':<34}{'ms/step':>10}")
     print(f"{'draggan.drag (pipeline.drag_crop)':<34}{plain * 1e3:>10.2f}")
-    print(f"{'editor (preview frames, outputs)':<34}{editor * 1e3:>10.2f}   ({frames} previews streamed)")
+    print(f"{'editor (with live preview)':<34}{editor * 1e3:>10.2f}   ({frames} previews streamed)")
     print(f"{'ratio editor / plain':<34}{editor / plain:>10.3f}   (target <= 1.10)")
     return 0
 

@@ -25,7 +25,12 @@ import pipeline as pl
 from editor.settings import EditorSettings, ServerOptions
 from editor.state import Clicks, history_push, history_reset, history_undo
 
-__all__ = ["DragUpdate", "Model", "Session", "Step"]
+__all__ = ["PREVIEW_FRAMES", "DragUpdate", "Model", "Session", "Step"]
+
+# Live-preview frames per drag (also the drag video's frames). A frame is one full synthesis,
+# which at 64 px costs more than a drag step (local features stop at b32); one every
+# max_steps / 10 steps keeps the editor within 10% of `draggan.drag` (python -m editor.bench).
+PREVIEW_FRAMES = 10
 
 
 @dataclass(frozen=True, eq=False)
@@ -209,9 +214,9 @@ class Session:
     def drag(self) -> Iterator[DragUpdate]:
         """Run a drag from the current latent, streaming a preview every rendered frame.
 
-        Frames are rendered every `video_drag_config(config).frame_every` steps (the same
-        frames the CLI's video gets), so the live preview adds no synthesis the CLI would not
-        run. Stop (`self.stop`) ends the drag after the current step and keeps its result.
+        Frames are rendered every max_steps / `PREVIEW_FRAMES` steps; they are also the
+        frames of the drag video (the CLI's video has `pipeline.edit.VIDEO_FRAMES`). Stop
+        (`self.stop`) ends the drag after the current step and keeps its result.
 
         Yields:
             `DragUpdate`s, the last one with done=True (the history then holds the result).
@@ -237,7 +242,7 @@ class Session:
             t, start = time.perf_counter(), time.monotonic()
             try:
                 outcome["result"] = pl.drag_crop(self.G_edit, current.ws, handles, targets, mask, config,
-                                                 progress=False, callback=on_step)
+                                                 progress=False, callback=on_step, video_frames=PREVIEW_FRAMES)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                 outcome["error"] = exc
             outcome["seconds"] = time.perf_counter() - t

@@ -57,6 +57,8 @@ __all__ = [
 
 Log = Callable[[str], None]
 
+VIDEO_FRAMES = 60  # progress frames of a drag video, about, whatever the step count
+
 
 @dataclass(frozen=True, eq=False)
 class EditResult:
@@ -276,7 +278,8 @@ def invert_crop(G, crop: np.ndarray, config: PipelineConfig = PipelineConfig(), 
 
 def drag_crop(G, ws: torch.Tensor, handles_crop: np.ndarray, targets_crop: np.ndarray,
               mask_crop: np.ndarray | None = None, config: PipelineConfig = PipelineConfig(),
-              progress: bool = True, callback: DragCallback | None = None) -> DragResult:
+              progress: bool = True, callback: DragCallback | None = None,
+              video_frames: int = VIDEO_FRAMES) -> DragResult:
     """Stage 4: drag the handles to the targets in the generator's image.
 
     Args:
@@ -289,11 +292,13 @@ def drag_crop(G, ws: torch.Tensor, handles_crop: np.ndarray, targets_crop: np.nd
         callback: optional `callback(step, handles_crop, frame)` after every step (frame: uint8
             (R, R, 3) on the steps that render one, else None); returning True stops the drag
             after that step, keeping its result (the editor's Stop button).
+        video_frames: about how many progress frames a video gets (the editor's live preview
+            uses fewer: each costs a full synthesis).
 
     Returns:
         `draggan.DragResult`.
     """
-    drag_config = video_drag_config(config)
+    drag_config = video_drag_config(config, video_frames)
     stop = resolve_stop_distance(drag_config, int(G.img_resolution))
     bar = None
     if progress and drag_config.max_steps > 0:
@@ -316,16 +321,16 @@ def drag_crop(G, ws: torch.Tensor, handles_crop: np.ndarray, targets_crop: np.nd
             bar.close()
 
 
-def video_drag_config(config: PipelineConfig):
-    """The `DragConfig` `drag_crop` runs: with a video, a progress frame about every max_steps / 60 steps.
+def video_drag_config(config: PipelineConfig, frames: int = VIDEO_FRAMES):
+    """The `DragConfig` `drag_crop` runs: with a video, a progress frame about every max_steps / frames steps.
 
     Returns:
         `draggan.DragConfig` (config.drag itself when no frames are added).
     """
     drag_config = config.drag
     if config.video is not None and drag_config.frame_every == 0:
-        # About 60 frames whatever the step count; a frame costs one full synthesis.
-        drag_config = dataclasses.replace(drag_config, frame_every=max(1, drag_config.max_steps // 60))
+        # A frame costs one full synthesis, so their number, not their rate, is fixed.
+        drag_config = dataclasses.replace(drag_config, frame_every=max(1, drag_config.max_steps // frames))
     return drag_config
 
 
