@@ -212,7 +212,9 @@ def _run(args: argparse.Namespace, argv: list[str], log) -> int:
     from align import AlignConfig, load_photo
     from pipeline.cache import InversionCache, file_sha256, generator_sha256
     from pipeline.edit import edit_photo, resolve_device
+    from pipeline.errors import OutputError
     from pipeline.outputs import check_output_dir, staged_output_dir
+    from stylegan.paths import check_output_location
     from pipeline.points import check_points_in_frame, load_mask, load_points
     from pipeline.registry import domain_warning, load_checkpoint, resolve_checkpoint
     from pipeline.report import write_results
@@ -247,6 +249,8 @@ def _run(args: argparse.Namespace, argv: list[str], log) -> int:
                               "give (x, y) in original photo pixels, x right, y down")
     mask = load_mask(mask_path, photo.shape) if mask_path is not None else None
     out = check_output_dir(out, overwrite=args.overwrite, protected=(image, points_path, mask_path))
+    if config.use_cache and args.cache_dir:
+        check_output_location(args.cache_dir, "--cache-dir", OutputError, "choose another folder or pass --no-cache")
     device = resolve_device(config.device)
     seconds["read_inputs"] = time.perf_counter() - t
 
