@@ -57,6 +57,7 @@ import torch.nn.functional as F
 
 from stylegan.augment import DEFAULT_POLICY, diff_augment, parse_policy
 from stylegan.checkpoints import atomic_save, resolve_device, save_generator
+from stylegan.configs import config_from_dict, config_to_dict
 from stylegan.dataset import HOLDOUT_PATH, ImageFolderDataset, load_holdout
 from stylegan.discriminator import Discriminator
 from stylegan.errors import DragPipelineError
@@ -190,19 +191,12 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python dict (for state files and logs)."""
-        return dataclasses.asdict(self)
+        return config_to_dict(self)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
-        """Inverse of `to_dict`; unknown keys are refused."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise TrainError(f"unknown TrainConfig fields {unknown}; the state file is from another version")
-        values = dict(values)
-        if "betas" in values:
-            values["betas"] = tuple(values["betas"])
-        return cls(**values)
+        """Inverse of `to_dict` (lists back to tuples); unknown keys are refused with TrainError."""
+        return config_from_dict(cls, values, TrainError)
 
 
 @dataclass
