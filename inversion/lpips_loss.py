@@ -11,6 +11,8 @@ so torchvision never downloads) and the backbone weights are then loaded from:
     model file (keys `features.0.weight`, ..., `classifier.*`) works too;
   * torchvision's cache, `torch.hub.get_dir()/checkpoints/<torchvision file>`,
     when that file already exists;
+  * the package itself for SqueezeNet 1.1 (`inversion/data/squeezenet1_1_features.pth`,
+    torchvision's ImageNet weights, 2.9 MB), so LPIPS-squeeze always works offline;
   * a download into that cache, only when `allow_download=True`.
 
 Otherwise `MissingWeightsError` says which file to put where.
@@ -48,6 +50,16 @@ _TORCHVISION = {
 
 _CACHE: dict[tuple[str, str, str], lpips.LPIPS] = {}
 
+# Backbones shipped as package data: torchvision's ImageNet `squeezenet1_1().features.state_dict()`.
+_PACKAGED = {"squeeze": Path(__file__).resolve().parent / "data" / "squeezenet1_1_features.pth"}
+
+
+def packaged_backbone(net: str) -> Path | None:
+    """The backbone file of `net` shipped with the package ('squeeze'), or None."""
+    _check_net(net)
+    path = _PACKAGED.get(net)
+    return path if path is not None and path.is_file() else None
+
 
 def torchvision_arch(net: str) -> str:
     """torchvision architecture behind an lpips net name ('squeeze' -> 'squeezenet1_1')."""
@@ -78,8 +90,8 @@ def resolve_backbone(net: str, backbone: str | os.PathLike | None = None, allow_
 
     Args:
         net: 'vgg', 'alex' or 'squeeze'.
-        backbone: None (torchvision's cache), a file, a directory or 'random'.
-        allow_download: when the torchvision cache lacks the file, download it.
+        backbone: None (torchvision's cache, else the packaged file), a file, a directory or 'random'.
+        allow_download: when neither the torchvision cache nor the package has the file, download it.
 
     Returns:
         An absolute file path, or 'random'.
@@ -114,6 +126,8 @@ def resolve_backbone(net: str, backbone: str | os.PathLike | None = None, allow_
     cached = torchvision_cache_path(net)
     if cached.is_file():
         return str(cached)
+    if packaged_backbone(net) is not None:
+        return str(packaged_backbone(net))
     if allow_download:
         torch.hub.load_state_dict_from_url(torchvision_weights_url(net), map_location="cpu", progress=True)
         return str(cached)

@@ -114,7 +114,7 @@ def _entries() -> dict[str, CheckpointInfo]:
                        "nvlabs-pkl", "face", 256, "NVlabs StyleGAN2 (stylegan3 release), FFHQ", "faces, 256 px", size_mb=95),
         CheckpointInfo("ffhq-512", "stylegan2-ffhq-512x512.pkl", _NGC + "stylegan2-ffhq-512x512.pkl",
                        "nvlabs-pkl", "face", 512, "NVlabs StyleGAN2, FFHQ (the face model DragGAN uses)",
-                       "faces, 512 px (default)", size_mb=350),
+                       "faces, 512 px (DragGAN's face model)", size_mb=350),
         CheckpointInfo("ffhq-1024", "stylegan2-ffhq-1024x1024.pkl", _NGC + "stylegan2-ffhq-1024x1024.pkl",
                        "nvlabs-pkl", "face", 1024, "NVlabs StyleGAN2, FFHQ", "faces, 1024 px (slow on CPU)", size_mb=365),
         CheckpointInfo("afhqcat-512", "stylegan2-afhqcat-512x512.pkl", _NGC + "stylegan2-afhqcat-512x512.pkl",
@@ -166,6 +166,11 @@ def _entries() -> dict[str, CheckpointInfo]:
         CheckpointInfo("mmagic-cat-256", "stylegan2_cat_256_pytorch_mmagic.pth",
                        _OPENXLAB + "StyleGAN2-cat-official", "mmagic-pth", "cat", 256,
                        "mmagic DragGAN (transfer of the official StyleGAN2), LSUN cat", "cats, 256 px"),
+        # --- Shipped with the package: no download ------------------------------------------------
+        CheckpointInfo("face-64", "face64-fp16.pt", None, "native", "face", 64,
+                       "this project: training.train on UTKFace crops (2-core CPU, 130 kimg)",
+                       "faces, 64 px, small demonstration model shipped with the package (default)",
+                       face_preset="utkface", packaged="stylegan/data/face64-fp16.pt"),
         # --- Built in: no file, no download ------------------------------------------------------
         CheckpointInfo("random-64", "", None, "builtin", "none", 64, "this project (seeded random init)",
                        "UNTRAINED 64 px generator built in memory: edits are meaningless; only for "
@@ -176,11 +181,10 @@ def _entries() -> dict[str, CheckpointInfo]:
 
 REGISTRY: dict[str, CheckpointInfo] = _entries()
 
-# The checkpoint `run_pipeline.py` uses without --checkpoint: DragGAN's face model. A small
-# trained face model shipped inside the package can become the default by registering it
-# with `packaged='stylegan/data/<file>'` (and its `face_preset`): `resolve_checkpoint`
-# looks there first and never downloads it.
-DEFAULT_CHECKPOINT = "ffhq-512"
+# The checkpoint `run_pipeline.py` uses without --checkpoint: the project's own 64-px face
+# model, shipped inside the package (`packaged`), so the default run never downloads.
+# `ffhq-512` (DragGAN's face model) is one flag away.
+DEFAULT_CHECKPOINT = "face-64"
 # Needs no file and no network.
 OFFLINE_CHECKPOINT = "random-64"
 

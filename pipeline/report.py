@@ -155,7 +155,7 @@ def _write_latents(path: Path, result: EditResult, checkpoint: dict | None) -> N
         "handles_crop": torch.from_numpy(np.ascontiguousarray(result.handles_crop)),
         "targets_crop": torch.from_numpy(np.ascontiguousarray(result.targets_crop)),
         "final_handles_crop": torch.from_numpy(np.ascontiguousarray(result.final_handles_crop)),
-        "crop_from_photo": torch.from_numpy(np.ascontiguousarray(result.alignment.crop_from_photo)),
+        "crop_from_photo": torch.from_numpy(np.array(result.alignment.crop_from_photo)),  # a writable copy
         "checkpoint": json.dumps(checkpoint) if checkpoint else None,
         # The generator to render ws with: stored when it differs from the checkpoint
         # (PTI's tuned copy, or optimised noise maps), in the same form as
