@@ -23,7 +23,7 @@ from stylegan.paths import check_input_file, os_error_reason, show_path
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["DEFAULT_MAX_PIXELS", "read_image", "image_size", "to_rgb_uint8", "uint8_from_network"]
+__all__ = ["DEFAULT_MAX_PIXELS", "read_image", "image_size", "to_rgb_uint8", "uint8_from_network", "check_rgb_pair"]
 
 DEFAULT_MAX_PIXELS = 100_000_000  # about a 12000 x 8000 photo; 300 MB as uint8 RGB
 
@@ -196,6 +196,23 @@ def read_image(path: str | os.PathLike, *, mode: str = "RGB", max_pixels: int = 
         except (OSError, ValueError, SyntaxError, EOFError) as exc:
             raise error(f"cannot decode {what} {shown} (truncated or corrupt: {' '.join(str(exc).split())[:120]}); "
                         "re-save or re-download it") from None
+
+
+def check_rgb_pair(a: np.ndarray, b: np.ndarray, what: str, error: type[DragPipelineError]) -> None:
+    """Raise `error` unless `a` and `b` are uint8 (H, W, 3) RGB arrays of the same size (metric inputs).
+
+    Args:
+        a, b: the two images (e.g. target and reconstruction).
+        what: the caller, for the message (e.g. 'metric', 'identity_similarity').
+        error: the exception class to raise.
+    """
+    for name, img in (("a", a), ("b", b)):
+        if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+            desc = f"{img.dtype} {img.shape}" if isinstance(img, np.ndarray) else type(img).__name__
+            raise error(f"{what} image {name} must be uint8 (H, W, 3) RGB, got {desc}: convert it first")
+    if a.shape != b.shape:
+        raise error(f"{what} images differ in size ({a.shape} vs {b.shape}): resize the reconstruction "
+                    "to the target first")
 
 
 def uint8_from_network(img: "torch.Tensor") -> np.ndarray:
