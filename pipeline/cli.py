@@ -281,8 +281,8 @@ def _run(args: argparse.Namespace, argv: list[str], log) -> int:
 
         return run_batch(args, argv, log)
     from pipeline.edit import resolve_device
-    from pipeline.jobs import single_job
     from pipeline.errors import OutputError
+    from pipeline.jobs import single_job
     from pipeline.outputs import check_output_dir
     from pipeline.runner import read_job_inputs, run_job
     from stylegan.paths import check_output_location

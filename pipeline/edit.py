@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from align import Alignment, align_box, align_center, align_face, load_photo, paste_back, to_crop, to_photo
-from align import points_outside_crop
+from align.alignment import points_outside_crop
 from align.photo import check_photo
 from draggan import DragResult, drag, resolve_stop_distance, to_uint8_image
 from inversion import InversionResult, invert
