@@ -115,6 +115,22 @@ def warp_to_crop(
     Returns:
         uint8 (S, S, 3) RGB crop.
     """
+    photo, crop_from_photo, size = _check_warp_args(photo, crop_from_photo, size, pad_mode, interpolation)
+    photo_from_crop = np.linalg.inv(crop_from_photo)
+    scale = _photo_px_per_crop_px(photo_from_crop, size)
+    k = max(1, int(math.floor(scale + 1e-6))) if antialias else 1  # tolerance: 4.0 may come out as 3.9999999
+    residual = scale / k
+    sigma = 0.5 * math.sqrt(residual * residual - 1.0) if (antialias and residual > 1.05) else 0.0
+    canvas, sx, sy = _block_canvas(photo, photo_from_crop, size, k, sigma, scale, pad_mode, interpolation)
+    # Canvas cell u averages photo pixels sx + k*u ... sx + k*u + k - 1: its centre is
+    # at photo x = sx + k*u + (k - 1) / 2.
+    photo_from_canvas = np.array([[k, 0.0, sx + (k - 1) * 0.5], [0.0, k, sy + (k - 1) * 0.5], [0.0, 0.0, 1.0]])
+    return _resample(canvas, crop_from_photo @ photo_from_canvas, size, pad_mode, interpolation)
+
+
+def _check_warp_args(photo: np.ndarray, crop_from_photo: np.ndarray, size: int, pad_mode: str,
+                     interpolation: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """Validated (photo, crop_from_photo float64 (3, 3), size) for `warp_to_crop`; raises AlignError."""
     if interpolation not in _CV_INTERP:
         raise AlignError(f"interpolation must be one of {sorted(_CV_INTERP)}, got {interpolation!r}")
     if pad_mode not in ("reflect_blur", "reflect", "constant"):
@@ -123,19 +139,23 @@ def warp_to_crop(
     size = int(size)
     if size < 1:
         raise AlignError(f"crop size must be positive, got {size}")
-    h, w = photo.shape[:2]
     crop_from_photo = np.asarray(crop_from_photo, dtype=np.float64)
     if crop_from_photo.shape != (3, 3) or not np.all(np.isfinite(crop_from_photo)):
         raise AlignError(f"crop_from_photo must be a finite 3x3 matrix, got shape {crop_from_photo.shape}")
     if abs(np.linalg.det(crop_from_photo)) < 1e-12:
         raise AlignError("crop_from_photo is singular (zero scale); check the landmarks or box")
-    photo_from_crop = np.linalg.inv(crop_from_photo)
+    return photo, crop_from_photo, size
 
-    scale = _photo_px_per_crop_px(photo_from_crop, size)
-    k = max(1, int(math.floor(scale + 1e-6))) if antialias else 1  # tolerance: 4.0 may come out as 3.9999999
-    residual = scale / k
-    sigma = 0.5 * math.sqrt(residual * residual - 1.0) if (antialias and residual > 1.05) else 0.0
 
+def _block_canvas(photo: np.ndarray, photo_from_crop: np.ndarray, size: int, k: int, sigma: float, scale: float,
+                  pad_mode: str, interpolation: str) -> tuple[np.ndarray, int, int]:
+    """The photo area the crop shows, averaged over k x k blocks, padded and low-passed.
+
+    Returns:
+        (canvas (ny, nx, 3) uint8, sx, sy): canvas cell (u, v) covers the photo pixels
+        sx + k*u ... sx + k*u + k - 1 (and likewise in y).
+    """
+    h, w = photo.shape[:2]
     # Photo area the crop shows, and the block grid (cells of k x k photo pixels) covering it
     # plus a margin for the interpolation kernel and the pre-filter.
     corners = transform_points(photo_from_crop, crop_corners(size))
@@ -176,11 +196,12 @@ def warp_to_crop(
         canvas = _ffhq_border_blend(canvas, (vx0, vy0, vx1, vy1), quad_size)
     if sigma > 0:
         canvas = cv2.GaussianBlur(canvas, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT_101)
+    return canvas, sx, sy
 
-    # Canvas cell u averages photo pixels sx + k*u ... sx + k*u + k - 1: its centre is
-    # at photo x = sx + k*u + (k - 1) / 2.
-    photo_from_canvas = np.array([[k, 0.0, sx + (k - 1) * 0.5], [0.0, k, sy + (k - 1) * 0.5], [0.0, 0.0, 1.0]])
-    crop_from_canvas = crop_from_photo @ photo_from_canvas
+
+def _resample(canvas: np.ndarray, crop_from_canvas: np.ndarray, size: int, pad_mode: str,
+              interpolation: str) -> np.ndarray:
+    """One OpenCV warp of the canvas into the (size, size, 3) uint8 crop."""
     border_mode = cv2.BORDER_CONSTANT if pad_mode == "constant" else cv2.BORDER_REPLICATE
     flags = _CV_INTERP[interpolation]
     if _is_affine(crop_from_canvas):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import numpy as np
@@ -68,8 +69,35 @@ def drag(G: torch.nn.Module, ws0: torch.Tensor, handles: Any, targets: Any, mask
     """
     if not isinstance(config, DragConfig):
         raise DragError(f"config must be a DragConfig, got {type(config).__name__}")
-    res = int(G.img_resolution)
+    problem = _check_problem(G, ws0, handles, targets, mask, config)
     device = G.device if hasattr(G, "device") else next(G.parameters()).device
+    autocast = _autocast(config, device)
+    with _frozen(G), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(config.seed)
+        latent = _Latent(problem.ws0.to(device=device, dtype=torch.float32), config)
+        source = _FeatureSource(G, latent, problem, config, autocast)
+        result = _optimise(latent, source, problem, config, device, callback)
+    return result
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """The validated inputs of one drag, in the generator's image pixels."""
+    ws0: torch.Tensor              # (1, num_ws, w_dim), detached
+    handles: np.ndarray            # (N, 2) float64
+    targets: np.ndarray            # (N, 2) float64
+    mask: torch.Tensor | None      # (R, R) float32 in [0, 1], or None
+    res: int                       # R, the image side
+    feature_res: int               # side of the supervising feature map
+    r1: int                        # motion-supervision radius (image px)
+    r2: int                        # tracking radius (image px)
+    stop_distance: float           # converged when every handle is this close (image px)
+
+
+def _check_problem(G: torch.nn.Module, ws0: Any, handles: Any, targets: Any, mask: Any,
+                   config: DragConfig) -> _Problem:
+    """Validates the latent, points, mask and feature block against G; raises DragError."""
+    res = int(G.img_resolution)
     ws0 = _check_ws(ws0, G, config)
     handles_np = _check_points("handles", handles, res)
     targets_np = _check_points("targets", targets, res)
@@ -80,105 +108,112 @@ def drag(G: torch.nn.Module, ws0: torch.Tensor, handles: Any, targets: Any, mask
     if feature_res not in G.synthesis.block_resolutions:
         raise DragError(f"feature_res = {feature_res} is not a block of this generator "
                         f"({G.synthesis.block_resolutions}); set DragConfig.feature_res to one of them")
-    autocast = _autocast(config, device)
+    return _Problem(ws0, handles_np, targets_np, mask_t, res, feature_res, scaled_radius(config.r1, res),
+                    scaled_radius(config.r2, res), resolve_stop_distance(config, res))
 
-    r1 = scaled_radius(config.r1, res)
-    r2 = scaled_radius(config.r2, res)
-    stop_distance = resolve_stop_distance(config, res)
-    rows = config.optimise_rows
 
-    with _frozen(G), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(config.seed)
-        ws0 = ws0.to(device=device, dtype=torch.float32)
-        tail = ws0[:, rows:]
-        if config.w_space == "w":
-            param = ws0[:, :1].clone().requires_grad_(True)
+class _Latent:
+    """The optimised part of W+ (the first `optimise_rows` rows, or one shared w) and the full ws."""
 
-            def build() -> torch.Tensor:
-                return torch.cat([param.expand(-1, rows, -1), tail], dim=1)
-        else:
-            param = ws0[:, :rows].clone().requires_grad_(True)
+    def __init__(self, ws0: torch.Tensor, config: DragConfig):
+        rows = config.optimise_rows
+        self.tail = ws0[:, rows:]
+        self.rows = rows
+        self.shared = config.w_space == "w"
+        self.param = (ws0[:, :1] if self.shared else ws0[:, :rows]).clone().requires_grad_(True)
 
-            def build() -> torch.Tensor:
-                return torch.cat([param, tail], dim=1)
+    def build(self) -> torch.Tensor:
+        """(1, num_ws, w_dim) ws from the current parameter (differentiable)."""
+        head = self.param.expand(-1, self.rows, -1) if self.shared else self.param
+        return torch.cat([head, self.tail], dim=1)
 
-        optimizer = torch.optim.Adam([param], lr=config.lr)
-        handles_t = torch.as_tensor(handles_np, dtype=torch.float32, device=device)
-        targets_t = torch.as_tensor(targets_np, dtype=torch.float32, device=device)
+
+class _FeatureSource:
+    """Features of the current latent (whole map, or crops around the handles) and full renders."""
+
+    def __init__(self, G: torch.nn.Module, latent: _Latent, problem: _Problem, config: DragConfig, autocast):
+        self.G, self.latent, self.problem, self.autocast = G, latent, problem, autocast
         # Features are read within `reach` image px of the handles of the previous step: the
         # tracking window, then the motion disc around the tracked point (+1 px for the unit
         # step along d_i, +1 for bilinear support, +1 for the sub-pixel refinement or the
         # official disc's offset).
-        reach = r2 + r1 + 2 + int(config.subpixel_tracking) + int(config.official_disc_grid)
-        plan = None
-        if config.local_features and mask_t is None:
-            plan = plan_crops(G, feature_res, res, reach, len(handles_np))
+        self.reach = (problem.r2 + problem.r1 + 2 + int(config.subpixel_tracking)
+                      + int(config.official_disc_grid))
+        self.plan = None
+        if config.local_features and problem.mask is None:
+            self.plan = plan_crops(G, problem.feature_res, problem.res, self.reach, len(problem.handles))
 
-        def features(grad: bool, centers: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
-            """(1, C, h, h) map and None, or (N, C, s, s) crops around `centers` and their origins."""
-            with torch.set_grad_enabled(grad), autocast:
-                ws = build()
-                if plan is None:
-                    return G.synthesis.features(ws, until_res=feature_res, noise_mode="const").float(), None
-                return crop_features(G, ws, centers, plan, res, feature_res, reach)
+    def features(self, grad: bool, centers: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(1, C, h, h) map and None, or (N, C, s, s) crops around `centers` and their origins."""
+        p = self.problem
+        with torch.set_grad_enabled(grad), self.autocast:
+            ws = self.latent.build()
+            if self.plan is None:
+                return self.G.synthesis.features(ws, until_res=p.feature_res, noise_mode="const").float(), None
+            return crop_features(self.G, ws, centers, self.plan, p.res, p.feature_res, self.reach)
 
-        def render() -> np.ndarray:
-            with torch.no_grad():
-                return to_uint8_image(G.synthesis(build(), noise_mode="const"))
+    def render(self) -> np.ndarray:
+        """The full image of the current latent, (R, R, 3) uint8."""
+        with torch.no_grad():
+            return to_uint8_image(self.G.synthesis(self.latent.build(), noise_mode="const"))
 
-        feat, origin = features(grad=config.max_steps > 0, centers=handles_np)
-        feat0 = feat.detach()
-        # f_i: the initial features at the original handles (Eq. 2).
-        feat_refs = sample_upsampled(feat0, handles_t[:, None], res, origin, feature_res)[:, 0]
-        weight = fixed_weight(mask_t.to(device), feature_res) if mask_t is not None else None
 
-        history = [handles_np.copy()]
-        losses: list[float] = []
-        frames: list[np.ndarray] = []
-        frame_steps: list[int] = []
-        if config.frame_every:
-            frames.append(render())
-            frame_steps.append(0)
-        steps = 0
-        converged = stopped = False
-        while True:
-            dist = (targets_t - handles_t).norm(dim=1)
-            if bool((dist <= stop_distance).all()):
-                converged = True
-                break
-            if steps >= config.max_steps or stopped:
-                break
-            loss = motion_loss(feat, handles_t, targets_t, res, r1, origin, feature_res,
-                               official_disc_grid=config.official_disc_grid)
-            if weight is not None and config.lambda_mask > 0:
-                loss = loss + config.lambda_mask * mask_loss(feat, feat0, weight)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            steps += 1
-            losses.append(float(loss.detach()))
-            del loss
-            # Features of the new latent: tracked now, supervised in the next step.
-            feat, origin = features(grad=steps < config.max_steps, centers=history[-1])
-            handles_t = track_points(feat, handles_t, feat_refs, res, r2, subpixel=config.subpixel_tracking,
-                                     origin=origin, feature_res=feature_res)
-            current = handles_t.detach().cpu().numpy().astype(np.float64)
-            history.append(current)
-            image = None
-            if config.frame_every and steps % config.frame_every == 0:
-                image = render()
-                frames.append(image)
-                frame_steps.append(steps)
-            if callback is not None and callback(steps, current.copy(), image):
-                stopped = True
+def _optimise(latent: _Latent, source: _FeatureSource, problem: _Problem, config: DragConfig,
+              device: torch.device, callback: DragCallback | None) -> DragResult:
+    """The loop: supervise, step, track, until every handle is within the stop distance."""
+    res, feature_res = problem.res, problem.feature_res
+    optimizer = torch.optim.Adam([latent.param], lr=config.lr)
+    handles_t = torch.as_tensor(problem.handles, dtype=torch.float32, device=device)
+    targets_t = torch.as_tensor(problem.targets, dtype=torch.float32, device=device)
+    feat, origin = source.features(grad=config.max_steps > 0, centers=problem.handles)
+    feat0 = feat.detach()
+    # f_i: the initial features at the original handles (Eq. 2).
+    feat_refs = sample_upsampled(feat0, handles_t[:, None], res, origin, feature_res)[:, 0]
+    weight = fixed_weight(problem.mask.to(device), feature_res) if problem.mask is not None else None
 
-        del feat
-        if frame_steps and frame_steps[-1] == steps:
-            final_image = frames[-1]
-        else:
-            final_image = render()
-        ws_final = build().detach().cpu().clone()
+    history = [problem.handles.copy()]
+    losses: list[float] = []
+    frames: list[np.ndarray] = []
+    frame_steps: list[int] = []
+    if config.frame_every:
+        frames.append(source.render())
+        frame_steps.append(0)
+    steps = 0
+    converged = stopped = False
+    while True:
+        dist = (targets_t - handles_t).norm(dim=1)
+        if bool((dist <= problem.stop_distance).all()):
+            converged = True
+            break
+        if steps >= config.max_steps or stopped:
+            break
+        loss = motion_loss(feat, handles_t, targets_t, res, problem.r1, origin, feature_res,
+                           official_disc_grid=config.official_disc_grid)
+        if weight is not None and config.lambda_mask > 0:
+            loss = loss + config.lambda_mask * mask_loss(feat, feat0, weight)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        steps += 1
+        losses.append(float(loss.detach()))
+        del loss
+        # Features of the new latent: tracked now, supervised in the next step.
+        feat, origin = source.features(grad=steps < config.max_steps, centers=history[-1])
+        handles_t = track_points(feat, handles_t, feat_refs, res, problem.r2, subpixel=config.subpixel_tracking,
+                                 origin=origin, feature_res=feature_res)
+        current = handles_t.detach().cpu().numpy().astype(np.float64)
+        history.append(current)
+        image = None
+        if config.frame_every and steps % config.frame_every == 0:
+            image = source.render()
+            frames.append(image)
+            frame_steps.append(steps)
+        if callback is not None and callback(steps, current.copy(), image):
+            stopped = True
 
+    del feat
+    final_image = frames[-1] if frame_steps and frame_steps[-1] == steps else source.render()
+    ws_final = latent.build().detach().cpu().clone()
     return DragResult(ws=ws_final, handles=history[-1].copy(), history=np.stack(history), steps=steps,
                       converged=converged, image=final_image, frames=frames, frame_steps=frame_steps,
                       losses=np.asarray(losses, dtype=np.float64), stopped_by_callback=stopped)

@@ -4,8 +4,9 @@ The official DragGAN code (`viz/renderer.py`) upsamples the whole feature map to
 the image resolution with `F.interpolate(feat, [R, R], mode='bilinear')`
 (align_corners=False) every step and then reads it at integer pixels (tracking) or
 bilinearly between pixels (`grid_sample(..., align_corners=True)`, motion
-supervision). `sample_upsampled` gives the same values for the few points that are
-needed, without building the R x R map (268 MB at 512 px, 256 channels).
+supervision, with grid_sample's default zero padding beyond the image).
+`sample_upsampled` gives the same values for the few points that are needed,
+without building the R x R map (268 MB at 512 px, 256 channels).
 
 The map may be given whole, (1, C, h, h), or as per-handle crops (N, C, s, s) of an
 h x h map with known origins (see `stylegan.local`); crops must cover the pixels the
@@ -70,7 +71,11 @@ def sample_upsampled(feat: torch.Tensor, points_img: torch.Tensor, img_resolutio
     Equals building `up = F.interpolate(feat, [R, R], mode='bilinear', align_corners=False)`
     and interpolating `up` bilinearly between integer pixels (at integer points:
     `up[..., y, x]` exactly), as the official renderer does, but samples only the
-    4 image pixels around each point. Points outside the image are clamped to it.
+    4 image pixels around each point. Pixels outside the image read as zero, as in
+    the official `F.grid_sample(up, grid, align_corners=True)` (padding_mode
+    'zeros'): a point half a pixel beyond the border gets half the border value.
+    This matters only for motion supervision near the border, where the shifted
+    disc q + d_i leaves the image.
 
     Args:
         feat: (1, C, h, h) float feature map, or (N, C, s, s) crops of an h x h map.
@@ -91,15 +96,17 @@ def sample_upsampled(feat: torch.Tensor, points_img: torch.Tensor, img_resolutio
     else:
         assert feature_res is not None and origin.shape == (feat.shape[0], 2), (origin.shape, feat.shape)
         batch, full = feat.shape[0], feature_res
-    pts = points_img.reshape(batch, -1, 2).to(torch.float32).clamp(0, res - 1)
-    # The cell's top-left pixel; at the last pixel use the cell to its left with weight 1 on its right.
-    p0 = pts.floor().clamp(max=res - 2)
+    # Beyond -1 or R every corner is off the image (value 0): clamping there keeps indices small.
+    pts = points_img.reshape(batch, -1, 2).to(torch.float32).clamp(-1, res)
+    p0 = pts.floor()  # the cell's top-left pixel
     frac = pts - p0
     corners = torch.stack([p0, p0 + pts.new_tensor([1.0, 0.0]), p0 + pts.new_tensor([0.0, 1.0]), p0 + 1.0], dim=1)
     fx, fy = frac[..., 0], frac[..., 1]
     weights = torch.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], dim=1)  # (B, 4, M)
+    # Off-image pixels read as zero: grid_sample's default padding_mode='zeros' in the official renderer.
+    weights = weights * ((corners >= 0) & (corners <= res - 1)).all(dim=-1)
     # The border clamp of F.interpolate, applied in full-map coordinates so that crops agree with it.
-    where = image_to_feature(corners, res, full).clamp(0, full - 1)
+    where = image_to_feature(corners.clamp(0, res - 1), res, full).clamp(0, full - 1)
     if origin is not None:
         where = where - origin.to(where.dtype)[:, None, None, :]
     values = sample_features(feat, where)  # (B, 4, M, C)

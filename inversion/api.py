@@ -23,7 +23,8 @@ from inversion.errors import InversionError
 from inversion.lpips_loss import LPIPSLoss
 from inversion.project import ProjectionResult, project_w, project_wplus, synthesize
 from inversion.pti import pivotal_tuning
-from stylegan import Generator, atomic_save, generator_from_dict, generator_to_dict
+from stylegan import Generator, generator_from_dict, generator_to_dict
+from stylegan.fileio import atomic_save
 from stylegan.errors import CheckpointError
 
 METHODS = ("w", "w+", "pti")

@@ -43,7 +43,8 @@ from tqdm.auto import tqdm
 from inversion.api import METHODS, invert
 from inversion.config import LPIPS_NETS, InversionConfig
 from inversion.metrics import identity_similarity, lpips_distance, mse, psnr, ssim
-from stylegan import Generator, load_generator, resolve_device
+from stylegan import Generator, load_generator
+from stylegan.device import resolve_device
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 METRICS = ("psnr", "ssim", "lpips", "id", "mse")

@@ -33,7 +33,7 @@ from pipeline.cache import InversionCache, generator_sha256, inversion_key
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError, PointsError
 from pipeline.points import check_points_in_frame
-from stylegan import resolve_device
+from stylegan.device import resolve_device
 
 __all__ = [
     "EditResult",

@@ -16,10 +16,10 @@ _LAZY = {
     "save_generator": "stylegan.checkpoints",
     "generator_to_dict": "stylegan.checkpoints",
     "generator_from_dict": "stylegan.checkpoints",
-    "atomic_save": "stylegan.checkpoints",
+    "atomic_save": "stylegan.fileio",
     "detect_format": "stylegan.checkpoints",
     "infer_config": "stylegan.checkpoints",
-    "resolve_device": "stylegan.checkpoints",
+    "resolve_device": "stylegan.device",
     "export_mmagic_state_dict": "stylegan.checkpoints",
     "export_rosinality_checkpoint": "stylegan.checkpoints",
 }

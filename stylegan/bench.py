@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import torch
 
-from stylegan.checkpoints import resolve_device
+from stylegan.device import resolve_device
 from stylegan.networks import Generator
 
 

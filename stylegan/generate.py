@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stylegan.checkpoints import load_generator, resolve_device
+from stylegan.checkpoints import load_generator
+from stylegan.device import resolve_device
 from stylegan.errors import DragPipelineError
 from stylegan.networks import NOISE_MODES, Generator
 

@@ -13,12 +13,15 @@ Differences from the reference, none of which changes the output:
   * `synthesis.features(ws, until_res)` stops after the requested block;
   * modulated convolutions default to the unfused path, whose backward pass
     needs no per-sample weight gradients;
-  * fp16 blocks only run in fp16 on CUDA (elsewhere they fall back to fp32).
+  * fp16 blocks only run in fp16 on CUDA (elsewhere they fall back to fp32,
+    unless `reduced_precision` asks for fp16 / bf16 there, e.g. in tests).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -136,6 +139,17 @@ class MappingNetwork(nn.Module):
         return x
 
 
+def _styles(affine: FullyConnectedLayer, w: torch.Tensor) -> torch.Tensor:
+    """(B, in_channels) float32 styles of `affine(w)`, with autocast switched off.
+
+    NVlabs computes the styles in fp32 even in fp16 blocks; they set the scale of
+    every input channel and feed the demodulation (`stylegan.ops.demodulation_coefficients`),
+    so they are kept out of autocast's bf16 / fp16 matrix products.
+    """
+    with torch.autocast(device_type=w.device.type, enabled=False):
+        return affine(w.float())
+
+
 class SynthesisLayer(nn.Module):
     """Modulated 3x3 convolution + noise + bias + lrelu, optionally 2x upsampling."""
 
@@ -168,7 +182,7 @@ class SynthesisLayer(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const",
                 fused_modconv: bool = False, gain: float = 1.0) -> torch.Tensor:
         """(B, I, R/up, R/up), w (B, w_dim) -> (B, O, R, R)."""
-        styles = self.affine(w)
+        styles = _styles(self.affine, w)
         noise = None
         if self.use_noise and noise_mode == "random":
             noise = torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device) * self.noise_strength
@@ -198,7 +212,7 @@ class ToRGBLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, fused_modconv: bool = False) -> torch.Tensor:
         """(B, I, R, R), w (B, w_dim) -> (B, img_channels, R, R)."""
-        styles = self.affine(w) * self.weight_gain
+        styles = _styles(self.affine, w) * self.weight_gain
         x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv)
         return bias_act(x, self.bias, clamp=self.conv_clamp)
 
@@ -220,6 +234,8 @@ class SynthesisBlock(nn.Module):
         self.resolution = resolution
         self.is_last = is_last
         self.use_fp16 = use_fp16
+        # Set by `reduced_precision`: the dtype of an fp16 block on every device (None = fp16 on CUDA only).
+        self.reduced_dtype: torch.dtype | None = None
         self.register_buffer("resample_filter", setup_filter(RESAMPLE_TAPS))
         self.num_conv = 0
         if in_channels == 0:
@@ -234,10 +250,12 @@ class SynthesisBlock(nn.Module):
         self.num_torgb = 1
 
     def block_dtype(self, device: torch.device, force_fp32: bool) -> torch.dtype:
-        """fp16 only for fp16 blocks on CUDA; fp32 otherwise."""
-        if self.use_fp16 and not force_fp32 and device.type == "cuda":
-            return torch.float16
-        return torch.float32
+        """fp16 for fp16 blocks on CUDA; fp32 otherwise, unless `reduced_precision` says else."""
+        if not self.use_fp16 or force_fp32:
+            return torch.float32
+        if self.reduced_dtype is not None:
+            return self.reduced_dtype
+        return torch.float16 if device.type == "cuda" else torch.float32
 
     def forward_features(self, x: torch.Tensor | None, ws: torch.Tensor, batch: int, noise_mode: str,
                          force_fp32: bool, fused_modconv: bool) -> torch.Tensor:
@@ -318,7 +336,7 @@ class SynthesisNetwork(nn.Module):
         return ws.narrow(1, self.ws_offsets[res], block.num_conv + block.num_torgb)
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "const", force_fp32: bool = False,
-                fused_modconv: bool = False, return_features: bool = False):
+                fused_modconv: bool = False) -> torch.Tensor:
         """Synthesises images.
 
         Args:
@@ -326,12 +344,20 @@ class SynthesisNetwork(nn.Module):
             noise_mode: 'const' (the stored noise_const buffers), 'random' or 'none'.
             force_fp32: never use fp16, even in fp16 blocks on CUDA.
             fused_modconv: use grouped convolutions with per-sample weights.
-            return_features: also return every block's output.
 
         Returns:
-            img (B, img_channels, R, R) float32 in about [-1, 1]; with
-            return_features, the tuple (img, {res: (B, C_res, res, res)}) with one
-            entry per block, in block order (DragGAN uses res 128 = index 5).
+            img (B, img_channels, R, R) float32 in about [-1, 1].
+        """
+        return self.image_and_features(ws, noise_mode, force_fp32, fused_modconv)[0]
+
+    def image_and_features(self, ws: torch.Tensor, noise_mode: str = "const", force_fp32: bool = False,
+                           fused_modconv: bool = False) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+        """Synthesises images and returns every block's output as well (arguments as `forward`).
+
+        Returns:
+            (img (B, img_channels, R, R) float32 in about [-1, 1],
+             {res: (B, C_res, res, res) in the block's dtype}) with one feature entry per
+            block, in block order (DragGAN uses res 128 = index 5).
         """
         ws = self._check(ws, noise_mode)
         x = img = None
@@ -341,9 +367,7 @@ class SynthesisNetwork(nn.Module):
             x, img = block(x, img, self._block_ws(ws, res), noise_mode=noise_mode, force_fp32=force_fp32,
                            fused_modconv=fused_modconv)
             features[res] = x
-        if return_features:
-            return img, features
-        return img
+        return img, features
 
     def features(self, ws: torch.Tensor, until_res: int = 128, noise_mode: str = "const",
                  force_fp32: bool = False, fused_modconv: bool = False) -> torch.Tensor:
@@ -355,7 +379,7 @@ class SynthesisNetwork(nn.Module):
 
         Returns:
             (B, C, until_res, until_res) float32 feature map, equal to
-            `forward(ws, return_features=True)[1][until_res]`.
+            `image_and_features(ws)[1][until_res]`.
         """
         ws = self._check(ws, noise_mode)
         if until_res not in self.block_resolutions:
@@ -368,6 +392,33 @@ class SynthesisNetwork(nn.Module):
             if res == until_res:
                 break
         return x.to(torch.float32)
+
+
+@contextmanager
+def reduced_precision(G: nn.Module, dtype: torch.dtype = torch.float16) -> Iterator[None]:
+    """Runs G's fp16 blocks (the `num_fp16_res` highest resolutions) in `dtype` on any device.
+
+    Outside this context those blocks use fp16 on CUDA only, as NVlabs' code does.
+    It exists so that the reduced-precision path, conv_clamp included, can be run and
+    tested on a CPU: fp16 convolutions where this PyTorch supports them on the
+    device, or bf16 as a stand-in (same width of mantissa trade-off, fp32's range).
+    `force_fp32=True` still wins. G is restored on exit.
+
+    Args:
+        G: a `Generator` (or its `synthesis`).
+        dtype: torch.float16 or torch.bfloat16.
+    """
+    if dtype not in (torch.float16, torch.bfloat16):
+        raise ValueError(f"dtype must be torch.float16 or torch.bfloat16, got {dtype}")
+    blocks = [m for m in G.modules() if isinstance(m, SynthesisBlock)]
+    saved = [b.reduced_dtype for b in blocks]
+    for b in blocks:
+        b.reduced_dtype = dtype
+    try:
+        yield
+    finally:
+        for b, old in zip(blocks, saved):
+            b.reduced_dtype = old
 
 
 class Generator(nn.Module):

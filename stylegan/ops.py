@@ -7,8 +7,9 @@ on cpu, cuda and mps. The arithmetic follows the reference implementations
 of those files (read for facts, not copied) so that outputs agree to float32
 rounding.
 
-Convention: tensors are NCHW; filters are 2-D, normalised to sum 1, and
-symmetric (so correlation and convolution coincide).
+Convention: tensors are NCHW; filters are 2-D and applied as convolutions
+(flipped, as NVlabs' `upfirdn2d` does by default); StyleGAN's are normalised to
+sum 1 and symmetric.
 """
 
 from __future__ import annotations
@@ -39,20 +40,28 @@ def setup_filter(taps: list[float] | tuple[float, ...]) -> torch.Tensor:
 
 
 def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1,
-              padding: tuple[int, int, int, int] = (0, 0, 0, 0), gain: float = 1.0) -> torch.Tensor:
+              padding: tuple[int, int, int, int] = (0, 0, 0, 0), gain: float = 1.0,
+              flip_filter: bool = False) -> torch.Tensor:
     """Upsample by zero insertion, pad, apply FIR filter, downsample.
+
+    The filter is applied as a true convolution (NVlabs `upfirdn2d`'s default,
+    `flip_filter=False`): out[i, j] = sum_{a, b} f[a, b] * padded[i + Kh-1-a, j + Kw-1-b].
+    For the symmetric filters StyleGAN uses, convolution and correlation agree.
 
     Args:
         x: (B, C, H, W) float tensor.
-        f: (K, K) symmetric filter.
+        f: (Kh, Kw) filter, any (also asymmetric or non-square).
         up: integer upsampling factor.
         down: integer downsampling factor.
         padding: (left, right, top, bottom); negative values crop.
         gain: overall gain applied to the filter.
+        flip_filter: apply `f` as a correlation instead (no flip), as NVlabs' flag.
 
     Returns:
-        (B, C, H', W') with H' = (H * up + top + bottom - K) // down + 1.
+        (B, C, H', W') with H' = (H * up + top + bottom - Kh) // down + 1.
     """
+    if f.ndim != 2:
+        raise ValueError(f"upfirdn2d needs a 2-D (Kh, Kw) filter, got shape {tuple(f.shape)}")
     batch, channels, height, width = x.shape
     if up > 1:
         x = x.reshape(batch, channels, height, 1, width, 1)
@@ -61,6 +70,8 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1,
     left, right, top, bottom = padding
     x = F.pad(x, [max(left, 0), max(right, 0), max(top, 0), max(bottom, 0)])
     x = x[:, :, max(-top, 0): x.shape[2] - max(-bottom, 0), max(-left, 0): x.shape[3] - max(-right, 0)]
+    if not flip_filter:
+        f = f.flip([0, 1])  # F.conv2d correlates; flipping makes it a convolution
     weight = (f * gain).to(x.dtype)[None, None].repeat(channels, 1, 1, 1)
     x = F.conv2d(x, weight, groups=channels)
     if down > 1:
@@ -136,6 +147,30 @@ def conv2d_resample(x: torch.Tensor, w: torch.Tensor, f: torch.Tensor | None = N
     return upfirdn2d(x, f, padding=(p0, p1, p0, p1), gain=up * up)
 
 
+def demodulation_coefficients(weight: torch.Tensor, styles: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """StyleGAN2's demodulation factors 1 / ||w_o * s||, always computed in float32.
+
+    The sum of squares runs over I * k * k terms (4608 for a 512-channel 3x3 layer);
+    in bf16 / fp16, which autocast would pick for the matrix product, its rounding
+    error (about 2^-8 relative in bf16) scales every output channel of every layer
+    differently. It is computed with autocast switched off and fp32 inputs instead,
+    as the statistics of activations are (NVlabs runs the same computation in fp32
+    whenever the block itself is in fp32).
+
+    Args:
+        weight: (O, I, k, k) weight, any float dtype.
+        styles: (B, I) styles, any float dtype.
+        eps: added to the sum of squares (NVlabs: 1e-8).
+
+    Returns:
+        (B, O) float32 coefficients.
+    """
+    with torch.autocast(device_type=styles.device.type, enabled=False):
+        # sum over (I, k, k) of (w * s)^2 = sum_i s_i^2 * sum_k w_oik^2
+        wsq = weight.float().square().sum(dim=[2, 3])  # (O, I)
+        return (styles.float().square() @ wsq.t() + eps).rsqrt()  # (B, O)
+
+
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor,
                      noise: torch.Tensor | None = None, up: int = 1, padding: int = 0,
                      resample_filter: torch.Tensor | None = None, demodulate: bool = True,
@@ -171,11 +206,7 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
         # Pre-normalise to avoid fp16 overflow; demodulation cancels the scale.
         weight = weight * (1 / math.sqrt(in_ch * kh * kw) / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True))
         styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)
-    dcoefs = None
-    if demodulate:
-        # sum over (I, k, k) of (w * s)^2 = sum_i s_i^2 * sum_k w_oik^2
-        wsq = weight.square().sum(dim=[2, 3])  # (O, I)
-        dcoefs = (styles.square() @ wsq.t() + 1e-8).rsqrt()  # (B, O)
+    dcoefs = demodulation_coefficients(weight, styles) if demodulate else None
     if not fused_modconv:
         x = x * styles.to(x.dtype).reshape(batch, -1, 1, 1)
         x = conv2d_resample(x, weight.to(x.dtype), f=resample_filter, up=up, padding=padding)

@@ -244,3 +244,27 @@ def test_invalid_latent_and_setup(G64):
     # Bad input is also a ValueError, and part of the project's hierarchy.
     from stylegan import DragPipelineError
     assert issubclass(DragError, ValueError) and issubclass(DragError, DragPipelineError)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_drag_with_reduced_precision_top_blocks_converges_like_fp32(tiny_generator_factory, dtype):
+    # NVlabs pickles run their top blocks in fp16 (num_fp16_res, conv_clamp); here those blocks, including
+    # the supervising b32, run in fp16 on the CPU (bf16 as a stand-in where this PyTorch lacks fp16 convs).
+    from stylegan.networks import reduced_precision
+    if dtype == torch.float16:
+        try:
+            F.conv2d(torch.ones(1, 1, 3, 3, dtype=torch.float16), torch.ones(1, 1, 3, 3, dtype=torch.float16))
+        except RuntimeError:
+            pytest.skip("this PyTorch has no fp16 convolutions on the CPU; the bf16 case stands in")
+    G = tiny_generator_factory(img_resolution=64, seed=3, num_fp16_res=2, conv_clamp=256)
+    config = dataclasses.replace(CFG64, max_steps=40, feature_res=32)
+    ws0 = _ws0(G)
+    handles, targets = [[20.0, 32.0]], [[28.0, 32.0]]
+    ref = drag(G, ws0, handles, targets, config=config)
+    with reduced_precision(G, dtype):
+        out = drag(G, ws0, handles, targets, config=config)
+    assert G.synthesis.b32.block_dtype(torch.device("cpu"), False) == torch.float32  # restored afterwards
+    assert ref.converged and out.converged
+    assert np.isfinite(out.losses).all() and bool(torch.isfinite(out.ws).all())
+    assert np.abs(out.handles - np.asarray(targets)).max() <= 2.0
+    assert abs(out.steps - ref.steps) <= max(3, ref.steps // 4)

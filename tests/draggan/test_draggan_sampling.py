@@ -53,3 +53,24 @@ def test_sample_features_matches_interpolate_and_has_grad(feat):
 def test_leading_shape_is_kept(feat):
     pts = torch.zeros(2, 3, 4, 2)
     assert sample_upsampled(feat, pts, 16).shape == (2, 3, 4, 5)
+
+
+@pytest.mark.parametrize("crops", [False, True])
+def test_points_beyond_the_border_read_zeros_like_the_official_grid_sample(feat, crops):
+    """The official motion supervision samples q + d with grid_sample's default zero padding, so a point
+    half a pixel outside the image gets half the border value; far outside, zero."""
+    res = 32
+    up = F.interpolate(feat, [res, res], mode="bilinear", align_corners=False)
+    pts = torch.tensor([[-0.5, 10.0], [31.5, 4.25], [12.0, -0.3], [7.7, 31.9], [-0.6, -0.6], [-3.0, 5.0],
+                        [40.0, 40.0], [0.0, 0.0], [31.0, 31.0], [30.2, 15.6]])
+    grid = (pts / (res - 1) * 2 - 1).reshape(1, 1, -1, 2)
+    want = F.grid_sample(up, grid, mode="bilinear", padding_mode="zeros", align_corners=True)[0, :, 0].t()
+    if crops:  # one crop per point: the whole 8x8 map with a zero frame, first pixel at (-1, -1)
+        n = len(pts)
+        padded = F.pad(feat, (1, 1, 1, 1)).expand(n, -1, -1, -1)
+        got = sample_upsampled(padded, pts[:, None], res, torch.full((n, 2), -1.0), feature_res=8)[:, 0]
+    else:
+        got = sample_upsampled(feat, pts, res)
+    assert torch.allclose(got, want, atol=1e-5)
+    torch.testing.assert_close(got[0], 0.5 * up[0, :, 10, 0])
+    assert torch.equal(got[5], torch.zeros(5)) and torch.equal(got[6], torch.zeros(5))

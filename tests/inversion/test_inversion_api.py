@@ -147,3 +147,20 @@ def test_shared_squeeze_backbone_end_to_end(known_target, fast_config, squeeze_b
     result = invert(G, target, "pti", config)
     assert result.losses["pti"][-1] < result.losses["pti"][0]
     assert result.losses["w"][-1] < result.losses["w"][0]
+
+
+def test_inversion_is_fp32_even_when_the_top_blocks_run_in_reduced_precision(tiny_generator_factory, fast_config):
+    # Projection and PTI synthesise with force_fp32 (their losses need fp32 gradients), so fp16 top blocks
+    # (NVlabs' num_fp16_res with conv_clamp), here forced onto the CPU, change nothing.
+    from inversion_testutils import synthesize_target
+    from stylegan.networks import reduced_precision
+    G = make_inrange_generator(tiny_generator_factory, num_fp16_res=2, conv_clamp=256)
+    _, target = synthesize_target(G)
+    config = dataclasses.replace(fast_config, w_steps=10, pti_steps=5)
+    ref = invert(G, target, "pti", config)
+    with reduced_precision(G, torch.bfloat16):
+        out = invert(G, target, "pti", config)
+    assert bool(torch.isfinite(out.ws).all())
+    assert torch.equal(out.ws, ref.ws)
+    assert np.array_equal(out.reconstruction, ref.reconstruction)
+    assert out.losses["pti"][-1] < out.losses["pti"][0]

@@ -78,7 +78,7 @@ def test_truncation_cutoff_only_truncates_first_rows(tiny_G):
 @pytest.mark.parametrize("until_res", [4, 8, 16])
 def test_features_until_block_matches_full_pass_and_skips_higher_blocks(tiny_G, monkeypatch, until_res):
     ws = tiny_G.mapping(torch.randn(2, tiny_G.z_dim)) + 0.2 * torch.randn(2, tiny_G.num_ws, tiny_G.w_dim)
-    img, feats = tiny_G.synthesis(ws, return_features=True)
+    img, feats = tiny_G.synthesis.image_and_features(ws)
     assert list(feats) == tiny_G.synthesis.block_resolutions
     for res, feat in feats.items():
         assert feat.shape == (2, tiny_G.synthesis.channels[res], res, res)
