@@ -39,14 +39,20 @@ DRAG_VARIANTS = (
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; prints the two tables."""
-    from pipeline.config import PipelineConfig
-    from pipeline.model_defaults import config_for_model
-    from pipeline.registry import load_checkpoint, resolve_checkpoint
-    from inversion.api import target_to_tensor, tensor_to_uint8
+    from inversion.api import target_to_tensor
     from inversion.lpips_loss import LPIPSLoss
     from inversion.project import synthesize
     from inversion.pti import pivotal_tuning
-    from training.heldout import heldout_crops, invert_face, mouth_drag_test, reconstruction_scores
+    from pipeline.config import PipelineConfig
+    from pipeline.model_defaults import config_for_model
+    from pipeline.registry import load_checkpoint, resolve_checkpoint
+    from stylegan.images import uint8_from_network
+    from training.heldout import (
+        heldout_crops,
+        invert_face,
+        mouth_drag_test,
+        reconstruction_scores,
+    )
 
     p = argparse.ArgumentParser(prog="python -m training.tune_defaults", description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", default="face-64")
@@ -79,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             tuned = pivotal_tuning(G, pivot, target_tensor, lpips,
                                    dataclasses.replace(config.inversion, pti_steps=steps)).G
             with torch.no_grad():
-                recon = tensor_to_uint8(synthesize(tuned, pivot))
+                recon = uint8_from_network(synthesize(tuned, pivot))[0]
             inv_rows.setdefault(f"PTI {steps} steps (from W {config.inversion.w_steps})", []).append(
                 (reconstruction_scores(recon, target), time.perf_counter() - t))
             if steps == config.inversion.pti_steps:
