@@ -212,7 +212,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--metric-lpips-net", default="alex", choices=LPIPS_NETS, help="LPIPS of the table")
     p.add_argument("--lpips-backbone", default=None,
                    help="LPIPS backbone file or folder (see InversionConfig); default: torchvision's cache")
-    p.add_argument("--allow-download", action="store_true", help="let torchvision download missing backbones")
     p.add_argument("--no-identity", action="store_true", help="skip the dlib identity metric")
     p.add_argument("--grid", type=int, default=4, help="images in grid.png (0 = none)")
     p.add_argument("--random-resolution", type=int, default=128, help="resolution of the random generator")
@@ -244,7 +243,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                              w_lr=args.w_lr, wplus_lr=args.wplus_lr, pti_lr=args.pti_lr,
                              w_avg_samples=args.w_avg_samples, lpips_net=args.lpips_net,
                              pti_lpips_net=args.pti_lpips_net, lpips_backbone=args.lpips_backbone,
-                             allow_download=args.allow_download, seed=args.seed)
+                             seed=args.seed)
     files = list_images(args.images, args.limit or None, names=args.names)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -263,8 +262,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             rows.append({
                 "image": path.name, "method": method,
                 "psnr": psnr(target, recon), "ssim": ssim(target, recon), "mse": mse(target, recon),
-                "lpips": lpips_distance(target, recon, args.metric_lpips_net, args.lpips_backbone,
-                                        args.allow_download, device),
+                "lpips": lpips_distance(target, recon, args.metric_lpips_net, args.lpips_backbone, device=device),
                 "id": math.nan if args.no_identity else identity_similarity(target, recon),
                 "seconds": seconds, "peak_mib": mem.peak_mib,
             })
