@@ -14,9 +14,9 @@ machinery (speed, memory, how well each method can fit), not real inversion
 quality. Images are centre-cropped to square and area-resized to the
 generator's resolution (UTKFace crops are 200x200).
 
-Peak memory is torch's peak allocation on CUDA, and the process's peak
-resident set size during the method elsewhere (so it includes the model and
-Python itself). The LPIPS column uses --metric-lpips-net; when it is the net
+Peak memory (`stylegan.device.PeakMemory`) is torch's peak allocation on CUDA,
+and the process's peak resident set size during the method elsewhere (so it
+includes the model and Python itself). The LPIPS column uses --metric-lpips-net; when it is the net
 that the projection optimises, the number is biased low.
 """
 
@@ -28,8 +28,6 @@ import dataclasses
 import glob
 import math
 import os
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -41,7 +39,7 @@ from inversion.api import METHODS, invert
 from inversion.config import LPIPS_NETS, InversionConfig
 from inversion.metrics import identity_similarity, lpips_distance, mse, psnr, ssim
 from stylegan import Generator, load_generator
-from stylegan.device import resolve_device
+from stylegan.device import PeakMemory, resolve_device
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 METRICS = ("psnr", "ssim", "lpips", "id", "mse")
@@ -101,50 +99,6 @@ def random_generator(resolution: int = 128, seed: int = 0, w_dim: int = 128, cha
             if name.endswith((".torgb.weight", ".torgb.bias")):  # The image is linear in these.
                 p.mul_(0.5 / std)
     return G.to(device)
-
-
-class PeakMemory:
-    """Peak memory in MiB during a `with` block: CUDA peak allocation, else peak RSS (sampled)."""
-
-    def __init__(self, device: torch.device):
-        self.device = device
-        self.peak_mib = math.nan
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._rss_peak = 0
-
-    def __enter__(self) -> "PeakMemory":
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
-        elif os.path.exists("/proc/self/statm"):
-            self._rss_peak = _rss_bytes()
-            self._thread = threading.Thread(target=self._sample, daemon=True)
-            self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.01):
-            self._rss_peak = max(self._rss_peak, _rss_bytes())
-
-    def __exit__(self, *exc) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            self.peak_mib = torch.cuda.max_memory_allocated(self.device) / 2 ** 20
-        elif self._thread is not None:
-            self._stop.set()
-            self._thread.join()
-            self.peak_mib = max(self._rss_peak, _rss_bytes()) / 2 ** 20
-        else:
-            import resource  # Whole-process peak: only an upper bound per method.
-
-            scale = 1 if sys.platform == "darwin" else 1024
-            self.peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2 ** 20
-
-
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def summarize(rows: list[dict], methods: list[str]) -> list[dict]:
