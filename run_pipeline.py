@@ -3,9 +3,19 @@
     python run_pipeline.py --image photo.jpg --points pts.json
 """
 
+import os
+import signal
 import sys
 
-from pipeline.cli import main
+
+def _interrupted_while_importing(signum, frame):
+    # Ctrl-C before `main` runs (the imports take seconds): one line and exit 130, not a traceback.
+    os.write(2, b"error: interrupted\n")
+    os._exit(130)
+
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, _interrupted_while_importing)
+    from pipeline.cli import main
+
     sys.exit(main())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 # Imported from the module, not the package: `stylegan/__init__` may import torch,
 # and `import align` must stay light.
-from stylegan.errors import DragPipelineError, MissingWeightsError
+from stylegan.errors import DragPipelineError, ImageFileError, MissingWeightsError
 
 __all__ = ["AlignError", "NoFaceFoundError", "PhotoError", "FaceModelError"]
 
@@ -21,9 +21,11 @@ class NoFaceFoundError(AlignError):
     """The face detector found no face in the photo (use `align_box` or `align_center` instead)."""
 
 
-class PhotoError(AlignError):
+class PhotoError(AlignError, ImageFileError):
     """A photo is missing, unreadable, of an unsupported layout, or larger than the configured limit."""
 
 
 class FaceModelError(AlignError, MissingWeightsError):
     """dlib or the `face_recognition_models` package (its detector/predictor files) is not installed."""
+
+    exit_code = MissingWeightsError.exit_code  # missing weights (3), not bad input (2)

@@ -14,6 +14,9 @@ machinery (speed, memory, how well each method can fit), not real inversion
 quality. Images are centre-cropped to square and area-resized to the
 generator's resolution (UTKFace crops are 200x200).
 
+Several processes, GPUs or machines: `torchrun --nproc_per_node=N -m inversion.bench ...`
+shards the images by rank; rank 0 writes the one table, CSV and grid.
+
 Peak memory (`stylegan.device.PeakMemory`) is torch's peak allocation on CUDA,
 and the process's peak resident set size during the method elsewhere (so it
 includes the model and Python itself). The LPIPS column uses --metric-lpips-net; when it is the net
@@ -37,9 +40,11 @@ from tqdm.auto import tqdm
 
 from inversion.api import METHODS, invert
 from inversion.config import LPIPS_NETS, InversionConfig
+from inversion.errors import InversionError
 from inversion.metrics import identity_similarity, lpips_distance, mse, psnr, ssim
 from stylegan import Generator, load_generator
 from stylegan.device import PeakMemory, resolve_device
+from stylegan.images import read_image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 METRICS = ("psnr", "ssim", "lpips", "id", "mse")
@@ -52,7 +57,7 @@ def list_images(spec: str, limit: int | None = None, names: str | None = None) -
         spec: folder or glob pattern.
         limit: keep the first this many (None = all).
         names: optional text file with one file name per line (e.g. the UTKFace
-            hold-out list `stylegan/data/utkface_holdout.txt`); only those are kept.
+            hold-out list `training/data/utkface_holdout.txt`); only those are kept.
     """
     path = Path(spec).expanduser()
     if path.is_dir():
@@ -73,10 +78,8 @@ def list_images(spec: str, limit: int | None = None, names: str | None = None) -
 def load_image(path: Path, resolution: int) -> np.ndarray:
     """(resolution, resolution, 3) uint8 RGB: centre-cropped to square, area-resized."""
     import cv2
-    from PIL import Image
 
-    with Image.open(path) as im:
-        img = np.asarray(im.convert("RGB"))
+    img = read_image(path, what="benchmark image", error=InversionError)
     h, w = img.shape[:2]
     s = min(h, w)
     img = img[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
@@ -149,7 +152,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                         "default: a seeded random generator (measures the machinery only)")
     p.add_argument("--images", required=True, help="folder or glob of aligned crops")
     p.add_argument("--names", help="text file of file names to keep, one a line (e.g. "
-                                   "stylegan/data/utkface_holdout.txt, the images no model here is trained on)")
+                                   "training/data/utkface_holdout.txt, the images no model here is trained on)")
     p.add_argument("--methods", default="w,w+,pti", help="comma-separated subset of w,w+,pti")
     p.add_argument("--limit", type=int, default=8, help="number of images (0 = all)")
     p.add_argument("--out", default="bench_out/inversion", help="output folder")
@@ -181,10 +184,53 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _invert_images(G, files: list[tuple[int, Path]], config: InversionConfig, args: argparse.Namespace,
+                   device: torch.device, show_progress: bool) -> tuple[list[dict], list[tuple[int, list]]]:
+    """Invert each (index, path) with every method: per-image rows and (index, grid row) pairs."""
+    rows: list[dict] = []
+    grid_rows: list[tuple[int, list[np.ndarray]]] = []
+    for index, path in tqdm(files, desc="images", unit="img", disable=not show_progress):
+        target = load_image(path, G.img_resolution)
+        grid_row = [target]
+        for method in args.methods:
+            with PeakMemory(device) as mem:
+                t = time.perf_counter()
+                result = invert(G, target, method, config)
+                seconds = time.perf_counter() - t
+            recon = result.reconstruction
+            rows.append({
+                "image": path.name, "method": method,
+                "psnr": psnr(target, recon), "ssim": ssim(target, recon), "mse": mse(target, recon),
+                "lpips": lpips_distance(target, recon, args.metric_lpips_net, args.lpips_backbone, device=device),
+                "id": math.nan if args.no_identity else identity_similarity(target, recon),
+                "seconds": seconds, "peak_mib": mem.peak_mib, "index": index,
+            })
+            grid_row.append(recon)
+            del result
+        if index < args.grid:
+            grid_rows.append((index, grid_row))
+    return rows, grid_rows
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
-    """Runs the benchmark; returns the per-method summary rows."""
+    """Runs the benchmark; returns the per-method summary rows (on every rank but 0 under torchrun: []).
+
+    Under `torchrun --nproc_per_node=N -m inversion.bench ...` the images are dealt out by
+    rank (`stylegan.distributed.shard`; each rank on cuda:LOCAL_RANK or the CPU with gloo)
+    and rank 0 gathers the rows and writes the one table, CSVs and grid.
+    """
+    from stylegan.distributed import Distributed, shard
+
     args = parse_args(argv)
-    device = resolve_device(args.device)
+    dist = Distributed.from_env(args.device)
+    try:
+        return _run(args, dist, shard)
+    finally:
+        dist.close()
+
+
+def _run(args: argparse.Namespace, dist, shard) -> list[dict]:
+    device = resolve_device(dist.device(args.device))
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     if args.checkpoint:
@@ -199,40 +245,28 @@ def main(argv: list[str] | None = None) -> list[dict]:
                              pti_lpips_net=args.pti_lpips_net, lpips_backbone=args.lpips_backbone,
                              seed=args.seed)
     files = list_images(args.images, args.limit or None, names=args.names)
+    mine = shard(list(enumerate(files)), dist.rank, dist.world_size)
+    gathered = dist.gather(_invert_images(G, mine, config, args, device, show_progress=dist.is_main))
+    if not dist.is_main:
+        return []
+    # Every rank's rows, back in image order (then method order, as one process writes them).
+    rows = sorted((r for part, _ in gathered for r in part),
+                  key=lambda r: (r["index"], args.methods.index(r["method"])))
+    for r in rows:
+        del r["index"]
+    grid_rows = [g for _, g in sorted((g for _, part in gathered for g in part), key=lambda item: item[0])]
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-
-    rows: list[dict] = []
-    grid_rows: list[list[np.ndarray]] = []
-    for index, path in enumerate(tqdm(files, desc="images", unit="img")):
-        target = load_image(path, G.img_resolution)
-        grid_row = [target]
-        for method in args.methods:
-            with PeakMemory(device) as mem:
-                t = time.perf_counter()
-                result = invert(G, target, method, config)
-                seconds = time.perf_counter() - t
-            recon = result.reconstruction
-            rows.append({
-                "image": path.name, "method": method,
-                "psnr": psnr(target, recon), "ssim": ssim(target, recon), "mse": mse(target, recon),
-                "lpips": lpips_distance(target, recon, args.metric_lpips_net, args.lpips_backbone, device=device),
-                "id": math.nan if args.no_identity else identity_similarity(target, recon),
-                "seconds": seconds, "peak_mib": mem.peak_mib,
-            })
-            grid_row.append(recon)
-            del result
-        if index < args.grid:
-            grid_rows.append(grid_row)
-
     summary = summarize(rows, args.methods)
     memory_kind = "CUDA alloc" if device.type == "cuda" else "RSS"
     table = markdown_table(summary, memory_kind)
     settings = {k: v for k, v in dataclasses.asdict(config).items()
                 if k in ("w_steps", "wplus_steps", "pti_steps", "w_lr", "wplus_lr", "pti_lr", "lpips_net",
                          "pti_lpips_net")}
+    workers = f"{dist.world_size} processes x " if dist.world_size > 1 else ""
     header = (f"# Inversion benchmark\n\ngenerator: {source}\n\nimages: {len(files)} from {args.images} "
-              f"(resized to {G.img_resolution} px); device: {device} ({torch.get_num_threads()} CPU threads); "
+              f"(resized to {G.img_resolution} px); device: {device} ({workers}{torch.get_num_threads()} CPU threads); "
               f"settings: {settings}; "
               f"table LPIPS: {args.metric_lpips_net}\n\n")
     (out / "results.md").write_text(header + table + "\n\ngrid.png columns: target | "

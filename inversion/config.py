@@ -15,6 +15,12 @@ from inversion.errors import InversionError
 LPIPS_NETS = ("vgg", "alex", "squeeze")
 WPLUS_INITS = ("w", "w_avg")
 PTI_PIVOTS = ("w", "w+")
+# PTI's early-stop LPIPS value per backbone. Only AlexNet's is calibrated: 0.06 is PTI's
+# LPIPS_value_threshold with lpips_type 'alex' (danielroich/PTI configs/hyperparameters.py).
+# LPIPS values are not comparable across backbones (SqueezeNet's run higher on the same
+# pair: an AlexNet-calibrated 0.06 stopped LPIPS-squeeze tuning at 66 of 100 steps, 18 dB),
+# so the other nets get no LPIPS stop; `pti_stop_psnr` stops on a network-independent target.
+PTI_LPIPS_THRESHOLDS: dict[str, float] = {"alex": 0.06}
 
 
 @dataclass(frozen=True)
@@ -29,7 +35,9 @@ class InversionConfig:
 
     PTI ------------------------------------------------------------------------
     A copy of the generator is tuned on L2 + LPIPS with the pivot frozen,
-    stopping early once the LPIPS term reaches `pti_lpips_threshold`.
+    stopping early once the LPIPS term reaches `pti_lpips_threshold` (None = the
+    value calibrated for `pti_lpips_net`, see `PTI_LPIPS_THRESHOLDS`) or the
+    reconstruction reaches `pti_stop_psnr` dB.
 
     LPIPS backbones --------------------------------------------------------------
     `lpips_backbone` says where the ImageNet backbone of LPIPS comes from (the
@@ -73,7 +81,9 @@ class InversionConfig:
     pti_lpips_weight: float = 1.0       # Weight of LPIPS (pt_lpips_lambda).
     pti_lpips_net: str = "alex"         # LPIPS backbone of tuning (lpips_type).
     pti_lpips_max_resolution: int | None = None  # As lpips_max_resolution; None = full resolution as PTI.
-    pti_lpips_threshold: float = 0.06   # Stop once LPIPS <= this (LPIPS_value_threshold); 0 = never.
+    pti_lpips_threshold: float | None = None  # Stop once LPIPS <= this; None = PTI_LPIPS_THRESHOLDS[net]
+                                        # (alex 0.06, PTI's LPIPS_value_threshold; no stop for others); 0 = never.
+    pti_stop_psnr: float = 0.0          # Stop once the reconstruction's PSNR >= this (dB); 0 = never.
     locality_regularization: bool = False  # Keep the latent space around the pivot intact (PTI default off).
     locality_alpha: float = 30.0        # Distance from the pivot of the regularisation latents (regulizer_alpha).
     locality_l2_weight: float = 0.1     # regulizer_l2_lambda.
@@ -96,11 +106,14 @@ class InversionConfig:
             if getattr(self, name) < 1:
                 raise _config_error(f"{name} must be >= 1, got {getattr(self, name)!r}")
         for name in ("w_lr", "wplus_lr", "pti_lr", "initial_noise_factor", "noise_regularize_weight", "mse_weight",
-                     "wplus_pivot_weight", "pti_l2_weight", "pti_lpips_weight", "pti_lpips_threshold",
+                     "wplus_pivot_weight", "pti_l2_weight", "pti_lpips_weight", "pti_stop_psnr",
                      "locality_alpha", "locality_l2_weight", "locality_lpips_weight"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
                 raise _config_error(f"{name} must be a number >= 0, got {value!r}")
+        value = self.pti_lpips_threshold
+        if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0):
+            raise _config_error(f"pti_lpips_threshold must be None or a number >= 0, got {value!r}")
         for name in ("lr_rampup", "lr_rampdown", "noise_ramp_length", "locality_truncation_psi"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0 <= value <= 1:
@@ -123,6 +136,13 @@ class InversionConfig:
             object.__setattr__(self, "lpips_backbone", str(self.lpips_backbone))
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise _config_error(f"seed must be an int, got {self.seed!r}")
+
+    @property
+    def effective_pti_lpips_threshold(self) -> float:
+        """The LPIPS early-stop value PTI uses (0 = no LPIPS stop)."""
+        if self.pti_lpips_threshold is not None:
+            return float(self.pti_lpips_threshold)
+        return PTI_LPIPS_THRESHOLDS.get(self.pti_lpips_net, 0.0)
 
     def to_dict(self) -> dict:
         """Plain-data form (str/int/float/bool/None values), as stored by `InversionResult.save`."""

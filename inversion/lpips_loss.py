@@ -10,7 +10,9 @@ so torchvision never downloads) and the backbone weights are then loaded from:
     `torch.save` (keys `0.weight`, `3.squeeze.weight`, ...); torchvision's full
     model file (keys `features.0.weight`, ..., `classifier.*`) works too;
   * torchvision's cache, `torch.hub.get_dir()/checkpoints/<torchvision file>`,
-    when that file already exists.
+    when that file already exists;
+  * the package itself for SqueezeNet 1.1 (`inversion/data/squeezenet1_1_features.pth`,
+    torchvision's ImageNet weights, 2.9 MB), so LPIPS-squeeze always works offline.
 
 Nothing here downloads: otherwise `MissingWeightsError` says which file to put where
 (the CLI's explicit download step, `pipeline.weights.ensure_lpips_backbones`, fills
@@ -48,6 +50,16 @@ _TORCHVISION = {
 
 _CACHE: dict[tuple[str, str, str], lpips.LPIPS] = {}
 
+# Backbones shipped as package data: torchvision's ImageNet `squeezenet1_1().features.state_dict()`.
+_PACKAGED = {"squeeze": Path(__file__).resolve().parent / "data" / "squeezenet1_1_features.pth"}
+
+
+def packaged_backbone(net: str) -> Path | None:
+    """The backbone file of `net` shipped with the package ('squeeze'), or None."""
+    _check_net(net)
+    path = _PACKAGED.get(net)
+    return path if path is not None and path.is_file() else None
+
 
 def torchvision_arch(net: str) -> str:
     """torchvision architecture behind an lpips net name ('squeeze' -> 'squeezenet1_1')."""
@@ -78,7 +90,7 @@ def resolve_backbone(net: str, backbone: str | os.PathLike | None = None) -> str
 
     Args:
         net: 'vgg', 'alex' or 'squeeze'.
-        backbone: None (torchvision's cache), a file, a directory or 'random'.
+        backbone: None (torchvision's cache, else the packaged file), a file, a directory or 'random'.
 
     Returns:
         An absolute file path, or 'random'.
@@ -106,6 +118,8 @@ def resolve_backbone(net: str, backbone: str | os.PathLike | None = None) -> str
     cached = torchvision_cache_path(net)
     if cached.is_file():
         return str(cached)
+    if packaged_backbone(net) is not None:
+        return str(packaged_backbone(net))
     raise MissingWeightsError(
         f"LPIPS-{net} needs the ImageNet {torchvision_arch(net)} backbone: put {cached.name} in {cached.parent} "
         f"(from {torchvision_weights_url(net)}; run_pipeline.py downloads it), or pass lpips_backbone=PATH to "

@@ -36,7 +36,9 @@ class PTIResult:
             pivot, losses[-1] the returned generator.
         lpips: the LPIPS term of the same states.
         locality: the locality loss of each regularised step (empty when off).
-        stopped_early: LPIPS reached `pti_lpips_threshold` before `pti_steps`.
+        stopped_early: LPIPS reached the early-stop value, or PSNR `pti_stop_psnr`, before `pti_steps`.
+        psnr: PSNR (dB, images in [-1, 1] as [0, 255]) of the returned generator's reconstruction.
+        steps: tuning steps taken.
     """
 
     G: Generator
@@ -44,6 +46,8 @@ class PTIResult:
     lpips: list[float]
     locality: list[float]
     stopped_early: bool
+    psnr: float = float("nan")
+    steps: int = 0
 
 
 def locality_latents(G: Generator, pivot: torch.Tensor, num_samples: int, alpha: float, truncation_psi: float,
@@ -109,25 +113,32 @@ def pivotal_tuning(G: Generator, pivot: torch.Tensor, target: torch.Tensor, lpip
     with torch.no_grad():
         target_features = lpips_loss.features(target)
 
-    def reconstruction_loss() -> tuple[torch.Tensor, torch.Tensor]:
+    def reconstruction_loss() -> tuple[torch.Tensor, torch.Tensor, float]:
         synth = synthesize(G_tuned, pivot)
         lp = lpips_loss.distance(lpips_loss.features(synth), target_features).sum()
-        rec = config.pti_l2_weight * (synth - target).square().mean() + config.pti_lpips_weight * lp
-        return rec, lp
+        mse = (synth - target).square().mean()
+        rec = config.pti_l2_weight * mse + config.pti_lpips_weight * lp
+        return rec, lp, float(mse.detach())
+
+    def psnr_of(mse: float) -> float:
+        return 10 * math.log10(4.0 / max(mse, 1e-12))
+
+    lpips_stop = config.effective_pti_lpips_threshold
 
     losses: list[float] = []
     lpips_values: list[float] = []
     locality: list[float] = []
     stopped_early = False
     for step in tqdm(range(config.pti_steps), desc="pivotal tuning", disable=not progress, leave=False):
-        rec, lp = reconstruction_loss()
+        rec, lp, mse = reconstruction_loss()
         losses.append(float(rec.detach()))
         lpips_values.append(float(lp.detach()))
         if not math.isfinite(losses[-1]):
             raise InversionError(f"pivotal tuning diverged (loss {losses[-1]} at step {step}): lower pti_lr")
         if callback is not None:
             callback("pti", step, config.pti_steps, losses[-1])
-        if lpips_values[-1] <= config.pti_lpips_threshold:  # PTI checks before the update.
+        # PTI checks before the update. PSNR of images in [-1, 1]: 10 log10(4 / MSE).
+        if lpips_values[-1] <= lpips_stop or (config.pti_stop_psnr > 0 and psnr_of(mse) >= config.pti_stop_psnr):
             stopped_early = True
             break
         loss = rec
@@ -140,11 +151,12 @@ def pivotal_tuning(G: Generator, pivot: torch.Tensor, target: torch.Tensor, lpip
         optimizer.step()
     if not stopped_early:
         with torch.no_grad():
-            rec, lp = reconstruction_loss()
+            rec, lp, mse = reconstruction_loss()
         losses.append(float(rec))
         lpips_values.append(float(lp))
     G_tuned.requires_grad_(False).eval()
-    return PTIResult(G=G_tuned, losses=losses, lpips=lpips_values, locality=locality, stopped_early=stopped_early)
+    return PTIResult(G=G_tuned, losses=losses, lpips=lpips_values, locality=locality, stopped_early=stopped_early,
+                     psnr=psnr_of(mse), steps=len(losses) - (0 if stopped_early else 1))
 
 
 def _locality_loss(G: Generator, G_tuned: Generator, pivot: torch.Tensor, lpips_loss: LPIPSLoss,

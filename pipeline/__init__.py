@@ -6,52 +6,49 @@
 
 The command line is `python run_pipeline.py --image photo.jpg --points pts.json`
 (`pipeline.cli.main`); checkpoints are resolved by `pipeline.registry`.
+
+The public names are imported on first use (as in `stylegan`), so that `import pipeline.cli`
+takes milliseconds, not the seconds torch needs: the command line then handles Ctrl-C and
+bad options itself, even while the heavy modules are still importing.
 """
 
-from pipeline.cache import InversionCache, inversion_key
-from pipeline.config import PipelineConfig
-from pipeline.edit import (
-    EditResult,
-    align_photo,
-    drag_crop,
-    edit_photo,
-    invert_crop,
-    mask_to_crop,
-    paste_edit,
-    points_to_crop,
-    resolve_device,
-)
-from pipeline.errors import OutputError, PipelineError, PointsError, UnknownCheckpointError
-from pipeline.points import DragPoints, load_mask, load_points, parse_points
-from pipeline.registry import REGISTRY, CheckpointInfo, load_checkpoint, resolve_checkpoint
-from pipeline.report import build_report, load_latents, write_results
+from importlib import import_module
 
-__all__ = [
-    "PipelineConfig",
-    "EditResult",
-    "edit_photo",
-    "align_photo",
-    "points_to_crop",
-    "mask_to_crop",
-    "invert_crop",
-    "drag_crop",
-    "paste_edit",
-    "resolve_device",
-    "DragPoints",
-    "parse_points",
-    "load_points",
-    "load_mask",
-    "REGISTRY",
-    "CheckpointInfo",
-    "resolve_checkpoint",
-    "load_checkpoint",
-    "InversionCache",
-    "inversion_key",
-    "build_report",
-    "write_results",
-    "load_latents",
-    "PipelineError",
-    "PointsError",
-    "UnknownCheckpointError",
-    "OutputError",
-]
+from pipeline.errors import OutputError, PipelineError, PointsError, UnknownCheckpointError
+
+_LAZY = {
+    "PipelineConfig": "pipeline.config",
+    "EditResult": "pipeline.edit",
+    "edit_photo": "pipeline.edit",
+    "align_photo": "pipeline.edit",
+    "points_to_crop": "pipeline.edit",
+    "mask_to_crop": "pipeline.edit",
+    "invert_crop": "pipeline.edit",
+    "drag_crop": "pipeline.edit",
+    "paste_edit": "pipeline.edit",
+    "resolve_device": "pipeline.edit",
+    "DragPoints": "pipeline.points",
+    "parse_points": "pipeline.points",
+    "load_points": "pipeline.points",
+    "load_mask": "pipeline.points",
+    "REGISTRY": "pipeline.registry",
+    "CheckpointInfo": "pipeline.registry",
+    "resolve_checkpoint": "pipeline.registry",
+    "load_checkpoint": "pipeline.registry",
+    "InversionCache": "pipeline.cache",
+    "inversion_key": "pipeline.cache",
+    "build_report": "pipeline.report",
+    "write_results": "pipeline.report",
+    "load_latents": "pipeline.report",
+}
+
+__all__ = [*_LAZY, "PipelineError", "PointsError", "UnknownCheckpointError", "OutputError"]
+
+
+def __getattr__(name: str):
+    """Imports the public names of the torch-heavy submodules on first access."""
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'pipeline' has no attribute {name!r}")

@@ -2,8 +2,10 @@
 
     python run_pipeline.py --image photo.jpg --points pts.json
 
-Exit codes: 0 success, 2 bad input, 3 missing weights offline, 1 anything else
-(130 when interrupted). Errors are one line on stderr (a traceback only with --debug);
+    python run_pipeline.py --batch jobs.jsonl --out DIR    # many photos, resumable
+
+Exit codes: 0 success, 2 bad input, 3 missing weights offline, 4 some batch jobs failed,
+1 anything else (130 when interrupted). Errors are one line on stderr (a traceback only with --debug);
 a failed run leaves no output folder behind.
 """
 
@@ -12,32 +14,38 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import shlex
+import signal
 import sys
+import threading
 import time
 import traceback
 import warnings
 from pathlib import Path
 
-from stylegan.errors import CheckpointError, DragPipelineError, MissingWeightsError
+from stylegan.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_MISSING_WEIGHTS,
+    EXIT_OK,
+    exit_code_for,
+)
 
 __all__ = ["main", "build_parser", "config_from_args", "EXIT_OK", "EXIT_ERROR", "EXIT_BAD_INPUT",
-           "EXIT_MISSING_WEIGHTS", "EXIT_INTERRUPTED"]
+           "EXIT_MISSING_WEIGHTS", "EXIT_JOBS_FAILED", "EXIT_INTERRUPTED", "exit_code_for"]
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_BAD_INPUT = 2
-EXIT_MISSING_WEIGHTS = 3
-EXIT_INTERRUPTED = 130
+# Batch mode: every job line was valid but some jobs failed (the others' results are written).
+EXIT_JOBS_FAILED = 4
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so `main` can return the exit code."""
 
     def error(self, message: str):  # noqa: D401 - argparse API
-        raise _UsageError(message)
+        raise UsageError(message)
 
 
-class _UsageError(Exception):
+class UsageError(Exception):
     pass
 
 
@@ -61,17 +69,23 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _face_index(text: str) -> int | str:
+    return "all" if text.strip().lower() == "all" else _positive_int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to generate the README's option list)."""
     from draggan import DragConfig
     from inversion import InversionConfig
+    from align import FACE_PRESETS
     from pipeline.registry import DEFAULT_CHECKPOINT
 
     inv_defaults, drag_defaults = InversionConfig(), DragConfig()
     p = _Parser(
         prog="run_pipeline.py",
         description="Edit a real photo with DragGAN: align -> invert -> drag -> paste back.",
-        epilog="Exit codes: 0 ok, 2 bad input, 3 missing weights (offline), 1 other errors.",
+        epilog="Exit codes: 0 ok, 2 bad input, 3 missing weights (offline), 4 some batch jobs failed, "
+               "1 other errors.",
     )
     io = p.add_argument_group("inputs and outputs")
     io.add_argument("--image", help="the photo to edit (JPEG, PNG, ...)")
@@ -99,18 +113,25 @@ def build_parser() -> argparse.ArgumentParser:
     align.add_argument("--align", choices=("face", "box", "center"), default="face",
                        help="face (dlib + FFHQ crop, default), box (needs --box) or center")
     align.add_argument("--box", type=_box, help="x0,y0,x1,y1 in photo pixels for --align box")
-    align.add_argument("--face-index", type=_positive_int, help="which face, 0 = largest (default)")
+    align.add_argument("--face-index", type=_face_index,
+                       help="which face, 0 = largest (default); 'all': edit every face that has points "
+                            "(each handle/target pair goes to the face whose crop holds both points)")
+    align.add_argument("--face-preset", choices=sorted(FACE_PRESETS),
+                       help="face framing (default: the one the model was trained with, recorded in the checkpoint "
+                            "or the registry; ffhq otherwise)")
 
     inv = p.add_argument_group("inversion")
     inv.add_argument("--inversion", choices=("w", "w+", "pti"), default="pti",
                      help="W, W+ or PTI (default: W pivot + pivotal tuning)")
     inv.add_argument("--steps", type=_positive_int,
                      help=f"optimisation steps of each inversion stage (default: W {inv_defaults.w_steps}, "
-                          f"W+ {inv_defaults.wplus_steps}, PTI {inv_defaults.pti_steps})")
+                          f"W+ {inv_defaults.wplus_steps}, PTI {inv_defaults.pti_steps}; models of <= 128 px: "
+                          f"fewer, see pipeline.model_defaults)")
     inv.add_argument("--pti-steps", type=_positive_int, help="pivotal-tuning steps (overrides --steps for PTI)")
     inv.add_argument("--lpips-net", choices=("vgg", "alex", "squeeze"),
                      help=f"LPIPS backbone of every inversion stage (default: {inv_defaults.lpips_net} for "
-                          f"W/W+, {inv_defaults.pti_lpips_net} for PTI)")
+                          f"W/W+, {inv_defaults.pti_lpips_net} for PTI; squeeze, shipped with the package, for "
+                          f"models of <= 128 px)")
     inv.add_argument("--lpips-backbone", metavar="PATH",
                      help="local LPIPS backbone file or folder (a torchvision features state dict) for offline "
                           "machines; 'random' = untrained backbone, for smoke tests only")
@@ -127,6 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
     drag.add_argument("--lr", type=float, help=f"drag learning rate (default {drag_defaults.lr:g})")
     drag.add_argument("--stop-distance", type=float, help="stop when every handle is this close (generator px)")
 
+    batch = p.add_argument_group("batch (see README, \"Batch editing\")")
+    batch.add_argument("--batch", metavar="JOBS.jsonl",
+                       help="edit many photos: one JSON job a line (the other options are every job's defaults); "
+                            "needs --out; results in OUT/<id>/ and OUT/results.jsonl")
+    batch.add_argument("--retry-failed", action="store_true", help="batch: run the failed jobs again")
+    batch.add_argument("--strict", action="store_true",
+                       help="batch: stop before any work when a line of the jobs file is bad (default: skip it)")
+
     run = p.add_argument_group("run")
     run.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -135,8 +164,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def explicit_options(args: argparse.Namespace) -> tuple[str, ...]:
+    """The config fields ('stage.field') the command line set: model defaults never override them."""
+    given = {
+        "steps": ("inversion.w_steps", "inversion.wplus_steps", "inversion.pti_steps"),
+        "pti_steps": ("inversion.pti_steps",),
+        "lpips_net": ("inversion.lpips_net", "inversion.pti_lpips_net"),
+        "lpips_backbone": ("inversion.lpips_backbone",),
+        "drag_steps": ("drag.max_steps",),
+        "lr": ("drag.lr",),
+        "stop_distance": ("drag.stop_distance",),
+        "face_preset": ("align.eye_scale", "align.mouth_scale", "align.center_shift"),
+    }
+    return tuple(name for option, names in given.items() if getattr(args, option, None) is not None
+                 for name in names)
+
+
 def config_from_args(args: argparse.Namespace):
-    """The `PipelineConfig` an argument namespace describes."""
+    """The `PipelineConfig` an argument namespace describes (before the model's own settings,
+    `pipeline.model_defaults.config_for_model`; `user_options` says what the command line set)."""
     from align import AlignConfig
     from draggan import DragConfig
     from inversion import InversionConfig
@@ -166,8 +212,9 @@ def config_from_args(args: argparse.Namespace):
     drag = DragConfig(**drag_changes)
 
     return PipelineConfig(
-        align_mode=args.align, box=args.box, face_index=args.face_index, align=AlignConfig(),
-        inversion_method=args.inversion, inversion=inv, drag=drag, device=args.device, seed=args.seed,
+        align_mode=args.align, box=args.box, face_index=None if args.face_index == "all" else args.face_index,
+        align=AlignConfig.from_preset(args.face_preset) if args.face_preset else AlignConfig(),
+        user_options=explicit_options(args), inversion_method=args.inversion, inversion=inv, drag=drag, device=args.device, seed=args.seed,
         use_cache=not args.no_cache, cache_dir=args.cache_dir, video=args.video, video_fps=args.fps,
     )
 
@@ -177,125 +224,94 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
-def exit_code_for(exc: BaseException) -> int:
-    """The exit code of an exception: 3 missing weights, 2 bad input, 130 interrupted, 1 otherwise."""
-    if isinstance(exc, KeyboardInterrupt):
-        return EXIT_INTERRUPTED
-    if isinstance(exc, MissingWeightsError):
-        return EXIT_MISSING_WEIGHTS
-    if isinstance(exc, CheckpointError):
-        return EXIT_BAD_INPUT  # the user's file is not a generator checkpoint
-    if isinstance(exc, DragPipelineError) and isinstance(exc, ValueError):
-        return EXIT_BAD_INPUT
-    return EXIT_ERROR
+INTERRUPTED_MESSAGE = "error: interrupted"
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _raise_on_interrupt():
+    # Python's own handler: Ctrl-C raises KeyboardInterrupt, caught by `main`.
+    return signal.signal(signal.SIGINT, signal.default_int_handler) if _in_main_thread() else None
+
+
+def _ignore_interrupts() -> None:
+    if _in_main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _restore_interrupt_handler(handler) -> None:
+    if handler is not None and _in_main_thread():
+        signal.signal(signal.SIGINT, handler)
 
 
 def _default_out(image: Path) -> Path:
     return image.parent / f"{image.stem}_edit"
 
 
-def _run(args: argparse.Namespace, argv: list[str], log) -> int:
-    import numpy as np
+def _check_single_usage(args: argparse.Namespace) -> None:
+    if not args.image or not args.points:
+        raise UsageError("--image and --points are required (or --batch jobs.jsonl)")
+    check_align_usage(args)
 
-    from align import AlignConfig, load_photo
-    from pipeline.cache import InversionCache, file_sha256, generator_sha256
-    from pipeline.edit import edit_photo, resolve_device
-    from pipeline.outputs import check_output_dir, staged_output_dir
-    from pipeline.points import check_points_in_frame, load_mask, load_points
-    from pipeline.registry import domain_warning, load_checkpoint, resolve_checkpoint
-    from pipeline.report import write_results
-    from pipeline.weights import ensure_lpips_backbones
+
+def check_align_usage(args: argparse.Namespace) -> None:
+    """Raise a usage error when --align, --box and --face-index do not fit together."""
+    if args.box is not None and args.align != "box":
+        raise UsageError("--box needs --align box")
+    if args.align == "box" and args.box is None:
+        raise UsageError("--align box needs --box x0,y0,x1,y1")
+    if args.face_index is not None and args.align != "face":
+        raise UsageError("--face-index only applies to --align face")
+    if getattr(args, "face_preset", None) is not None and args.align != "face":
+        raise UsageError("--face-preset only applies to --align face")
+
+
+def models_from_args(args: argparse.Namespace, config, log):
+    """The process's `pipeline.runner.Models` for these options."""
+    from pipeline.runner import Models
+
+    return Models(config, args.checkpoints_dir, allow_download=not args.offline, progress=not args.quiet, log=log)
+
+
+def _run(args: argparse.Namespace, argv: list[str], log) -> int:
+    if args.batch:
+        from pipeline.batch import run_batch
+
+        return run_batch(args, argv, log)
+    from pipeline.edit import resolve_device
+    from pipeline.jobs import single_job
+    from pipeline.outputs import check_output_dir
+    from pipeline.runner import read_job_inputs, run_job
 
     t_start = time.perf_counter()
-    if not args.image or not args.points:
-        raise _UsageError("--image and --points are required")
-    if args.box is not None and args.align != "box":
-        raise _UsageError("--box needs --align box")
-    if args.align == "box" and args.box is None:
-        raise _UsageError("--align box needs --box x0,y0,x1,y1")
-    if args.face_index is not None and args.align != "face":
-        raise _UsageError("--face-index only applies to --align face")
+    _check_single_usage(args)
     config = config_from_args(args)
-    progress = not args.quiet
-    allow_download = not args.offline
-
-    image = Path(args.image).expanduser()
-    points_path = Path(args.points).expanduser()
-    out = Path(args.out).expanduser() if args.out else _default_out(image)
-    seconds: dict[str, float] = {}
-
     # Cheap checks first, so bad input fails before anything is downloaded or computed.
-    t = time.perf_counter()
-    photo = load_photo(image, max_pixels=config.align.max_photo_pixels)
-    points = load_points(points_path)
-    mask_path = Path(args.mask).expanduser() if args.mask else points.mask_path
-    h, w = photo.shape[:2]
-    for name, pts in (("handle", points.handles_photo), ("target", points.targets_photo)):
-        check_points_in_frame(pts, w, h, name, f"the {w}x{h} photo {image.name}",
-                              "give (x, y) in original photo pixels, x right, y down")
-    mask = load_mask(mask_path, photo.shape) if mask_path is not None else None
-    out = check_output_dir(out, overwrite=args.overwrite, protected=(image, points_path, mask_path))
-    device = resolve_device(config.device)
-    seconds["read_inputs"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    resolved = resolve_checkpoint(args.checkpoint, args.checkpoints_dir, allow_download=allow_download,
-                                  progress=progress, log=log)
-    warning = domain_warning(resolved.info, config.align_mode)
-    if warning:
-        log(f"warning: {warning}")
-    ensure_lpips_backbones(config, allow_download=allow_download, progress=progress, log=log)
-    seconds["fetch_weights"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    G = load_checkpoint(resolved, device=str(device))
-    generator_id = None
-    if config.use_cache:  # the cache key needs the weights' identity
-        if resolved.path is not None:
-            generator_id = "file:" + file_sha256(resolved.path, InversionCache(config.cache_dir).memo_file)
-        else:
-            generator_id = f"builtin:{resolved.name}:" + generator_sha256(G)
-    seconds["load_generator"] = time.perf_counter() - t
-    info = resolved.info
-    log(f"load: {resolved.label} ({G.img_resolution}px{', ' + info.domain if info else ''}) on {device} "
-        f"({seconds['load_generator']:.1f}s)")
-    if info is not None:
-        # Cut the crop the way the model's training images were cut.
-        if config.align_mode == "face" and info.face_preset != "ffhq":
-            preset = AlignConfig.from_preset(info.face_preset)
-            config = dataclasses.replace(config, align=dataclasses.replace(
-                config.align, eye_scale=preset.eye_scale, mouth_scale=preset.mouth_scale,
-                center_shift=preset.center_shift))
-        if config.align_mode != "face" and info.content_aspect != 1.0:
-            config = dataclasses.replace(config, align=dataclasses.replace(config.align,
-                                                                           content_aspect=info.content_aspect))
-
-    result = edit_photo(photo, points.handles_photo, points.targets_photo, G, config, mask_photo=mask,
-                        generator_id=generator_id, progress=progress, log=log)
-    result.seconds.update(seconds)
-
-    extra = {
-        "inputs": {
-            "image": str(image.resolve()),
-            "photo_size": [int(w), int(h)],
-            "points": str(points_path.resolve()),
-            "mask": None if mask_path is None else str(Path(mask_path).resolve()),
-            "num_points": len(points),
-        },
-        "checkpoint": resolved.to_json() | {"img_resolution": int(G.img_resolution), "num_ws": int(G.num_ws),
-                                            "w_dim": int(G.w_dim)},
-        "command": shlex.join(["run_pipeline.py", *argv]),
-    }
-    t = time.perf_counter()
-    with staged_output_dir(out, overwrite=args.overwrite) as staging:
-        written = write_results(result, staging, extra)
-    log(f"write: {len(written)} files to {out} ({time.perf_counter() - t:.1f}s)")
-    dist = result.distances_photo
-    print(f"{'converged' if result.drag.converged else 'not converged'} after {result.drag.steps} drag steps; "
-          f"final distance to targets {np.max(dist):.1f} px (photo); total {time.perf_counter() - t_start:.1f}s"
-          f"{'; inversion from cache' if result.cache_hit else ''}")
-    print(f"edited photo: {out / 'edited.png'}")
+    job = single_job(args.image, args.points, args.mask, config, args.checkpoint, all_faces=args.face_index == "all")
+    inputs = read_job_inputs(job)
+    out = Path(args.out).expanduser() if args.out else _default_out(job.image)
+    out = check_output_dir(out, overwrite=args.overwrite, protected=(job.image, args.points, job.mask_path))
+    resolve_device(config.device)
+    outcome = run_job(job, models_from_args(args, config, log), out, shlex.join(["run_pipeline.py", *argv]),
+                      overwrite=args.overwrite, inputs=inputs, progress=not args.quiet, log=log)
+    _print_summary(outcome.result, out, time.perf_counter() - t_start)
     return EXIT_OK
+
+
+def _print_summary(result, out: Path, seconds: float) -> None:
+    import numpy as np
+
+    faces = getattr(result, "faces", None) or [result]
+    steps = sum(f.drag.steps for f in faces)
+    converged = all(f.drag.converged for f in faces)
+    dist = max(float(np.max(f.distances_photo)) for f in faces)
+    cached = all(f.cache_hit for f in faces)
+    print(f"{'converged' if converged else 'not converged'} after {steps} drag steps; "
+          f"final distance to targets {dist:.1f} px (photo); total {seconds:.1f}s"
+          f"{'; inversion from cache' if cached else ''}")
+    print(f"edited photo: {out / 'edited.png'}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -306,11 +322,13 @@ def main(argv: list[str] | None = None) -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    previous_handler = None
     try:
+        previous_handler = _raise_on_interrupt()
         parser = build_parser()
         try:
             args = parser.parse_args(argv)
-        except _UsageError as exc:
+        except UsageError as exc:
             print(f"error: {exc} (see --help)", file=sys.stderr)
             return EXIT_BAD_INPUT
         if args.list_checkpoints:
@@ -321,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         quiet = args.quiet
 
         def log(message: str) -> None:
-            if not quiet or message.startswith("warning:"):
+            if not quiet or message.startswith(("warning:", "error:")):
                 print(message, file=sys.stderr, flush=True)
 
         def show_warning(message, category, filename, lineno, file=None, line=None):
@@ -330,11 +348,12 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.showwarning = show_warning
             return _run(args, argv, log)
-    except _UsageError as exc:
+    except UsageError as exc:
         print(f"error: {exc} (see --help)", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("error: interrupted; no output was written", file=sys.stderr)
+        _ignore_interrupts()  # a second Ctrl-C must not turn the message into a traceback
+        print(INTERRUPTED_MESSAGE, file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - the CLI's single exit point
         if debug:
@@ -343,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
         hint = " (run again with --debug for the traceback)" if code == EXIT_ERROR and not debug else ""
         print(f"error: {_one_line(exc)}{hint}", file=sys.stderr)
         return code
+    finally:
+        _restore_interrupt_handler(previous_handler)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -48,6 +48,10 @@ class PipelineConfig:
     cache_dir: str | None = None        # None = env DRAGGAN_CACHE_DIR or ~/.cache/draggan-pipeline/inversions
     video: str | None = None            # None, 'mp4' or 'gif': a video of the drag
     video_fps: int = 10                 # frames per second of the video
+    # --- what the user chose -----------------------------------------------------------------
+    user_options: tuple[str, ...] = ()  # 'stage.field' names the user set explicitly (the CLI fills it): the
+                                        # model's own settings (pipeline.model_defaults) never override them,
+                                        # nor any field that differs from its stage default
 
     def __post_init__(self) -> None:
         if self.align_mode not in ALIGN_MODES:
@@ -91,6 +95,13 @@ class PipelineConfig:
             raise PipelineError(f"video must be None, 'mp4' or 'gif', got {self.video!r}")
         if isinstance(self.video_fps, bool) or not isinstance(self.video_fps, int) or not 1 <= self.video_fps <= 120:
             raise PipelineError(f"video_fps must be an int in [1, 120], got {self.video_fps!r}")
+        object.__setattr__(self, "user_options", tuple(self.user_options))
+        for name in self.user_options:
+            stage, _, field_name = str(name).partition(".")
+            stage_config = getattr(self, stage, None) if stage in ("align", "inversion", "drag") else None
+            if stage_config is None or field_name not in {f.name for f in dataclasses.fields(stage_config)}:
+                raise PipelineError(f"user_options holds {name!r}, which is not an 'align.*', 'inversion.*' or "
+                                    "'drag.*' field name")
 
 
 def _json_safe(value):

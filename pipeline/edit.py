@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+from pathlib import Path
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -32,6 +33,7 @@ from inversion import InversionResult, invert
 from pipeline.cache import InversionCache, generator_sha256, inversion_key
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError, PointsError
+from pipeline.model_defaults import config_for_model
 from pipeline.points import check_points_in_frame
 from stylegan.device import resolve_device
 
@@ -46,6 +48,8 @@ __all__ = [
     "drag_crop",
     "paste_edit",
     "reconstruction_metrics",
+    "generator_on_device",
+    "edit_aligned",
     "edit_photo",
 ]
 
@@ -353,6 +357,116 @@ def _as_photo(photo: np.ndarray | str | os.PathLike, max_pixels: int) -> np.ndar
     return check_photo(photo, max_pixels)
 
 
+def generator_on_device(G, config: PipelineConfig, progress: bool = True,
+                        log: Log | None = None) -> tuple[object, torch.device, float | None]:
+    """The generator to edit with, on the device `config.device` names.
+
+    Args:
+        G: a `stylegan.Generator`, or a checkpoint path / registry name (resolved with
+            `pipeline.registry`, downloading a registered checkpoint if needed).
+        config: `device` is used ('auto' keeps a Generator where it is).
+        progress: download progress bar.
+        log: optional one-line status callback.
+
+    Returns:
+        (G, device, load_seconds): a Generator given on another device is deep-copied
+        there (the caller's is never moved); load_seconds is None unless a file was loaded.
+    """
+    if isinstance(G, (str, os.PathLike)):
+        from pipeline.registry import load_checkpoint, resolve_checkpoint
+
+        device = resolve_device(config.device)
+        t = time.perf_counter()
+        G = load_checkpoint(resolve_checkpoint(G, progress=progress, log=log), device=str(device))
+        return G, device, time.perf_counter() - t
+    g_device = next(G.parameters()).device
+    device = g_device if config.device == "auto" else resolve_device(config.device)
+    if device != g_device:
+        G = copy.deepcopy(G).to(device)
+    return G, device, None
+
+
+def edit_aligned(
+    photo: np.ndarray,
+    alignment: Alignment,
+    handles_photo: np.ndarray,
+    targets_photo: np.ndarray,
+    G,
+    config: PipelineConfig = PipelineConfig(),
+    mask_photo: np.ndarray | None = None,
+    generator_id: str | None = None,
+    progress: bool = True,
+    log: Log | None = None,
+) -> EditResult:
+    """Stages 2-5 on one aligned crop: points -> invert -> drag -> paste back into `photo`.
+
+    `edit_photo` calls it after `align_photo`; group photos (`pipeline.group`) call it once
+    per face, pasting each edit into the photo the previous face's edit returned.
+
+    Args:
+        photo: uint8 (H, W, 3) RGB, the photo the edit is pasted into (the crop itself
+            comes from `alignment.crop`).
+        alignment: from `align_photo` (or `align_face` for one face of a group).
+        handles_photo, targets_photo: (N, 2) float photo pixels.
+        G: a `stylegan.Generator` on the device to run on (not modified).
+        config, mask_photo, generator_id, progress, log: as in `edit_photo`.
+
+    Returns:
+        `EditResult`; `seconds` has 'align' (points and mask only), 'invert', 'metrics',
+        'drag' and 'paste'.
+    """
+    say = log or (lambda message: None)
+    device = next(G.parameters()).device
+    seconds: dict[str, float] = {}
+    t = time.perf_counter()
+    handles_crop, targets_crop = points_to_crop(handles_photo, targets_photo, alignment)
+    mask_crop = None if mask_photo is None else mask_to_crop(mask_photo, alignment, config.mask_threshold)
+    seconds["align"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    inversion, cache_hit, cache_key = invert_crop(G, alignment.crop, config, generator_id, progress, say)
+    G_edit = inversion.G.to(device)
+    pivot = inversion.ws.to(device)
+    reconstruction = render(G_edit, pivot)
+    seconds["invert"] = time.perf_counter() - t
+    say(f"invert: {config.inversion_method}{' (cached)' if cache_hit else ''} ({seconds['invert']:.1f}s)")
+
+    t = time.perf_counter()
+    # Writable copy: Alignment.crop is read-only and torch.from_numpy warns about that.
+    metrics = reconstruction_metrics(reconstruction, np.array(alignment.crop), config, device)
+    seconds["metrics"] = time.perf_counter() - t
+    say(f"reconstruction: PSNR {metrics['psnr']:.1f} dB"
+        + (f", LPIPS-{metrics['lpips_net']} {metrics['lpips']:.3f}" if metrics.get("lpips") is not None else ""))
+
+    t = time.perf_counter()
+    result = drag_crop(G_edit, pivot, handles_crop, targets_crop, mask_crop, config, progress)
+    seconds["drag"] = time.perf_counter() - t
+    dist = np.hypot(*(result.handles - targets_crop).T)
+    say(f"drag: {result.steps} steps, {'converged' if result.converged else 'not converged'}, "
+        f"max distance {dist.max():.1f} px ({seconds['drag']:.1f}s)")
+
+    t = time.perf_counter()
+    edited_photo = paste_edit(photo, alignment, result.image, reconstruction, config)
+    seconds["paste"] = time.perf_counter() - t
+    say(f"paste: done ({seconds['paste']:.1f}s)")
+    return EditResult(
+        photo=photo, edited_photo=edited_photo, alignment=alignment, reconstruction_crop=reconstruction,
+        edited_crop=result.image, handles_photo=np.asarray(handles_photo, dtype=np.float64).reshape(-1, 2),
+        targets_photo=np.asarray(targets_photo, dtype=np.float64).reshape(-1, 2), handles_crop=handles_crop,
+        targets_crop=targets_crop, mask_crop=mask_crop, inversion=inversion, drag=result, seconds=seconds,
+        metrics=metrics, cache_hit=cache_hit, cache_key=cache_key, device=str(device), config=config,
+    )
+
+
+def _registry_info(G):
+    """The registry entry a checkpoint name refers to (an existing file wins, as in resolve_checkpoint), or None."""
+    if not isinstance(G, (str, os.PathLike)) or Path(G).expanduser().is_file():
+        return None
+    from pipeline.registry import REGISTRY
+
+    return REGISTRY.get(os.fspath(G))
+
+
 def edit_photo(
     photo: np.ndarray | str | os.PathLike,
     handles_photo: np.ndarray,
@@ -375,14 +489,16 @@ def edit_photo(
         targets_photo: (N, 2) float target points, photo pixels.
         G: a `stylegan.Generator`, or a checkpoint path / registry name (resolved with
             `pipeline.registry`, downloading a registered checkpoint if needed).
-        config: the `PipelineConfig`.
+        config: the `PipelineConfig`; adapted to the model first, as the CLI does
+            (`pipeline.model_defaults.config_for_model`: its face framing, small-model steps
+            and radii), changing only fields the caller left at their defaults.
         mask_photo: optional (H, W) bool/float mask, 1 = may move.
         generator_id: identity of G's weights for the inversion cache (None = hash of G).
         progress: progress bars for inversion and drag.
         log: optional callable(str) receiving one line per stage.
 
     Returns:
-        `EditResult`.
+        `EditResult` (`.config` is the config actually used).
 
     Raises:
         PointsError, AlignError (NoFaceFoundError, PhotoError), UnknownCheckpointError: bad input.
@@ -391,66 +507,25 @@ def edit_photo(
     if not isinstance(config, PipelineConfig):
         raise PipelineError(f"config must be a PipelineConfig, got {type(config).__name__}")
     say = log or (lambda message: None)
-    seconds: dict[str, float] = {}
     t_start = time.perf_counter()
     photo = _as_photo(photo, config.align.max_photo_pixels)
-    if isinstance(G, (str, os.PathLike)):
-        from pipeline.registry import load_checkpoint, resolve_checkpoint
-
-        device = resolve_device(config.device)
-        t = time.perf_counter()
-        resolved = resolve_checkpoint(G, progress=progress, log=say)
-        G = load_checkpoint(resolved, device=str(device))
-        seconds["load"] = time.perf_counter() - t
-    else:
-        g_device = next(G.parameters()).device
-        device = g_device if config.device == "auto" else resolve_device(config.device)
-        if device != g_device:
-            # Never move the caller's generator: work on a copy on the requested device.
-            G = copy.deepcopy(G).to(device)
-    size = int(G.img_resolution)
+    info = _registry_info(G)
+    G, device, load_seconds = generator_on_device(G, config, progress, say)
+    # The model's own settings (face framing, small-model steps and radii) where the caller set none.
+    config = config_for_model(config, G, info)
 
     # The stages run on a forked RNG seeded with config.seed: reproducible, and the
     # caller's random state is left as it was.
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(config.seed)
         t = time.perf_counter()
-        alignment = align_photo(photo, size, config)
-        handles_crop, targets_crop = points_to_crop(handles_photo, targets_photo, alignment)
-        mask_crop = None if mask_photo is None else mask_to_crop(mask_photo, alignment, config.mask_threshold)
-        seconds["align"] = time.perf_counter() - t
-        say(f"align: {alignment.kind} crop {size}x{size} ({seconds['align']:.1f}s)")
-
-        t = time.perf_counter()
-        inversion, cache_hit, cache_key = invert_crop(G, alignment.crop, config, generator_id, progress, say)
-        G_edit = inversion.G.to(device)
-        pivot = inversion.ws.to(device)
-        reconstruction = render(G_edit, pivot)
-        seconds["invert"] = time.perf_counter() - t
-        say(f"invert: {config.inversion_method}{' (cached)' if cache_hit else ''} ({seconds['invert']:.1f}s)")
-
-        t = time.perf_counter()
-        # Writable copy: Alignment.crop is read-only and torch.from_numpy warns about that.
-        metrics = reconstruction_metrics(reconstruction, np.array(alignment.crop), config, device)
-        seconds["metrics"] = time.perf_counter() - t
-
-        t = time.perf_counter()
-        result = drag_crop(G_edit, pivot, handles_crop, targets_crop, mask_crop, config, progress)
-        seconds["drag"] = time.perf_counter() - t
-        dist = np.hypot(*(result.handles - targets_crop).T)
-        say(f"drag: {result.steps} steps, {'converged' if result.converged else 'not converged'}, "
-            f"max distance {dist.max():.1f} px ({seconds['drag']:.1f}s)")
-
-        t = time.perf_counter()
-        edited_photo = paste_edit(photo, alignment, result.image, reconstruction, config)
-        seconds["paste"] = time.perf_counter() - t
-        say(f"paste: done ({seconds['paste']:.1f}s)")
-    seconds["total"] = time.perf_counter() - t_start
-
-    return EditResult(
-        photo=photo, edited_photo=edited_photo, alignment=alignment, reconstruction_crop=reconstruction,
-        edited_crop=result.image, handles_photo=np.asarray(handles_photo, dtype=np.float64).reshape(-1, 2),
-        targets_photo=np.asarray(targets_photo, dtype=np.float64).reshape(-1, 2), handles_crop=handles_crop,
-        targets_crop=targets_crop, mask_crop=mask_crop, inversion=inversion, drag=result, seconds=seconds,
-        metrics=metrics, cache_hit=cache_hit, cache_key=cache_key, device=str(device), config=config,
-    )
+        alignment = align_photo(photo, int(G.img_resolution), config)
+        align_seconds = time.perf_counter() - t
+        say(f"align: {alignment.kind} crop {alignment.size}x{alignment.size} ({align_seconds:.1f}s)")
+        result = edit_aligned(photo, alignment, handles_photo, targets_photo, G, config, mask_photo, generator_id,
+                              progress, say)
+    result.seconds["align"] += align_seconds
+    if load_seconds is not None:
+        result.seconds["load"] = load_seconds
+    result.seconds["total"] = time.perf_counter() - t_start
+    return result

@@ -19,10 +19,12 @@ import cv2
 import numpy as np
 
 from pipeline.errors import OutputError
+from stylegan.paths import check_output_location, os_error_reason, show_path
 
 __all__ = [
     "check_output_dir",
     "staged_output_dir",
+    "remove_stale_staging",
     "write_png",
     "display_scale",
     "draw_points",
@@ -46,7 +48,12 @@ def _is_within(path: Path, folder: Path) -> bool:
 
 def check_output_dir(out_dir: str | os.PathLike, overwrite: bool = False,
                      protected: tuple[str | os.PathLike, ...] = ()) -> Path:
-    """Validate an output folder before any work is done.
+    """Validate an output folder before any work is done, and clear what killed runs left there.
+
+    The folder must be creatable: a probe file is created and removed in its nearest
+    existing ancestor (`stylegan.paths.check_output_location`), so an unwritable location
+    fails now, not after an hour of computing. Staging folders that a killed run left beside
+    it are removed (`remove_stale_staging`).
 
     Args:
         out_dir: the folder the results go to.
@@ -57,17 +64,83 @@ def check_output_dir(out_dir: str | os.PathLike, overwrite: bool = False,
         `out_dir` as an absolute Path.
 
     Raises:
-        OutputError: `out_dir` is a file, is non-empty without `overwrite`, or holds an input.
+        OutputError: `out_dir` cannot be written (permissions, name too long, a file in the
+            way), is a file, is non-empty without `overwrite`, or holds an input.
     """
-    out = Path(out_dir).expanduser().absolute()
+    out = check_output_location(out_dir, "--out", OutputError, fix="choose another --out folder")
     for p in protected:
         if p is not None and _is_within(Path(p), out):
             raise OutputError(f"output folder {out} contains the input {p}; choose another --out folder")
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out} is a file, not a folder; choose a folder path")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise OutputError(f"output folder {out} already exists and is not empty; pass --overwrite or choose another --out")
+    if out.is_dir():
+        try:
+            not_empty = any(out.iterdir())
+        except OSError as exc:
+            raise OutputError(f"--out {show_path(out)}: cannot list the folder, {os_error_reason(exc)}; "
+                              "choose another --out folder") from None
+        if not_empty and not overwrite:
+            raise OutputError(f"output folder {out} already exists and is not empty; pass --overwrite or choose "
+                              "another --out")
+    remove_stale_staging(out)
     return out
+
+
+def _staging_prefix(out: Path) -> str:
+    # The owner's process id is part of the name, so a later run can tell a folder left by a
+    # killed run from one a concurrent run is still writing.
+    return f".{out.name}.{os.getpid()}."
+
+
+def _owner_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists but belongs to someone else, or cannot tell: leave it alone
+    return True
+
+
+def remove_stale_staging(out_dir: str | os.PathLike) -> list[Path]:
+    """Remove the hidden staging folders of `out_dir` whose run no longer exists (it was killed).
+
+    A staging folder `.<name>.<pid>.<random>.partial` is removed when process <pid> is gone. A
+    `.old` folder (the previous results, moved aside during the final swap) is put back as
+    `out_dir` if the run was killed between the two renames and `out_dir` is missing, else removed.
+
+    Args:
+        out_dir: the output folder (need not exist).
+
+    Returns:
+        The folders removed or restored.
+    """
+    out = Path(out_dir).expanduser().absolute()
+    head = f".{out.name}."
+    try:
+        candidates = [p for p in out.parent.iterdir() if p.name.startswith(head) and p.name.endswith((".partial", ".old"))]
+    except OSError:
+        return []
+    cleaned = []
+    for folder in candidates:
+        pid_text = folder.name[len(head):].split(".", 1)[0]
+        if not pid_text.isdigit() or _owner_alive(int(pid_text)):
+            continue
+        if folder.name.endswith(".old") and (folder / "old").is_dir() and not out.exists():
+            os.replace(folder / "old", out)  # the killed run had moved the previous results aside
+        shutil.rmtree(folder, ignore_errors=True)
+        cleaned.append(folder)
+    return cleaned
+
+
+def _missing_ancestors(folder: Path) -> list[Path]:
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    return missing
 
 
 @contextlib.contextmanager
@@ -76,18 +149,21 @@ def staged_output_dir(out_dir: str | os.PathLike, overwrite: bool = False) -> It
 
     The staging folder is created in `out_dir`'s parent (same file system, so the final
     step is a rename). An existing `out_dir` is only touched after everything was
-    written, and only with `overwrite`.
+    written, and only with `overwrite`. On failure nothing is left: not the staging folder,
+    nor the parent folders this call created.
     """
     out = Path(out_dir).expanduser().absolute()
+    created = _missing_ancestors(out.parent)
+    ok = False
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    staging = Path(tempfile.mkdtemp(prefix=_staging_prefix(out), suffix=".partial", dir=out.parent))
     try:
         yield staging
         if out.exists():
             if any(out.iterdir()) and not overwrite:
                 raise OutputError(f"output folder {out} appeared while running and is not empty; "
                                   "pass --overwrite or choose another --out")
-            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+            trash = Path(tempfile.mkdtemp(prefix=_staging_prefix(out), suffix=".old", dir=out.parent))
             os.replace(out, trash / "old")
             try:
                 os.replace(staging, out)
@@ -98,9 +174,14 @@ def staged_output_dir(out_dir: str | os.PathLike, overwrite: bool = False) -> It
                 shutil.rmtree(trash, ignore_errors=True)
         else:
             os.replace(staging, out)
+        ok = True
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+        if not ok:
+            for folder in created:  # deepest first; only if still empty
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
 
 
 def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
@@ -109,7 +190,7 @@ def write_png(path: str | os.PathLike, image: np.ndarray) -> Path:
 
     arr = np.asarray(image)
     if arr.dtype != np.uint8 or arr.ndim not in (2, 3):
-        raise ValueError(f"write_png expects a uint8 (H, W[, 3]) image, got {arr.dtype} {arr.shape}")
+        raise OutputError(f"write_png expects a uint8 (H, W[, 3]) image, got {arr.dtype} {arr.shape}")
     Image.fromarray(np.ascontiguousarray(arr)).save(path, format="PNG")
     return Path(path)
 
@@ -265,7 +346,7 @@ def write_video(folder: str | os.PathLike, frames: list[np.ndarray], fmt: str = 
         The written file.
     """
     if not frames:
-        raise ValueError("write_video needs at least one frame")
+        raise OutputError("write_video needs at least one frame; record frames with --video")
     folder = Path(folder)
     if fmt == "mp4":
         path = folder / "drag.mp4"
@@ -276,5 +357,5 @@ def write_video(folder: str | os.PathLike, frames: list[np.ndarray], fmt: str = 
         warnings.warn("imageio-ffmpeg cannot write H.264 MP4 here; wrote drag.gif instead", RuntimeWarning,
                       stacklevel=2)
     elif fmt != "gif":
-        raise ValueError(f"video format must be 'mp4' or 'gif', got {fmt!r}")
+        raise OutputError(f"video format must be 'mp4' or 'gif', got {fmt!r}")
     return _write_gif(folder / "drag.gif", frames, fps)

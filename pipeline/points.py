@@ -25,8 +25,18 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import PointsError
+from stylegan.images import DEFAULT_MAX_PIXELS, read_image
+from stylegan.paths import check_input_file, os_error_reason, show_path
+
+# Limits that refuse pathological files up front (README, "Points file"). DragGAN edits use a
+# handful of points (its demos: 1-10); every point adds a motion-supervision and a tracking
+# term to each drag step.
+MAX_POINTS = 100
+MAX_POINTS_FILE_BYTES = 1_000_000  # 1 MB; 100 pretty-printed pairs with a mask path take under 10 kB
 
 __all__ = [
+    "MAX_POINTS",
+    "MAX_POINTS_FILE_BYTES",
     "PointsError",
     "DragPoints",
     "parse_points",
@@ -61,6 +71,8 @@ class DragPoints:
             )
         if h.shape[0] == 0:
             raise PointsError("no drag points given; add at least one handle/target pair")
+        if h.shape[0] > MAX_POINTS:
+            raise PointsError(f"{h.shape[0]} drag points, more than the limit of {MAX_POINTS}; give fewer points")
         if not (np.all(np.isfinite(h)) and np.all(np.isfinite(t))):
             raise PointsError("drag points must be finite numbers; remove NaN/inf values")
         h.flags.writeable = False
@@ -87,13 +99,21 @@ def _point(value: Any, where: str) -> tuple[float, float]:
     return x, y
 
 
+def _check_count(items: list, source: str, key: str) -> None:
+    if len(items) > MAX_POINTS:
+        raise PointsError(f"{source}: {len(items):,} entries in \"{key}\", more than the limit of {MAX_POINTS} "
+                          "handle/target pairs; give fewer points")
+
+
 def _point_list(value: Any, key: str, source: str) -> list[tuple[float, float]]:
     if not isinstance(value, list):
         raise PointsError(f"{source}: \"{key}\" must be a list of [x, y] pairs, got {type(value).__name__}")
+    _check_count(value, source, key)
     return [_point(p, f"{source}: {key}[{i}]") for i, p in enumerate(value)]
 
 
 def _pairs(items: list, source: str, key: str) -> tuple[list, list]:
+    _check_count(items, source, key)
     handles, targets = [], []
     for i, item in enumerate(items):
         if not isinstance(item, dict) or "handle" not in item or "target" not in item:
@@ -121,12 +141,21 @@ def parse_points(text: str, source: str = "points", base_dir: str | os.PathLike 
         PointsError: invalid JSON (message with line and column), wrong layout,
             non-numeric or non-finite coordinates, unequal counts, no points.
     """
+    if len(text) > MAX_POINTS_FILE_BYTES:
+        raise PointsError(f"{source} has {len(text):,} characters, more than the limit {MAX_POINTS_FILE_BYTES:,}; "
+                          f"give at most {MAX_POINTS} handle/target pairs")
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise PointsError(
             f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}; fix the syntax there"
         ) from None
+    except RecursionError:  # the decoder recurses once per nesting level
+        raise PointsError(f"{source} is not valid points JSON: nested too deeply; use the layout "
+                          "{\"handles\": [[x, y], ...], \"targets\": [[x, y], ...]}") from None
+    except ValueError:  # the only other decoder error: an integer longer than Python converts (4300 digits)
+        raise PointsError(f"{source} is not valid points JSON (a number with thousands of digits); "
+                          "give coordinates as plain numbers") from None
     mask_value = None
     if isinstance(doc, list):
         handles, targets = _pairs(doc, source, "points")
@@ -175,26 +204,36 @@ def parse_points(text: str, source: str = "points", base_dir: str | os.PathLike 
 def load_points(path: str | os.PathLike) -> DragPoints:
     """Read a points JSON file (see `parse_points`).
 
+    Files larger than `MAX_POINTS_FILE_BYTES` are refused before they are read.
+
     Raises:
-        PointsError: missing or unreadable file, or any `parse_points` error.
+        PointsError: missing, unreadable or too large file, or any `parse_points` error.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise PointsError(f"points file not found: {path}; check the --points path")
+    path = check_input_file(path, "points file", PointsError, fix="check the --points path")
+    size = path.stat().st_size
+    if size > MAX_POINTS_FILE_BYTES:
+        raise PointsError(f"points file {show_path(path)} is {size:,} bytes, more than the limit "
+                          f"{MAX_POINTS_FILE_BYTES:,}; give at most {MAX_POINTS} handle/target pairs")
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PointsError(f"cannot read points file {path} ({exc}); save it as UTF-8 JSON") from None
+    except UnicodeDecodeError as exc:
+        raise PointsError(f"points file {show_path(path)} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                          "save it as UTF-8 JSON") from None
+    except OSError as exc:
+        raise PointsError(f"cannot read points file {show_path(path)}: {os_error_reason(exc)}; "
+                          "check the --points path") from None
     return parse_points(text, source=str(path), base_dir=path.parent)
 
 
-def load_mask(path: str | os.PathLike, photo_shape: tuple[int, ...]) -> np.ndarray:
+def load_mask(path: str | os.PathLike, photo_shape: tuple[int, ...],
+              max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Read a mask image and check it matches the photo.
 
     Args:
         path: an image file (PNG recommended); grey, RGB or RGBA. A pixel counts as
             "may move" when its grey value is > 127 (white); with alpha, transparent is 0.
         photo_shape: (H, W, ...) of the photo.
+        max_pixels: refuse larger files before decoding them (the photo's limit).
 
     Returns:
         bool (H, W) array, True = may move.
@@ -202,20 +241,9 @@ def load_mask(path: str | os.PathLike, photo_shape: tuple[int, ...]) -> np.ndarr
     Raises:
         PointsError: missing/unreadable file, size mismatch, or an all-black mask.
     """
-    from PIL import Image, UnidentifiedImageError
-
-    path = Path(path)
-    if not path.is_file():
-        raise PointsError(f"mask file not found: {path}; fix the \"mask\" path in the points file")
-    try:
-        with Image.open(path) as im:
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                rgba = np.asarray(im.convert("RGBA"), dtype=np.float32)
-                grey = rgba[..., :3].mean(axis=2) * (rgba[..., 3] / 255.0)
-            else:
-                grey = np.asarray(im.convert("L"), dtype=np.float32)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise PointsError(f"cannot read mask {path} ({exc}); save it as a PNG") from None
+    rgba = read_image(path, mode="RGBA", max_pixels=max_pixels, what="mask", error=PointsError,
+                      too_large_fix="draw the mask on the original photo at its full size").astype(np.float32)
+    grey = rgba[..., :3].mean(axis=2) * (rgba[..., 3] / 255.0)  # transparent counts as black
     h, w = int(photo_shape[0]), int(photo_shape[1])
     if grey.shape != (h, w):
         raise PointsError(

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from pipeline.errors import UnknownCheckpointError
 from stylegan.errors import MissingWeightsError
+from stylegan.paths import check_input_file
 
 __all__ = [
     "CheckpointInfo",
@@ -132,7 +133,7 @@ def _entries() -> dict[str, CheckpointInfo]:
                        sha256=None),  # no official SHA-256 (NGC, NVlabs stylegan3 README)
         CheckpointInfo("ffhq-512", "stylegan2-ffhq-512x512.pkl", _NGC + "stylegan2-ffhq-512x512.pkl",
                        "nvlabs-pkl", "face", 512, "NVlabs StyleGAN2, FFHQ (the face model DragGAN uses)",
-                       "faces, 512 px (default)", size_mb=350,
+                       "faces, 512 px (DragGAN's face model)", size_mb=350,
                        sha256=None),  # no official SHA-256 (NGC, NVlabs stylegan3 README)
         CheckpointInfo("ffhq-1024", "stylegan2-ffhq-1024x1024.pkl", _NGC + "stylegan2-ffhq-1024x1024.pkl",
                        "nvlabs-pkl", "face", 1024, "NVlabs StyleGAN2, FFHQ", "faces, 1024 px (slow on CPU)", size_mb=365,
@@ -203,6 +204,11 @@ def _entries() -> dict[str, CheckpointInfo]:
                        _OPENXLAB + "StyleGAN2-cat-official", "mmagic-pth", "cat", 256,
                        "mmagic DragGAN (transfer of the official StyleGAN2), LSUN cat", "cats, 256 px",
                        sha256=None),  # no official SHA-256 (mmagic README, metafile)
+        # --- Shipped with the package: no download ------------------------------------------------
+        CheckpointInfo("face-64", "face64-fp16.pt", None, "native", "face", 64,
+                       "this project: training.train on UTKFace crops (2-core CPU, 130 kimg)",
+                       "faces, 64 px, small demonstration model shipped with the package (default)",
+                       face_preset="utkface", packaged="stylegan/data/face64-fp16.pt"),
         # --- Built in: no file, no download ------------------------------------------------------
         CheckpointInfo("random-64", "", None, "builtin", "none", 64, "this project (seeded random init)",
                        "UNTRAINED 64 px generator built in memory: edits are meaningless; only for "
@@ -213,11 +219,10 @@ def _entries() -> dict[str, CheckpointInfo]:
 
 REGISTRY: dict[str, CheckpointInfo] = _entries()
 
-# The checkpoint `run_pipeline.py` uses without --checkpoint: DragGAN's face model. A small
-# trained face model shipped inside the package can become the default by registering it
-# with `packaged='stylegan/data/<file>'` (and its `face_preset`): `resolve_checkpoint`
-# looks there first and never downloads it.
-DEFAULT_CHECKPOINT = "ffhq-512"
+# The checkpoint `run_pipeline.py` uses without --checkpoint: the project's own 64-px face
+# model, shipped inside the package (`packaged`), so the default run never downloads.
+# `ffhq-512` (DragGAN's face model) is one flag away.
+DEFAULT_CHECKPOINT = "face-64"
 # Needs no file and no network.
 OFFLINE_CHECKPOINT = "random-64"
 
@@ -335,6 +340,15 @@ def _missing_message(info: CheckpointInfo, target: Path, why: str) -> str:
     )
 
 
+def _is_file(path: Path) -> bool:
+    # Path.is_file raises for a name too long or an unreadable parent (Python < 3.14); such a
+    # path is then reported by `check_input_file` with the reason in words.
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def resolve_checkpoint(
     name_or_path: str | os.PathLike,
     checkpoints_dir: str | os.PathLike | None = None,
@@ -363,18 +377,16 @@ def resolve_checkpoint(
     """
     value = os.fspath(name_or_path)
     path = Path(value).expanduser()
-    if path.is_file():
-        return ResolvedCheckpoint(None, path.resolve(), None)
+    names = ", ".join(REGISTRY)
+    fix = f"check the --checkpoint path or use a registered name ({names})"
+    if _is_file(path):
+        return ResolvedCheckpoint(None, check_input_file(path, "checkpoint file", UnknownCheckpointError, fix).resolve(),
+                                  None)
     info = REGISTRY.get(value)
     if info is None:
-        if path.exists():
-            raise UnknownCheckpointError(f"checkpoint {value} is not a file; pass a generator file or a registered name")
         looks_like_path = os.sep in value or "/" in value or path.suffix in (".pkl", ".pt", ".pth", ".ckpt")
-        names = ", ".join(REGISTRY)
-        if looks_like_path:
-            raise UnknownCheckpointError(
-                f"checkpoint file not found: {value}; check the path or use a registered name ({names})"
-            )
+        if looks_like_path or os.path.lexists(path):
+            check_input_file(path, "checkpoint file", UnknownCheckpointError, fix)  # raises, naming the OS problem
         raise UnknownCheckpointError(f"unknown checkpoint name {value!r}; use a file path or one of: {names}")
     if info.format == "builtin":
         return ResolvedCheckpoint(info.name, None, info)
@@ -384,7 +396,7 @@ def resolve_checkpoint(
             return ResolvedCheckpoint(info.name, packaged, info)
     folder = Path(checkpoints_dir).expanduser() if checkpoints_dir is not None else default_checkpoints_dir()
     target = folder / info.filename
-    if target.is_file():
+    if _is_file(target):
         return ResolvedCheckpoint(info.name, target.resolve(), info)
     if info.url is None:
         raise MissingWeightsError(

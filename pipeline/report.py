@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import pickle
 import platform
 import sys
 import time
@@ -20,6 +21,7 @@ import torch
 from align import to_photo
 from pipeline.config import config_to_json
 from pipeline.edit import EditResult
+from pipeline.errors import PipelineError
 from pipeline.outputs import comparison_image, display_scale, draw_points, write_png, write_video
 from stylegan import generator_from_dict, generator_to_dict
 
@@ -153,7 +155,7 @@ def _write_latents(path: Path, result: EditResult, checkpoint: dict | None) -> N
         "handles_crop": torch.from_numpy(np.ascontiguousarray(result.handles_crop)),
         "targets_crop": torch.from_numpy(np.ascontiguousarray(result.targets_crop)),
         "final_handles_crop": torch.from_numpy(np.ascontiguousarray(result.final_handles_crop)),
-        "crop_from_photo": torch.from_numpy(np.ascontiguousarray(result.alignment.crop_from_photo)),
+        "crop_from_photo": torch.from_numpy(np.array(result.alignment.crop_from_photo)),  # a writable copy
         "checkpoint": json.dumps(checkpoint) if checkpoint else None,
         # The generator to render ws with: stored when it differs from the checkpoint
         # (PTI's tuned copy, or optimised noise maps), in the same form as
@@ -170,10 +172,17 @@ def load_latents(path: str | os.PathLike, device: str | torch.device = "cpu") ->
         dict with 'method', 'pivot_ws', 'edited_ws' ((1, num_ws, w_dim) float32), the points,
         'crop_from_photo' and 'G' (a `stylegan.Generator` when the file holds the tuned
         generator, else None: use the checkpoint named in 'checkpoint').
+
+    Raises:
+        PipelineError: the file is missing, unreadable or not a latents file of the pipeline.
     """
-    data = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as exc:
+        raise PipelineError(f"cannot read latents file {path} ({' '.join(str(exc).split())[:200]}); "
+                            "pass the latents.pt of a pipeline run") from exc
     if not isinstance(data, dict) or data.get("format") != LATENTS_FORMAT:
-        raise ValueError(f"{path} is not a latents file written by the pipeline")
+        raise PipelineError(f"{path} is not a latents file written by the pipeline; pass the latents.pt of a run")
     G = None
     if data.get("generator") is not None:
         G = generator_from_dict(data["generator"], device=device, source=f"{path} (tuned generator)")

@@ -1,7 +1,8 @@
 """The explicit, user-visible download step for LPIPS backbones (the CLI's, never a compute function's).
 
 LPIPS needs an ImageNet backbone (VGG16 / AlexNet / SqueezeNet 1.1) that torchvision keeps
-in its cache (`torch.hub.get_dir()/checkpoints/`). `inversion` never downloads it on its
+in its cache (`torch.hub.get_dir()/checkpoints/`); SqueezeNet 1.1 also ships with the package
+(`inversion.lpips_loss.packaged_backbone`). `inversion` never downloads it on its
 own; before running, the CLI calls `ensure_lpips_backbones`, which downloads missing files
 into that cache with a progress bar (unless offline) through `pipeline.registry.download_file`
 (checked against the SHA-256 prefix in torchvision's file name), or raises
@@ -14,6 +15,7 @@ from typing import Callable
 
 from inversion.lpips_loss import (
     features_file_name,
+    packaged_backbone,
     resolve_backbone,
     torchvision_arch,
     torchvision_cache_path,
@@ -75,6 +77,9 @@ def ensure_lpips_backbones(config: PipelineConfig, allow_download: bool = True, 
         cached = torchvision_cache_path(net)
         if cached.is_file():
             files.append(str(cached))
+            continue
+        if packaged_backbone(net) is not None:  # LPIPS-squeeze ships with the package
+            files.append(str(packaged_backbone(net)))
             continue
         url = torchvision_weights_url(net)
         hint = (f"save {url} as {cached}, or pass --lpips-backbone FILE with a torchvision "

@@ -112,7 +112,8 @@ def load_generator(path: str | os.PathLike, device: str | torch.device | None = 
         map_location: alias of `device` (wins when given), as in `torch.load`.
 
     Returns:
-        Generator in eval mode with requires_grad False, float32 parameters.
+        Generator in eval mode with requires_grad False, float32 parameters;
+        `G.metadata` holds what a native file records (e.g. 'face_preset'), else {}.
 
     Raises:
         CheckpointError: the file is missing, unreadable, unsafe, truncated, of
@@ -129,7 +130,8 @@ def load_generator(path: str | os.PathLike, device: str | torch.device | None = 
     return G.to(target).eval().requires_grad_(False)
 
 
-def save_generator(G: Generator, path: str | os.PathLike, half: bool = False) -> Path:
+def save_generator(G: Generator, path: str | os.PathLike, half: bool = False,
+                   metadata: dict[str, Any] | None = None) -> Path:
     """Writes G in the native format (readable with `torch.load(weights_only=True)`).
 
     The file is written to a temporary name in the same folder and renamed,
@@ -140,11 +142,13 @@ def save_generator(G: Generator, path: str | os.PathLike, half: bool = False) ->
         path: destination file.
         half: store floating-point tensors as float16 (about half the size;
             `load_generator` returns float32 again, with fp16 rounding).
+        metadata: plain str/int/float/bool values stored beside the weights, e.g.
+            {'face_preset': 'utkface'}; None = `G.metadata`.
 
     Returns:
         The path written.
     """
-    return atomic_save(generator_to_dict(G, half=half), path)
+    return atomic_save(generator_to_dict(G, half=half, metadata=metadata), path)
 
 
 def generator_from_dict(payload: dict[str, Any], device: str | torch.device | None = "cpu",
@@ -359,6 +363,7 @@ def _build(parsed: Parsed) -> Generator:
     for name, tensor in list(G.named_parameters()) + list(G.named_buffers()):
         assert not tensor.is_meta, f"{name} was not loaded"
     G.eval().requires_grad_(False)
+    G.metadata = dict(parsed.metadata)
     if parsed.fill_w_avg:
         with torch.no_grad():
             G.mapping.w_avg.copy_(G.mean_w(num_samples=W_AVG_SAMPLES, seed=W_AVG_SEED)[0][0])

@@ -449,6 +449,9 @@ class Generator(nn.Module):
         self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(z_dim, c_dim, w_dim, self.num_ws, num_layers=mapping_layers,
                                       lr_multiplier=mapping_lr_multiplier, w_avg_beta=w_avg_beta)
+        # What the native checkpoint format records beside the weights (plain str/int/float/bool values),
+        # e.g. {'face_preset': 'utkface'}: the alignment framing of the training images.
+        self.metadata: dict[str, Any] = {}
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
                 truncation_cutoff: int | None = None, noise_mode: str = "const", **synthesis_kwargs) -> torch.Tensor:

@@ -88,3 +88,25 @@ def shared_squeeze_backbone() -> Path:
 def utkface_dir() -> Path:
     """../shared/data/utkface (200x200 face crops); skips when absent."""
     return _shared_item("data/utkface")
+
+
+@pytest.fixture
+def run_torchrun():
+    """Factory fixture: `run_torchrun(nproc, module_args, timeout=300)` runs
+    `python -m torch.distributed.run --nproc_per_node=nproc -m ...` on CPU (gloo) from the repo root,
+    one thread per worker, on a free local port; returns the CompletedProcess (text output)."""
+    import socket
+    import subprocess
+    import sys
+
+    def run(nproc: int, module_args: list[str], timeout: float = 300):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1",
+               "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": ""}
+        cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--nnodes=1",
+               "--master_addr=127.0.0.1", f"--master_port={port}", "-m", *map(str, module_args)]
+        return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+
+    return run

@@ -57,6 +57,7 @@ class Parsed:
     fill_w_avg: bool = False                  # compute mapping.w_avg from mapped samples
     fill_noise_seed: int | None = None        # create noise_const buffers with this seed
     fill_resample_filters: bool = False       # the format does not store NVlabs' resample_filter buffers
+    metadata: dict[str, Any] = field(default_factory=dict)  # native only: becomes G.metadata
 
 class FormatProblem(Exception):
     """Internal: a Problem once the format is known."""

@@ -1,8 +1,9 @@
 """The native format: what `save_generator` writes.
 
 A `torch.save` zip of {'format': 'draggan-pipeline.stylegan2', 'version': 1,
-'config': G.init_kwargs, 'dtype': ..., 'state_dict': ...}, loadable with
-`torch.load(weights_only=True)`.
+'config': G.init_kwargs, 'dtype': ..., 'state_dict': ..., optional 'metadata': G.metadata},
+loadable with `torch.load(weights_only=True)`. 'metadata' holds plain values about the model,
+e.g. {'face_preset': 'utkface'}: the framing of its training crops, written by `training.train`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ NATIVE_FORMAT = "draggan-pipeline.stylegan2"
 NATIVE_VERSION = 1
 
 
-def generator_to_dict(G: Generator, half: bool = False) -> dict[str, Any]:
+def generator_to_dict(G: Generator, half: bool = False, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
     """The native-format payload of G: format tag, config and CPU state dict.
 
     It holds only plain types and tensors, so it can be embedded in other
@@ -31,6 +32,7 @@ def generator_to_dict(G: Generator, half: bool = False) -> dict[str, Any]:
     Args:
         G: the generator (not modified).
         half: store floating-point tensors as float16.
+        metadata: plain values stored under 'metadata'; None = `G.metadata`.
     """
     if not isinstance(G, Generator):
         raise TypeError(f"expected a stylegan.Generator, got {type(G).__name__}")
@@ -39,8 +41,25 @@ def generator_to_dict(G: Generator, half: bool = False) -> dict[str, Any]:
     for key, value in G.state_dict().items():
         value = value.detach().to("cpu")
         state_dict[key] = (value.to(dtype) if value.is_floating_point() else value).clone()
-    return {"format": NATIVE_FORMAT, "version": NATIVE_VERSION, "config": plain_config(G.init_kwargs),
-            "dtype": "float16" if half else "float32", "state_dict": state_dict}
+    metadata = dict(getattr(G, "metadata", {}) if metadata is None else metadata)
+    problem = metadata_problem(metadata)
+    if problem:
+        raise ValueError(f"generator metadata {problem}; use str, int, float or bool values")
+    payload = {"format": NATIVE_FORMAT, "version": NATIVE_VERSION, "config": plain_config(G.init_kwargs),
+               "dtype": "float16" if half else "float32", "state_dict": state_dict}
+    if metadata:
+        payload["metadata"] = metadata
+    return payload
+
+
+def metadata_problem(metadata: Any) -> str | None:
+    """Why `metadata` cannot be stored in (or was not read from) a native file, or None."""
+    if not isinstance(metadata, dict):
+        return f"must be a dict, got {type(metadata).__name__}"
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not isinstance(value, (str, int, float, bool)):
+            return f"entry {key!r}: {type(value).__name__} is not a plain value"
+    return None
 
 
 def parse_native(obj: dict) -> Parsed:
@@ -55,7 +74,12 @@ def parse_native(obj: dict) -> Parsed:
     for key in config:
         if key not in allowed:
             raise Problem(f"unknown generator config entry {key!r}", fix="upgrade the draggan-pipeline package")
-    return Parsed(FORMAT_NATIVE, tensor_dict(obj.get("state_dict"), "'state_dict'"), config=dict(config))
+    metadata = obj.get("metadata", {})
+    problem = metadata_problem(metadata)
+    if problem:
+        raise Problem(f"the 'metadata' entry {problem}")
+    return Parsed(FORMAT_NATIVE, tensor_dict(obj.get("state_dict"), "'state_dict'"), config=dict(config),
+                  metadata=dict(metadata))
 
 
 def plain_config(config: dict[str, Any]) -> dict[str, Any]:

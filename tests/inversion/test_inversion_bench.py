@@ -69,3 +69,27 @@ def test_random_generator_outputs_stay_in_range():
     with torch.no_grad():
         img = G(torch.randn([16, G.z_dim], generator=torch.Generator().manual_seed(1)))
     assert 0.3 < float(img.std()) < 0.7
+
+
+@pytest.mark.slow
+def test_torchrun_two_ranks_write_the_single_process_table(image_dir, tmp_path, run_torchrun):
+    Image.fromarray(skimage.data.astronaut()[0:200, 160:360]).save(image_dir / "c.png")
+    common = ["--images", str(image_dir), "--methods", "w,pti", "--limit", "3", "--device", "cpu", "--w-steps", "2",
+              "--pti-steps", "2", "--w-avg-samples", "100", "--lpips-net", "squeeze", "--pti-lpips-net", "squeeze",
+              "--metric-lpips-net", "squeeze", "--lpips-backbone", "random", "--random-resolution", "32",
+              "--grid", "3", "--no-identity"]
+    done = run_torchrun(2, ["inversion.bench", *common, "--out", str(tmp_path / "two")])
+    assert done.returncode == 0, done.stderr[-3000:]
+    bench.main([*common, "--out", str(tmp_path / "one")])
+
+    def table(folder, name, drop):
+        with open(folder / name) as f:
+            return [{k: v for k, v in row.items() if k not in drop} for row in csv.DictReader(f)]
+
+    timing = {"seconds", "seconds_mean", "seconds_std", "peak_mib"}
+    assert table(tmp_path / "two", "results.csv", timing) == table(tmp_path / "one", "results.csv", timing)
+    per_image = table(tmp_path / "two", "per_image.csv", timing)
+    assert [r["image"] for r in per_image] == ["a.png", "a.png", "b.jpg", "b.jpg", "c.png", "c.png"]
+    assert per_image == table(tmp_path / "one", "per_image.csv", timing)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "two" / "grid.png")),
+                                  np.asarray(Image.open(tmp_path / "one" / "grid.png")))

@@ -13,7 +13,9 @@ from stylegan.errors import DragPipelineError
 def test_defaults_follow_the_references():
     c = InversionConfig()
     # PTI configs/hyperparameters.py: first_inv_steps, max_pti_steps, pti_learning_rate, LPIPS_value_threshold.
-    assert (c.w_steps, c.pti_steps, c.pti_lr, c.pti_lpips_threshold) == (450, 350, 3e-4, 0.06)
+    assert (c.w_steps, c.pti_steps, c.pti_lr, c.effective_pti_lpips_threshold) == (450, 350, 3e-4, 0.06)
+    # The AlexNet-calibrated value is not applied to other backbones.
+    assert dataclasses.replace(c, pti_lpips_net="squeeze").effective_pti_lpips_threshold == 0.0
     assert (c.pti_l2_weight, c.pti_lpips_weight, c.pti_lpips_net) == (1.0, 1.0, "alex")
     assert (c.locality_alpha, c.locality_l2_weight, c.locality_lpips_weight) == (30.0, 0.1, 0.1)
     # NVlabs projector.py.

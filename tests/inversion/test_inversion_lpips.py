@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import lpips
+from pathlib import Path
+
 import pytest
 import torch
 import torchvision
@@ -56,10 +58,17 @@ def test_resizing_bounds():
 
 def test_missing_backbone_names_the_file_and_place(empty_hub):
     with pytest.raises(MissingWeightsError) as info:
-        resolve_backbone("squeeze", None)
+        resolve_backbone("alex", None)
     message = str(info.value)
-    assert "squeezenet1_1-b8a52dc0.pth" in message and str(empty_hub) in message and "lpips_backbone" in message
+    assert "alexnet-owt-7be5be79.pth" in message and str(empty_hub) in message and "lpips_backbone" in message
     assert "\n" not in message
+
+
+def test_packaged_squeeze_backbone_is_the_offline_fallback(empty_hub, shared_squeeze_backbone):
+    # The shipped file is torchvision's ImageNet SqueezeNet 1.1 features, byte for byte the shared one.
+    path = resolve_backbone("squeeze", None)
+    assert Path(path).name == "squeezenet1_1_features.pth" and "inversion" in Path(path).parts
+    assert Path(path).read_bytes() == Path(shared_squeeze_backbone).read_bytes()
 
 
 def test_missing_file_and_folder(tmp_path):

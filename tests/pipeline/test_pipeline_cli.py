@@ -1,10 +1,8 @@
-"""The command line end to end: outputs, report, cache, exit codes and messages, no partial outputs."""
+"""The command line end to end: outputs, report, cache (bad input: test_pipeline_bad_inputs.py)."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +15,6 @@ from pipeline.cli import main
 from pipeline.registry import REGISTRY
 from pipeline.report import load_latents
 
-REPO = Path(__file__).resolve().parents[2]
 OUTPUTS = {"edited.png", "aligned.png", "reconstruction.png", "edited_crop.png", "comparison.png", "latents.pt",
            "report.json"}
 REPORT_FIELDS = {"versions", "device", "config", "seconds", "metrics", "cache_hit", "alignment", "points", "drag",
@@ -145,131 +142,6 @@ def test_face_alignment_on_a_real_photo(tmp_path, shared_dir, tiny_checkpoint, f
     assert code == 0, stderr
     report = _check_outputs(out, photo, 32)
     assert report["alignment"]["mode"] == "face" and report["alignment"]["faces_found"] >= 1
-
-
-# --- bad input: exit code 2 (3 for missing weights), one line on stderr, no output left behind -------------
-
-
-def _bad_cases(tmp_path: Path, photo_file: Path, points_file: Path, tiny_checkpoint: Path):
-    inputs = photo_file.parent
-    not_an_image = inputs / "bad.png"
-    not_an_image.write_text("this is not a PNG")
-    flat = inputs / "flat.png"
-    Image.fromarray(np.full((120, 120, 3), 128, np.uint8)).save(flat)
-    small_mask = inputs / "small_mask.png"
-    Image.fromarray(np.full((10, 10), 255, np.uint8)).save(small_mask)
-    garbage_ckpt = inputs / "garbage.pt"
-    garbage_ckpt.write_bytes(b"\x00not a checkpoint" * 10)
-    malformed = inputs / "malformed.json"
-    malformed.write_text('{\n  "handles": [[40, 30]],\n  "targets": [[44, 30]]\n  "mask": 1\n}')
-    p = lambda name, h, t, **kw: _points(inputs / name, h, t, **kw)  # noqa: E731
-    ck = ["--checkpoint", tiny_checkpoint, "--align", "center"]
-    return {
-        "missing image": (["--image", inputs / "nope.png", "--points", points_file, *ck], 2, "photo not found"),
-        "unreadable image": (["--image", not_an_image, "--points", points_file, *ck], 2, "cannot read photo"),
-        "malformed json": (["--image", photo_file, "--points", malformed, *ck], 2, "line 4, column 3"),
-        "missing points file": (["--image", photo_file, "--points", inputs / "nope.json", *ck], 2,
-                                "points file not found"),
-        "unequal counts": (["--image", photo_file, "--points", p("u.json", [[40, 30], [50, 30]], [[44, 30]]), *ck],
-                           2, "2 handles but 1 targets"),
-        "outside the photo": (["--image", photo_file, "--points", p("o.json", [[40, 30]], [[140, 30]]), *ck], 2,
-                              "target 0 at (140, 30) is outside the 96x64 photo"),
-        "outside the crop": (["--image", photo_file, "--points", p("c.json", [[3, 30]], [[44, 30]]), *ck], 2,
-                             "outside the aligned 32x32 crop"),
-        "mask size mismatch": (["--image", photo_file,
-                                "--points", p("m.json", [[40, 30]], [[44, 30]], mask="small_mask.png"), *ck], 2,
-                               "is 10x10 but the photo is 96x64"),
-        "no face found": (["--image", flat, "--points", p("f.json", [[60, 60]], [[64, 60]]),
-                           "--checkpoint", tiny_checkpoint, "--align", "face"], 2, "no face found"),
-        "unknown checkpoint name": (["--image", photo_file, "--points", points_file, "--checkpoint", "ffhq-9000",
-                                     "--align", "center"], 2, "unknown checkpoint name 'ffhq-9000'"),
-        "not a checkpoint": (["--image", photo_file, "--points", points_file, "--checkpoint", garbage_ckpt,
-                              "--align", "center"], 2, "cannot load"),
-        "box without --box": (["--image", photo_file, "--points", points_file, *ck[:2], "--align", "box"], 2,
-                              "--align box needs --box"),
-        "bad option value": (["--image", photo_file, "--points", points_file, *ck, "--inversion", "z"], 2,
-                             "invalid choice"),
-        "missing weights offline": (["--image", photo_file, "--points", points_file, "--checkpoint", "ffhq-256",
-                                     "--checkpoints-dir", tmp_path / "empty", "--offline", "--align", "center"], 3,
-                                    REGISTRY["ffhq-256"].url),
-    }
-
-
-CASES = ["missing image", "unreadable image", "malformed json", "missing points file", "unequal counts",
-         "outside the photo", "outside the crop", "mask size mismatch", "no face found", "unknown checkpoint name",
-         "not a checkpoint", "box without --box", "bad option value", "missing weights offline"]
-
-
-@pytest.mark.parametrize("case", CASES)
-def test_bad_input_exit_codes(case, tmp_path, photo_file, points_file, tiny_checkpoint, fast_args, capsys):
-    args, expected_code, message = _bad_cases(tmp_path, photo_file, points_file, tiny_checkpoint)[case]
-    out = tmp_path / "out"
-    code, stdout, stderr = _run([*args, "--out", out, *fast_args], capsys)
-    assert code == expected_code, stderr
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
-    assert message in lines[0]
-    assert "Traceback" not in stderr
-    assert not out.exists()
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # no staging leftovers
-
-
-def test_lpips_backbone_missing_offline_is_exit_3(tmp_path, photo_file, points_file, tiny_checkpoint, capsys,
-                                                  monkeypatch):
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))  # an empty torchvision cache
-    out = tmp_path / "out"
-    code, _, stderr = _run(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
-                            "--align", "center", "--offline", "--out", out, "--quiet"], capsys)
-    assert code == 3
-    assert "LPIPS-vgg backbone" in stderr and "--lpips-backbone" in stderr
-    assert not out.exists()
-
-
-def test_existing_output_is_refused_and_kept(tmp_path, photo_file, points_file, tiny_checkpoint, fast_args, capsys):
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("mine")
-    code, _, stderr = _run(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
-                            "--align", "center", "--out", out, *fast_args], capsys)
-    assert code == 2 and "--overwrite" in stderr
-    assert [p.name for p in out.iterdir()] == ["keep.txt"]
-    # The input folder itself is never a valid output folder, even with --overwrite.
-    code, _, stderr = _run(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
-                            "--align", "center", "--out", photo_file.parent, "--overwrite", *fast_args], capsys)
-    assert code == 2 and "contains the input" in stderr
-    assert photo_file.is_file()
-
-
-def test_interrupt_leaves_nothing(tmp_path, photo_file, points_file, tiny_checkpoint, fast_args, capsys, monkeypatch):
-    import pipeline.report
-
-    real = pipeline.report.write_results
-
-    def write_then_interrupt(result, folder, extra=None):
-        real(result, folder, extra)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(pipeline.report, "write_results", write_then_interrupt)
-    out = tmp_path / "out"
-    code, _, stderr = _run(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
-                            "--align", "center", "--inversion", "w", "--no-cache", "--out", out, *fast_args], capsys)
-    assert code == 130 and "interrupted" in stderr
-    assert not out.exists()
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
-
-
-def test_debug_prints_the_traceback(tmp_path, points_file, capsys):
-    code, _, stderr = _run(["--image", tmp_path / "nope.png", "--points", points_file, "--debug"], capsys)
-    assert code == 2 and "Traceback" in stderr and stderr.strip().splitlines()[-1].startswith("error: photo not found")
-
-
-def test_subprocess_exit_codes(tmp_path, points_file):
-    env_run = dict(cwd=REPO, capture_output=True, text=True, timeout=120)
-    bad = subprocess.run([sys.executable, "run_pipeline.py", "--image", str(tmp_path / "nope.png"),
-                          "--points", str(points_file)], **env_run)
-    assert bad.returncode == 2
-    assert bad.stderr.strip().startswith("error: photo not found") and "Traceback" not in bad.stderr
-    assert len(bad.stderr.strip().splitlines()) == 1
 
 
 def test_list_checkpoints(capsys):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,15 +62,57 @@ def test_examples_are_small_and_valid():
     assert json.loads((REPO / "examples" / "astronaut_points_masked.json").read_text())["mask"]
 
 
-def test_main_command_offline_fails_with_exit_3_and_says_what_to_download(tmp_path, monkeypatch, capsys):
+def test_ffhq_offline_fails_with_exit_3_and_says_what_to_download(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DRAGGAN_OFFLINE", "1")
     monkeypatch.setenv("DRAGGAN_CHECKPOINTS", str(tmp_path / "checkpoints"))
-    main_command = _readme_commands()[0]
+    command = [*_readme_commands()[0], "--checkpoint", "ffhq-512"]
     out = tmp_path / "out"
-    assert _main_in_repo(monkeypatch, _with_out(main_command, out, tmp_path / "cache")) == 3
+    assert _main_in_repo(monkeypatch, _with_out(command, out, tmp_path / "cache")) == 3
     err = capsys.readouterr().err
     assert "stylegan2-ffhq-512x512.pkl" in err and "https://api.ngc.nvidia.com/" in err
     assert not out.exists()
+
+
+# Imported first by the subprocess (sitecustomize): every network connection raises.
+_NO_NETWORK = """
+import socket
+
+def _blocked(*args, **kwargs):
+    raise OSError("network blocked by the test")
+
+socket.socket.connect = _blocked
+socket.socket.connect_ex = _blocked
+socket.create_connection = _blocked
+socket.getaddrinfo = _blocked
+"""
+
+
+@pytest.mark.slow
+def test_main_command_runs_with_the_network_blocked(tmp_path):
+    """The README's first command on a machine without network: the shipped face-64 model, shipped LPIPS."""
+    guard = tmp_path / "guard"
+    guard.mkdir()
+    (guard / "sitecustomize.py").write_text(_NO_NETWORK)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(guard), str(REPO)]),
+           "TORCH_HOME": str(tmp_path / "torch_home"),             # no torchvision cache
+           "DRAGGAN_CHECKPOINTS": str(tmp_path / "checkpoints"),   # no downloaded checkpoints
+           "DRAGGAN_CACHE_DIR": str(tmp_path / "cache")}            # no cached inversion
+    env.pop("DRAGGAN_OFFLINE", None)  # not told: the run must simply never connect
+    out = tmp_path / "out"
+    main_command = _readme_commands()[0]
+    assert main_command == ["--image", "examples/astronaut.png", "--points", "examples/astronaut_points.json"]
+    done = subprocess.run([sys.executable, "run_pipeline.py", *main_command, "--out", str(out), "--quiet"],
+                          cwd=REPO, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    names = {"edited.png", "aligned.png", "reconstruction.png", "edited_crop.png", "comparison.png", "latents.pt",
+             "report.json"}
+    assert names <= {p.name for p in out.iterdir()}
+    report = json.loads((out / "report.json").read_text())
+    assert report["checkpoint"]["name"] == "face-64" and report["metrics"]["reconstruction"]["lpips"] is not None
+    # The guard really was active in the subprocess.
+    probe = subprocess.run([sys.executable, "-c", "import socket; socket.create_connection(('127.0.0.1', 9))"],
+                           env=env, capture_output=True, text=True)
+    assert "network blocked by the test" in probe.stderr
 
 
 @pytest.mark.slow

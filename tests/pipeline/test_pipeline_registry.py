@@ -9,6 +9,7 @@ from pipeline import registry
 from pipeline.errors import UnknownCheckpointError
 from pipeline.registry import (
     DEFAULT_CHECKPOINT,
+    PACKAGES_ROOT,
     OFFLINE_CHECKPOINT,
     REGISTRY,
     build_random_generator,
@@ -29,7 +30,9 @@ def test_registry_entries_are_complete():
     assert len(mmagic) == 8  # the eight DragGAN models of mmagic's table
     for info in REGISTRY.values():
         assert info.resolution in (64, 256, 512, 1024)
-        if info.format != "builtin":
+        if info.packaged is not None:
+            assert (PACKAGES_ROOT / info.packaged).is_file() and info.url is None
+        elif info.format != "builtin":
             assert info.url.startswith(("https://", "http://")) and info.filename
 
 
@@ -187,3 +190,13 @@ def test_registry_download_with_a_wrong_hash_fails_and_leaves_the_folder_empty(t
     with pytest.raises(MissingWeightsError, match="wrong SHA-256"):
         resolve_checkpoint("tiny-bad", folder, progress=False)
     assert list(folder.iterdir()) == []
+
+
+def test_default_is_the_packaged_face_model_and_needs_no_network(tmp_path, monkeypatch):
+    monkeypatch.setenv("DRAGGAN_OFFLINE", "1")
+    resolved = resolve_checkpoint(DEFAULT_CHECKPOINT, tmp_path / "empty", allow_download=False)
+    assert DEFAULT_CHECKPOINT == "face-64" and resolved.path == PACKAGES_ROOT / "stylegan" / "data" / "face64-fp16.pt"
+    G = load_checkpoint(resolved)
+    # The file itself records the framing it was trained with, so it is aligned right by path too.
+    assert (G.img_resolution, G.metadata["face_preset"], resolved.info.face_preset) == (64, "utkface", "utkface")
+    assert resolved.info.domain == "face"

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from stylegan import (CheckpointError, DragPipelineError, Generator, detect_format, export_mmagic_state_dict,
-                      export_rosinality_checkpoint, infer_config, load_generator, save_generator)
+                      export_rosinality_checkpoint, generator_from_dict, generator_to_dict, infer_config, load_generator,
+                      save_generator)
 from stylegan.checkpoints import MMAGIC_NOISE_SEED, NATIVE_FORMAT
 
 
@@ -515,3 +516,37 @@ def test_numpy_content_in_pickles_is_allowed(G, nvlabs_pickler, tmp_path):
     G.synthesis.b4.conv1.some_gain = np.float64(0.5)
     path = nvlabs_pickler(tmp_path / "np.pkl", G, extra={"stats": np.arange(6, dtype=np.float32).reshape(2, 3)})
     _assert_same_weights(G, load_generator(path))
+
+
+def test_native_metadata_round_trips_and_follows_copies(tmp_path, tiny_G):
+    import copy
+
+    G = copy.deepcopy(tiny_G)
+    assert G.metadata == {}
+    G.metadata = {"face_preset": "utkface", "kimg": 130.0}
+    path = save_generator(G, tmp_path / "g.pt", half=True)
+    loaded = load_generator(path)
+    assert loaded.metadata == {"face_preset": "utkface", "kimg": 130.0}
+    assert torch.load(path, weights_only=True)["metadata"] == loaded.metadata  # a plain entry of the file
+    assert generator_from_dict(generator_to_dict(copy.deepcopy(loaded))).metadata == loaded.metadata
+    # An explicit argument wins; files without metadata load with {}.
+    assert load_generator(save_generator(G, tmp_path / "h.pt", metadata={})).metadata == {}
+    with pytest.raises(ValueError, match="plain value"):
+        save_generator(G, tmp_path / "bad.pt", metadata={"preset": ["utkface"]})
+
+
+def test_native_file_with_bad_metadata_is_refused(tmp_path, tiny_G):
+    payload = generator_to_dict(tiny_G)
+    payload["metadata"] = {"face_preset": object.__name__, "x": [1]}
+    torch.save(payload, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="metadata"):
+        load_generator(tmp_path / "bad.pt")
+
+
+def test_shipped_face_model_records_its_framing():
+    from pathlib import Path
+
+    import stylegan
+
+    G = load_generator(Path(stylegan.__file__).parent / "data" / "face64-fp16.pt")
+    assert G.metadata["face_preset"] == "utkface" and G.img_resolution == 64

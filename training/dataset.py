@@ -1,7 +1,7 @@
 """A folder of already-aligned training images, and the fixed UTKFace hold-out list.
 
 Alignment is not done here (it belongs to `align/`, and `stylegan` must not import it):
-run `python -m pipeline.prepare_dataset` first, which writes the aligned crops this
+run `python -m training.prepare` first, which writes the aligned crops this
 dataset reads.
 
 Images are matched against exclusion lists by *stem*, the file name without its last
@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from stylegan.errors import DragPipelineError
+from stylegan.images import read_image
 
 __all__ = ["DatasetError", "ImageFolderDataset", "IMAGE_EXTENSIONS", "HOLDOUT_PATH", "HOLDOUT_COUNT",
            "HOLDOUT_SEED", "load_holdout", "make_holdout_list", "write_holdout"]
@@ -93,19 +94,15 @@ def load_holdout(path: str | Path = HOLDOUT_PATH) -> list[str]:
     """
     path = Path(path)
     if not path.is_file():
-        raise DatasetError(f"hold-out list {path} not found; regenerate it with stylegan.dataset.write_holdout")
+        raise DatasetError(f"hold-out list {path} not found; regenerate it with training.dataset.write_holdout")
     lines = (line.strip() for line in path.read_text().splitlines())
     return [line for line in lines if line and not line.startswith("#")]
 
 
 def _read_rgb(path: Path) -> np.ndarray:
-    from PIL import Image  # Pillow comes with torchvision and scikit-image
-
-    try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"cannot read image {path} ({exc}); remove or replace the file") from exc
+    # The project's one image reader: EXIF orientation, modes, 16-bit and the pixel limit.
+    return read_image(path, what="data-set image", error=DatasetError,
+                      too_large_fix="remove the file or downscale it")
 
 
 def _resize_area(image: np.ndarray, resolution: int) -> np.ndarray:
@@ -135,7 +132,7 @@ class ImageFolderDataset(torch.utils.data.Dataset):
         self.path = Path(path)
         if not self.path.is_dir():
             raise DatasetError(f"training image folder {self.path} does not exist; run "
-                               f"`python -m pipeline.prepare_dataset` to create it")
+                               f"`python -m training.prepare` to create it")
         if not (isinstance(resolution, int) and resolution >= 4):
             raise DatasetError(f"resolution must be an int >= 4, got {resolution!r}")
         self.resolution = resolution

@@ -1,12 +1,12 @@
-"""Align a folder of face photos into generator training crops (the step before `stylegan.train`).
+"""Align a folder of face photos into generator training crops (the step before `training.train`).
 
-    python -m pipeline.prepare_dataset --images ../shared/data/utkface --out data/utkface128 --size 128
+    python -m training.prepare --images ../shared/data/utkface --out data/utkface128 --size 128
 
 Every image goes through `align.align_face`, the very alignment the pipeline applies to a
 photo at inference, so that real photos aligned for editing land in the generator's domain.
 Images without a detected face are skipped and counted; names in the hold-out list are
 never written. The output folder holds `<stem>.png` crops (`x.jpg.chip.jpg` ->
-`x.jpg.chip.png`; `stylegan.dataset` matches hold-out names by this stem) and
+`x.jpg.chip.png`; `training.dataset` matches hold-out names by this stem) and
 `manifest.json` (settings, counts, one record per source image).
 
 Face-crop preset. UTKFace "crop_part1" images are 200x200 and cut tightly around the face:
@@ -18,7 +18,8 @@ mouth (center_shift 0.5) with half side max(1.1 |eye_to_eye|, 0.99 |eye_to_mouth
 (~173 px): 91% of the quads lie inside the 200 px crops and 98% within 4 px of them
 (the rest is padded by align's reflect-and-blur), and dlib's frontal detector (upsampling
 once) still finds a face in 97.6% of the 128 px crops. The inference pipeline must use the
-same preset for the model trained on these crops (see `UTKFACE_PRESET`).
+same preset for the model trained on these crops: it is `align.FACE_PRESETS['utkface']`, the
+one place the framing is defined, and the trainer records its name in the checkpoint.
 """
 
 from __future__ import annotations
@@ -33,18 +34,22 @@ from pathlib import Path
 
 import numpy as np
 
-from align import FACE_PRESETS, AlignConfig, NoFaceFoundError, align_face, load_photo, transform_points
+from align import (
+    FACE_PRESETS,
+    AlignConfig,
+    NoFaceFoundError,
+    align_face,
+    load_photo,
+    transform_points,
+)
 from align.errors import PhotoError
 from align.geometry import crop_corners
-from stylegan.dataset import HOLDOUT_PATH, IMAGE_EXTENSIONS, load_holdout, write_holdout
 from stylegan.errors import DragPipelineError
+from training.dataset import HOLDOUT_PATH, IMAGE_EXTENSIONS, load_holdout, write_holdout
 
-__all__ = ["UTKFACE_PRESET", "PrepareConfig", "PrepareResult", "PrepareError", "preset_align_config",
+__all__ = ["PrepareConfig", "PrepareResult", "PrepareError", "preset_align_config",
            "prepare_dataset", "main"]
 
-# (eye_scale, mouth_scale, center_shift), the multipliers of align's FFHQ quad; derivation
-# in the module docstring. mouth_scale keeps FFHQ's ratio 1.8 / 2.0 to eye_scale.
-UTKFACE_PRESET: tuple[float, float, float] = (1.1, 0.99, 0.5)
 MANIFEST_FORMAT = "draggan-pipeline/aligned-dataset"
 
 
@@ -53,20 +58,14 @@ class PrepareError(DragPipelineError, ValueError):
 
 
 def preset_align_config(preset: str) -> AlignConfig:
-    """The AlignConfig of a face-crop preset: a key of `align.FACE_PRESETS`, or 'utkface'.
-
-    'utkface' comes from `align.FACE_PRESETS` when align defines it, else from
-    `UTKFACE_PRESET` here.
+    """The AlignConfig of a face-crop preset, a key of `align.FACE_PRESETS` ('ffhq', 'utkface').
 
     Returns:
         AlignConfig with the preset's eye_scale, mouth_scale and center_shift.
     """
     if preset in FACE_PRESETS:
         return AlignConfig.from_preset(preset)
-    if preset == "utkface":
-        eye_scale, mouth_scale, center_shift = UTKFACE_PRESET
-        return AlignConfig(eye_scale=eye_scale, mouth_scale=mouth_scale, center_shift=center_shift)
-    raise PrepareError(f"unknown face preset {preset!r}; use 'utkface' or one of {sorted(FACE_PRESETS)}")
+    raise PrepareError(f"unknown face preset {preset!r}; use one of {sorted(FACE_PRESETS)}")
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,7 @@ class PrepareConfig:
 
     size: int = 128                     # crop side (the generator's resolution)
     preset: str = "utkface"             # face-crop preset (see preset_align_config)
-    holdout: str | None = "default"     # names never written: 'default' = stylegan/data/utkface_holdout.txt,
+    holdout: str | None = "default"     # names never written: 'default' = training/data/utkface_holdout.txt,
                                         # a path, or None
     image_format: str = "png"           # 'png' (lossless) or 'jpg' (about 8x smaller, for carrying the set around)
     jpeg_quality: int = 95              # quality of 'jpg' output
@@ -245,13 +244,13 @@ def prepare_dataset(images_dir: str | Path, out_dir: str | Path, config: Prepare
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns the exit status."""
     defaults = PrepareConfig()
-    p = argparse.ArgumentParser(prog="python -m pipeline.prepare_dataset", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m training.prepare", description=__doc__.split("\n\n")[0])
     p.add_argument("--images", required=True, help="folder of face photos (e.g. ../shared/data/utkface)")
     p.add_argument("--out", help="output folder of aligned crops (required unless --write-holdout)")
     p.add_argument("--size", type=int, default=defaults.size, help="crop side")
-    p.add_argument("--preset", default=defaults.preset, help=f"face-crop preset: 'utkface' or {sorted(FACE_PRESETS)}")
+    p.add_argument("--preset", default=defaults.preset, help=f"face-crop preset: one of {sorted(FACE_PRESETS)}")
     p.add_argument("--holdout", default="default",
-                   help="hold-out list ('default' = stylegan/data/utkface_holdout.txt, or a path)")
+                   help="hold-out list ('default' = training/data/utkface_holdout.txt, or a path)")
     p.add_argument("--no-holdout", action="store_true", help="write every image")
     p.add_argument("--format", dest="image_format", default=defaults.image_format, choices=("png", "jpg"))
     p.add_argument("--jpeg-quality", type=int, default=defaults.jpeg_quality)
@@ -275,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         result = prepare_dataset(args.images, args.out, config, progress=not args.no_progress, limit=args.limit)
     except DragPipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     print(f"{result.total} images: {result.written} crops written to {result.out_dir} "
           f"({result.padded} padded), {result.held_out} held out, {result.no_face} without a detected face, "
           f"{result.unreadable} unreadable; manifest {result.manifest}")

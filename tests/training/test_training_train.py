@@ -14,14 +14,38 @@ import numpy as np
 import pytest
 import torch
 
-from stylegan.augment import (AugmentError, diff_augment, parse_policy, rand_brightness, rand_contrast, rand_cutout,
-                              rand_saturation, rand_translation)
 from stylegan.checkpoints import load_generator, save_generator
-from stylegan.dataset import (HOLDOUT_PATH, DatasetError, ImageFolderDataset, load_holdout, make_holdout_list)
-from stylegan.discriminator import Discriminator, MinibatchStdLayer
 from stylegan.errors import DragPipelineError
-from stylegan.train import (TrainConfig, TrainError, Trainer, build_networks, ema_beta, load_train_state, main,
-                            r1_gamma_heuristic, train, update_ema)
+from training.augment import (
+    AugmentError,
+    diff_augment,
+    parse_policy,
+    rand_brightness,
+    rand_contrast,
+    rand_cutout,
+    rand_saturation,
+    rand_translation,
+)
+from training.dataset import (
+    HOLDOUT_PATH,
+    DatasetError,
+    ImageFolderDataset,
+    load_holdout,
+    make_holdout_list,
+)
+from training.discriminator import Discriminator, MinibatchStdLayer
+from training.train import (
+    TrainConfig,
+    Trainer,
+    TrainError,
+    build_networks,
+    ema_beta,
+    load_train_state,
+    main,
+    r1_gamma_heuristic,
+    train,
+    update_ema,
+)
 
 TINY = TrainConfig(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=16, batch=4,
                    r1_interval=2, kimg=0.016, snapshot_kimg=0.008, log_every=2, holdout=None, device="cpu",
@@ -99,9 +123,10 @@ def test_cutout_zeroes_one_square_of_half_the_side():
 
 
 def test_brightness_shifts_every_pixel_of_an_image_equally():
-    x = torch.randn(3, 3, 8, 8)
+    x = torch.randn(3, 3, 8, 8, generator=torch.Generator().manual_seed(1))
     d = rand_brightness(x, generator=torch.Generator().manual_seed(0)) - x
-    assert torch.allclose(d, d[:, :1, :1, :1].expand_as(d)) and d.abs().max() <= 0.5
+    # (x + c) - x rounds to c within float32 epsilon of |x|, not of |c|.
+    assert torch.allclose(d, d[:, :1, :1, :1].expand_as(d), atol=1e-6) and d.abs().max() <= 0.5
 
 
 def test_bad_policy_is_refused():
@@ -391,3 +416,78 @@ def test_cli_trains_and_resumes(tmp_path, data_dir, capsys):
                  "--kimg", "0.008", "--no-progress"]) == 0
     assert load_train_state(out)["step"] == 2
     assert main(["--data", str(tmp_path / "missing"), "--out", str(out), "--kimg", "0.004", *tiny_args]) == 2
+
+
+def test_ada_moves_p_by_the_nvlabs_step_towards_the_target(data_dir):
+    config = dataclasses.replace(TINY, ada_target=0.6, ada_interval=4, ada_kimg=0.1)
+    trainer = Trainer(config, torch.device("cpu"))
+    delta = config.batch * config.ada_interval / (config.ada_kimg * 1000)  # 0.16 per adjustment
+    assert float(trainer.augment_p) == 0.0
+    for logits, expected in ((torch.ones(4, 1), delta), (torch.ones(4, 1), 2 * delta),
+                             (-torch.ones(4, 1), delta), (torch.zeros(4, 1), 0.0), (torch.zeros(4, 1), 0.0)):
+        for _ in range(config.ada_interval):  # r_t over one interval: 1 (overfitting), -1, 0 (chance)
+            trainer._adapt_augment(logits, config.batch)
+            trainer.step += 1
+        assert float(trainer.augment_p) == pytest.approx(expected)  # clamped at 0 at chance
+
+
+def test_ada_p_is_logged_saved_and_resumed(tmp_path, data_dir):
+    config = dataclasses.replace(TINY, ada_kimg=0.04, ada_interval=1)  # steps of 0.1, to see p move
+    result = train(config, data_dir, tmp_path / "run", progress=False)
+    ps = [row["augment_p"] for row in result.losses]
+    assert all(0.0 <= p <= 1.0 for p in ps) and len(set(ps)) > 1
+    assert float(load_train_state(result.state)["augment_p"]) == ps[-1]
+    fixed = train(dataclasses.replace(TINY, ada_target=None), data_dir, tmp_path / "fixed", progress=False)
+    assert "augment_p" not in fixed.losses[0]
+
+
+def test_augment_probability_zero_and_one():
+    x = torch.randn(4, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(diff_augment(x, "color,translation,cutout", p=torch.tensor(0.0)), x)
+    gen = torch.Generator().manual_seed(3)
+    always = diff_augment(x, "color", generator=gen)
+    assert not torch.equal(always, x)
+
+
+def test_chance_logits_warn(tmp_path, data_dir, capsys, monkeypatch):
+    monkeypatch.setattr("training.train.CHANCE_LOGIT", 1e9)  # every interval counts as chance
+    train(dataclasses.replace(TINY, kimg=0.008), data_dir, tmp_path / "run", progress=False)
+    err = capsys.readouterr().err
+    assert "discriminator is at chance" in err and err.count("warning:") == 1  # once, not every interval
+
+
+def test_ctrl_c_saves_a_resumable_state_and_exits_130(tmp_path, data_dir, capsys, monkeypatch):
+    import signal
+
+    full = train(TINY, data_dir, tmp_path / "full", progress=False)
+    original = Trainer.train_step
+
+    def step_then_ctrl_c(self, real):
+        stats = original(self, real)
+        if self.step == 3:
+            signal.raise_signal(signal.SIGINT)  # as a terminal's Ctrl-C, in the middle of the run
+        return stats
+
+    monkeypatch.setattr(Trainer, "train_step", step_then_ctrl_c)
+    out = tmp_path / "cli"
+    tiny_args = ["--resolution", "16", "--z-dim", "16", "--w-dim", "16", "--mapping-layers", "2",
+                 "--channel-base", "256", "--channel-max", "16", "--batch", "4", "--device", "cpu", "--no-holdout",
+                 "--r1-interval", "2", "--log-every", "2", "--snapshot-kimg", "0.008", "--no-progress"]
+    assert main(["--data", str(data_dir), "--out", str(out), "--kimg", "0.016", *tiny_args]) == 130
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines()[-1] == "error: interrupted"
+    assert load_train_state(out)["step"] == 3  # the step in progress finished, then the state was written
+    monkeypatch.setattr(Trainer, "train_step", original)
+    resumed = train(TINY, data_dir, out, resume=out / "latest.pt", progress=False)
+    assert resumed.losses == full.losses[3:]  # the interrupted run continues exactly
+    a, b = load_generator(full.final), load_generator(resumed.final)
+    assert all(torch.equal(va, vb) for va, vb in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_exports_record_the_face_preset_of_the_data(tmp_path, data_dir):
+    import json
+
+    (data_dir / "manifest.json").write_text(json.dumps({"preset": "utkface"}))
+    result = train(dataclasses.replace(TINY, kimg=0.004), data_dir, tmp_path / "run", progress=False)
+    G = load_generator(result.final_half)
+    assert G.metadata["face_preset"] == "utkface" and G.metadata["kimg"] == 0.004

@@ -160,13 +160,16 @@ def parse_policy(policy: str) -> tuple[str, ...]:
 
 
 def diff_augment(x: torch.Tensor, policy: str = DEFAULT_POLICY,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+                 generator: torch.Generator | None = None, p: float | torch.Tensor = 1.0) -> torch.Tensor:
     """Applies the DiffAugment policy to a batch (each image gets its own random draw).
 
     Args:
         x: (B, C, H, W) float images in about [-1, 1]; not modified.
         policy: comma-separated subset of 'color', 'translation', 'cutout', or 'none'.
         generator: random generator on x's device, None = torch's global one.
+        p: probability in [0, 1] (a float or a 0-dim tensor) with which each operation is
+            applied to each image, as StyleGAN2-ADA's augmentation probability; a float
+            1.0 applies every operation to every image and draws no extra random numbers.
 
     Returns:
         (B, C, H, W) tensor of x's dtype, differentiable with respect to x; x itself
@@ -174,7 +177,9 @@ def diff_augment(x: torch.Tensor, policy: str = DEFAULT_POLICY,
     """
     if x.ndim != 4:
         raise AugmentError(f"expected images of shape (B, C, H, W), got {tuple(x.shape)}")
+    always = isinstance(p, (int, float)) and p >= 1
     for name in parse_policy(policy):
         for op in AUGMENT_OPS[name]:
-            x = op(x, generator=generator)
+            y = op(x, generator=generator)
+            x = y if always else torch.where(_rand(x.shape[0], x, generator) < p, y, x)
     return x

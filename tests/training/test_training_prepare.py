@@ -9,10 +9,15 @@ import pytest
 import torch
 
 from align import FACE_PRESETS, align_face
-from pipeline.face_model_report import FaceRateConfig, face_detection_rate
-from pipeline.prepare_dataset import (UTKFACE_PRESET, PrepareConfig, PrepareError, main, prepare_dataset,
-                                      preset_align_config)
-from stylegan.dataset import ImageFolderDataset, load_holdout
+from training.dataset import ImageFolderDataset, load_holdout
+from training.prepare import (
+    PrepareConfig,
+    PrepareError,
+    main,
+    prepare_dataset,
+    preset_align_config,
+)
+from training.report import FaceRateConfig, face_detection_rate
 
 
 def test_prepare_writes_aligned_crops_and_skips_holdout(tmp_path, utkface_dir):
@@ -55,7 +60,7 @@ def test_prepare_cli_jpeg_output(tmp_path, utkface_dir):
 
 def test_utkface_preset_and_errors(tmp_path):
     config = preset_align_config("utkface")
-    expected = FACE_PRESETS.get("utkface", UTKFACE_PRESET)
+    expected = FACE_PRESETS["utkface"]
     assert (config.eye_scale, config.mouth_scale, config.center_shift) == tuple(expected)
     assert preset_align_config("ffhq").eye_scale == 2.0
     with pytest.raises(PrepareError, match="unknown face preset"):

@@ -1,0 +1,99 @@
+"""Per-model settings: the face framing a model records, small-model defaults, user options win."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import numpy as np
+import pytest
+
+from align import FACE_PRESETS, AlignConfig
+from draggan import DragConfig
+from inversion import InversionConfig
+from pipeline import PipelineConfig, edit_photo
+from pipeline.cli import build_parser, config_from_args, explicit_options
+from pipeline.errors import PipelineError
+from pipeline.model_defaults import (
+    SMALL_MODEL_DRAG,
+    SMALL_MODEL_INVERSION,
+    changed_fields,
+    config_for_model,
+    model_face_preset,
+)
+from pipeline.registry import REGISTRY
+
+
+class _Big:
+    """Stands in for a 512-px generator: config_for_model reads only img_resolution and metadata."""
+
+    img_resolution = 512
+    metadata: dict = {}
+
+
+def _framing(config: PipelineConfig) -> tuple[float, float, float]:
+    return config.align.eye_scale, config.align.mouth_scale, config.align.center_shift
+
+
+@pytest.fixture
+def utk_G(tiny_G):
+    G = copy.deepcopy(tiny_G)
+    G.metadata = {"face_preset": "utkface"}
+    return G
+
+
+def test_the_file_records_the_framing_for_any_path(utk_G, tiny_G):
+    assert model_face_preset(utk_G) == "utkface"          # a file given by path: the file says
+    assert model_face_preset(tiny_G) == "ffhq"            # nothing recorded: the public models' framing
+    assert model_face_preset(tiny_G, REGISTRY["face-64"]) == "utkface"
+    assert _framing(config_for_model(PipelineConfig(), utk_G)) == FACE_PRESETS["utkface"]
+    bad = copy.deepcopy(tiny_G)
+    bad.metadata = {"face_preset": "moon"}
+    with pytest.raises(PipelineError, match="--face-preset"):
+        config_for_model(PipelineConfig(), bad)
+
+
+def test_small_models_get_the_measured_defaults(utk_G):
+    config = config_for_model(PipelineConfig(), utk_G)
+    for name, value in SMALL_MODEL_INVERSION.items():
+        assert getattr(config.inversion, name) == value, name
+    for name, value in SMALL_MODEL_DRAG.items():
+        assert getattr(config.drag, name) == value, name
+    # FFHQ-class models keep DragGAN's and PTI's defaults (VGG / AlexNet LPIPS, 450 / 350 steps).
+    assert config_for_model(PipelineConfig(), _Big(), REGISTRY["ffhq-512"]) == PipelineConfig()
+
+
+def test_options_the_user_set_win(utk_G):
+    user = PipelineConfig(inversion=InversionConfig(w_steps=77, lpips_net="alex", pti_lpips_net="alex"),
+                          drag=DragConfig(stop_distance=3.0), align=AlignConfig(eye_scale=1.5))
+    assert changed_fields(user) >= {"inversion.w_steps", "drag.stop_distance", "align.eye_scale"}
+    config = config_for_model(user, utk_G)
+    assert (config.inversion.w_steps, config.inversion.pti_steps) == (77, SMALL_MODEL_INVERSION["pti_steps"])
+    assert (config.inversion.lpips_net, config.inversion.pti_lpips_net) == ("alex", "alex")  # kept whole
+    assert config.drag.stop_distance == 3.0 and config.align.eye_scale == 1.5
+    # The CLI names what was given, so a value equal to the stage default still wins.
+    args = build_parser().parse_args(["--image", "x", "--points", "y", "--steps", "450", "--face-preset", "ffhq"])
+    config = config_for_model(config_from_args(args), utk_G, explicit=explicit_options(args))
+    assert (config.inversion.w_steps, config.inversion.pti_steps) == (450, 450)
+    assert _framing(config) == FACE_PRESETS["ffhq"]  # --face-preset overrides the file's record
+
+
+def test_content_aspect_for_box_crops():
+    config = config_for_model(PipelineConfig(align_mode="center"), _Big(), REGISTRY["car-512"])
+    assert config.align.content_aspect == pytest.approx(4 / 3)
+
+
+def test_the_python_api_adapts_the_config_like_the_cli(tiny_G, tmp_path, make_photo):
+    # No backbone given: LPIPS-squeeze comes from the package.
+    base = PipelineConfig(align_mode="center", inversion_method="w", device="cpu", cache_dir=str(tmp_path / "c"),
+                          inversion=InversionConfig(w_steps=1, w_avg_samples=500),
+                          drag=DragConfig(max_steps=2))
+    photo = make_photo(96, 64)
+    result = edit_photo(photo, np.array([[48.0, 30.0]]), np.array([[50.0, 30.0]]), tiny_G, base, progress=False)
+    # The model's settings where the caller set none, the caller's where they did.
+    assert result.config.inversion.lpips_net == "squeeze" and result.config.inversion.w_steps == 1
+    assert result.config.drag.stop_distance == SMALL_MODEL_DRAG["stop_distance"] and result.config.drag.max_steps == 2
+    plain = edit_photo(photo, np.array([[48.0, 30.0]]), np.array([[50.0, 30.0]]), tiny_G,
+                       dataclasses.replace(base, inversion=dataclasses.replace(base.inversion, lpips_net="squeeze")),
+                       progress=False, model_defaults=False)
+    assert plain.config.drag.stop_distance is None

@@ -1,0 +1,10 @@
+"""Training a StyleGAN2 generator on aligned face crops, and measuring the result.
+
+    python -m training.prepare --images ../shared/data/utkface --out data/utk64 --size 64
+    python -m training.train --data data/utk64 --out runs/face64 --resolution 64
+    python -m training.report --checkpoint face-64
+
+The trainer (`training.train`), its discriminator, DiffAugment and dataset live here, apart
+from the generator (`stylegan`): training may import `align` and `stylegan`, and no other
+package imports `training`.
+"""
