@@ -54,7 +54,7 @@ class SuiteConfig:
     conv_clamp: float = 256.0               # NVlabs: 256 with fp16
     compile_backend: str = "inductor"       # torch.compile backend ('eager' only checks the wiring)
     budget_s: float = 420.0                 # stop starting stages after this many seconds
-    lpips_backbone: str | None = None       # PTI's LPIPS-squeeze backbone (None: torchvision cache, else random)
+    lpips_backbone: str | None = None       # PTI's LPIPS-squeeze backbone (None: cache or packaged, else random)
 
     def __post_init__(self):
         if not self.drag_resolutions or any(r < 16 or r & (r - 1) for r in self.drag_resolutions):
@@ -164,11 +164,15 @@ def measure_pti(config: SuiteConfig, device: torch.device) -> dict:
     """One PTI inversion of an image the generator made (so the answer is reachable): seconds, PSNR."""
     from inversion import InversionConfig, invert
     from inversion.bench import random_generator
-    from inversion.lpips_loss import torchvision_cache_path
+    from inversion.lpips_loss import resolve_backbone
     from inversion.metrics import psnr
+    from stylegan.errors import MissingWeightsError
     backbone = config.lpips_backbone
     if backbone is None:
-        backbone = str(torchvision_cache_path("squeeze")) if torchvision_cache_path("squeeze").is_file() else "random"
+        try:  # torchvision's cache, else the SqueezeNet features shipped with the package
+            backbone = resolve_backbone("squeeze")
+        except MissingWeightsError:
+            backbone = "random"
     G = random_generator(config.pti_resolution, seed=0, w_dim=config.w_dim, channel_max=config.channel_max,
                          device=device)
     with torch.no_grad():
@@ -273,7 +277,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    result = run_suite(config, device, quick=args.quick, log=lambda s: print(s, file=sys.stderr, flush=True))
+    try:
+        result = run_suite(config, device, quick=args.quick, log=lambda s: print(s, file=sys.stderr, flush=True))
+    except DragPipelineError as exc:  # e.g. a --lpips-backbone that is not there
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     table = format_markdown(result)
     (out / "gpu_suite.md").write_text(table)
     (out / "gpu_suite.json").write_text(json.dumps(result.to_json(), indent=2))

@@ -72,7 +72,7 @@ def ensure_lpips_backbones(config: PipelineConfig, allow_download: bool = True, 
     files = []
     for net in lpips_nets_needed(config):
         if backbone is not None:
-            files.append(resolve_backbone(net, backbone, allow_download=False))
+            files.append(resolve_backbone(net, backbone))
             continue
         cached = torchvision_cache_path(net)
         if cached.is_file():

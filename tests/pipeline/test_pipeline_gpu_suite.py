@@ -59,5 +59,8 @@ def test_a_failing_drag_setting_becomes_an_error_row(monkeypatch):
 def test_bad_arguments_exit_2(tmp_path, capsys):
     assert gpu_suite.main(["--out", str(tmp_path), "--device", "tpu", "--quick"]) == 2
     assert capsys.readouterr().err.startswith("error: ")
+    assert gpu_suite.main(["--out", str(tmp_path), "--device", "cpu", "--quick",
+                           "--lpips-backbone", str(tmp_path / "absent.pth")]) == 3  # MissingWeightsError
+    assert "absent.pth" in capsys.readouterr().err
     with pytest.raises(ValueError, match="budget_s"):
         gpu_suite.SuiteConfig(budget_s=0)

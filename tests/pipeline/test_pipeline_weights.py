@@ -13,18 +13,19 @@ from stylegan.errors import MissingWeightsError
 
 
 def _serve(tmp_path, monkeypatch, content: bytes, prefix: str):
-    """A local 'torchvision' file named <arch>-<prefix>.pth, and a cache folder to download into."""
-    remote = tmp_path / "remote" / f"squeezenet1_1-{prefix}.pth"
+    """A local 'torchvision' AlexNet file named alexnet-<prefix>.pth, and a cache folder to download into."""
+    remote = tmp_path / "remote" / f"alexnet-{prefix}.pth"
     remote.parent.mkdir()
     remote.write_bytes(content)
     cached = tmp_path / "hub" / "checkpoints" / remote.name
     monkeypatch.setattr(weights, "torchvision_weights_url", lambda net: remote.as_uri())
     monkeypatch.setattr(weights, "torchvision_cache_path", lambda net: cached)
+    monkeypatch.setattr(weights, "packaged_backbone", lambda net: None)
     return cached
 
 
 def _config() -> PipelineConfig:
-    return PipelineConfig(inversion_method="w", inversion=InversionConfig(lpips_net="squeeze"))
+    return PipelineConfig(inversion_method="w", inversion=InversionConfig(lpips_net="alex"))
 
 
 def test_backbone_whose_name_carries_its_sha256_prefix_lands(tmp_path, monkeypatch):
