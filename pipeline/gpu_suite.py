@@ -10,14 +10,16 @@ z/w 512, 8 mapping layers; random weights time and fit like trained ones):
      difference of the image (on CUDA the blocks run in fp16 natively; elsewhere through
      `stylegan.networks.reduced_precision`);
   2. drag steps at 256 and 512 px (one handle pulled across the image): ms per step in
-     fp32 and bf16 autocast, each without and with `torch.compile` of the synthesis
-     layers (compile failures are caught and reported, never fatal);
+     fp32 and bf16 autocast, each without and with `torch.compile` of the step's hot
+     path (`stylegan.ops.modulated_conv2d`; failures are caught and reported, never
+     fatal);
   3. one PTI inversion at 512 px of an image the generator made (seconds, PSNR);
   4. the peak memory of each (`stylegan.device.PeakMemory`: CUDA peak allocation).
 Writes `DIR/gpu_suite.md` (a Markdown table) and `DIR/gpu_suite.json`. Every stage is
 skipped, with a note, once `--budget-s` seconds have passed. `--quick` shrinks every size
-(32/64 px, channel_max 32, a few steps) and compiles with the 'eager' backend, so the
-whole path runs on a CPU in seconds (the test suite does this).
+(32/64 px, channel_max 32, a few steps) and leaves out the compiled drags (dynamo's
+tracing alone takes tens of seconds on a small CPU; the test suite checks their wiring
+with the 'eager' backend separately), so the rest runs on a CPU in seconds.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import json
 import math
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +57,8 @@ class SuiteConfig:
     num_fp16_res: int = 4                   # NVlabs stylegan2-ada pickles: 4 fp16 blocks
     conv_clamp: float = 256.0               # NVlabs: 256 with fp16
     compile_backend: str = "inductor"       # torch.compile backend ('eager' only checks the wiring)
+    compile_resolutions: tuple[int, ...] | None = None  # drag sizes also timed compiled (None = all)
+    compile_dtypes: tuple[str, ...] = ("fp32", "bf16")  # ... in these dtypes
     budget_s: float = 420.0                 # stop starting stages after this many seconds
     lpips_backbone: str | None = None       # PTI's LPIPS-squeeze backbone (None: cache or packaged, else random)
 
@@ -69,7 +75,7 @@ class SuiteConfig:
         """Tiny sizes: the whole suite in seconds on a CPU."""
         small = dict(drag_resolutions=(32, 64), drag_steps=2, drag_warmup=1, pti_resolution=32, pti_w_steps=3,
                      pti_steps=3, channel_max=32, w_dim=32, num_fp16_res=2, compile_backend="eager",
-                     lpips_backbone="random")
+                     compile_resolutions=(), lpips_backbone="random")
         return cls(**{**small, **changes})
 
 
@@ -133,12 +139,27 @@ def _has_fp16_conv(device: torch.device) -> bool:
         return False
 
 
-def _compile_layers(G, backend: str) -> None:
-    """torch.compile every synthesis layer in place (the drag runs them on varying crop sizes: dynamic)."""
-    from stylegan.networks import SynthesisLayer, ToRGBLayer
-    for module in G.modules():
-        if isinstance(module, (SynthesisLayer, ToRGBLayer)):
-            module.compile(backend=backend, dynamic=True)
+@contextmanager
+def _compiled(G, backend: str) -> Iterator[None]:
+    """torch.compile the hot path of a drag step, `stylegan.ops.modulated_conv2d` (every synthesis
+    layer, on the crops of `stylegan.local` and in full renders), where the modules look it up.
+
+    A pure tensor function: one graph per (up, padding, demodulate, dtype), dynamic crop sizes.
+    """
+    import torch._dynamo
+
+    import stylegan.local as local
+    import stylegan.networks as networks
+    eager, limit = networks.modulated_conv2d, torch._dynamo.config.recompile_limit
+    # One graph per layer shape (channels, up, dtype): more than dynamo's default limit of 8.
+    torch._dynamo.config.recompile_limit = max(limit, 64)
+    compiled = torch.compile(eager, backend=backend, dynamic=True)
+    local.modulated_conv2d = networks.modulated_conv2d = compiled
+    try:
+        yield
+    finally:
+        local.modulated_conv2d = networks.modulated_conv2d = eager
+        torch._dynamo.config.recompile_limit = limit
 
 
 def measure_drag(res: int, dtype: str, compiled: bool, config: SuiteConfig, device: torch.device) -> dict:
@@ -147,9 +168,8 @@ def measure_drag(res: int, dtype: str, compiled: bool, config: SuiteConfig, devi
     row = {"res": res, "dtype": dtype, "compile": config.compile_backend if compiled else "off"}
     try:
         G = _generator(res, config, device)
-        if compiled:
-            _compile_layers(G, config.compile_backend)
-        m = measure(G, steps=config.drag_steps, warmup=config.drag_warmup, dtype=dtype)
+        with _compiled(G, config.compile_backend) if compiled else nullcontext():
+            m = measure(G, steps=config.drag_steps, warmup=config.drag_warmup, dtype=dtype)
         row.update(ms_per_step=m["median_s"] * 1e3, min_ms=m["min_s"] * 1e3, steps=m["steps"],
                    peak_mib=m["peak_mib"], mem_kind=m["mem_kind"])
     except Exception as exc:  # noqa: BLE001 - compile / autocast failures are results, not crashes
@@ -207,18 +227,29 @@ def run_suite(config: SuiteConfig, device: torch.device, quick: bool = False, lo
     if time_left("fp16 blocks"):
         log("fp16 top blocks vs fp32 ...")
         result.fp16_blocks = measure_fp16_blocks(config, device)
-    for res in config.drag_resolutions:
-        for dtype in ("fp32", "bf16"):
-            for compiled in (False, True):
-                label = f"drag {res} px {dtype} compile={'on' if compiled else 'off'}"
-                if time_left(label):
-                    log(label + " ...")
-                    result.drag.append(measure_drag(res, dtype, compiled, config, device))
+    # Uncompiled drags and PTI first: torch.compile's cost is the least predictable, so it goes last,
+    # where the time budget can cut it without losing the rest.
+    compiled_sizes = config.drag_resolutions if config.compile_resolutions is None else config.compile_resolutions
+    settings = [(res, dtype, False) for res in config.drag_resolutions for dtype in ("fp32", "bf16")]
+    compiled = [(res, dtype, True) for res in config.drag_resolutions if res in compiled_sizes
+                for dtype in config.compile_dtypes]
+    for res, dtype, on in settings:
+        _drag_stage(result, res, dtype, on, config, device, time_left, log)
     if time_left("PTI"):
         log(f"PTI at {config.pti_resolution} px ...")
         result.pti = measure_pti(config, device)
+    for res, dtype, on in compiled:
+        _drag_stage(result, res, dtype, on, config, device, time_left, log)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _drag_stage(result: SuiteResult, res: int, dtype: str, compiled: bool, config: SuiteConfig,
+                device: torch.device, time_left, log) -> None:
+    label = f"drag {res} px {dtype} compile={'on' if compiled else 'off'}"
+    if time_left(label):
+        log(label + " ...")
+        result.drag.append(measure_drag(res, dtype, compiled, config, device))
 
 
 def _device_name(device: torch.device) -> str:
