@@ -27,6 +27,7 @@ from stylegan import Generator, generator_from_dict, generator_to_dict
 from stylegan.fileio import atomic_save
 from stylegan.hashing import generator_sha256
 from stylegan.errors import CheckpointError
+from stylegan.images import uint8_from_network
 
 METHODS = ("w", "w+", "pti")
 FORMAT = "draggan-pipeline.inversion"
@@ -162,12 +163,6 @@ def target_to_tensor(target: np.ndarray, G: Generator) -> torch.Tensor:
     return img / 127.5 - 1
 
 
-def tensor_to_uint8(img: torch.Tensor) -> np.ndarray:
-    """(1, 3, R, R) float in [-1, 1] -> (R, R, 3) uint8 (NVlabs' rounding: x * 127.5 + 128, clamped)."""
-    img = (img.detach()[0] * 127.5 + 128).clamp(0, 255).to(torch.uint8)
-    return img.permute(1, 2, 0).cpu().numpy()
-
-
 def invert(G: Generator, target: np.ndarray, method: str = "pti", config: InversionConfig = InversionConfig(), *,
            progress: bool = False,
            callback: Callable[[str, int, int, float], None] | None = None) -> InversionResult:
@@ -250,7 +245,7 @@ def invert(G: Generator, target: np.ndarray, method: str = "pti", config: Invers
         result_G, is_tuned = G, False
 
     with torch.no_grad():
-        reconstruction = tensor_to_uint8(synthesize(result_G, ws))
+        reconstruction = uint8_from_network(synthesize(result_G, ws))[0]
     timings["total"] = time.perf_counter() - t_start
     return InversionResult(method=method, ws=ws.detach().to("cpu", torch.float32), G=result_G,
                            reconstruction=reconstruction, losses=losses, timings=timings, config=config,

@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 from inversion.api import METHODS, invert
 from inversion.config import LPIPS_NETS, InversionConfig
 from inversion.errors import InversionError
-from inversion.metrics import identity_similarity, lpips_distance, mse, psnr, ssim
+from inversion.metrics import lpips_distance, mse, psnr, ssim
 from stylegan import Generator, load_generator
 from stylegan.device import PeakMemory, resolve_device
 from stylegan.images import read_image
@@ -73,6 +73,15 @@ def list_images(spec: str, limit: int | None = None, names: str | None = None) -
     if not files:
         raise SystemExit(f"no images found at {spec!r}: pass a folder or a glob such as 'crops/*.png'")
     return files[:limit] if limit else files
+
+
+def _identity_similarity():
+    # A measuring tool, like training's reports: it borrows the face-identity metric from
+    # `align`, the only package that imports dlib. The library modules of `inversion` never
+    # import `align`.
+    from align.identity import identity_similarity
+
+    return identity_similarity
 
 
 def load_image(path: Path, resolution: int) -> np.ndarray:
@@ -202,7 +211,7 @@ def _invert_images(G, files: list[tuple[int, Path]], config: InversionConfig, ar
                 "image": path.name, "method": method,
                 "psnr": psnr(target, recon), "ssim": ssim(target, recon), "mse": mse(target, recon),
                 "lpips": lpips_distance(target, recon, args.metric_lpips_net, args.lpips_backbone, device=device),
-                "id": math.nan if args.no_identity else identity_similarity(target, recon),
+                "id": math.nan if args.no_identity else _identity_similarity()(target, recon),
                 "seconds": seconds, "peak_mib": mem.peak_mib, "index": index,
             })
             grid_row.append(recon)

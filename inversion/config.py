@@ -7,10 +7,10 @@ counts, learning rates, PTI losses, locality regulariser).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from inversion.errors import InversionError
+from stylegan.configs import config_from_dict, config_to_dict
 
 LPIPS_NETS = ("vgg", "alex", "squeeze")
 WPLUS_INITS = ("w", "w_avg")
@@ -146,17 +146,17 @@ class InversionConfig:
 
     def to_dict(self) -> dict:
         """Plain-data form (str/int/float/bool/None values), as stored by `InversionResult.save`."""
-        return dataclasses.asdict(self)
+        return config_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> "InversionConfig":
-        """Inverse of `to_dict`; unknown keys (from a newer version) raise `InversionError`."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        data = {k: v for k, v in data.items() if k not in _RETIRED_FIELDS}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise _config_error(f"unknown InversionConfig fields {unknown}; upgrade draggan-pipeline to read this file")
-        return cls(**data)
+        """Inverse of `to_dict`; unknown keys (from another version) raise `InversionError`.
+
+        Retired fields (`_RETIRED_FIELDS`) that older files hold are dropped first.
+        """
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k not in _RETIRED_FIELDS}
+        return config_from_dict(cls, data, InversionError)
 
 
 # Fields older files may hold that no longer mean anything: `allow_download` (inversion never downloads).

@@ -38,6 +38,7 @@ from torch import nn
 from inversion.config import LPIPS_NETS
 from inversion.errors import InversionError
 from stylegan.errors import CheckpointError, MissingWeightsError
+from stylegan.paths import os_error_reason, show_path
 
 RANDOM_BACKBONE = "random"
 
@@ -103,6 +104,13 @@ def resolve_backbone(net: str, backbone: str | os.PathLike | None = None) -> str
         return RANDOM_BACKBONE
     if backbone is not None:
         path = Path(backbone).expanduser()
+        try:
+            path.is_file()  # raises for a name too long or an unreadable parent (Python < 3.14)
+        except (OSError, ValueError) as exc:
+            reason = os_error_reason(exc) if isinstance(exc, OSError) else "not a valid path"
+            raise InversionError(f"LPIPS backbone {show_path(path)}: {reason}; point lpips_backbone "
+                                 f"(--lpips-backbone) at a torchvision {torchvision_arch(net)} features state dict"
+                                 ) from None
         if path.is_dir():
             for name in (features_file_name(net), torchvision_cache_path(net).name):
                 if (path / name).is_file():

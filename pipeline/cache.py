@@ -161,9 +161,9 @@ class InversionCache:
         from inversion import InversionResult
 
         path = self.path(key)
-        if not path.is_file():
-            return None
         try:
+            if not path.is_file():
+                return None
             return InversionResult.load(path, G=G, device=device)
         except Exception as exc:  # noqa: BLE001 - a broken entry is recomputed, never fatal
             warnings.warn(f"ignoring unreadable inversion cache entry {path} ({exc}); it will be recomputed",

@@ -35,6 +35,7 @@ import torch
 
 from align import AlignConfig, detect_faces
 from stylegan.errors import DragPipelineError
+from stylegan.images import uint8_from_network
 from stylegan.networks import Generator
 
 __all__ = ["FaceRateConfig", "FaceRateResult", "face_detection_rate", "main"]
@@ -111,7 +112,7 @@ def face_detection_rate(G: Generator, config: FaceRateConfig = FaceRateConfig())
     for start in range(0, config.num_samples, config.batch):
         z = z_all[start:start + config.batch].to(G.device)
         img = G(z, None, truncation_psi=config.truncation_psi, noise_mode=config.noise_mode)
-        img = (img.clamp(-1, 1) * 127.5 + 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        img = uint8_from_network(img)
         for sample in img:
             images.append(sample)
             found.append(len(detect_faces(np.ascontiguousarray(sample), align_config)) > 0)

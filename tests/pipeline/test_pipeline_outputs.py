@@ -1,15 +1,12 @@
-"""Atomic output folders, images, video and the inversion cache key."""
+"""Atomic output folders, images and video (pipeline/outputs.py)."""
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from inversion import InversionConfig
-from pipeline.cache import crop_sha256, generator_sha256, inversion_key
 from pipeline.errors import OutputError
 from pipeline.outputs import (
     check_output_dir,
@@ -132,39 +129,3 @@ def test_write_video_falls_back_to_gif_without_imageio_ffmpeg(tmp_path, monkeypa
     with Image.open(path) as im:
         assert im.n_frames == 2 and im.size == (48, 32)
 
-
-def test_inversion_key_tracks_what_changes_the_result(tiny_G):
-    crop = np.zeros((32, 32, 3), np.uint8)
-    cfg = InversionConfig(w_steps=3)
-    gid = "state:" + generator_sha256(tiny_G)
-    key = inversion_key(crop, gid, "pti", cfg)
-    assert key == inversion_key(crop.copy(), gid, "pti", InversionConfig(w_steps=3))
-    other = crop.copy()
-    other[0, 0, 0] = 1
-    assert key != inversion_key(other, gid, "pti", cfg)
-    assert key != inversion_key(crop, gid, "w+", cfg)
-    assert key != inversion_key(crop, gid, "pti", dataclasses.replace(cfg, w_steps=4))
-    assert key != inversion_key(crop, "state:other", "pti", cfg)
-
-
-def test_backbone_file_enters_the_key_by_content(tmp_path):
-    crop = np.zeros((32, 32, 3), np.uint8)
-    a, b = tmp_path / "a.pth", tmp_path / "b.pth"
-    a.write_bytes(b"same")
-    b.write_bytes(b"same")
-    ka = inversion_key(crop, "g", "w", InversionConfig(lpips_backbone=str(a)))
-    assert ka == inversion_key(crop, "g", "w", InversionConfig(lpips_backbone=str(b)))
-    b.write_bytes(b"different")
-    assert ka != inversion_key(crop, "g", "w", InversionConfig(lpips_backbone=str(b)))
-
-
-def test_generator_hash_sees_every_weight(tiny_generator_factory):
-    G = tiny_generator_factory(seed=1)
-    h = generator_sha256(G)
-    assert h == generator_sha256(tiny_generator_factory(seed=1))
-    import torch
-
-    with torch.no_grad():
-        G.synthesis.b4.const[0, 0, 0] += 1e-3
-    assert generator_sha256(G) != h
-    assert crop_sha256(np.zeros((2, 2, 3), np.uint8)) != crop_sha256(np.zeros((2, 3, 2), np.uint8))
