@@ -23,6 +23,7 @@ from align.config import FACE_PRESETS, AlignConfig, PasteConfig
 from align.errors import AlignError, FaceModelError, NoFaceFoundError, PhotoError
 from align.faces import FaceDetection, detect_faces, face_landmarks, face_model_path
 from align.geometry import crop_from_quad, crop_from_rect, ffhq_quad, transform_points
+from align.identity import identity_similarity
 from align.paste import change_mask, paste_back
 from align.photo import load_photo, to_rgb_uint8
 from align.warp import warp_to_crop
@@ -50,6 +51,7 @@ __all__ = [
     "detect_faces",
     "face_landmarks",
     "face_model_path",
+    "identity_similarity",
     "FaceDetection",
     "ffhq_quad",
     "crop_from_quad",

@@ -34,6 +34,11 @@ _INTERPOLATIONS = ("lanczos", "cubic", "linear")
 _PASTE_MODES = ("delta", "alpha")
 
 
+def _finite(value) -> bool:
+    # A real, finite number: a str or None is refused with AlignError, not a TypeError.
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 @dataclass(frozen=True)
 class AlignConfig:
     """How a photo is turned into a generator-sized crop.
@@ -71,9 +76,9 @@ class AlignConfig:
     def __post_init__(self) -> None:
         for name in ("eye_scale", "mouth_scale"):
             value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
+            if not (_finite(value) and value > 0):
                 raise AlignError(f"AlignConfig.{name} must be a positive number, got {value!r}")
-        if not math.isfinite(self.center_shift):
+        if not _finite(self.center_shift):
             raise AlignError(f"AlignConfig.center_shift must be finite, got {self.center_shift!r}")
         if self.detector not in _DETECTORS:
             raise AlignError(f"AlignConfig.detector must be one of {_DETECTORS}, got {self.detector!r}")
@@ -81,9 +86,9 @@ class AlignConfig:
             raise AlignError(f"AlignConfig.detect_max_pixels must be an int >= 10000, got {self.detect_max_pixels!r}")
         if not (isinstance(self.detect_upsample, int) and 0 <= self.detect_upsample <= 3):
             raise AlignError(f"AlignConfig.detect_upsample must be an int in 0..3, got {self.detect_upsample!r}")
-        if not (math.isfinite(self.box_margin) and 0 <= self.box_margin <= 10):
+        if not (_finite(self.box_margin) and 0 <= self.box_margin <= 10):
             raise AlignError(f"AlignConfig.box_margin must be in [0, 10], got {self.box_margin!r}")
-        if not (math.isfinite(self.content_aspect) and 0.1 <= self.content_aspect <= 10):
+        if not (_finite(self.content_aspect) and 0.1 <= self.content_aspect <= 10):
             raise AlignError(
                 f"AlignConfig.content_aspect must be in [0.1, 10] (width / height), got {self.content_aspect!r}"
             )
@@ -133,11 +138,11 @@ class PasteConfig:
     def __post_init__(self) -> None:
         if self.mode not in _PASTE_MODES:
             raise AlignError(f"PasteConfig.mode must be one of {_PASTE_MODES}, got {self.mode!r}")
-        if not (math.isfinite(self.threshold) and 0 <= self.threshold < 255):
+        if not (_finite(self.threshold) and 0 <= self.threshold < 255):
             raise AlignError(f"PasteConfig.threshold must be in [0, 255), got {self.threshold!r}")
-        if not (math.isfinite(self.diff_sigma) and 0 <= self.diff_sigma <= 20):
+        if not (_finite(self.diff_sigma) and 0 <= self.diff_sigma <= 20):
             raise AlignError(f"PasteConfig.diff_sigma must be in [0, 20], got {self.diff_sigma!r}")
         for name in ("dilate", "feather"):
             value = getattr(self, name)
-            if not (math.isfinite(value) and 0 <= value <= 0.5):
+            if not (_finite(value) and 0 <= value <= 0.5):
                 raise AlignError(f"PasteConfig.{name} must be a fraction of the crop size in [0, 0.5], got {value!r}")

@@ -68,13 +68,25 @@ def _hog_detector():
 
 
 @functools.cache
+def dlib_model(constructor: str, filename: str):
+    """A dlib model built once per process from a `face_recognition_models` file.
+
+    Args:
+        constructor: the dlib class, e.g. 'shape_predictor', 'face_recognition_model_v1'.
+        filename: the model file (see `face_model_path`).
+
+    Raises:
+        FaceModelError: dlib, the package or the file is missing.
+    """
+    return getattr(_dlib(), constructor)(str(face_model_path(filename)))
+
+
 def _cnn_detector():
-    return _dlib().cnn_face_detection_model_v1(str(face_model_path("mmod_human_face_detector.dat")))
+    return dlib_model("cnn_face_detection_model_v1", "mmod_human_face_detector.dat")
 
 
-@functools.cache
 def _predictor_68():
-    return _dlib().shape_predictor(str(face_model_path("shape_predictor_68_face_landmarks.dat")))
+    return dlib_model("shape_predictor", "shape_predictor_68_face_landmarks.dat")
 
 
 @dataclass(frozen=True)

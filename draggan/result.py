@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from draggan.errors import DragError
+from stylegan.images import uint8_from_network
 
 __all__ = ["DragResult", "to_uint8_image"]
 
@@ -29,7 +30,7 @@ class DragResult:
 
 
 def to_uint8_image(img: torch.Tensor) -> np.ndarray:
-    """Converts one generator image to an RGB array, as NVlabs' gen_images.py does.
+    """Converts one generator image to an RGB array (`stylegan.images.uint8_from_network`, NVlabs' rounding).
 
     Args:
         img: (1, 3, R, R) or (3, R, R) float image in about [-1, 1].
@@ -43,5 +44,4 @@ def to_uint8_image(img: torch.Tensor) -> np.ndarray:
         img = img[0]
     if img.ndim != 3 or img.shape[0] != 3:
         raise DragError(f"img must have shape (1, 3, H, W) or (3, H, W), got {tuple(img.shape)}")
-    out = (img.detach().to(torch.float32) * 127.5 + 128).clamp(0, 255).to(torch.uint8)
-    return out.permute(1, 2, 0).cpu().numpy()
+    return uint8_from_network(img)

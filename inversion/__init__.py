@@ -7,10 +7,10 @@
 Metrics live in `inversion.metrics`; the benchmark is `python -m inversion.bench`.
 """
 
-from inversion.api import METHODS, InversionResult, invert, target_to_tensor, tensor_to_uint8
+from inversion.api import METHODS, InversionResult, invert, target_to_tensor
 from inversion.config import InversionConfig
 from inversion.errors import InversionError
 from inversion.lpips_loss import LPIPSLoss, build_lpips
 
 __all__ = ["METHODS", "InversionConfig", "InversionError", "InversionResult", "LPIPSLoss", "build_lpips", "invert",
-           "target_to_tensor", "tensor_to_uint8"]
+           "target_to_tensor"]

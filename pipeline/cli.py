@@ -73,6 +73,16 @@ def _face_index(text: str) -> int | str:
     return "all" if text.strip().lower() == "all" else _positive_int(text)
 
 
+def _add_batch_options(p: argparse.ArgumentParser) -> None:
+    batch = p.add_argument_group("batch (see README, \"Batch editing\")")
+    batch.add_argument("--batch", metavar="JOBS.jsonl",
+                       help="edit many photos: one JSON job a line (the other options are every job's defaults); "
+                            "needs --out; results in OUT/<id>/ and OUT/results.jsonl")
+    batch.add_argument("--retry-failed", action="store_true", help="batch: run the failed jobs again")
+    batch.add_argument("--strict", action="store_true",
+                       help="batch: stop before any work when a line of the jobs file is bad (default: skip it)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to generate the README's option list)."""
     from draggan import DragConfig
@@ -148,14 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     drag.add_argument("--lr", type=float, help=f"drag learning rate (default {drag_defaults.lr:g})")
     drag.add_argument("--stop-distance", type=float, help="stop when every handle is this close (generator px)")
 
-    batch = p.add_argument_group("batch (see README, \"Batch editing\")")
-    batch.add_argument("--batch", metavar="JOBS.jsonl",
-                       help="edit many photos: one JSON job a line (the other options are every job's defaults); "
-                            "needs --out; results in OUT/<id>/ and OUT/results.jsonl")
-    batch.add_argument("--retry-failed", action="store_true", help="batch: run the failed jobs again")
-    batch.add_argument("--strict", action="store_true",
-                       help="batch: stop before any work when a line of the jobs file is bad (default: skip it)")
-
+    _add_batch_options(p)
     run = p.add_argument_group("run")
     run.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -281,9 +284,11 @@ def _run(args: argparse.Namespace, argv: list[str], log) -> int:
 
         return run_batch(args, argv, log)
     from pipeline.edit import resolve_device
+    from pipeline.errors import OutputError
     from pipeline.jobs import single_job
     from pipeline.outputs import check_output_dir
     from pipeline.runner import read_job_inputs, run_job
+    from stylegan.paths import check_output_location
 
     t_start = time.perf_counter()
     _check_single_usage(args)
@@ -293,6 +298,8 @@ def _run(args: argparse.Namespace, argv: list[str], log) -> int:
     inputs = read_job_inputs(job)
     out = Path(args.out).expanduser() if args.out else _default_out(job.image)
     out = check_output_dir(out, overwrite=args.overwrite, protected=(job.image, args.points, job.mask_path))
+    if config.use_cache and args.cache_dir:
+        check_output_location(args.cache_dir, "--cache-dir", OutputError, "choose another folder or pass --no-cache")
     resolve_device(config.device)
     outcome = run_job(job, models_from_args(args, config, log), out, shlex.join(["run_pipeline.py", *argv]),
                       overwrite=args.overwrite, inputs=inputs, progress=not args.quiet, log=log)

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from align import Alignment, align_box, align_center, align_face, load_photo, paste_back, to_crop, to_photo
+from align.alignment import points_outside_crop
 from align.photo import check_photo
 from draggan import DragResult, drag, resolve_stop_distance, to_uint8_image
 from draggan.loop import DragCallback
@@ -171,14 +172,12 @@ def points_to_crop(handles_photo: np.ndarray, targets_photo: np.ndarray,
         check_points_in_frame(pts, w, h, name, f"the {w}x{h} photo",
                               "give (x, y) in original photo pixels, x right, y down")
     size = alignment.size
-    x0, y0, x1, y1 = alignment.content_box
     mapped = []
     for name, pts in (("handle", handles_photo), ("target", targets_photo)):
         crop_pts = to_crop(pts, alignment)
-        inside = ((crop_pts[:, 0] >= x0 - 0.5) & (crop_pts[:, 0] <= x1 - 0.5)
-                  & (crop_pts[:, 1] >= y0 - 0.5) & (crop_pts[:, 1] <= y1 - 0.5))
-        if not inside.all():
-            i = int(np.flatnonzero(~inside)[0])
+        outside = points_outside_crop(pts, alignment)
+        if outside.any():
+            i = int(np.flatnonzero(outside)[0])
             region = _crop_region_text(alignment)
             raise PointsError(
                 f"{name} {i} at photo ({pts[i, 0]:g}, {pts[i, 1]:g}) lies outside the aligned {size}x{size} crop "

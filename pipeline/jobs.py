@@ -27,6 +27,7 @@ from pathlib import Path
 from pipeline.config import ALIGN_MODES, PipelineConfig
 from pipeline.errors import PipelineError
 from pipeline.points import DragPoints, check_points_in_frame, parse_points
+from stylegan.images import image_size
 
 __all__ = ["Job", "JobLineError", "BadLine", "ALL_FACES", "JOB_KEYS", "photo_size", "parse_job_line", "read_jobs",
            "check_job_id", "single_job"]
@@ -85,17 +86,7 @@ def photo_size(path: Path) -> tuple[int, int]:
     Raises:
         JobLineError: missing or unreadable file.
     """
-    from PIL import Image, UnidentifiedImageError
-
-    if not path.is_file():
-        raise JobLineError(f"image not found: {path}; paths are relative to the jobs file")
-    try:
-        with Image.open(path) as im:
-            width, height = im.size
-            orientation = im.getexif().get(0x0112, 1)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise JobLineError(f"cannot read image {path} ({exc}); convert it to JPEG or PNG") from None
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+    return image_size(path, what="image", error=JobLineError, fix="paths are relative to the jobs file")
 
 
 def check_job_id(value, line: int) -> str:

@@ -21,6 +21,7 @@ import torch
 from stylegan.checkpoints import load_generator
 from stylegan.device import resolve_device
 from stylegan.errors import DragPipelineError
+from stylegan.images import uint8_from_network
 from stylegan.networks import NOISE_MODES, Generator
 
 EXIT_BAD_INPUT = 2
@@ -68,12 +69,6 @@ def seed_to_z(seed: int, z_dim: int) -> torch.Tensor:
     return torch.from_numpy(np.random.RandomState(seed).randn(1, z_dim)).to(torch.float32)
 
 
-def to_uint8(img: torch.Tensor) -> np.ndarray:
-    """(1, 3, H, W) float in about [-1, 1] -> (H, W, 3) uint8, rounding as NVlabs (x * 127.5 + 128)."""
-    img = (img[0].permute(1, 2, 0) * 127.5 + 128).clamp(0, 255).to(torch.uint8)
-    return img.cpu().numpy()
-
-
 @torch.no_grad()
 def generate_images(G: Generator, seeds: list[int], out_dir: str | Path, truncation_psi: float = 1.0,
                     truncation_cutoff: int | None = None, noise_mode: str = "const",
@@ -103,7 +98,7 @@ def generate_images(G: Generator, seeds: list[int], out_dir: str | Path, truncat
         ws = G.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
         img = G.synthesis(ws, noise_mode=noise_mode)
         path = out_dir / f"seed{seed:04d}.png"
-        Image.fromarray(to_uint8(img), "RGB").save(path)
+        Image.fromarray(uint8_from_network(img)[0], "RGB").save(path)
         paths.append(path)
     return paths
 

@@ -23,7 +23,7 @@ from stylegan.paths import check_input_file, os_error_reason, show_path
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["DEFAULT_MAX_PIXELS", "read_image", "to_rgb_uint8", "uint8_from_network"]
+__all__ = ["DEFAULT_MAX_PIXELS", "read_image", "image_size", "to_rgb_uint8", "uint8_from_network", "check_rgb_pair"]
 
 DEFAULT_MAX_PIXELS = 100_000_000  # about a 12000 x 8000 photo; 300 MB as uint8 RGB
 
@@ -115,9 +115,46 @@ def _pil_to_rgba(im, error: type[DragPipelineError]) -> np.ndarray:
     return np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=2)
 
 
+def _open(path: str | os.PathLike, what: str, error: type[DragPipelineError], fix: str):
+    # The lazy PIL image (header read, nothing decoded) and the path for messages.
+    from PIL import Image, UnidentifiedImageError
+
+    path = check_input_file(path, what, error, fix=fix)
+    shown = show_path(path)
+    try:
+        return Image.open(path), shown
+    except Image.DecompressionBombError as exc:  # Pillow's own, untouched, outer limit
+        raise error(f"{what} {shown} has too many pixels ({exc}); downscale it") from None
+    except UnidentifiedImageError:
+        raise error(f"{what} {shown} is not an image Pillow can read; convert it to PNG or JPEG") from None
+    except OSError as exc:
+        raise error(f"cannot read {what} {shown}: {os_error_reason(exc)}; check the file") from None
+
+
+def image_size(path: str | os.PathLike, *, what: str = "image", error: type[DragPipelineError] = ImageFileError,
+               fix: str = "give the path of an image file") -> tuple[int, int]:
+    """(width, height) of an image file as `read_image` will return it (EXIF rotation applied), from the header.
+
+    Args:
+        path: the image file.
+        what: the image's role for messages.
+        error: the exception class to raise.
+        fix: what the message for a missing or unusable path tells the user to do.
+
+    Raises:
+        error: missing, unreadable or not an image.
+    """
+    im, _ = _open(path, what, error, fix)
+    with im:
+        width, height = im.size
+        orientation = im.getexif().get(0x0112, 1)  # EXIF Orientation: 5-8 are transposed
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
 def read_image(path: str | os.PathLike, *, mode: str = "RGB", max_pixels: int = DEFAULT_MAX_PIXELS,
                what: str = "image", too_large_fix: str = "downscale it",
-               error: type[DragPipelineError] = ImageFileError) -> np.ndarray:
+               error: type[DragPipelineError] = ImageFileError, fix: str = "give the path of an image file"
+               ) -> np.ndarray:
     """Read an image file as uint8, upright, checking its size from the header first.
 
     The EXIF orientation tag is applied (cameras store portraits sideways). Grey ('L', '1',
@@ -130,9 +167,10 @@ def read_image(path: str | os.PathLike, *, mode: str = "RGB", max_pixels: int = 
         mode: 'RGB' -> (H, W, 3), alpha composited on white; 'RGBA' -> (H, W, 4), alpha
             255 for images without one.
         max_pixels: refuse images with more pixels than this (from the header, before decoding).
-        what: the image's role for messages ('--image', 'mask', 'data-set image').
+        what: the image's role for messages ('photo', 'mask', 'data-set image').
         too_large_fix: what the too-many-pixels message tells the user to do.
         error: the exception class to raise (a `DragPipelineError` subclass, exit code 2).
+        fix: what the message for a missing or unusable path tells the user to do.
 
     Returns:
         uint8 (H, W, 3) or (H, W, 4) array, values 0-255, C-contiguous.
@@ -140,20 +178,11 @@ def read_image(path: str | os.PathLike, *, mode: str = "RGB", max_pixels: int = 
     Raises:
         error: missing, unreadable or not an image, truncated, unsupported mode, or too many pixels.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import ImageOps
 
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")  # a programming error
-    path = check_input_file(path, what, error, fix="give the path of an image file")
-    shown = show_path(path)
-    try:
-        im = Image.open(path)  # lazy: reads the header only
-    except Image.DecompressionBombError as exc:  # Pillow's own, untouched, outer limit
-        raise error(f"{what} {shown} has too many pixels ({exc}); {too_large_fix}") from None
-    except UnidentifiedImageError:
-        raise error(f"{what} {shown} is not an image Pillow can read; convert it to PNG or JPEG") from None
-    except OSError as exc:
-        raise error(f"cannot read {what} {shown}: {os_error_reason(exc)}; check the file") from None
+    im, shown = _open(path, what, error, fix)
     with im:
         width, height = im.size
         if width * height > max_pixels:
@@ -167,6 +196,23 @@ def read_image(path: str | os.PathLike, *, mode: str = "RGB", max_pixels: int = 
         except (OSError, ValueError, SyntaxError, EOFError) as exc:
             raise error(f"cannot decode {what} {shown} (truncated or corrupt: {' '.join(str(exc).split())[:120]}); "
                         "re-save or re-download it") from None
+
+
+def check_rgb_pair(a: np.ndarray, b: np.ndarray, what: str, error: type[DragPipelineError]) -> None:
+    """Raise `error` unless `a` and `b` are uint8 (H, W, 3) RGB arrays of the same size (metric inputs).
+
+    Args:
+        a, b: the two images (e.g. target and reconstruction).
+        what: the caller, for the message (e.g. 'metric', 'identity_similarity').
+        error: the exception class to raise.
+    """
+    for name, img in (("a", a), ("b", b)):
+        if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+            desc = f"{img.dtype} {img.shape}" if isinstance(img, np.ndarray) else type(img).__name__
+            raise error(f"{what} image {name} must be uint8 (H, W, 3) RGB, got {desc}: convert it first")
+    if a.shape != b.shape:
+        raise error(f"{what} images differ in size ({a.shape} vs {b.shape}): resize the reconstruction "
+                    "to the target first")
 
 
 def uint8_from_network(img: "torch.Tensor") -> np.ndarray:

@@ -6,11 +6,11 @@ config, `training/training_loop.py`); see each field's comment.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
 
+from stylegan.configs import config_from_dict, config_to_dict
 from stylegan.errors import DragPipelineError
 from training.augment import DEFAULT_POLICY, parse_policy
 
@@ -144,16 +144,9 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python dict (for state files and logs)."""
-        return dataclasses.asdict(self)
+        return config_to_dict(self)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
-        """Inverse of `to_dict`; unknown keys are refused."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise TrainError(f"unknown TrainConfig fields {unknown}; the state file is from another version")
-        values = dict(values)
-        if "betas" in values:
-            values["betas"] = tuple(values["betas"])
-        return cls(**values)
+        """Inverse of `to_dict` (lists back to tuples); unknown keys are refused with TrainError."""
+        return config_from_dict(cls, values, TrainError)

@@ -31,12 +31,13 @@ from align import AlignConfig, align_face, detect_faces, face_landmarks, load_ph
 from align.errors import AlignError
 from draggan import DragConfig, drag
 from inversion import InversionConfig
-from inversion.api import target_to_tensor, tensor_to_uint8
+from inversion.api import target_to_tensor
 from inversion.lpips_loss import LPIPSLoss
 from inversion.metrics import lpips_distance, psnr, ssim
 from inversion.project import project_w, project_wplus, synthesize
 from inversion.pti import pivotal_tuning
 from stylegan import Generator
+from stylegan.images import uint8_from_network
 from training.dataset import HOLDOUT_PATH, load_holdout
 
 __all__ = ["EYES", "MOUTH_CORNERS", "heldout_crops", "crop_landmarks", "InvertedFace", "invert_face",
@@ -129,9 +130,9 @@ def invert_face(G: Generator, crop: np.ndarray, config: InversionConfig, methods
     """
     target = target_to_tensor(np.array(crop), G)
     device = G.device
-    lpips = LPIPSLoss.build(config.lpips_net, config.lpips_backbone, False, device, config.lpips_max_resolution,
+    lpips = LPIPSLoss.build(config.lpips_net, config.lpips_backbone, device, config.lpips_max_resolution,
                             config.lpips_min_resolution)
-    pti_lpips = LPIPSLoss.build(config.pti_lpips_net, config.lpips_backbone, False, device,
+    pti_lpips = LPIPSLoss.build(config.pti_lpips_net, config.lpips_backbone, device,
                                 config.pti_lpips_max_resolution, config.lpips_min_resolution)
     t = time.perf_counter()
     w_avg, w_std = G.mean_w(num_samples=config.w_avg_samples, seed=config.seed)
@@ -151,7 +152,7 @@ def invert_face(G: Generator, crop: np.ndarray, config: InversionConfig, methods
             key = "pti-noise" if keep_noise else "pti"
             ws[key], gens[key], seconds[key] = proj.ws, tuned.G, t_w + time.perf_counter() - t
     with torch.no_grad():
-        recon = {key: tensor_to_uint8(synthesize(gens[key], ws[key])) for key in ws}
+        recon = {key: uint8_from_network(synthesize(gens[key], ws[key]))[0] for key in ws}
     return InvertedFace(ws=ws, G=gens, reconstruction=recon, seconds=seconds)
 
 

@@ -11,8 +11,9 @@ Prints Markdown tables:
     LPIPS-squeeze (the shipped backbone), seconds per face (bars for PTI: >= 24 dB, <= 0.15);
   * the drag test (`training.heldout.mouth_drag_test`) on the first 20 of them, with PTI
     keeping G's noise ('pti') and with the projection's optimised noise written into the
-    tuned generator ('pti-noise'): fraction converged, mean final distance, fraction with a
-    face found after the edit (bars 80% / 90%), mouth wider, eye shift.
+    tuned generator ('pti-noise', the pipeline's default: `InversionConfig.optimize_noise`):
+    fraction converged, mean final distance, fraction with a face found after the edit (bars
+    80% / 90%), mouth wider, eye shift; the inversion table then has a 'pti-noise' row too.
 
 `--shard K/N` runs every N-th face from the K-th and `--records FILE` saves the per-face
 numbers; `--combine FILE...` prints the tables of several shards together. Needs no network
@@ -35,6 +36,7 @@ import torch
 
 from align import AlignConfig, detect_faces
 from stylegan.errors import DragPipelineError
+from stylegan.images import uint8_from_network
 from stylegan.networks import Generator
 
 __all__ = ["FaceRateConfig", "FaceRateResult", "face_detection_rate", "main"]
@@ -111,7 +113,7 @@ def face_detection_rate(G: Generator, config: FaceRateConfig = FaceRateConfig())
     for start in range(0, config.num_samples, config.batch):
         z = z_all[start:start + config.batch].to(G.device)
         img = G(z, None, truncation_psi=config.truncation_psi, noise_mode=config.noise_mode)
-        img = (img.clamp(-1, 1) * 127.5 + 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        img = uint8_from_network(img)
         for sample in img:
             images.append(sample)
             found.append(len(detect_faces(np.ascontiguousarray(sample), align_config)) > 0)
@@ -184,7 +186,7 @@ def _real_face_records(G, info, args, shard: tuple[int, int], log) -> list[dict]
         inverted = invert_face(G, alignment.crop, config.inversion, methods,
                                pti_noise=(False, True) if dragged else (False,))
         record: dict = {"index": index, "name": name, "inversion": {}, "drag": {}}
-        for method in methods:
+        for method in inverted.ws:  # 'w', 'w+', 'pti', and 'pti-noise' on the drag faces
             record["inversion"][method] = reconstruction_scores(inverted.reconstruction[method],
                                                                 np.array(alignment.crop))
             record["inversion"][method]["seconds"] = inverted.seconds[method]
@@ -206,7 +208,7 @@ def _mean(values) -> float:
 
 def print_tables(records: list[dict]) -> None:
     """The inversion and drag tables of per-face records (from one or several shards)."""
-    methods = [m for m in ("w", "w+", "pti") if any(m in r["inversion"] for r in records)]
+    methods = [m for m in ("w", "w+", "pti", "pti-noise") if any(m in r["inversion"] for r in records)]
     if methods:
         print("| method | faces | PSNR (dB) | SSIM | LPIPS-squeeze | s / face |")
         print("|---|---|---|---|---|---|")

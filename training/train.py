@@ -379,11 +379,13 @@ def _parser() -> argparse.ArgumentParser:
         ("--r1-interval", int, "r1_interval"), ("--pl-weight", float, "pl_weight"),
         ("--style-mixing-prob", float, "style_mixing_prob"), ("--ema-kimg", float, "ema_kimg"),
         ("--augment", str, "augment"), ("--workers", int, "workers"), ("--holdout", str, "holdout"),
+        ("--ada-target", float, "ada_target"), ("--ada-kimg", float, "ada_kimg"),
     ]
     for flag, kind, name in options:
         p.add_argument(flag, type=kind, default=None, dest=name, help=f"(default {getattr(defaults, name)!r})")
     p.add_argument("--no-holdout", action="store_true", help="train on every image (no hold-out list)")
     p.add_argument("--no-xflip", action="store_true", help="no mirrored copies")
+    p.add_argument("--no-ada", action="store_true", help="augment every image always (p = 1) instead of adapting p")
     p.add_argument("--no-cache", action="store_true", help="read images with a DataLoader instead of caching them")
     p.add_argument("--keep-states", action="store_true", help="keep a training state at every snapshot")
     return p
@@ -401,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
             changes["holdout"] = None
         if args.no_xflip:
             changes["xflip"] = False
+        if args.no_ada:
+            changes["ada_target"] = None
         if args.no_cache:
             changes["cache_images"] = False
         if args.keep_states:

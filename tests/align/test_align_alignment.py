@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import cv2
 import numpy as np
 import pytest
@@ -109,10 +107,8 @@ def test_bad_sizes_raise(size, make_smooth_image):
         align_center(make_smooth_image(50, 50), size)
 
 
-def test_alignment_is_frozen_and_read_only(make_smooth_image):
+def test_alignment_arrays_are_read_only(make_smooth_image):
     a = align_center(make_smooth_image(64, 64), 32)
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        a.size = 64  # type: ignore[misc]
     with pytest.raises(ValueError):
         a.crop[0, 0, 0] = 1
     with pytest.raises(ValueError):

@@ -31,12 +31,29 @@ def test_bench_writes_tables_and_grid(image_dir, tmp_path, capsys):
                           "--metric-lpips-net", "squeeze", "--lpips-backbone", "random",
                           "--random-resolution", "32", "--grid", "1"])
     assert [r["method"] for r in summary] == ["w", "w+", "pti"] and all(r["n"] == 2 for r in summary)
+    for r in summary:  # measured values, in their ranges (random generator and backbone: no quality bar)
+        assert 0 < r["psnr_mean"] < 100 and -1 <= r["ssim_mean"] <= 1 and r["lpips_mean"] >= 0
+        assert 0 < r["seconds_mean"] < 600 and isinstance(r["peak_mib"], float) and 50 < r["peak_mib"] < 2 ** 20
     printed = capsys.readouterr().out
     assert "| method | n | PSNR (dB) |" in printed and "| pti | 2 |" in printed
     with open(out / "results.csv") as f:
         assert [row["method"] for row in csv.DictReader(f)] == ["w", "w+", "pti"]
     with open(out / "per_image.csv") as f:
-        assert len(list(csv.DictReader(f))) == 6
+        per_image = list(csv.DictReader(f))
+    assert len(per_image) == 6
+    # Every measured value has its type and lies in its range: a broken metric or timer shows here.
+    for row in per_image:
+        psnr_db, ssim_v, mse_v, lpips_v = (float(row[k]) for k in ("psnr", "ssim", "mse", "lpips"))
+        assert 0 < psnr_db < 100 and -1 <= ssim_v <= 1 and 0 < mse_v <= 1 and lpips_v >= 0
+        assert psnr_db == pytest.approx(-10 * np.log10(mse_v), rel=1e-6)  # the two agree
+        assert float(row["seconds"]) > 0 and (np.isnan(float(row["peak_mib"])) or float(row["peak_mib"]) > 0)
+        id_v = float(row["id"])
+        assert np.isnan(id_v) or -1 <= id_v <= 1
+    for r in summary:
+        mine = [float(row["psnr"]) for row in per_image if row["method"] == r["method"]]
+        assert isinstance(r["psnr_mean"], float) and r["psnr_mean"] == pytest.approx(np.mean(mine))
+        assert isinstance(r["id_n"], int) and 0 <= r["id_n"] <= r["n"]
+        assert r["seconds_mean"] > 0 and r["seconds_std"] >= 0
     grid = np.asarray(Image.open(out / "grid.png"))
     assert grid.shape == (24 + 32, 4 * 32, 3)  # Label row + one image row: target | w | w+ | pti.
     assert (out / "results.md").read_text().startswith("# Inversion benchmark")

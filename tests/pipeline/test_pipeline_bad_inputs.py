@@ -130,6 +130,8 @@ def _bad_cases(tmp_path: Path, photo_file: Path, points_file: Path, tiny_checkpo
         "out name too long": ([*ok, *ck, "--out", tmp_path / LONG], 2, "--out"),
         "out below a file": ([*ok, *ck, "--out", a_file / "sub" / "out"], 2, "--out"),
         "out is a file": ([*ok, *ck, "--out", a_file], 2, "is a file, not a folder"),
+        "cache dir name too long": ([*ok, *ck, "--cache-dir", tmp_path / LONG], 2, "--cache-dir"),
+        "lpips backbone name too long": ([*ok, *ck, "--lpips-backbone", tmp_path / LONG], 2, "LPIPS backbone"),
         # --- options ---
         "no face found": (["--image", flat, "--points", p("f.json", [[60, 60]], [[64, 60]]),
                            "--checkpoint", tiny_checkpoint, "--align", "face"], 2, "no face found"),
@@ -149,7 +151,7 @@ CASES = ["missing image", "not an image", "image name too long", "image is a fol
          "outside the photo", "outside the crop", "mask size mismatch", "mask is a folder", "mask name too long",
          "mask not an image", "unknown checkpoint name", "not a checkpoint", "checkpoint name too long",
          "checkpoint is a folder", "missing weights offline", "out name too long", "out below a file",
-         "out is a file", "no face found", "box without --box", "bad option value", "image permission denied"]
+         "out is a file", "cache dir name too long", "lpips backbone name too long", "no face found", "box without --box", "bad option value", "image permission denied"]
 
 
 def _leftovers(folder: Path, before: set[str]) -> list[str]:
@@ -166,7 +168,7 @@ def test_bad_input_exit_codes(case, tmp_path, photo_file, points_file, tiny_chec
     out_given = "--out" in [str(a) for a in args]
     out = tmp_path / "out"
     before = {name: set(os.listdir(name)) for name in (tmp_path, photo_file.parent)}
-    code, stdout, stderr = _run([*args, *([] if out_given else ["--out", out]), *fast_args], capsys)
+    code, stdout, stderr = _run([*fast_args, *args, *([] if out_given else ["--out", out])], capsys)  # args win
     assert code == expected_code, stderr
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), stderr

@@ -93,7 +93,13 @@ def test_the_python_api_adapts_the_config_like_the_cli(tiny_G, tmp_path, make_ph
     # The model's settings where the caller set none, the caller's where they did.
     assert result.config.inversion.lpips_net == "squeeze" and result.config.inversion.w_steps == 1
     assert result.config.drag.stop_distance == SMALL_MODEL_DRAG["stop_distance"] and result.config.drag.max_steps == 2
-    plain = edit_photo(photo, np.array([[48.0, 30.0]]), np.array([[50.0, 30.0]]), tiny_G,
-                       dataclasses.replace(base, inversion=dataclasses.replace(base.inversion, lpips_net="squeeze")),
-                       progress=False, model_defaults=False)
-    assert plain.config.drag.stop_distance is None
+    # Idempotent: the CLI, batch jobs and edit_photo may each apply it.
+    assert config_for_model(result.config, tiny_G) == result.config
+
+
+def test_cli_records_what_the_user_set():
+    args = build_parser().parse_args(["--image", "x", "--points", "y", "--pti-steps", "350", "--stop-distance", "2"])
+    config = config_from_args(args)
+    assert set(config.user_options) == {"inversion.pti_steps", "drag.stop_distance"}
+    with pytest.raises(PipelineError, match="user_options"):
+        PipelineConfig(user_options=("inversion.nope",))

@@ -1,16 +1,12 @@
-"""Atomic output folders, images, video and the inversion cache key."""
+"""Atomic output folders, images and video (pipeline/outputs.py)."""
 
 from __future__ import annotations
 
-import dataclasses
-import warnings
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from inversion import InversionConfig
-from pipeline.cache import crop_sha256, generator_sha256, inversion_key
 from pipeline.errors import OutputError
 from pipeline.outputs import (
     check_output_dir,
@@ -99,49 +95,37 @@ def test_write_video_gif(tmp_path):
         assert im.size == (30, 20) and im.n_frames == 3
 
 
-def test_write_video_mp4_or_gif_fallback(tmp_path):
+def test_write_video_mp4_is_h264_yuv420p_with_every_frame(tmp_path):
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    # 33 x 49: odd sizes are cut to even ones (yuv420p needs them); distinct grey levels per frame.
+    frames = [np.full((33, 49, 3), v, np.uint8) for v in (0, 60, 120, 180, 240)]
+    path = write_video(tmp_path, frames, "mp4", fps=5)
+    assert path.name == "drag.mp4" and list(tmp_path.iterdir()) == [path]
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = next(reader)
+    decoded = [np.frombuffer(buf, np.uint8).reshape(32, 48, 3) for buf in reader]
+    assert meta["codec"] == "h264" and meta["pix_fmt"].startswith("yuv420p")
+    assert meta["size"] == (48, 32) and meta["fps"] == 5
+    assert len(decoded) == len(frames) + 5  # the last frame is held for a second
+    levels = [float(f.mean()) for f in decoded[: len(frames)]]
+    assert np.allclose(levels, [0, 60, 120, 180, 240], atol=3)  # the frames, in order (lossy codec)
+
+
+def test_write_video_falls_back_to_gif_without_imageio_ffmpeg(tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_ffmpeg(name, *args, **kwargs):
+        if name == "imageio_ffmpeg":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ffmpeg)
     frames = [np.full((32, 48, 3), v, np.uint8) for v in (0, 255)]
-    with warnings.catch_warnings():
-        # MP4 may legitimately fall back to GIF (with a RuntimeWarning) where OpenCV lacks the codec.
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with pytest.warns(RuntimeWarning, match="drag.gif"):
         path = write_video(tmp_path, frames, "mp4", fps=5)
-    assert path.name in ("drag.mp4", "drag.gif") and path.stat().st_size > 0
-    assert len(list(tmp_path.iterdir())) == 1
+    assert list(tmp_path.iterdir()) == [path] and path.name == "drag.gif"
+    with Image.open(path) as im:
+        assert im.n_frames == 2 and im.size == (48, 32)
 
-
-def test_inversion_key_tracks_what_changes_the_result(tiny_G):
-    crop = np.zeros((32, 32, 3), np.uint8)
-    cfg = InversionConfig(w_steps=3)
-    gid = "state:" + generator_sha256(tiny_G)
-    key = inversion_key(crop, gid, "pti", cfg)
-    assert key == inversion_key(crop.copy(), gid, "pti", InversionConfig(w_steps=3))
-    assert key == inversion_key(crop, gid, "pti", dataclasses.replace(cfg, allow_download=True))
-    other = crop.copy()
-    other[0, 0, 0] = 1
-    assert key != inversion_key(other, gid, "pti", cfg)
-    assert key != inversion_key(crop, gid, "w+", cfg)
-    assert key != inversion_key(crop, gid, "pti", dataclasses.replace(cfg, w_steps=4))
-    assert key != inversion_key(crop, "state:other", "pti", cfg)
-
-
-def test_backbone_file_enters_the_key_by_content(tmp_path):
-    crop = np.zeros((32, 32, 3), np.uint8)
-    a, b = tmp_path / "a.pth", tmp_path / "b.pth"
-    a.write_bytes(b"same")
-    b.write_bytes(b"same")
-    ka = inversion_key(crop, "g", "w", InversionConfig(lpips_backbone=str(a)))
-    assert ka == inversion_key(crop, "g", "w", InversionConfig(lpips_backbone=str(b)))
-    b.write_bytes(b"different")
-    assert ka != inversion_key(crop, "g", "w", InversionConfig(lpips_backbone=str(b)))
-
-
-def test_generator_hash_sees_every_weight(tiny_generator_factory):
-    G = tiny_generator_factory(seed=1)
-    h = generator_sha256(G)
-    assert h == generator_sha256(tiny_generator_factory(seed=1))
-    import torch
-
-    with torch.no_grad():
-        G.synthesis.b4.const[0, 0, 0] += 1e-3
-    assert generator_sha256(G) != h
-    assert crop_sha256(np.zeros((2, 2, 3), np.uint8)) != crop_sha256(np.zeros((2, 3, 2), np.uint8))

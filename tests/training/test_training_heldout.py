@@ -74,7 +74,7 @@ def test_edit_of_a_photo_changes_only_pixels_near_the_mouth(face64, shared_dir):
     # lambda 5 instead of the paper's 20: at 64 px the mask term otherwise holds the corners back (measured:
     # 20 moves them 0.4 px in 80 steps; 5 converges in ~60 steps and still keeps the eyes byte-identical).
     config = dataclasses.replace(config, drag=dataclasses.replace(config.drag, max_steps=150, lambda_mask=5.0))
-    result = edit_photo(photo, handles, targets, G, config, mask_photo=mask, progress=False, model_defaults=False)
+    result = edit_photo(photo, handles, targets, G, config, mask_photo=mask, progress=False)
 
     changed = np.any(result.edited_photo != photo, axis=2)
     assert changed.sum() > 500                                       # the mouth did change

@@ -1,0 +1,70 @@
+"""Face identity similarity: cosine similarity of dlib face-recognition descriptors.
+
+It lives in `align` because `align` is the only package that imports dlib and knows where
+its model files are (`align.faces.face_model_path`, the `face_recognition_models` package):
+dlib's face-recognition ResNet (`dlib_face_recognition_resnet_model_v1.dat`, 128-d
+descriptors) with the frontal (HOG) detector and 5-point landmarks. The inversion
+benchmark, a measuring tool, reports it beside PSNR / SSIM / LPIPS.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from align.errors import AlignError
+from align.faces import _hog_detector, dlib_model
+from stylegan.images import check_rgb_pair
+
+__all__ = ["identity_similarity", "IDENTITY_MIN_SIZE"]
+
+# dlib's frontal detector finds faces of about 80 px and more; images are upsampled to at
+# least this size before detection and landmarking.
+IDENTITY_MIN_SIZE = 256
+
+
+def _upsample(img: np.ndarray) -> np.ndarray:
+    size = min(img.shape[:2])
+    if size >= IDENTITY_MIN_SIZE:
+        return np.ascontiguousarray(img)
+    import cv2
+
+    s = IDENTITY_MIN_SIZE / size
+    return cv2.resize(img, (round(img.shape[1] * s), round(img.shape[0] * s)), interpolation=cv2.INTER_CUBIC)
+
+
+def identity_similarity(target: np.ndarray, reconstruction: np.ndarray) -> float:
+    """Cosine similarity of dlib face-recognition descriptors of target and reconstruction.
+
+    The face is detected in the target only (largest frontal face; images smaller than
+    256 px are upsampled first) and the same box is used for the reconstruction, which is
+    the same aligned crop: a poor reconstruction then scores low instead of failing detection.
+
+    Args:
+        target, reconstruction: uint8 (H, W, 3) RGB of the same size.
+
+    Returns:
+        Similarity in [-1, 1], 1 for identical images, or NaN when no face is found in the
+        target. dlib's descriptors share a large common component, so different people
+        still score high (0.80-0.89 on pairs of UTKFace crops): compare methods by
+        differences, not by absolute values.
+
+    Raises:
+        AlignError: the images are not uint8 (H, W, 3) of the same size.
+        FaceModelError: dlib or its models are not installed (exit code 3).
+    """
+    check_rgb_pair(target, reconstruction, "identity_similarity", AlignError)
+    detector = _hog_detector()
+    predictor = dlib_model("shape_predictor", "shape_predictor_5_face_landmarks.dat")
+    recognizer = dlib_model("face_recognition_model_v1", "dlib_face_recognition_resnet_model_v1.dat")
+    a, b = _upsample(target), _upsample(reconstruction)
+    boxes = detector(a, 0)
+    if len(boxes) == 0:
+        boxes = detector(a, 1)
+    if len(boxes) == 0:
+        return math.nan
+    box = max(boxes, key=lambda r: r.width() * r.height())
+    da = np.asarray(recognizer.compute_face_descriptor(a, predictor(a, box)))
+    db = np.asarray(recognizer.compute_face_descriptor(b, predictor(b, box)))
+    return float(np.dot(da, db) / max(np.linalg.norm(da) * np.linalg.norm(db), 1e-12))
