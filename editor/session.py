@@ -31,6 +31,7 @@ __all__ = ["PREVIEW_FRAMES", "DragUpdate", "Model", "Session", "Step"]
 # which at 64 px costs more than a drag step (local features stop at b32); one every
 # max_steps / 10 steps keeps the editor within 10% of `draggan.drag` (python -m editor.bench).
 PREVIEW_FRAMES = 10
+PREVIEW_MAX_STRIDE = 30  # but at least one frame every 30 steps, however high the step cap
 
 
 @dataclass(frozen=True, eq=False)
@@ -229,6 +230,7 @@ class Session:
         config = dataclasses.replace(self.config, drag=self._config().drag)
         current = self.history[-1]
         handles, targets, mask = self.clicks.handles, self.clicks.targets, self.mask_crop
+        frames_wanted = max(PREVIEW_FRAMES, -(-config.drag.max_steps // PREVIEW_MAX_STRIDE))
         frames: queue.Queue = queue.Queue()
         outcome: dict = {}
         self.stop.clear()
@@ -242,7 +244,7 @@ class Session:
             t, start = time.perf_counter(), time.monotonic()
             try:
                 outcome["result"] = pl.drag_crop(self.G_edit, current.ws, handles, targets, mask, config,
-                                                 progress=False, callback=on_step, video_frames=PREVIEW_FRAMES)
+                                                 progress=False, callback=on_step, video_frames=frames_wanted)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                 outcome["error"] = exc
             outcome["seconds"] = time.perf_counter() - t
