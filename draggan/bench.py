@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import torch
 
 from draggan.config import DragConfig
 from draggan.loop import drag
+from stylegan.device import PeakMemory, synchronize
 
 _DTYPES = {"fp32": None, "bf16": "bfloat16", "fp16": "float16"}
 
@@ -52,40 +52,33 @@ def measure(G: torch.nn.Module, steps: int = 20, warmup: int = 2, dtype: str = "
 
     Returns:
         dict with res, dtype, device, median_s (s/step), min_s (fastest step), steps, peak_mib
-        (process peak RSS on the CPU, peak allocated memory on CUDA, None elsewhere), threads.
+        (during the drag: process peak RSS off CUDA, peak allocated memory on CUDA; see
+        `stylegan.device.PeakMemory`), mem_kind (which of the two), threads.
     """
     device = G.device
     res = G.img_resolution
     with torch.no_grad():
         z = torch.randn(1, G.z_dim, generator=torch.Generator().manual_seed(seed)).to(device)
         ws0 = G.mapping(z, truncation_psi=0.7)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
     config = DragConfig(max_steps=warmup + steps, stop_distance=0.0, autocast=_DTYPES[dtype],
                         local_features=not full_map)
     stamps = [time.perf_counter()]
 
     def callback(step, handles, image):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        synchronize(device)
         stamps.append(time.perf_counter())
 
-    drag(G, ws0, [[0.4 * res, 0.5 * res]], [[0.6 * res, 0.5 * res]], config=config, callback=callback)
+    with PeakMemory(device) as mem:
+        drag(G, ws0, [[0.4 * res, 0.5 * res]], [[0.6 * res, 0.5 * res]], config=config, callback=callback)
     per_step = np.diff(stamps)[warmup:]
-    if device.type == "cuda":
-        peak = torch.cuda.max_memory_allocated(device) / 2 ** 20
-    elif device.type == "cpu":
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    else:
-        peak = None
     return dict(res=res, dtype=dtype + ("/full-map" if full_map else ""), device=str(device),
                 median_s=float(np.median(per_step)), min_s=float(np.min(per_step)), steps=len(per_step),
-                peak_mib=peak, threads=torch.get_num_threads())
+                peak_mib=float(mem.peak_mib), mem_kind=mem.kind, threads=torch.get_num_threads())
 
 
 def _row(r: dict) -> str:
-    mem = "n/a" if r["peak_mib"] is None else f"{r['peak_mib']:.0f} MiB"
-    kind = "peak RSS" if r["device"] == "cpu" else "peak alloc"
+    mem = f"{r['peak_mib']:.0f} MiB"
+    kind = "peak alloc" if r["mem_kind"].startswith("peak alloc") else "peak RSS"
     name = r["dtype"].replace("bf16", "bf16-autocast").replace("fp16", "fp16-autocast")
     return (f"{r['res']:>5}  {name:<23}"
             f"{r['median_s']:>10.3f}  {r['min_s']:>8.3f}  {r['median_s'] * 1e3:>9.1f}  {mem + ' (' + kind + ')':>24}  "

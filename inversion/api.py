@@ -25,12 +25,13 @@ from inversion.project import ProjectionResult, project_w, project_wplus, synthe
 from inversion.pti import pivotal_tuning
 from stylegan import Generator, generator_from_dict, generator_to_dict
 from stylegan.fileio import atomic_save
+from stylegan.hashing import generator_sha256
 from stylegan.errors import CheckpointError
 from stylegan.images import uint8_from_network
 
 METHODS = ("w", "w+", "pti")
 FORMAT = "draggan-pipeline.inversion"
-VERSION = 1
+VERSION = 2  # 2: the base generator is identified by its SHA-256 (was a float checksum)
 
 
 @dataclass(frozen=True, eq=False)  # Tensor fields: compare by identity.
@@ -49,8 +50,8 @@ class InversionResult:
         timings: stage ('setup', 'w_avg', 'w', 'w+', 'pti', 'total') -> seconds.
         config: the configuration used.
         tuned: True when G differs from the caller's generator (its weights are saved).
-        base_fingerprint: `generator_fingerprint` of the caller's generator, so
-            that `load` can check it is given the right base generator.
+        base_sha256: `stylegan.hashing.generator_sha256` of the caller's generator,
+            so that `load` can check it is given the right base generator.
     """
 
     method: str
@@ -61,7 +62,7 @@ class InversionResult:
     timings: dict[str, float]
     config: InversionConfig
     tuned: bool
-    base_fingerprint: list[float]
+    base_sha256: str
 
     def save(self, path: str | os.PathLike) -> None:
         """Writes the result with torch.save, readable with `torch.load(weights_only=True)`.
@@ -81,7 +82,7 @@ class InversionResult:
             "timings": {k: float(v) for k, v in self.timings.items()},
             "config": self.config.to_dict(),
             "base_generator_config": dict(base),
-            "base_generator_fingerprint": self.base_fingerprint,
+            "base_generator_sha256": self.base_sha256,
             "generator": generator_to_dict(self.G) if self.tuned else None,
         }
         atomic_save(payload, path)
@@ -122,24 +123,14 @@ class InversionResult:
             if G is None:
                 raise InversionError(f"{path} holds no generator (method {data['method']!r} left it unchanged): "
                                      f"pass G=<the generator it was inverted with> to InversionResult.load")
-            same = dict(G.init_kwargs) == dict(data["base_generator_config"]) and np.allclose(
-                generator_fingerprint(G), data["base_generator_fingerprint"], rtol=1e-4, atol=1e-6)
-            if not same:
+            if generator_sha256(G) != data["base_generator_sha256"]:
                 raise InversionError(f"the generator passed to InversionResult.load is not the one {path} was "
                                      f"inverted with: pass that generator (same checkpoint)")
             result_G = G
         return cls(method=data["method"], ws=data["ws"], G=result_G,
                    reconstruction=data["reconstruction"].numpy(), losses=data["losses"],
                    timings=data["timings"], config=InversionConfig.from_dict(data["config"]),
-                   tuned=stored is not None, base_fingerprint=list(data["base_generator_fingerprint"]))
-
-
-def generator_fingerprint(G: Generator) -> list[float]:
-    """A cheap weight checksum: the float64 sum and sum of squares of every parameter and buffer."""
-    with torch.no_grad():
-        # On the CPU: MPS has no float64.
-        tensors = [t.detach().cpu().to(torch.float64) for t in G.state_dict().values() if t.is_floating_point()]
-        return [float(sum(t.sum() for t in tensors)), float(sum(t.square().sum() for t in tensors))]
+                   tuned=stored is not None, base_sha256=str(data["base_generator_sha256"]))
 
 
 def target_to_tensor(target: np.ndarray, G: Generator) -> torch.Tensor:
@@ -207,11 +198,11 @@ def invert(G: Generator, target: np.ndarray, method: str = "pti", config: Invers
     losses: dict[str, list[float]] = {}
 
     t = time.perf_counter()
-    proj_lpips = LPIPSLoss.build(config.lpips_net, config.lpips_backbone, config.allow_download, device,
+    proj_lpips = LPIPSLoss.build(config.lpips_net, config.lpips_backbone, device,
                                  config.lpips_max_resolution, config.lpips_min_resolution)
     pti_lpips = None
     if method == "pti":
-        pti_lpips = LPIPSLoss.build(config.pti_lpips_net, config.lpips_backbone, config.allow_download, device,
+        pti_lpips = LPIPSLoss.build(config.pti_lpips_net, config.lpips_backbone, device,
                                     config.pti_lpips_max_resolution, config.lpips_min_resolution)
     timings["setup"] = time.perf_counter() - t
 
@@ -258,7 +249,7 @@ def invert(G: Generator, target: np.ndarray, method: str = "pti", config: Invers
     timings["total"] = time.perf_counter() - t_start
     return InversionResult(method=method, ws=ws.detach().to("cpu", torch.float32), G=result_G,
                            reconstruction=reconstruction, losses=losses, timings=timings, config=config,
-                           tuned=is_tuned, base_fingerprint=generator_fingerprint(G))
+                           tuned=is_tuned, base_sha256=generator_sha256(G))
 
 
 def _with_noise(G: Generator, noise: dict[str, torch.Tensor]) -> Generator:

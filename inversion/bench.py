@@ -17,9 +17,9 @@ generator's resolution (UTKFace crops are 200x200).
 Several processes, GPUs or machines: `torchrun --nproc_per_node=N -m inversion.bench ...`
 shards the images by rank; rank 0 writes the one table, CSV and grid.
 
-Peak memory is torch's peak allocation on CUDA, and the process's peak
-resident set size during the method elsewhere (so it includes the model and
-Python itself). The LPIPS column uses --metric-lpips-net; when it is the net
+Peak memory (`stylegan.device.PeakMemory`) is torch's peak allocation on CUDA,
+and the process's peak resident set size during the method elsewhere (so it
+includes the model and Python itself). The LPIPS column uses --metric-lpips-net; when it is the net
 that the projection optimises, the number is biased low.
 """
 
@@ -31,8 +31,6 @@ import dataclasses
 import glob
 import math
 import os
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -45,7 +43,7 @@ from inversion.config import LPIPS_NETS, InversionConfig
 from inversion.errors import InversionError
 from inversion.metrics import lpips_distance, mse, psnr, ssim
 from stylegan import Generator, load_generator
-from stylegan.device import resolve_device
+from stylegan.device import PeakMemory, resolve_device
 from stylegan.images import read_image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -115,50 +113,6 @@ def random_generator(resolution: int = 128, seed: int = 0, w_dim: int = 128, cha
     return G.to(device)
 
 
-class PeakMemory:
-    """Peak memory in MiB during a `with` block: CUDA peak allocation, else peak RSS (sampled)."""
-
-    def __init__(self, device: torch.device):
-        self.device = device
-        self.peak_mib = math.nan
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._rss_peak = 0
-
-    def __enter__(self) -> "PeakMemory":
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
-        elif os.path.exists("/proc/self/statm"):
-            self._rss_peak = _rss_bytes()
-            self._thread = threading.Thread(target=self._sample, daemon=True)
-            self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.01):
-            self._rss_peak = max(self._rss_peak, _rss_bytes())
-
-    def __exit__(self, *exc) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            self.peak_mib = torch.cuda.max_memory_allocated(self.device) / 2 ** 20
-        elif self._thread is not None:
-            self._stop.set()
-            self._thread.join()
-            self.peak_mib = max(self._rss_peak, _rss_bytes()) / 2 ** 20
-        else:
-            import resource  # Whole-process peak: only an upper bound per method.
-
-            scale = 1 if sys.platform == "darwin" else 1024
-            self.peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2 ** 20
-
-
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 def summarize(rows: list[dict], methods: list[str]) -> list[dict]:
     """Per method: mean and std of each metric (NaN ignored), seconds per image, peak memory."""
     out = []
@@ -224,7 +178,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--metric-lpips-net", default="alex", choices=LPIPS_NETS, help="LPIPS of the table")
     p.add_argument("--lpips-backbone", default=None,
                    help="LPIPS backbone file or folder (see InversionConfig); default: torchvision's cache")
-    p.add_argument("--allow-download", action="store_true", help="let torchvision download missing backbones")
     p.add_argument("--no-identity", action="store_true", help="skip the dlib identity metric")
     p.add_argument("--grid", type=int, default=4, help="images in grid.png (0 = none)")
     p.add_argument("--random-resolution", type=int, default=128, help="resolution of the random generator")
@@ -257,8 +210,7 @@ def _invert_images(G, files: list[tuple[int, Path]], config: InversionConfig, ar
             rows.append({
                 "image": path.name, "method": method,
                 "psnr": psnr(target, recon), "ssim": ssim(target, recon), "mse": mse(target, recon),
-                "lpips": lpips_distance(target, recon, args.metric_lpips_net, args.lpips_backbone,
-                                        args.allow_download, device),
+                "lpips": lpips_distance(target, recon, args.metric_lpips_net, args.lpips_backbone, device=device),
                 "id": math.nan if args.no_identity else _identity_similarity()(target, recon),
                 "seconds": seconds, "peak_mib": mem.peak_mib, "index": index,
             })
@@ -300,7 +252,7 @@ def _run(args: argparse.Namespace, dist, shard) -> list[dict]:
                              w_lr=args.w_lr, wplus_lr=args.wplus_lr, pti_lr=args.pti_lr,
                              w_avg_samples=args.w_avg_samples, lpips_net=args.lpips_net,
                              pti_lpips_net=args.pti_lpips_net, lpips_backbone=args.lpips_backbone,
-                             allow_download=args.allow_download, seed=args.seed)
+                             seed=args.seed)
     files = list_images(args.images, args.limit or None, names=args.names)
     mine = shard(list(enumerate(files)), dist.rank, dist.world_size)
     gathered = dist.gather(_invert_images(G, mine, config, args, device, show_progress=dist.is_main))

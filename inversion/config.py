@@ -43,8 +43,8 @@ class InversionConfig:
     `lpips_backbone` says where the ImageNet backbone of LPIPS comes from (the
     linear calibration layers always come from the `lpips` package):
       * None: torchvision's cache (`torch.hub.get_dir()/checkpoints/<file>`); if
-        the file is absent, `MissingWeightsError` (or a download when
-        `allow_download` is True);
+        the file is absent, `MissingWeightsError` (inversion never downloads:
+        `run_pipeline.py` fetches it first, `pipeline.weights`);
       * a file: a features state dict (`squeezenet1_1().features.state_dict()`
         keys `0.weight` ..., or torchvision's full file with `features.*` keys)
         for the net(s) in use; a single file cannot serve two different nets;
@@ -93,7 +93,6 @@ class InversionConfig:
     locality_truncation_psi: float = 0.5  # Truncation of the random latents (PTI samples with psi 0.5).
     # --- LPIPS weights and reproducibility ------------------------------------
     lpips_backbone: str | None = None   # See the class docstring: None, a file, a directory or 'random'.
-    allow_download: bool = False        # Let torchvision download a missing backbone into its cache.
     lpips_min_resolution: int = 64      # Bilinearly upsample smaller images before LPIPS (deep layers need room).
     seed: int = 0                       # Seeds w_avg sampling, latent noise, noise buffers and locality latents.
 
@@ -151,8 +150,17 @@ class InversionConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "InversionConfig":
-        """Inverse of `to_dict`; unknown keys (from another version) raise `InversionError`."""
+        """Inverse of `to_dict`; unknown keys (from another version) raise `InversionError`.
+
+        Retired fields (`_RETIRED_FIELDS`) that older files hold are dropped first.
+        """
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k not in _RETIRED_FIELDS}
         return config_from_dict(cls, data, InversionError)
+
+
+# Fields older files may hold that no longer mean anything: `allow_download` (inversion never downloads).
+_RETIRED_FIELDS = ("allow_download",)
 
 
 def _config_error(message: str) -> InversionError:

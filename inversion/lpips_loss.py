@@ -12,10 +12,11 @@ so torchvision never downloads) and the backbone weights are then loaded from:
   * torchvision's cache, `torch.hub.get_dir()/checkpoints/<torchvision file>`,
     when that file already exists;
   * the package itself for SqueezeNet 1.1 (`inversion/data/squeezenet1_1_features.pth`,
-    torchvision's ImageNet weights, 2.9 MB), so LPIPS-squeeze always works offline;
-  * a download into that cache, only when `allow_download=True`.
+    torchvision's ImageNet weights, 2.9 MB), so LPIPS-squeeze always works offline.
 
-Otherwise `MissingWeightsError` says which file to put where.
+Nothing here downloads: otherwise `MissingWeightsError` says which file to put where
+(the CLI's explicit download step, `pipeline.weights.ensure_lpips_backbones`, fills
+torchvision's cache).
 
 Key renaming: lpips splits torchvision's `features` Sequential into slices and
 keeps each layer's index, so torchvision `features.N.*` is lpips `net.sliceK.N.*`
@@ -85,13 +86,12 @@ def features_file_name(net: str) -> str:
     return f"{torchvision_arch(net)}_features.pth"
 
 
-def resolve_backbone(net: str, backbone: str | os.PathLike | None = None, allow_download: bool = False) -> str:
+def resolve_backbone(net: str, backbone: str | os.PathLike | None = None) -> str:
     """Finds the backbone file for `net` without loading it.
 
     Args:
         net: 'vgg', 'alex' or 'squeeze'.
         backbone: None (torchvision's cache, else the packaged file), a file, a directory or 'random'.
-        allow_download: when neither the torchvision cache nor the package has the file, download it.
 
     Returns:
         An absolute file path, or 'random'.
@@ -128,13 +128,10 @@ def resolve_backbone(net: str, backbone: str | os.PathLike | None = None, allow_
         return str(cached)
     if packaged_backbone(net) is not None:
         return str(packaged_backbone(net))
-    if allow_download:
-        torch.hub.load_state_dict_from_url(torchvision_weights_url(net), map_location="cpu", progress=True)
-        return str(cached)
     raise MissingWeightsError(
         f"LPIPS-{net} needs the ImageNet {torchvision_arch(net)} backbone: put {cached.name} in {cached.parent} "
-        f"(from {torchvision_weights_url(net)}), or pass lpips_backbone=PATH to a features state dict, "
-        f"or allow_download=True")
+        f"(from {torchvision_weights_url(net)}; run_pipeline.py downloads it), or pass lpips_backbone=PATH to "
+        f"a features state dict")
 
 
 def load_backbone_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -185,7 +182,7 @@ def load_backbone_into(model: lpips.LPIPS, state: dict[str, torch.Tensor], sourc
     model.net.load_state_dict(renamed, strict=True)
 
 
-def build_lpips(net: str = "vgg", backbone: str | os.PathLike | None = None, allow_download: bool = False,
+def build_lpips(net: str = "vgg", backbone: str | os.PathLike | None = None,
                 device: torch.device | str = "cpu") -> lpips.LPIPS:
     """An `lpips.LPIPS` module (v0.1, calibrated lin layers) with its backbone loaded offline.
 
@@ -196,14 +193,13 @@ def build_lpips(net: str = "vgg", backbone: str | os.PathLike | None = None, all
         net: 'vgg', 'alex' or 'squeeze'.
         backbone: None, a file, a directory or 'random' (see `resolve_backbone`;
             'random' is seeded and reproducible but useless as a perceptual metric).
-        allow_download: let torchvision download a missing backbone into its cache.
         device: where the module lives.
 
     Raises:
         MissingWeightsError: the backbone is not available offline.
         CheckpointError: the backbone file does not match `net`.
     """
-    source = resolve_backbone(net, backbone, allow_download)
+    source = resolve_backbone(net, backbone)
     device = torch.device(device)
     key = (net, source, str(device))
     if key in _CACHE:
@@ -242,11 +238,11 @@ class LPIPSLoss(nn.Module):
         self.min_resolution = min_resolution
 
     @classmethod
-    def build(cls, net: str = "vgg", backbone: str | os.PathLike | None = None, allow_download: bool = False,
+    def build(cls, net: str = "vgg", backbone: str | os.PathLike | None = None,
               device: torch.device | str = "cpu", max_resolution: int | None = 256,
               min_resolution: int = 64) -> "LPIPSLoss":
         """`build_lpips` wrapped in an `LPIPSLoss`."""
-        return cls(build_lpips(net, backbone, allow_download, device), max_resolution, min_resolution)
+        return cls(build_lpips(net, backbone, device), max_resolution, min_resolution)
 
     def resize(self, img: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) -> (B, 3, H', W') within [min_resolution, max_resolution] on the long/short side."""

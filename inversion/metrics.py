@@ -53,7 +53,7 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def lpips_distance(a: np.ndarray, b: np.ndarray, net: str = "alex", backbone: str | os.PathLike | None = None,
-                   allow_download: bool = False, device: torch.device | str = "cpu",
+                   device: torch.device | str = "cpu",
                    max_resolution: int | None = None, min_resolution: int = 64) -> float:
     """LPIPS distance of uint8 (H, W, 3) images (0 for identical images).
 
@@ -61,7 +61,6 @@ def lpips_distance(a: np.ndarray, b: np.ndarray, net: str = "alex", backbone: st
         a, b: the images.
         net: 'alex' (the usual metric), 'vgg' or 'squeeze'.
         backbone: see `inversion.lpips_loss.resolve_backbone` (None = torchvision's cache).
-        allow_download: let torchvision download a missing backbone.
         device: where to compute.
         max_resolution: area-downsample larger images first; None = native size.
         min_resolution: bilinearly upsample smaller images first.
@@ -70,7 +69,7 @@ def lpips_distance(a: np.ndarray, b: np.ndarray, net: str = "alex", backbone: st
         MissingWeightsError: the backbone is not available offline.
     """
     _check_pair(a, b)
-    loss = LPIPSLoss.build(net, backbone, allow_download, device, max_resolution, min_resolution)
+    loss = LPIPSLoss.build(net, backbone, device, max_resolution, min_resolution)
     with torch.no_grad():
         return float(loss(_to_tensor(a, device), _to_tensor(b, device))[0])
 

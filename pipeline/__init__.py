@@ -14,7 +14,14 @@ bad options itself, even while the heavy modules are still importing.
 
 from importlib import import_module
 
-from pipeline.errors import OutputError, PipelineError, PointsError, UnknownCheckpointError
+from pipeline.errors import (
+    DragPipelineError,
+    MissingWeightsError,
+    OutputError,
+    PipelineError,
+    PointsError,
+    UnknownCheckpointError,
+)
 
 _LAZY = {
     "PipelineConfig": "pipeline.config",
@@ -40,9 +47,26 @@ _LAZY = {
     "build_report": "pipeline.report",
     "write_results": "pipeline.report",
     "load_latents": "pipeline.report",
+    # for interactive front ends (the editor), which reach the stages only through pipeline
+    "load_photo": "align",
+    "to_photo": "align",
+    "to_crop": "align",
+    "render": "pipeline.edit",
+    "reconstruction_metrics": "pipeline.edit",
+    "video_drag_config": "pipeline.edit",
+    "config_for_model": "pipeline.model_defaults",
+    "generator_identity": "pipeline.interactive",
+    "seed_start": "pipeline.interactive",
+    "seed_inversion": "pipeline.interactive",
+    "display_scale": "pipeline.outputs",
+    "draw_points": "pipeline.outputs",
+    "DEFAULT_CHECKPOINT": "pipeline.registry",
+    "ResolvedCheckpoint": "pipeline.registry",
+    "default_checkpoints_dir": "pipeline.registry",
 }
 
-__all__ = [*_LAZY, "PipelineError", "PointsError", "UnknownCheckpointError", "OutputError"]
+__all__ = [*_LAZY, "PipelineError", "PointsError", "UnknownCheckpointError", "OutputError", "DragPipelineError",
+           "MissingWeightsError"]
 
 
 def __getattr__(name: str):

@@ -6,7 +6,7 @@ The key is a sha256 over
   * the generator: the checkpoint file's sha256 (memoised per path, size and mtime) or, for
     a generator in memory, a hash of its state dict and constructor arguments,
   * the inversion method and every `InversionConfig` field that changes the result
-    (`allow_download` does not; a backbone file enters through its content hash).
+    (a backbone file enters through its content hash).
 Entries live in `<cache_dir>/<key[:2]>/<key>.pt` and are written atomically, so an
 interrupted run never leaves a half-written entry behind.
 """
@@ -17,11 +17,14 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+from stylegan.fileio import atomic_write_text
+from stylegan.hashing import file_sha256 as _file_sha256
+from stylegan.hashing import generator_sha256
 
 __all__ = [
     "default_cache_dir",
@@ -32,8 +35,7 @@ __all__ = [
     "InversionCache",
 ]
 
-CACHE_VERSION = 1  # bump when the key recipe or the stored format changes
-_NOT_IN_KEY = ("allow_download",)
+CACHE_VERSION = 2  # 2: InversionResult files identify their generator by SHA-256. Bump when the key recipe or the stored format changes
 
 
 def default_cache_dir() -> Path:
@@ -72,37 +74,15 @@ def file_sha256(path: str | os.PathLike, memo_file: str | os.PathLike | None = N
                 return str(table[stamp])
         except (OSError, ValueError):
             table = {}
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    digest = h.hexdigest()
+    digest = _file_sha256(path)
     if memo:
         try:
             table = {k: v for k, v in table.items() if not k.startswith(f"{path}|")}
             table[stamp] = digest
-            _atomic_write_text(memo_file, json.dumps(table, indent=0))
+            atomic_write_text(memo_file, json.dumps(table, indent=0))
         except OSError:
             pass  # the memo is an optimisation only
     return digest
-
-
-def generator_sha256(G) -> str:
-    """sha256 of a generator's constructor arguments and every parameter and buffer.
-
-    Returns:
-        64 hex characters.
-    """
-    import torch
-
-    h = hashlib.sha256()
-    h.update(json.dumps(getattr(G, "init_kwargs", {}), sort_keys=True, default=str).encode())
-    for name, tensor in sorted(G.state_dict().items()):
-        t = tensor.detach().cpu().contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
-        if t.numel():
-            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
 
 
 def crop_sha256(crop: np.ndarray) -> str:
@@ -115,8 +95,6 @@ def crop_sha256(crop: np.ndarray) -> str:
 
 def _config_for_key(config, memo_file: Path | None) -> dict:
     data = dataclasses.asdict(config)
-    for name in _NOT_IN_KEY:
-        data.pop(name, None)
     backbone = data.get("lpips_backbone")
     if backbone not in (None, "random"):
         path = Path(backbone).expanduser()
@@ -151,18 +129,6 @@ def inversion_key(crop: np.ndarray, generator_id: str, method: str, config,
         "config": _config_for_key(config, None if memo_file is None else Path(memo_file)),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 class InversionCache:
@@ -219,7 +185,7 @@ class InversionCache:
         result.save(path)
         if meta is not None:
             try:
-                _atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=2, default=str))
+                atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=2, default=str))
             except OSError:
                 pass
         return path

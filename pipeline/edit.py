@@ -30,6 +30,7 @@ from align import Alignment, align_box, align_center, align_face, load_photo, pa
 from align.alignment import points_outside_crop
 from align.photo import check_photo
 from draggan import DragResult, drag, resolve_stop_distance, to_uint8_image
+from draggan.loop import DragCallback
 from inversion import InversionResult, invert
 from pipeline.cache import InversionCache, generator_sha256, inversion_key
 from pipeline.config import PipelineConfig
@@ -47,6 +48,7 @@ __all__ = [
     "invert_crop",
     "render",
     "drag_crop",
+    "video_drag_config",
     "paste_edit",
     "reconstruction_metrics",
     "generator_on_device",
@@ -273,7 +275,7 @@ def invert_crop(G, crop: np.ndarray, config: PipelineConfig = PipelineConfig(), 
 
 def drag_crop(G, ws: torch.Tensor, handles_crop: np.ndarray, targets_crop: np.ndarray,
               mask_crop: np.ndarray | None = None, config: PipelineConfig = PipelineConfig(),
-              progress: bool = True) -> DragResult:
+              progress: bool = True, callback: DragCallback | None = None) -> DragResult:
     """Stage 4: drag the handles to the targets in the generator's image.
 
     Args:
@@ -283,14 +285,14 @@ def drag_crop(G, ws: torch.Tensor, handles_crop: np.ndarray, targets_crop: np.nd
         mask_crop: (R, R) float in [0, 1] or None.
         config: `drag` (and `video`, which turns on progress frames) are used.
         progress: show a progress bar.
+        callback: optional `callback(step, handles_crop, frame)` after every step (frame: uint8
+            (R, R, 3) on the steps that render one, else None); returning True stops the drag
+            after that step, keeping its result (the editor's Stop button).
 
     Returns:
         `draggan.DragResult`.
     """
-    drag_config = config.drag
-    if config.video is not None and drag_config.frame_every == 0:
-        # About 60 frames whatever the step count; a frame costs one full synthesis.
-        drag_config = dataclasses.replace(drag_config, frame_every=max(1, drag_config.max_steps // 60))
+    drag_config = video_drag_config(config)
     stop = resolve_stop_distance(drag_config, int(G.img_resolution))
     bar = None
     if progress and drag_config.max_steps > 0:
@@ -300,17 +302,30 @@ def drag_crop(G, ws: torch.Tensor, handles_crop: np.ndarray, targets_crop: np.nd
 
     targets = np.asarray(targets_crop, dtype=np.float64)
 
-    def callback(step: int, handles: np.ndarray, image) -> bool:
+    def on_step(step: int, handles: np.ndarray, image) -> bool:
         if bar is not None:
             bar.update(1)
             bar.set_postfix_str(f"max dist {np.hypot(*(handles - targets).T).max():.1f}px (stop {stop:.1f})")
-        return False
+        return bool(callback(step, handles, image)) if callback is not None else False
 
     try:
-        return drag(G, ws, handles_crop, targets_crop, mask=mask_crop, config=drag_config, callback=callback)
+        return drag(G, ws, handles_crop, targets_crop, mask=mask_crop, config=drag_config, callback=on_step)
     finally:
         if bar is not None:
             bar.close()
+
+
+def video_drag_config(config: PipelineConfig):
+    """The `DragConfig` `drag_crop` runs: with a video, a progress frame about every max_steps / 60 steps.
+
+    Returns:
+        `draggan.DragConfig` (config.drag itself when no frames are added).
+    """
+    drag_config = config.drag
+    if config.video is not None and drag_config.frame_every == 0:
+        # About 60 frames whatever the step count; a frame costs one full synthesis.
+        drag_config = dataclasses.replace(drag_config, frame_every=max(1, drag_config.max_steps // 60))
+    return drag_config
 
 
 def paste_edit(photo: np.ndarray, alignment: Alignment, edited_crop: np.ndarray, reconstruction_crop: np.ndarray,

@@ -300,23 +300,41 @@ def _write_gif(path: Path, frames: list[np.ndarray], fps: int) -> Path:
 
 
 def _write_mp4(path: Path, frames: list[np.ndarray], fps: int) -> bool:
+    """H.264 in yuv420p (what browsers and common players decode), through imageio-ffmpeg's own ffmpeg.
+
+    Returns False, leaving no file, when imageio-ffmpeg or its encoder is unavailable.
+    """
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        return False
     first = _even(frames[0])
     h, w = first.shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (w, h))
-    if not writer.isOpened():
-        return False
+    # macro_block_size 2: only even sizes are needed for yuv420p (no rescaling to multiples of 16);
+    # +faststart puts the index first so a browser can start playing before the whole file is loaded.
+    writer = imageio_ffmpeg.write_frames(str(path), (w, h), fps=fps, codec="libx264", pix_fmt_in="rgb24",
+                                         pix_fmt_out="yuv420p", macro_block_size=2, ffmpeg_log_level="error",
+                                         output_params=["-movflags", "+faststart"])
     try:
+        writer.send(None)
         for f in frames + [frames[-1]] * fps:  # hold the last frame for a second
-            writer.write(cv2.cvtColor(np.ascontiguousarray(_even(f)), cv2.COLOR_RGB2BGR))
-    finally:
-        writer.release()
+            writer.send(np.ascontiguousarray(_even(f)))
+        writer.close()
+    except (OSError, RuntimeError):
+        writer.close()
+        if path.exists():
+            path.unlink()
+        return False
     return path.is_file() and path.stat().st_size > 0
 
 
-def write_video(folder: str | os.PathLike, frames: list[np.ndarray], fmt: str = "mp4", fps: int = 10) -> Path:
-    """Write drag frames as `drag.mp4` (OpenCV 'mp4v') or `drag.gif` (PIL).
 
-    MP4 falls back to GIF with a warning when OpenCV cannot encode MP4 on this machine.
+def write_video(folder: str | os.PathLike, frames: list[np.ndarray], fmt: str = "mp4", fps: int = 10) -> Path:
+    """Write drag frames as `drag.mp4` (H.264, yuv420p, even size) or `drag.gif` (PIL).
+
+    The MP4 plays in browsers and common players: libx264 through imageio-ffmpeg,
+    which ships its own ffmpeg binary. It falls back to GIF with a warning when that
+    encoder is unavailable. Odd frame sizes lose their last row / column.
 
     Args:
         folder: where the file goes.
@@ -336,7 +354,8 @@ def write_video(folder: str | os.PathLike, frames: list[np.ndarray], fmt: str = 
             return path
         if path.exists():
             path.unlink()
-        warnings.warn("OpenCV cannot write MP4 on this machine; wrote drag.gif instead", RuntimeWarning, stacklevel=2)
+        warnings.warn("imageio-ffmpeg cannot write H.264 MP4 here; wrote drag.gif instead", RuntimeWarning,
+                      stacklevel=2)
     elif fmt != "gif":
         raise OutputError(f"video format must be 'mp4' or 'gif', got {fmt!r}")
     return _write_gif(folder / "drag.gif", frames, fps)

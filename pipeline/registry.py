@@ -3,8 +3,9 @@
 `--checkpoint` takes either a path to a generator file (any format `stylegan.load_generator`
 reads) or one of the names in `REGISTRY`. A registered file is looked for, in order, inside
 the package (a file shipped with it), in the checkpoints folder, and finally downloaded
-there on first use with a progress bar (to `<file>.part`, renamed on success). Downloads
-happen only here, in an explicit step the CLI takes; nothing that computes downloads.
+there on first use with a progress bar (`download_file`: a temporary file, its SHA-256
+checked against the registry, then renamed). Downloads happen only here, in an explicit
+step the CLI takes; nothing that computes downloads.
 
 The URLs below were checked against their official sources:
   * NVlabs StyleGAN2 (ADA-PyTorch re-export) pickles on NGC: NVlabs/stylegan3 README,
@@ -16,14 +17,21 @@ The URLs below were checked against their official sources:
   * The eight mmagic DragGAN state dicts: open-mmlab/mmagic configs/draggan/README.md
     (download.openxlab.org.cn ... /weight//StyleGAN2-*; file names follow the README's
     example `stylegan2_lions_512_pytorch_mmagic.pth`).
+  * The TensorFlow config-f pickles: NVlabs/stylegan2 pretrained_networks.py's https CDN
+    (DragGAN's script uses the same files over plain http, which is refused here).
+
+SHA-256: none of these sources publishes a hash of its files (checked: the NVlabs stylegan2
+and stylegan3 READMEs, NGC's file list, DragGAN's download script and json, mmagic's
+DragGAN README and metafile.yml), so every entry has `sha256=None` and its download is not
+verified; a hash is never made up here. Put the official value in `sha256` when one is
+published, and `download_file` checks it.
 """
 
 from __future__ import annotations
 
 import os
-import socket
+import re
 import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +62,8 @@ FORMATS = ("nvlabs-pkl", "nvlabs-tf-pkl", "mmagic-pth", "native", "builtin")
 
 _NGC = "https://api.ngc.nvidia.com/v2/models/nvidia/research/stylegan2/versions/1/files/"
 _SELF_DISTILLED = "https://storage.googleapis.com/self-distilled-stylegan/"
-_TF_STYLEGAN2 = "http://d36zk2xti64re0.cloudfront.net/stylegan2/networks/"
+# NVlabs/stylegan2 pretrained_networks.py: the https CDN of the TensorFlow release (DragGAN's script has http).
+_TF_STYLEGAN2 = "https://nvlabs-fi-cdn.nvidia.com/stylegan2/networks/"
 _OPENXLAB = "https://download.openxlab.org.cn/models/qsun1/DragGAN-StyleGAN2-checkpoint/weight//"
 
 # The folder holding the installed packages (stylegan/, align/, ..., pipeline/): packaged
@@ -83,6 +92,9 @@ class CheckpointInfo:
         packaged: path of a file shipped with the installed packages, relative to their root
             (e.g. 'stylegan/data/face.pt'), looked for before the checkpoints folder; or None.
         size_mb: approximate download size, for the message.
+        sha256: the file's SHA-256 (64 hex) as published by its official source, checked
+            before the download is renamed into place; None where no official hash is
+            published (the download is then unverified, and says so).
     """
 
     name: str
@@ -97,6 +109,7 @@ class CheckpointInfo:
     face_preset: str = "ffhq"
     packaged: str | None = None
     size_mb: int | None = None
+    sha256: str | None = None
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -105,67 +118,92 @@ class CheckpointInfo:
             raise ValueError(f"CheckpointInfo.domain must be one of {DOMAINS}, got {self.domain!r}")
         if self.url is None and self.packaged is None and self.format != "builtin":
             raise ValueError(f"checkpoint {self.name!r} needs a url or a packaged file")
+        if self.url is not None and not self.url.startswith(("https://", "file://")):
+            raise ValueError(f"checkpoint {self.name!r}: url must be https:// (or file:// for a local mirror), "
+                             f"got {self.url!r}")
+        if self.sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", self.sha256):
+            raise ValueError(f"checkpoint {self.name!r}: sha256 must be 64 lowercase hex digits, got {self.sha256!r}")
 
 
 def _entries() -> dict[str, CheckpointInfo]:
     e: list[CheckpointInfo] = [
         # --- Official NVlabs StyleGAN2 (stylegan2-ada-pytorch format) on NGC -----------------
         CheckpointInfo("ffhq-256", "stylegan2-ffhq-256x256.pkl", _NGC + "stylegan2-ffhq-256x256.pkl",
-                       "nvlabs-pkl", "face", 256, "NVlabs StyleGAN2 (stylegan3 release), FFHQ", "faces, 256 px", size_mb=95),
+                       "nvlabs-pkl", "face", 256, "NVlabs StyleGAN2 (stylegan3 release), FFHQ", "faces, 256 px", size_mb=95,
+                       sha256=None),  # no official SHA-256 (NGC, NVlabs stylegan3 README)
         CheckpointInfo("ffhq-512", "stylegan2-ffhq-512x512.pkl", _NGC + "stylegan2-ffhq-512x512.pkl",
                        "nvlabs-pkl", "face", 512, "NVlabs StyleGAN2, FFHQ (the face model DragGAN uses)",
-                       "faces, 512 px (DragGAN's face model)", size_mb=350),
+                       "faces, 512 px (DragGAN's face model)", size_mb=350,
+                       sha256=None),  # no official SHA-256 (NGC, NVlabs stylegan3 README)
         CheckpointInfo("ffhq-1024", "stylegan2-ffhq-1024x1024.pkl", _NGC + "stylegan2-ffhq-1024x1024.pkl",
-                       "nvlabs-pkl", "face", 1024, "NVlabs StyleGAN2, FFHQ", "faces, 1024 px (slow on CPU)", size_mb=365),
+                       "nvlabs-pkl", "face", 1024, "NVlabs StyleGAN2, FFHQ", "faces, 1024 px (slow on CPU)", size_mb=365,
+                       sha256=None),  # no official SHA-256 (NGC, NVlabs stylegan3 README)
         CheckpointInfo("afhqcat-512", "stylegan2-afhqcat-512x512.pkl", _NGC + "stylegan2-afhqcat-512x512.pkl",
-                       "nvlabs-pkl", "cat", 512, "NVlabs StyleGAN2, AFHQ cat", "cat faces, 512 px", size_mb=350),
+                       "nvlabs-pkl", "cat", 512, "NVlabs StyleGAN2, AFHQ cat", "cat faces, 512 px", size_mb=350,
+                       sha256=None),  # no official SHA-256 (NGC, NVlabs stylegan3 README)
         CheckpointInfo("afhqdog-512", "stylegan2-afhqdog-512x512.pkl", _NGC + "stylegan2-afhqdog-512x512.pkl",
-                       "nvlabs-pkl", "dog", 512, "NVlabs StyleGAN2, AFHQ dog", "dog faces, 512 px", size_mb=350),
+                       "nvlabs-pkl", "dog", 512, "NVlabs StyleGAN2, AFHQ dog", "dog faces, 512 px", size_mb=350,
+                       sha256=None),  # no official SHA-256 (NGC, NVlabs stylegan3 README)
         CheckpointInfo("afhqwild-512", "stylegan2-afhqwild-512x512.pkl", _NGC + "stylegan2-afhqwild-512x512.pkl",
-                       "nvlabs-pkl", "wild", 512, "NVlabs StyleGAN2, AFHQ wild", "wild animal faces, 512 px", size_mb=350),
+                       "nvlabs-pkl", "wild", 512, "NVlabs StyleGAN2, AFHQ wild", "wild animal faces, 512 px", size_mb=350,
+                       sha256=None),  # no official SHA-256 (NGC, NVlabs stylegan3 README)
         # --- DragGAN's download script (XingangPan/DragGAN scripts/download_model.sh) -------------
         CheckpointInfo("lions-512", "stylegan2_lions_512_pytorch.pkl", _SELF_DISTILLED + "lions_512_pytorch.pkl",
                        "nvlabs-pkl", "lion", 512, "Self-Distilled StyleGAN (Mokady et al.), internet lions",
-                       "lions, 512 px"),
+                       "lions, 512 px",
+                       sha256=None),  # no official SHA-256 (DragGAN script, bucket)
         CheckpointInfo("dogs-1024", "stylegan2_dogs_1024_pytorch.pkl", _SELF_DISTILLED + "dogs_1024_pytorch.pkl",
-                       "nvlabs-pkl", "dog", 1024, "Self-Distilled StyleGAN, internet dogs", "dogs, 1024 px"),
+                       "nvlabs-pkl", "dog", 1024, "Self-Distilled StyleGAN, internet dogs", "dogs, 1024 px",
+                       sha256=None),  # no official SHA-256 (DragGAN script, bucket)
         CheckpointInfo("horses-256", "stylegan2_horses_256_pytorch.pkl", _SELF_DISTILLED + "horses_256_pytorch.pkl",
-                       "nvlabs-pkl", "horse", 256, "Self-Distilled StyleGAN, LSUN horses", "horses, 256 px"),
+                       "nvlabs-pkl", "horse", 256, "Self-Distilled StyleGAN, LSUN horses", "horses, 256 px",
+                       sha256=None),  # no official SHA-256 (DragGAN script, bucket)
         CheckpointInfo("elephants-512", "stylegan2_elephants_512_pytorch.pkl",
                        _SELF_DISTILLED + "elephants_512_pytorch.pkl",
-                       "nvlabs-pkl", "elephant", 512, "Self-Distilled StyleGAN, internet elephants", "elephants, 512 px"),
+                       "nvlabs-pkl", "elephant", 512, "Self-Distilled StyleGAN, internet elephants", "elephants, 512 px",
+                       sha256=None),  # no official SHA-256 (DragGAN script, bucket)
         CheckpointInfo("car-512", "stylegan2-car-config-f.pkl", _TF_STYLEGAN2 + "stylegan2-car-config-f.pkl",
                        "nvlabs-tf-pkl", "car", 512, "NVlabs StyleGAN2 config-f (TensorFlow release), LSUN car",
-                       "cars, 512x384 content in a 512 canvas", content_aspect=4 / 3),
+                       "cars, 512x384 content in a 512 canvas", content_aspect=4 / 3,
+                       sha256=None),  # no official SHA-256 (NVlabs/stylegan2 README)
         CheckpointInfo("cat-256", "stylegan2-cat-config-f.pkl", _TF_STYLEGAN2 + "stylegan2-cat-config-f.pkl",
                        "nvlabs-tf-pkl", "cat", 256, "NVlabs StyleGAN2 config-f (TensorFlow release), LSUN cat",
-                       "cats, 256 px"),
+                       "cats, 256 px",
+                       sha256=None),  # no official SHA-256 (NVlabs/stylegan2 README)
         # --- mmagic DragGAN state dicts (open-mmlab/mmagic configs/draggan/README.md) -----------
         CheckpointInfo("mmagic-lions-512", "stylegan2_lions_512_pytorch_mmagic.pth",
                        _OPENXLAB + "StyleGAN2-Lions-internet", "mmagic-pth", "lion", 512,
-                       "mmagic DragGAN (self-distilled StyleGAN), internet lions", "lions, 512 px"),
+                       "mmagic DragGAN (self-distilled StyleGAN), internet lions", "lions, 512 px",
+                       sha256=None),  # no official SHA-256 (mmagic README, metafile)
         CheckpointInfo("mmagic-elephants-512", "stylegan2_elephants_512_pytorch_mmagic.pth",
                        _OPENXLAB + "StyleGAN2-elephants-internet", "mmagic-pth", "elephant", 512,
-                       "mmagic DragGAN (self-distilled StyleGAN), internet elephants", "elephants, 512 px"),
+                       "mmagic DragGAN (self-distilled StyleGAN), internet elephants", "elephants, 512 px",
+                       sha256=None),  # no official SHA-256 (mmagic README, metafile)
         CheckpointInfo("mmagic-afhqcat-512", "stylegan2_cats_512_pytorch_mmagic.pth",
                        _OPENXLAB + "StyleGAN2-cat-AFHQ", "mmagic-pth", "cat", 512,
-                       "mmagic DragGAN (self-distilled StyleGAN), AFHQ cat", "cat faces, 512 px"),
+                       "mmagic DragGAN (self-distilled StyleGAN), AFHQ cat", "cat faces, 512 px",
+                       sha256=None),  # no official SHA-256 (mmagic README, metafile)
         CheckpointInfo("mmagic-ffhq-512", "stylegan2_face_512_pytorch_mmagic.pth",
                        _OPENXLAB + "StyleGAN2-FFHQ", "mmagic-pth", "face", 512,
-                       "mmagic DragGAN (self-distilled StyleGAN), FFHQ", "faces, 512 px"),
+                       "mmagic DragGAN (self-distilled StyleGAN), FFHQ", "faces, 512 px",
+                       sha256=None),  # no official SHA-256 (mmagic README, metafile)
         CheckpointInfo("mmagic-horses-256", "stylegan2_horses_256_pytorch_mmagic.pth",
                        _OPENXLAB + "StyleGAN2-lsun-horses", "mmagic-pth", "horse", 256,
-                       "mmagic DragGAN (self-distilled StyleGAN), LSUN horse", "horses, 256 px"),
+                       "mmagic DragGAN (self-distilled StyleGAN), LSUN horse", "horses, 256 px",
+                       sha256=None),  # no official SHA-256 (mmagic README, metafile)
         CheckpointInfo("mmagic-dogs-1024", "stylegan2_dogs_1024_pytorch_mmagic.pth",
                        _OPENXLAB + "StyleGAN2-dogs-internet", "mmagic-pth", "dog", 1024,
-                       "mmagic DragGAN (self-distilled StyleGAN), internet dogs", "dogs, 1024 px"),
+                       "mmagic DragGAN (self-distilled StyleGAN), internet dogs", "dogs, 1024 px",
+                       sha256=None),  # no official SHA-256 (mmagic README, metafile)
         CheckpointInfo("mmagic-car-512", "stylegan2_car_512_pytorch_mmagic.pth",
                        _OPENXLAB + "StyleGAN2-car-official", "mmagic-pth", "car", 512,
                        "mmagic DragGAN (transfer of the official StyleGAN2), LSUN car",
-                       "cars, 512x384 content in a 512 canvas", content_aspect=4 / 3),
+                       "cars, 512x384 content in a 512 canvas", content_aspect=4 / 3,
+                       sha256=None),  # no official SHA-256 (mmagic README, metafile)
         CheckpointInfo("mmagic-cat-256", "stylegan2_cat_256_pytorch_mmagic.pth",
                        _OPENXLAB + "StyleGAN2-cat-official", "mmagic-pth", "cat", 256,
-                       "mmagic DragGAN (transfer of the official StyleGAN2), LSUN cat", "cats, 256 px"),
+                       "mmagic DragGAN (transfer of the official StyleGAN2), LSUN cat", "cats, 256 px",
+                       sha256=None),  # no official SHA-256 (mmagic README, metafile)
         # --- Shipped with the package: no download ------------------------------------------------
         CheckpointInfo("face-64", "face64-fp16.pt", None, "native", "face", 64,
                        "this project: training.train on UTKFace crops (2-core CPU, 130 kimg)",
@@ -243,56 +281,55 @@ def is_offline() -> bool:
     return os.environ.get("DRAGGAN_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def download_file(url: str, dest: str | os.PathLike, progress: bool = True, timeout: float = 30.0,
+class _HashMismatch(MissingWeightsError):
+    """A download whose SHA-256 differs from the registered one (its message is complete as it is)."""
+
+
+def download_file(url: str, dest: str | os.PathLike, sha256: str | None = None, progress: bool = True,
                   what: str | None = None) -> Path:
-    """Download `url` to `dest` via `<dest>.part`, renamed only when complete.
+    """Downloads `url` to `dest`, verified before it is renamed into place: the one download path.
+
+    `torch.hub.download_url_to_file` writes to a temporary file beside `dest`, checks its
+    SHA-256 and only then moves it to `dest`; on any failure (network, interrupt, hash
+    mismatch) the temporary file is removed and `dest` is left as it was.
 
     Args:
-        url: http(s) URL.
+        url: https:// URL (file:// for a local mirror); plain http is refused.
         dest: final file path; its folder is created.
-        progress: show a tqdm progress bar on stderr.
-        timeout: socket timeout in seconds.
-        what: a name for the progress bar (default: the file name).
+        sha256: the expected SHA-256 (64 hex digits), or a prefix of at least 8 (torchvision's
+            file names carry one); None = not verified.
+        progress: show a progress bar on stderr.
+        what: a name for messages (default: the file name).
 
     Returns:
         `dest` as a Path.
 
     Raises:
-        MissingWeightsError: network error, HTTP error or truncated download (the `.part`
-            file is removed).
+        MissingWeightsError: refused URL, network or HTTP error, or a hash mismatch (naming
+            the file and both hashes).
     """
-    from tqdm.auto import tqdm
+    import torch.hub
 
     dest = Path(dest)
+    what = what or dest.name
+    if not url.startswith(("https://", "file://")):
+        raise MissingWeightsError(f"refusing to download {what} from {url}: only https:// URLs are allowed")
+    if sha256 is not None and not re.fullmatch(r"[0-9a-f]{8,64}", sha256):
+        raise ValueError(f"sha256 must be 8 to 64 lowercase hex digits, got {sha256!r}")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    request = urllib.request.Request(url, headers={"User-Agent": "draggan-pipeline"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response, open(part, "wb") as f:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            done = 0
-            with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=what or dest.name,
-                      disable=not progress, leave=False) as bar:
-                while True:
-                    chunk = response.read(1 << 20)
-                    if not chunk:
-                        break
-                    f.write(chunk)
-                    done += len(chunk)
-                    bar.update(len(chunk))
-        if total is not None and done != total:
-            raise MissingWeightsError(
-                f"download of {url} stopped after {done:,} of {total:,} bytes; run again to retry"
-            )
-        if done == 0:
-            raise MissingWeightsError(f"download of {url} returned an empty file; run again to retry")
-        os.replace(part, dest)
-    except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, OSError) as exc:
+        torch.hub.download_url_to_file(url, str(dest), hash_prefix=sha256, progress=progress)
+    except RuntimeError as exc:
+        match = re.search(r'expected "([0-9a-f]+)", got "([0-9a-f]+)"', str(exc))
+        if match is None:
+            raise MissingWeightsError(f"could not download {url} ({exc})") from exc
+        raise _HashMismatch(
+            f"{what} downloaded from {url} has the wrong SHA-256: expected {match.group(1)}, got "
+            f"{match.group(2)}; the partial file was removed; run again, and if it persists the file on the "
+            f"server has changed") from exc
+    except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise MissingWeightsError(f"could not download {url} ({reason})") from exc
-    finally:
-        if part.exists():
-            part.unlink()
     return dest
 
 
@@ -370,9 +407,12 @@ def resolve_checkpoint(
         raise MissingWeightsError(_missing_message(info, target, "downloads are disabled (--offline / DRAGGAN_OFFLINE)"))
     if log is not None:
         size = f", ~{info.size_mb} MB" if info.size_mb else ""
-        log(f"downloading checkpoint {info.name} ({info.source}{size}) to {target}")
+        check = "SHA-256 checked" if info.sha256 else "no official SHA-256 published: not verified"
+        log(f"downloading checkpoint {info.name} ({info.source}{size}; {check}) to {target}")
     try:
-        download_file(info.url, target, progress=progress, what=info.filename)
+        download_file(info.url, target, sha256=info.sha256, progress=progress, what=info.filename)
+    except _HashMismatch:
+        raise
     except MissingWeightsError as exc:
         raise MissingWeightsError(_missing_message(info, target, str(exc.__cause__ or exc))) from exc
     return ResolvedCheckpoint(info.name, target.resolve(), info, downloaded=True)

@@ -106,8 +106,8 @@ class Models:
         return self._loaded[checkpoint]
 
     def _load(self, checkpoint: str) -> LoadedModel:
-        from pipeline.cache import InversionCache, file_sha256, generator_sha256
         from pipeline.edit import resolve_device
+        from pipeline.interactive import generator_identity
         from pipeline.registry import domain_warning, load_checkpoint, resolve_checkpoint
         from pipeline.weights import ensure_lpips_backbones
 
@@ -123,12 +123,7 @@ class Models:
 
         t = time.perf_counter()
         G = load_checkpoint(resolved, device=str(device))
-        generator_id = None
-        if config.use_cache:  # the cache key needs the weights' identity
-            if resolved.path is not None:
-                generator_id = "file:" + file_sha256(resolved.path, InversionCache(config.cache_dir).memo_file)
-            else:
-                generator_id = f"builtin:{resolved.name}:" + generator_sha256(G)
+        generator_id = generator_identity(resolved, G, config)  # the inversion cache's key for the weights
         seconds["load_generator"] = time.perf_counter() - t
         info = resolved.info
         # The LPIPS nets this model's inversion will use (LPIPS-squeeze, shipped, for small models).

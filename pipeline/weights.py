@@ -4,8 +4,9 @@ LPIPS needs an ImageNet backbone (VGG16 / AlexNet / SqueezeNet 1.1) that torchvi
 in its cache (`torch.hub.get_dir()/checkpoints/`); SqueezeNet 1.1 also ships with the package
 (`inversion.lpips_loss.packaged_backbone`). `inversion` never downloads it on its
 own; before running, the CLI calls `ensure_lpips_backbones`, which downloads missing files
-into that cache with a progress bar (unless offline), or raises `MissingWeightsError`
-saying which file to put where.
+into that cache with a progress bar (unless offline) through `pipeline.registry.download_file`
+(checked against the SHA-256 prefix in torchvision's file name), or raises
+`MissingWeightsError` saying which file to put where.
 """
 
 from __future__ import annotations
@@ -24,7 +25,19 @@ from pipeline.config import PipelineConfig
 from pipeline.registry import download_file, is_offline
 from stylegan.errors import MissingWeightsError
 
-__all__ = ["lpips_nets_needed", "ensure_lpips_backbones"]
+__all__ = ["lpips_nets_needed", "ensure_lpips_backbones", "torchvision_sha256_prefix"]
+
+
+def torchvision_sha256_prefix(url: str) -> str | None:
+    """The SHA-256 prefix torchvision puts in its weight file names ('squeezenet1_1-b8a52dc0.pth' -> 'b8a52dc0').
+
+    torchvision publishes its weights under names `<arch>-<first hex digits of the SHA-256>.pth`
+    and checks them with `torch.hub.HASH_REGEX`; the same prefix verifies our download.
+    """
+    import torch.hub
+
+    match = torch.hub.HASH_REGEX.search(url.rsplit("/", 1)[-1])
+    return match.group(1) if match and len(match.group(1)) >= 8 else None
 
 
 def lpips_nets_needed(config: PipelineConfig) -> list[str]:
@@ -59,7 +72,7 @@ def ensure_lpips_backbones(config: PipelineConfig, allow_download: bool = True, 
     files = []
     for net in lpips_nets_needed(config):
         if backbone is not None:
-            files.append(resolve_backbone(net, backbone, allow_download=False))
+            files.append(resolve_backbone(net, backbone))
             continue
         cached = torchvision_cache_path(net)
         if cached.is_file():
@@ -79,7 +92,7 @@ def ensure_lpips_backbones(config: PipelineConfig, allow_download: bool = True, 
         if log is not None:
             log(f"downloading the LPIPS-{net} backbone ({torchvision_arch(net)}) to {cached}")
         try:
-            download_file(url, cached, progress=progress, what=cached.name)
+            download_file(url, cached, sha256=torchvision_sha256_prefix(url), progress=progress, what=cached.name)
         except MissingWeightsError as exc:
             raise MissingWeightsError(f"LPIPS-{net} backbone could not be downloaded ({exc}); {hint}") from exc
         files.append(str(cached))

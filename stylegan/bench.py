@@ -15,15 +15,12 @@ Peak memory:
     reused unseen). On Linux the peak is reset before every measurement
     through /proc/self/clear_refs (VmHWM); elsewhere it is the growth of
     `resource.getrusage().ru_maxrss`, which only sees new peaks.
-The table says which one was used.
+The table says which one was used (`stylegan.device.PeakMemory`).
 """
 
 from __future__ import annotations
 
 import argparse
-import ctypes
-import gc
-import re
 import statistics
 import sys
 import time
@@ -31,7 +28,7 @@ from dataclasses import dataclass
 
 import torch
 
-from stylegan.device import resolve_device
+from stylegan.device import PeakMemory, resolve_device, synchronize
 from stylegan.networks import Generator
 
 
@@ -44,63 +41,6 @@ class BenchResult:
     time_ms: float          # median forward time
     peak_mib: float | None  # peak memory of the forward pass
     mem_kind: str           # how peak_mib was measured
-
-
-class _RSS:
-    """Peak resident-set-size tracker for the current process (CPU / MPS)."""
-
-    def __init__(self):
-        self.kind = "ru_maxrss growth"
-        try:
-            with open("/proc/self/clear_refs", "w") as f:
-                f.write("5")
-            self._read_status("VmHWM")
-            self.kind = "peak RSS delta (VmHWM)"
-            self._linux = True
-        except OSError:
-            self._linux = False
-
-    @staticmethod
-    def _read_status(field: str) -> int:
-        with open("/proc/self/status") as f:
-            match = re.search(rf"{field}:\s+(\d+) kB", f.read())
-        if match is None:
-            raise OSError(f"{field} not in /proc/self/status")
-        return int(match.group(1)) * 1024
-
-    @staticmethod
-    def _maxrss() -> int:
-        import resource
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return rss if sys.platform == "darwin" else rss * 1024  # bytes on macOS, KiB on Linux
-
-    @staticmethod
-    def _release_free_memory() -> None:
-        """Returns memory that glibc keeps after frees to the OS, so the baseline is live memory only."""
-        gc.collect()
-        try:
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):
-            pass
-
-    def start(self) -> None:
-        self._release_free_memory()
-        if self._linux:
-            with open("/proc/self/clear_refs", "w") as f:
-                f.write("5")  # reset VmHWM to the current RSS
-            self._base = self._read_status("VmRSS")
-        else:
-            self._base = self._maxrss()
-
-    def peak_delta(self) -> int:
-        return (self._read_status("VmHWM") if self._linux else self._maxrss()) - self._base
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
 
 
 @torch.no_grad()
@@ -118,27 +58,18 @@ def bench_one(G: Generator, ws: torch.Tensor, until_res: int | None, repeats: in
         return G.synthesis.features(ws, until_res=until_res, noise_mode="const")
 
     run()  # warm-up (kernel selection, allocator)
-    _sync(device)
+    synchronize(device)
     if device.type == "cuda":
         torch.cuda.empty_cache()
-        base = torch.cuda.memory_allocated(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        tracker, kind = None, "torch.cuda.max_memory_allocated delta"
-    else:
-        tracker = _RSS()
-        kind = tracker.kind
-        tracker.start()
     times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = run()
-        _sync(device)
-        times.append((time.perf_counter() - t0) * 1000)
-        del out
-    if tracker is None:
-        peak = (torch.cuda.max_memory_allocated(device) - base) / 2 ** 20
-    else:
-        peak = tracker.peak_delta() / 2 ** 20
+    with PeakMemory(device) as mem:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            out = run()
+            synchronize(device)
+            times.append((time.perf_counter() - t0) * 1000)
+            del out
+    peak, kind = mem.delta_mib, mem.kind + " delta"
     return statistics.median(times), peak, kind
 
 

@@ -38,7 +38,7 @@ __all__ = ["CropPlan", "plan_crops", "crop_features", "supports_crops"]
 # first 2 and the last 2 are spoilt; a 3x3 layer spoils 1 on each side.
 _UP_CUT = 2
 _CONV_CUT = 1
-_LAYER_ATTRS = ("affine", "weight", "bias", "up", "padding", "resample_filter", "conv_clamp", "act_gain",
+_LAYER_ATTRS = ("affine", "styles", "weight", "bias", "up", "padding", "resample_filter", "conv_clamp", "act_gain",
                 "activation", "use_noise")
 
 
@@ -169,7 +169,7 @@ def crop_features(G: torch.nn.Module, ws: torch.Tensor, centers: np.ndarray, pla
 def _layer(layer: torch.nn.Module, x: torch.Tensor, w: torch.Tensor, origin: np.ndarray, res: int) -> torch.Tensor:
     """SynthesisLayer.forward (noise_mode='const') on crops whose output starts at `origin`."""
     batch = x.shape[0]
-    styles = layer.affine(w).expand(batch, -1)
+    styles = layer.styles(w).expand(batch, -1)
     size = x.shape[-1] * layer.up
     noise = None
     if layer.use_noise:

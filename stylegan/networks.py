@@ -139,17 +139,6 @@ class MappingNetwork(nn.Module):
         return x
 
 
-def _styles(affine: FullyConnectedLayer, w: torch.Tensor) -> torch.Tensor:
-    """(B, in_channels) float32 styles of `affine(w)`, with autocast switched off.
-
-    NVlabs computes the styles in fp32 even in fp16 blocks; they set the scale of
-    every input channel and feed the demodulation (`stylegan.ops.demodulation_coefficients`),
-    so they are kept out of autocast's bf16 / fp16 matrix products.
-    """
-    with torch.autocast(device_type=w.device.type, enabled=False):
-        return affine(w.float())
-
-
 class SynthesisLayer(nn.Module):
     """Modulated 3x3 convolution + noise + bias + lrelu, optionally 2x upsampling."""
 
@@ -179,10 +168,20 @@ class SynthesisLayer(nn.Module):
             self.noise_strength = nn.Parameter(torch.zeros([]))
         self.bias = nn.Parameter(torch.zeros([out_channels]))
 
+    def styles(self, w: torch.Tensor) -> torch.Tensor:
+        """(B, in_channels) float32 styles `affine(w)`, with autocast switched off.
+
+        NVlabs computes the styles in fp32 even in fp16 blocks; they scale every input
+        channel and feed the demodulation (`stylegan.ops.demodulation_coefficients`), so
+        they are kept out of autocast's bf16 / fp16 matrix products.
+        """
+        with torch.autocast(device_type=w.device.type, enabled=False):
+            return self.affine(w.float())
+
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const",
                 fused_modconv: bool = False, gain: float = 1.0) -> torch.Tensor:
         """(B, I, R/up, R/up), w (B, w_dim) -> (B, O, R, R)."""
-        styles = _styles(self.affine, w)
+        styles = self.styles(w)
         noise = None
         if self.use_noise and noise_mode == "random":
             noise = torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device) * self.noise_strength
@@ -210,9 +209,14 @@ class ToRGBLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros([out_channels]))
         self.weight_gain = 1 / math.sqrt(in_channels * kernel_size * kernel_size)
 
+    def styles(self, w: torch.Tensor) -> torch.Tensor:
+        """(B, in_channels) float32 styles without the weight gain (see `SynthesisLayer.styles`)."""
+        with torch.autocast(device_type=w.device.type, enabled=False):
+            return self.affine(w.float())
+
     def forward(self, x: torch.Tensor, w: torch.Tensor, fused_modconv: bool = False) -> torch.Tensor:
         """(B, I, R, R), w (B, w_dim) -> (B, img_channels, R, R)."""
-        styles = _styles(self.affine, w) * self.weight_gain
+        styles = self.styles(w) * self.weight_gain
         x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv)
         return bias_act(x, self.bias, clamp=self.conv_clamp)
 

@@ -105,6 +105,9 @@ def run_torchrun():
             port = s.getsockname()[1]
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1",
                "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": ""}
+        if sys.platform.startswith("linux"):
+            # gloo binds to the address the host name resolves to, which some CI sandboxes cannot reach.
+            env.setdefault("GLOO_SOCKET_IFNAME", "lo")
         cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--nnodes=1",
                "--master_addr=127.0.0.1", f"--master_port={port}", "-m", *map(str, module_args)]
         return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)

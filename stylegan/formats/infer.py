@@ -35,6 +35,7 @@ def _infer_channel_base(channels: dict[int, int], hints: dict[str, Any]) -> tupl
 
 
 def infer_config(sd: dict[str, torch.Tensor], hints: dict[str, Any]) -> dict[str, Any]:
+    """Generator kwargs from NVlabs-named tensors' shapes plus `hints`; raises Problem (public: checkpoints)."""
     def shape(key: str, ndim: int) -> tuple[int, ...]:
         if key not in sd:
             raise Problem("missing tensor", key=key)

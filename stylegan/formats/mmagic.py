@@ -19,6 +19,7 @@ MMAGIC_NOISE_SEED = 1024
 
 
 def parse_mmagic(obj: Any) -> Parsed:
+    """An mmagic StyleGANv2Generator state dict (EMA copy preferred) converted to NVlabs names."""
     sd = tensor_dict_loose(unwrap_state_dict(obj))
     sd = strip_prefix(sd, "constant_input.input",
                       ("generator_ema.module.", "generator_ema.", "module.", "", "generator."))

@@ -63,6 +63,7 @@ def metadata_problem(metadata: Any) -> str | None:
 
 
 def parse_native(obj: dict) -> Parsed:
+    """A native payload: version and config checked, tensors taken as they are."""
     version = obj.get("version")
     if version != NATIVE_VERSION:
         raise Problem(f"native format version {version!r} is not supported (this code reads version "

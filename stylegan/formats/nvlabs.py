@@ -52,6 +52,7 @@ def _record_state_dict(rec: PersistentRecord, prefix: str, out: dict[str, torch.
 
 
 def parse_nvlabs(obj: Any) -> Parsed:
+    """An NVlabs network pickle's G_ema record: its state dict and the attributes shapes cannot tell."""
     rec = obj["G_ema"] if isinstance(obj, dict) else obj
     if rec.class_name != "Generator":
         raise Problem(f"the network is a {rec.class_name!r}, not a Generator")
@@ -113,6 +114,7 @@ def parse_nvlabs(obj: Any) -> Parsed:
 
 
 def parse_nvlabs_state_dict(obj: Any) -> Parsed:
+    """A bare NVlabs generator state dict (an EMA copy preferred when several generators are stored)."""
     sd = unwrap_state_dict(obj)
     sd = strip_prefix(tensor_dict(sd, "the state dict"), "synthesis.b4.const",
                       ("G_ema.", "g_ema.", "generator_ema.", ""))

@@ -12,6 +12,7 @@ from stylegan.networks import Generator
 
 
 def parse_rosinality(obj: dict) -> Parsed:
+    """A rosinality checkpoint (g_ema and latent_avg) converted to NVlabs names."""
     latent_avg = None
     if "g_ema" in obj and isinstance(obj["g_ema"], dict):
         sd, latent_avg = obj["g_ema"], obj.get("latent_avg")

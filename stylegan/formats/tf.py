@@ -16,6 +16,7 @@ from stylegan.formats._base import FORMAT_NVLABS_TF, Parsed, Problem, as_float
 
 
 def parse_tf(obj: tuple) -> Parsed:
+    """A TensorFlow (G, D, Gs) pickle: Gs's variables mapped to NVlabs names, kwargs as hints."""
     gs = obj[2]  # (G, D, Gs): Gs is the moving average used for inference
 
     def collect(net: TFNetworkRecord, prefix: str, out: dict) -> None:

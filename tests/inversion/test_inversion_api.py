@@ -91,7 +91,7 @@ def test_pti_result_round_trips_through_save_and_load(known_target, tiny_config,
     result.save(path)
     assert [p.name for p in path.parent.iterdir()] == ["inv.pt"]  # No temporary file left behind.
     raw = torch.load(path, weights_only=True)
-    assert raw["format"] == "draggan-pipeline.inversion" and raw["version"] == 1
+    assert raw["format"] == "draggan-pipeline.inversion" and raw["version"] == 2
     loaded = InversionResult.load(path)
     assert loaded.method == "pti" and loaded.tuned and loaded.config == result.config
     assert torch.equal(loaded.ws, result.ws)
@@ -164,3 +164,4 @@ def test_inversion_is_fp32_even_when_the_top_blocks_run_in_reduced_precision(tin
     assert torch.equal(out.ws, ref.ws)
     assert np.array_equal(out.reconstruction, ref.reconstruction)
     assert out.losses["pti"][-1] < out.losses["pti"][0]
+

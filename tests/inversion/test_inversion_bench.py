@@ -31,6 +31,9 @@ def test_bench_writes_tables_and_grid(image_dir, tmp_path, capsys):
                           "--metric-lpips-net", "squeeze", "--lpips-backbone", "random",
                           "--random-resolution", "32", "--grid", "1"])
     assert [r["method"] for r in summary] == ["w", "w+", "pti"] and all(r["n"] == 2 for r in summary)
+    for r in summary:  # measured values, in their ranges (random generator and backbone: no quality bar)
+        assert 0 < r["psnr_mean"] < 100 and -1 <= r["ssim_mean"] <= 1 and r["lpips_mean"] >= 0
+        assert 0 < r["seconds_mean"] < 600 and isinstance(r["peak_mib"], float) and 50 < r["peak_mib"] < 2 ** 20
     printed = capsys.readouterr().out
     assert "| method | n | PSNR (dB) |" in printed and "| pti | 2 |" in printed
     with open(out / "results.csv") as f:

@@ -21,7 +21,14 @@ def test_defaults_follow_the_references():
     # NVlabs projector.py.
     assert (c.lr_rampup, c.lr_rampdown, c.initial_noise_factor, c.noise_ramp_length) == (0.05, 0.25, 0.05, 0.75)
     assert (c.noise_regularize_weight, c.lpips_net, c.lpips_max_resolution) == (1e5, "vgg", 256)
-    assert c.lpips_backbone is None and c.allow_download is False
+    assert c.lpips_backbone is None
+
+
+def test_files_written_before_inversion_stopped_downloading_still_load():
+    # `allow_download` was retired (inversion never downloads); configs stored with it still read back.
+    data = {**InversionConfig(w_steps=7).to_dict(), "allow_download": True}
+    assert InversionConfig.from_dict(data) == InversionConfig(w_steps=7)
+    assert "allow_download" not in InversionConfig().to_dict()
 
 
 @pytest.mark.parametrize("change", [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest
@@ -96,11 +95,37 @@ def test_write_video_gif(tmp_path):
         assert im.size == (30, 20) and im.n_frames == 3
 
 
-def test_write_video_mp4_or_gif_fallback(tmp_path):
+def test_write_video_mp4_is_h264_yuv420p_with_every_frame(tmp_path):
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    # 33 x 49: odd sizes are cut to even ones (yuv420p needs them); distinct grey levels per frame.
+    frames = [np.full((33, 49, 3), v, np.uint8) for v in (0, 60, 120, 180, 240)]
+    path = write_video(tmp_path, frames, "mp4", fps=5)
+    assert path.name == "drag.mp4" and list(tmp_path.iterdir()) == [path]
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = next(reader)
+    decoded = [np.frombuffer(buf, np.uint8).reshape(32, 48, 3) for buf in reader]
+    assert meta["codec"] == "h264" and meta["pix_fmt"].startswith("yuv420p")
+    assert meta["size"] == (48, 32) and meta["fps"] == 5
+    assert len(decoded) == len(frames) + 5  # the last frame is held for a second
+    levels = [float(f.mean()) for f in decoded[: len(frames)]]
+    assert np.allclose(levels, [0, 60, 120, 180, 240], atol=3)  # the frames, in order (lossy codec)
+
+
+def test_write_video_falls_back_to_gif_without_imageio_ffmpeg(tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_ffmpeg(name, *args, **kwargs):
+        if name == "imageio_ffmpeg":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ffmpeg)
     frames = [np.full((32, 48, 3), v, np.uint8) for v in (0, 255)]
-    with warnings.catch_warnings():
-        # MP4 may legitimately fall back to GIF (with a RuntimeWarning) where OpenCV lacks the codec.
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with pytest.warns(RuntimeWarning, match="drag.gif"):
         path = write_video(tmp_path, frames, "mp4", fps=5)
-    assert path.name in ("drag.mp4", "drag.gif") and path.stat().st_size > 0
-    assert len(list(tmp_path.iterdir())) == 1
+    assert list(tmp_path.iterdir()) == [path] and path.name == "drag.gif"
+    with Image.open(path) as im:
+        assert im.n_frames == 2 and im.size == (48, 32)
+

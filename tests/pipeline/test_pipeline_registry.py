@@ -73,13 +73,60 @@ def test_registered_file_already_present_is_used(tmp_path):
     assert resolved.path == (tmp_path / info.filename).resolve() and not resolved.downloaded
 
 
-def test_download_renames_only_when_complete(tmp_path, monkeypatch):
+def _sha256(data: bytes) -> str:
+    import hashlib
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_download_with_the_right_hash_lands_and_leaves_no_temporary_file(tmp_path):
     source = tmp_path / "remote.bin"
     source.write_bytes(bytes(range(256)) * 100)
     dest = tmp_path / "ckpt" / "model.pkl"
-    download_file(source.as_uri(), dest, progress=False)
+    download_file(source.as_uri(), dest, sha256=_sha256(source.read_bytes()), progress=False)
     assert dest.read_bytes() == source.read_bytes()
-    assert not (dest.parent / "model.pkl.part").exists()
+    assert [p.name for p in dest.parent.iterdir()] == ["model.pkl"]
+
+
+def test_download_with_a_wrong_hash_raises_with_both_hashes_and_removes_the_partial_file(tmp_path):
+    source = tmp_path / "remote.bin"
+    source.write_bytes(b"tampered weights" * 1000)
+    dest = tmp_path / "ckpt" / "model.pkl"
+    expected = "0" * 64
+    with pytest.raises(MissingWeightsError) as info:
+        download_file(source.as_uri(), dest, sha256=expected, progress=False)
+    message = str(info.value)
+    assert "model.pkl" in message and expected in message and _sha256(source.read_bytes()) in message
+    assert list(dest.parent.iterdir()) == []  # neither the file nor a partial one
+
+
+def test_a_wrong_hash_never_replaces_a_good_file(tmp_path):
+    source = tmp_path / "remote.bin"
+    source.write_bytes(b"new")
+    dest = tmp_path / "model.pkl"
+    dest.write_bytes(b"good")
+    with pytest.raises(MissingWeightsError, match="wrong SHA-256"):
+        download_file(source.as_uri(), dest, sha256=_sha256(b"something else"), progress=False)
+    assert dest.read_bytes() == b"good" and sorted(p.name for p in tmp_path.iterdir()) == ["model.pkl", "remote.bin"]
+
+
+def test_plain_http_is_refused_before_any_network_access(tmp_path, monkeypatch):
+    import torch.hub
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda *a, **k: pytest.fail("network touched"))
+    with pytest.raises(MissingWeightsError, match="only https"):
+        download_file("http://example.com/model.pkl", tmp_path / "model.pkl", progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_every_registered_url_is_https_and_every_hash_is_well_formed():
+    for info in REGISTRY.values():
+        assert info.url is None or info.url.startswith("https://"), info.name
+        assert info.sha256 is None or len(info.sha256) == 64, info.name
+    with pytest.raises(ValueError, match="https"):
+        registry.CheckpointInfo("x", "x.pkl", "http://example.com/x.pkl", "nvlabs-pkl", "face", 256, "test")
+    with pytest.raises(ValueError, match="64 lowercase hex"):
+        registry.CheckpointInfo("x", "x.pkl", "https://example.com/x.pkl", "nvlabs-pkl", "face", 256, "test",
+                                sha256="abc")
 
 
 def test_failed_download_leaves_nothing(tmp_path):
@@ -91,7 +138,8 @@ def test_failed_download_leaves_nothing(tmp_path):
 
 def test_registry_download_through_a_local_url(tmp_path, monkeypatch, tiny_checkpoint):
     # Point a registry entry at a file:// URL: the whole resolve -> download -> load path runs offline.
-    info = registry.CheckpointInfo("tiny-test", "tiny.pt", tiny_checkpoint.as_uri(), "native", "none", 32, "test")
+    info = registry.CheckpointInfo("tiny-test", "tiny.pt", tiny_checkpoint.as_uri(), "native", "none", 32, "test",
+                                   sha256=_sha256(tiny_checkpoint.read_bytes()))
     monkeypatch.setitem(REGISTRY, "tiny-test", info)
     folder = tmp_path / "checkpoints"
     resolved = resolve_checkpoint("tiny-test", folder, progress=False)
@@ -132,6 +180,16 @@ def test_packaged_file_is_found_without_download(tmp_path, monkeypatch, tiny_che
     monkeypatch.setattr(registry, "PACKAGES_ROOT", tmp_path / "elsewhere")
     with pytest.raises(MissingWeightsError, match="should ship with the package"):
         resolve_checkpoint("packaged-test", tmp_path / "empty")
+
+
+def test_registry_download_with_a_wrong_hash_fails_and_leaves_the_folder_empty(tmp_path, monkeypatch, tiny_checkpoint):
+    info = registry.CheckpointInfo("tiny-bad", "tiny.pt", tiny_checkpoint.as_uri(), "native", "none", 32, "test",
+                                   sha256="f" * 64)
+    monkeypatch.setitem(REGISTRY, "tiny-bad", info)
+    folder = tmp_path / "checkpoints"
+    with pytest.raises(MissingWeightsError, match="wrong SHA-256"):
+        resolve_checkpoint("tiny-bad", folder, progress=False)
+    assert list(folder.iterdir()) == []
 
 
 def test_default_is_the_packaged_face_model_and_needs_no_network(tmp_path, monkeypatch):

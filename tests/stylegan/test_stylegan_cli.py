@@ -99,10 +99,22 @@ def test_generate_module_entry_point_in_subprocess(tmp_path):
     assert str(garbage) in proc.stderr
 
 
-def test_bench_runs_and_prints_table(capsys):
+def test_bench_rows_hold_measured_values_and_the_table_prints_them(capsys):
+    import math
+
+    import torch
+
+    from stylegan.bench import format_table, run_bench
     from stylegan.bench import main as bench_main
+    results = run_bench(torch.device("cpu"), [16], repeats=2, channel_max=16, until_res=8)
+    assert [(r.res, r.mode, r.batch) for r in results] == [(16, "full", 1), (16, "features<=8", 1)]
+    for r in results:
+        assert isinstance(r.time_ms, float) and 0 < r.time_ms < 60_000
+        assert isinstance(r.peak_mib, float) and math.isfinite(r.peak_mib) and r.peak_mib >= -64  # delta, MiB
+        assert "VmHWM" in r.mem_kind or "ru_maxrss" in r.mem_kind
+    table = format_table(results, torch.device("cpu"), 16)
+    for r in results:
+        assert f"| {r.res} | {r.mode} | {r.batch} | {r.time_ms:.1f} | {r.peak_mib:.1f} | {r.mem_kind} |" in table
     assert bench_main(["--device", "cpu", "--res", "16", "--repeats", "1", "--channel-max", "16",
                        "--until-res", "8"]) == 0
-    out = capsys.readouterr().out
-    assert "| 16 | full | 1 |" in out and "| 16 | features<=8 | 1 |" in out
-    assert "peak mem" in out and ("VmHWM" in out or "ru_maxrss" in out)
+    assert "| 16 | features<=8 | 1 |" in capsys.readouterr().out

@@ -1,0 +1,325 @@
+"""One browser tab's editing session and the steps it runs (photo, seed, invert, drag, outputs).
+
+Everything heavy goes through `pipeline`: `align_photo`, `invert_crop` (with the inversion
+cache), `drag_crop` (its callback is the Stop button and the live preview), `paste_edit`,
+and `write_results`, the code `run_pipeline.py` writes its files with. Gradio is not
+imported here, so the API and benchmark scripts use the same functions as the page.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import queue
+import shlex
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import pipeline as pl
+from editor.settings import EditorSettings, ServerOptions
+from editor.state import Clicks, history_push, history_reset, history_undo
+
+__all__ = ["DragUpdate", "Model", "Session", "Step"]
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    """A loaded generator and where it came from.
+
+    Attributes:
+        label: the name shown in the page (registry name, file name or an injected label).
+        G: the generator (eval, requires_grad False); shared read-only by every tab.
+        resolved: the `pipeline.ResolvedCheckpoint`, or None for an injected generator.
+        generator_id: identity for the inversion cache (None = hash of G).
+    """
+
+    label: str
+    G: torch.nn.Module
+    resolved: pl.ResolvedCheckpoint | None = None
+    generator_id: str | None = None
+
+    @property
+    def size(self) -> int:
+        return int(self.G.img_resolution)
+
+    def checkpoint_json(self) -> dict:
+        base = self.resolved.to_json() if self.resolved is not None else {"name": self.label, "path": None}
+        return base | {"img_resolution": self.size, "num_ws": int(self.G.num_ws), "w_dim": int(self.G.w_dim),
+                       "metadata": dict(getattr(self.G, "metadata", {}))}
+
+
+@dataclass(frozen=True, eq=False)
+class Step:
+    """One entry of the latent history: the inverted original, then one per drag.
+
+    Attributes:
+        ws: (1, num_ws, w_dim) float32 CPU latent.
+        image: uint8 (R, R, 3) its image.
+        drag: the `draggan.DragResult` that produced it (None for the original).
+        handles_crop, targets_crop: (N, 2) the points of that drag (None for the original).
+        mask_crop: (R, R) mask of that drag or None.
+    """
+
+    ws: torch.Tensor
+    image: np.ndarray
+    drag: object | None = None
+    handles_crop: np.ndarray | None = None
+    targets_crop: np.ndarray | None = None
+    mask_crop: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class DragUpdate:
+    """One streamed update of a running drag.
+
+    Attributes:
+        image: uint8 (R, R, 3) the latest rendered frame.
+        handles_crop: (N, 2) tracked handles at `step`.
+        step: optimiser steps done.
+        max_distance: largest handle-to-target distance, generator px.
+        done: the drag has finished (converged, step cap or Stop).
+        message: a one-line status.
+    """
+
+    image: np.ndarray
+    handles_crop: np.ndarray
+    step: int
+    max_distance: float
+    done: bool = False
+    message: str = ""
+
+
+class Session:
+    """A tab's state: photo, alignment, inversion, tuned generator, points, mask and history.
+
+    Methods that change it hold `lock`; `stop` is an Event the drag checks after every step.
+    """
+
+    def __init__(self, sid: str, folder: Path, server: ServerOptions):
+        self.sid = sid
+        self.folder = Path(folder)
+        self.server = server
+        self.lock = threading.RLock()
+        self.stop = threading.Event()
+        self.busy = False
+        self.touched = time.monotonic()
+        self.model: Model | None = None
+        self.settings = EditorSettings()
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget the photo and everything derived from it."""
+        self.photo: np.ndarray | None = None
+        self.photo_name = ""
+        self.alignment = None
+        self.config: pl.PipelineConfig | None = None
+        self.inversion = None
+        self.G_edit = None
+        self.cache_hit = False
+        self.cache_key: str | None = None
+        self.metrics: dict = {}
+        self.seconds: dict = {}
+        self.history: tuple[Step, ...] = ()
+        self.clicks = Clicks()
+        self.mask_crop: np.ndarray | None = None
+        self.outputs: list[Path] = []
+
+    # --- start: photo or seed ------------------------------------------------------------
+    def set_photo(self, path: str | Path, max_upload_bytes: int | None = None) -> None:
+        """Read and align an uploaded photo (checks size, pixel count and that it is an image).
+
+        Raises:
+            DragPipelineError / ValueError: with a message for the page.
+        """
+        path = Path(path)
+        if max_upload_bytes is not None and path.stat().st_size > max_upload_bytes:
+            raise ValueError(f"the upload is {path.stat().st_size / 2**20:.1f} MB, over the "
+                             f"{max_upload_bytes / 2**20:.0f} MB limit; send a smaller file")
+        try:
+            photo = pl.load_photo(path, max_pixels=self._config().align.max_photo_pixels)
+        except pl.DragPipelineError as exc:  # name the upload, not the server's temporary path
+            raise type(exc)(str(exc).replace(str(path), path.name)) from None
+        with self.lock:
+            self.clear()
+            self.photo, self.photo_name = photo, path.name
+            self.align()
+
+    def _config(self) -> pl.PipelineConfig:
+        config = self.settings.to_config(self.server)
+        info = None if self.model is None or self.model.resolved is None else self.model.resolved.info
+        # The model's own settings (face framing, small-model steps and radii) where the user set none.
+        return pl.config_for_model(config, self.model.G, info)
+
+    def align(self) -> None:
+        """(Re)cut the crop with the current settings (face number, box, centre); drops the inversion."""
+        if self.photo is None:
+            raise ValueError("upload a photo first")
+        config = self._config()
+        with self.lock:
+            self.alignment = pl.align_photo(self.photo, self.model.size, config)
+            self.config = config
+            self.inversion, self.history, self.clicks, self.mask_crop, self.outputs = None, (), Clicks(), None, []
+
+    def invert(self) -> None:
+        """Invert the aligned crop (reusing the inversion cache) and start the history from it."""
+        if self.alignment is None:
+            raise ValueError("upload a photo first")
+        config = self.config
+        device = pl.resolve_device(config.device)
+        t = time.perf_counter()
+        G = self.model.G if next(self.model.G.parameters()).device == device else self.model.G.to(device)
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(config.seed)
+            inversion, hit, key = pl.invert_crop(G, self.alignment.crop, config, self.model.generator_id,
+                                                 progress=True)
+            G_edit = inversion.G.to(device)
+            reconstruction = pl.render(G_edit, inversion.ws)
+            self.seconds = {"invert": time.perf_counter() - t}
+            # Inside the same seeded RNG as `edit_photo`, so that even a random LPIPS backbone
+            # gives the CLI's numbers.
+            metrics = pl.reconstruction_metrics(reconstruction, np.array(self.alignment.crop), config, device)
+        with self.lock:
+            self.inversion, self.G_edit, self.cache_hit, self.cache_key = inversion, G_edit, hit, key
+            self.metrics = metrics
+            self.history = (Step(inversion.ws.detach().cpu(), reconstruction),)
+            self.clicks, self.outputs = Clicks(), []
+
+    def start_from_seed(self, seed: int, truncation_psi: float) -> None:
+        """Start from a generated image (no photo, no inversion), as DragGAN's demo does."""
+        if not 0.0 <= float(truncation_psi) <= 1.0:
+            raise ValueError(f"truncation psi must be in [0, 1], got {truncation_psi}")
+        with self.lock:
+            self.clear()
+            config = dataclasses.replace(self._config(), align_mode="center", box=None, face_index=None)
+            device = pl.resolve_device(config.device)
+            G = self.model.G.to(device)
+            image, ws = pl.seed_start(G, int(seed), float(truncation_psi))
+            self.alignment, self.inversion = pl.seed_inversion(G, image, ws, config)
+            self.photo, self.photo_name, self.config, self.G_edit = image, f"seed{int(seed)}.png", config, G
+            self.metrics = {"psnr": float("inf"), "ssim": 1.0, "lpips": 0.0}
+            self.history = (Step(ws, image),)
+
+    # --- drag ------------------------------------------------------------------------------
+    def drag(self) -> Iterator[DragUpdate]:
+        """Run a drag from the current latent, streaming a preview every rendered frame.
+
+        Frames are rendered every `video_drag_config(config).frame_every` steps (the same
+        frames the CLI's video gets), so the live preview adds no synthesis the CLI would not
+        run. Stop (`self.stop`) ends the drag after the current step and keeps its result.
+
+        Yields:
+            `DragUpdate`s, the last one with done=True (the history then holds the result).
+        """
+        if not self.history:
+            raise ValueError("invert a photo or generate an image from a seed first")
+        if len(self.clicks) == 0:
+            raise ValueError("click a handle point and then its target on the image first")
+        # The drag options may change between drags; alignment and inversion stay as inverted.
+        config = dataclasses.replace(self.config, drag=self._config().drag)
+        current = self.history[-1]
+        handles, targets, mask = self.clicks.handles, self.clicks.targets, self.mask_crop
+        frames: queue.Queue = queue.Queue()
+        outcome: dict = {}
+        self.stop.clear()
+
+        def on_step(step: int, tracked: np.ndarray, frame) -> bool:
+            if frame is not None:
+                frames.put((step, tracked, frame))
+            return self.stop.is_set()
+
+        def work() -> None:
+            t, start = time.perf_counter(), time.monotonic()
+            try:
+                outcome["result"] = pl.drag_crop(self.G_edit, current.ws, handles, targets, mask, config,
+                                                 progress=False, callback=on_step)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                outcome["error"] = exc
+            outcome["seconds"] = time.perf_counter() - t
+            outcome["span"] = (start, time.monotonic())
+
+        worker = threading.Thread(target=work, name=f"drag-{self.sid[:8]}", daemon=True)
+        self.busy = True
+        try:
+            worker.start()
+            while worker.is_alive() or not frames.empty():
+                try:
+                    step, tracked, frame = frames.get(timeout=0.05)
+                except queue.Empty:
+                    continue
+                while not frames.empty():  # show only the newest frame when the page is behind
+                    step, tracked, frame = frames.get_nowait()
+                dist = float(np.hypot(*(tracked - targets).T).max())
+                yield DragUpdate(frame, tracked, step, dist, message=f"step {step}: max distance {dist:.1f} px")
+            worker.join()
+        finally:
+            self.busy = False
+        if "error" in outcome:
+            raise outcome["error"]
+        result = outcome["result"]
+        self.seconds["drag"] = outcome["seconds"]
+        self.last_drag_span = outcome["span"]  # (start, end) monotonic: the queue runs one drag at a time
+        with self.lock:
+            self.history = history_push(self.history, Step(result.ws, result.image, result, handles, targets, mask))
+            # Continue from here: the tracked handles keep their targets; new clicks start new pairs.
+            self.clicks = Clicks(tuple(p for h, t in zip(result.handles, targets)
+                                       for p in ((float(h[0]), float(h[1])), (float(t[0]), float(t[1])))))
+        self.outputs = self.write_outputs()
+        dist = float(np.hypot(*(result.handles - targets).T).max())
+        why = "stopped" if result.stopped_by_callback else "converged" if result.converged else "step cap reached"
+        yield DragUpdate(result.image, result.handles, result.steps, dist, done=True,
+                         message=f"{why} after {result.steps} steps; max distance {dist:.1f} px")
+
+    def undo_drag(self) -> None:
+        with self.lock:
+            self.history = history_undo(self.history)
+            self.clicks, self.outputs = Clicks(), []
+
+    def reset(self) -> None:
+        """Back to the inverted (or generated) original; points and mask are cleared."""
+        with self.lock:
+            self.history = history_reset(self.history)
+            self.clicks, self.mask_crop, self.outputs = Clicks(), None, []
+
+    # --- results ---------------------------------------------------------------------------
+    def edit_result(self) -> pl.EditResult:
+        """The current edit as the `pipeline.EditResult` the CLI builds (last drag's points)."""
+        last = self.history[-1] if self.history else None
+        if last is None or last.drag is None:
+            raise ValueError("drag first: there is no edit to save yet")
+        a = self.alignment
+        reconstruction = self.history[0].image
+        edited_photo = pl.paste_edit(self.photo, a, last.image, reconstruction, self.config)
+        return pl.EditResult(
+            photo=self.photo, edited_photo=edited_photo, alignment=a, reconstruction_crop=reconstruction,
+            edited_crop=last.image, handles_photo=pl.to_photo(last.handles_crop, a),
+            targets_photo=pl.to_photo(last.targets_crop, a), handles_crop=last.handles_crop,
+            targets_crop=last.targets_crop, mask_crop=last.mask_crop, inversion=self.inversion, drag=last.drag,
+            seconds=dict(self.seconds), metrics=self.metrics, cache_hit=self.cache_hit, cache_key=self.cache_key,
+            device=str(pl.resolve_device(self.config.device)), config=self.config)
+
+    def write_outputs(self) -> list[Path]:
+        """Write edited.png, comparison.png, drag.mp4/gif, latents.pt, report.json (`pipeline.write_results`).
+
+        Returns:
+            The written files, in a fresh folder of this session's temporary folder.
+        """
+        result = self.edit_result()
+        out = self.folder / f"edit{len(self.history) - 1}-{int(time.time() * 1000)}"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        argv = ["--image", self.photo_name, "--points", "points.json",
+                *self.settings.cli_args(self.server), "--checkpoint", self.model.label]
+        extra = {
+            "inputs": {"image": self.photo_name, "photo_size": [int(self.photo.shape[1]), int(self.photo.shape[0])],
+                       "points": None, "mask": None, "num_points": len(result.handles_crop), "source": "editor"},
+            "checkpoint": self.model.checkpoint_json(),
+            "command": shlex.join(["run_pipeline.py", *argv]),
+        }
+        names = pl.write_results(result, out, extra)
+        return [out / n for n in names]

@@ -1,0 +1,203 @@
+"""The editor's state logic as plain functions: points, display scaling, mask, latent history.
+
+Nothing here knows about Gradio or torch; each function returns a new value and never
+changes its input, so a handler can compute the next state, check it, and only then store it.
+
+*Convention*: points are float (x, y), x right, y down, pixel centres at integer
+coordinates. `_gen` = generator (= aligned crop) pixels, `_display` = pixels of the enlarged
+image shown in the page (an integer enlargement `scale`, nearest neighbour, as
+`pipeline.outputs.draw_points` draws it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "Clicks",
+    "add_click",
+    "clear_clicks",
+    "delete_pair",
+    "display_from_gen",
+    "gen_from_display",
+    "history_push",
+    "history_reset",
+    "history_undo",
+    "mask_from_strokes",
+    "pair_labels",
+    "undo_click",
+]
+
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Clicks:
+    """The clicked points in order: handle, target, handle, target, ... (generator pixels).
+
+    Attributes:
+        points: tuple of (x, y); even positions are handles, odd positions targets.
+    """
+
+    points: tuple[Point, ...] = ()
+
+    @property
+    def pending_handle(self) -> Point | None:
+        """The last handle when it has no target yet, else None."""
+        return self.points[-1] if len(self.points) % 2 else None
+
+    @property
+    def handles(self) -> np.ndarray:
+        """(N, 2) float64 handles of the complete pairs."""
+        n = len(self.points) // 2
+        return np.asarray(self.points[0:2 * n:2], dtype=np.float64).reshape(-1, 2)
+
+    @property
+    def targets(self) -> np.ndarray:
+        """(N, 2) float64 targets of the complete pairs."""
+        n = len(self.points) // 2
+        return np.asarray(self.points[1:2 * n:2], dtype=np.float64).reshape(-1, 2)
+
+    def __len__(self) -> int:
+        """Number of complete handle/target pairs."""
+        return len(self.points) // 2
+
+
+def gen_from_display(xy_display: tuple[float, float], scale: int, size: int) -> Point:
+    """Map a click on the enlarged image to generator pixels (the inverse of `display_from_gen`).
+
+    Nearest-neighbour enlargement by `scale` puts generator pixel centre c at display
+    c * scale + (scale - 1) / 2, so c = (d - (scale - 1) / 2) / scale. The result is clipped
+    to [0, size - 1], the range the drag accepts (the half pixel at the border is not addressable).
+
+    Args:
+        xy_display: (x, y) display pixels (Gradio's select index: integer, rounded).
+        scale: integer enlargement >= 1.
+        size: generator resolution R.
+
+    Returns:
+        (x, y) float generator pixels in [0, R - 1].
+    """
+    if scale < 1:
+        raise ValueError(f"scale must be >= 1, got {scale}")
+    offset = (scale - 1) * 0.5
+    x, y = ((float(v) - offset) / scale for v in xy_display)
+    return float(np.clip(x, 0.0, size - 1.0)), float(np.clip(y, 0.0, size - 1.0))
+
+
+def display_from_gen(xy_gen: tuple[float, float], scale: int) -> Point:
+    """Where generator pixel (x, y) lies on the enlarged image (display pixels)."""
+    offset = (scale - 1) * 0.5
+    return float(xy_gen[0]) * scale + offset, float(xy_gen[1]) * scale + offset
+
+
+def add_click(clicks: Clicks, xy_gen: tuple[float, float], size: int) -> Clicks:
+    """Append a point: a handle if the previous pair is complete, else that handle's target.
+
+    Raises:
+        ValueError: the point lies outside the R x R generator image or is not finite.
+    """
+    x, y = float(xy_gen[0]), float(xy_gen[1])
+    if not (np.isfinite(x) and np.isfinite(y)) or not (0 <= x <= size - 1 and 0 <= y <= size - 1):
+        raise ValueError(f"point ({x:g}, {y:g}) lies outside the {size}x{size} image; "
+                         f"click inside it (x and y in [0, {size - 1}])")
+    return Clicks(clicks.points + ((x, y),))
+
+
+def undo_click(clicks: Clicks) -> Clicks:
+    """Remove the last point (a pending handle, or the target of the last pair)."""
+    return Clicks(clicks.points[:-1])
+
+
+def delete_pair(clicks: Clicks, index: int) -> Clicks:
+    """Remove pair `index` (0-based; a pending handle counts as the last pair).
+
+    Raises:
+        ValueError: no such pair.
+    """
+    count = (len(clicks.points) + 1) // 2
+    if not 0 <= index < count:
+        raise ValueError(f"there is no pair {index + 1}; choose one of 1..{count}" if count else "there are no points")
+    return Clicks(clicks.points[:2 * index] + clicks.points[2 * index + 2:])
+
+
+def clear_clicks(clicks: Clicks) -> Clicks:  # noqa: ARG001 - same signature as the other edits
+    """Remove every point."""
+    return Clicks()
+
+
+def pair_labels(clicks: Clicks) -> list[str]:
+    """One line per pair for the pair list, e.g. 'pair 1: (12.0, 30.0) -> (20.0, 30.0)'."""
+    labels = []
+    for i in range(0, len(clicks.points), 2):
+        h = clicks.points[i]
+        text = f"pair {i // 2 + 1}: ({h[0]:.1f}, {h[1]:.1f}) -> "
+        text += f"({clicks.points[i + 1][0]:.1f}, {clicks.points[i + 1][1]:.1f})" if i + 1 < len(clicks.points) \
+            else "(click the target)"
+        labels.append(text)
+    return labels
+
+
+def mask_from_strokes(strokes: np.ndarray | None, size: int, mode: str) -> np.ndarray | None:
+    """Turn brush strokes painted on the enlarged image into the drag's (R, R) mask.
+
+    A generator pixel counts as painted when at least half of its display pixels are.
+
+    Args:
+        strokes: (H, W) or (H, W, C) array of the brush layer (alpha in channel 3 when C == 4,
+            else any non-zero value); H and W are multiples of R (the enlarged image), or None.
+        size: generator resolution R.
+        mode: 'flexible' (painted area may move) or 'fixed' (painted area is kept).
+
+    Returns:
+        float32 (R, R) in {0, 1}, 1 = may move; None when nothing is painted.
+
+    Raises:
+        ValueError: unknown mode, a layer whose size is not a multiple of R, or a mask that
+            leaves nothing free to move.
+    """
+    if mode not in ("flexible", "fixed"):
+        raise ValueError(f"mask mode must be 'flexible' or 'fixed', got {mode!r}")
+    if strokes is None:
+        return None
+    a = np.asarray(strokes)
+    if a.ndim == 3:
+        a = a[..., 3] if a.shape[2] == 4 else a.max(axis=2)
+    h, w = a.shape[:2]
+    if h % size or w % size or h != w:
+        raise ValueError(f"the mask layer is {w}x{h}, not a multiple of the {size}x{size} image; "
+                         "clear the mask and paint it again")
+    painted = a > 0
+    if not painted.any():
+        return None
+    s = h // size
+    coverage = painted.reshape(size, s, size, s).mean(axis=(1, 3))
+    mask = (coverage >= 0.5).astype(np.float32)
+    if mode == "fixed":
+        mask = 1.0 - mask
+    if not mask.any():
+        raise ValueError("the mask leaves no pixel free to move; paint a smaller area or switch the mask mode")
+    return mask
+
+
+def history_push(history: tuple, item) -> tuple:
+    """Append a latent (the state after a drag) to the history."""
+    return tuple(history) + (item,)
+
+
+def history_undo(history: tuple) -> tuple:
+    """Drop the last drag; the first entry (the inverted original) is never dropped.
+
+    Raises:
+        ValueError: there is no drag to undo.
+    """
+    if len(history) <= 1:
+        raise ValueError("there is no drag to undo")
+    return tuple(history[:-1])
+
+
+def history_reset(history: tuple) -> tuple:
+    """Back to the inverted original (the first entry)."""
+    return tuple(history[:1])

@@ -1,0 +1,207 @@
+"""A tab's session without the web layer: Stop, undo / reset / continue, mask, seed, cache, cleanup, models."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from editor.app import EditorApp
+from editor.handlers import settings_from
+from editor.settings import EditorSettings, ServerOptions
+from pipeline import UnknownCheckpointError
+from pipeline.registry import build_random_generator
+from tests.editor.conftest import FAST, SERVER, write_photo
+
+
+@pytest.fixture
+def app(tmp_path):
+    a = EditorApp(ServerOptions(**(SERVER | {"no_cache": False, "cache_dir": str(tmp_path / "cache")})),
+                  checkpoint="tiny", generators={"tiny": build_random_generator(32, seed=1)},
+                  checkpoints_dir=tmp_path / "checkpoints", temp_dir=tmp_path / "app", allow_download=False)
+    yield a
+    a.close()
+
+
+def _inverted(app, tmp_path, sid="s", **settings):
+    session = app.session(sid)
+    session.settings = settings_from(FAST | settings)
+    session.set_photo(write_photo(tmp_path / f"{sid}.png"))
+    session.invert()
+    return session
+
+
+def _run(session):
+    updates = list(session.drag())
+    assert updates[-1].done
+    return updates
+
+
+def test_stop_halts_within_one_step_and_keeps_the_result(app, tmp_path):
+    session = _inverted(app, tmp_path, drag_steps="500", stop_distance="0")
+    session.clicks = session.clicks.__class__(((8.0, 8.0), (24.0, 24.0)))
+    seen = None
+    for update in session.drag():
+        if not update.done and seen is None:
+            seen = update.step
+            session.stop.set()  # what the Stop button does
+    last = session.history[-1]
+    assert last.drag.stopped_by_callback and last.drag.steps <= seen + 1
+    assert len(session.history) == 2 and session.outputs  # the stopped result is kept and written
+
+
+def test_undo_reset_and_continue_from_the_current_latent(app, tmp_path):
+    session = _inverted(app, tmp_path, drag_steps="3")
+    session.clicks = session.clicks.__class__(((8.0, 8.0), (14.0, 8.0)))
+    _run(session)
+    first = session.history[-1]
+    assert session.clicks.targets.tolist() == [[14.0, 8.0]]  # tracked handles keep their targets
+    _run(session)
+    second = session.history[-1]
+    assert len(session.history) == 3
+    # The second drag started from the first one's latent, not from the inversion.
+    rows = session.config.drag.optimise_rows
+    np.testing.assert_array_equal(second.ws[:, rows:], first.ws[:, rows:])
+    assert not np.array_equal(second.ws.numpy(), first.ws.numpy())
+    session.undo_drag()
+    assert session.history[-1] is first
+    session.reset()
+    assert len(session.history) == 1 and len(session.clicks) == 0
+    with pytest.raises(ValueError, match="no drag to undo"):
+        session.undo_drag()
+
+
+def test_mask_reaches_the_drag_and_report(app, tmp_path):
+    session = _inverted(app, tmp_path, drag_steps="2")
+    session.clicks = session.clicks.__class__(((8.0, 8.0), (12.0, 8.0)))
+    mask = np.zeros((32, 32), np.float32)
+    mask[:16, :16] = 1
+    session.mask_crop = mask
+    _run(session)
+    report = json.loads(next(p for p in session.outputs if p.name == "report.json").read_text())
+    assert report["points"]["mask"] and report["points"]["mask_crop_fraction"] == pytest.approx(0.25)
+    np.testing.assert_array_equal(session.history[-1].mask_crop, mask)
+
+
+def test_second_upload_reuses_the_inversion_cache(app, tmp_path):
+    a = _inverted(app, tmp_path, sid="a")
+    assert not a.cache_hit
+    session = app.session("b")
+    session.settings = a.settings
+    session.set_photo(tmp_path / "a.png")
+    session.invert()
+    assert session.cache_hit
+    np.testing.assert_array_equal(session.history[0].ws.numpy(), a.history[0].ws.numpy())
+
+
+def test_seed_start_is_reproducible_and_editable(app):
+    s1, s2 = app.session("x"), app.session("y")
+    s1.start_from_seed(5, 0.7)
+    s2.start_from_seed(5, 0.7)
+    np.testing.assert_array_equal(s1.history[0].image, s2.history[0].image)
+    s1.settings = EditorSettings(drag_steps="2")
+    s1.clicks = s1.clicks.__class__(((8.0, 8.0), (12.0, 8.0)))
+    _run(s1)
+    assert {p.name for p in s1.outputs} >= {"edited.png", "latents.pt", "report.json"}
+    with pytest.raises(ValueError, match="psi"):
+        s1.start_from_seed(1, 1.5)
+
+
+def test_sessions_are_freed_on_close_and_after_idle_timeout(app, tmp_path):
+    session = _inverted(app, tmp_path, sid="idle")
+    folder = session.folder
+    session.settings = settings_from(FAST)
+    session.clicks = session.clicks.__class__(((8.0, 8.0), (12.0, 8.0)))
+    _run(session)
+    assert folder.is_dir()
+    app.session("fresh")
+    freed = app.sweep(now=session.touched + app.idle_timeout_s + 1)
+    assert "idle" in freed and not app.has_session("idle") and not folder.exists()
+    app.close_session("fresh")
+    assert not app.has_session("fresh")
+
+
+def test_checkpoint_files_only_from_the_checkpoints_folder(app, tmp_path):
+    outside = tmp_path / "elsewhere" / "g.pt"
+    with pytest.raises(UnknownCheckpointError, match="outside the checkpoints folder"):
+        app.model(str(outside))
+    with pytest.raises(UnknownCheckpointError, match="not found"):
+        app.model("missing.pt")  # relative names are looked up inside the folder
+    assert app.model("random-64").size == 64  # registered names are fine
+
+
+class _Request:
+    def __init__(self, sid):
+        self.session_hash = sid
+
+
+class _Select:
+    def __init__(self, x, y):
+        self.index = [x, y]
+
+
+def _page():
+    from types import SimpleNamespace
+
+    names = ("photo_view aligned reconstruction metrics canvas points_json pairs mask_editor original edited files "
+             "status face_index box").split()
+    page = SimpleNamespace(**{n: n for n in names})
+    page.pairs_update = lambda labels: labels
+    return page
+
+
+def test_canvas_clicks_and_mask_through_the_handlers(app, tmp_path):
+    from editor.handlers import Handlers
+
+    h = Handlers(app, _page())
+    session = _inverted(app, tmp_path, sid="h")
+    # 32 px is shown at x16: display pixel 16 * 10 + 7 is generator pixel 10 (to 1/32 px).
+    out = h.click_canvas(_Select(16 * 10 + 7, 16 * 12 + 8), _Request("h"))
+    assert out["points_json"]["pending_handle"] == pytest.approx([10, 12], abs=1 / 16)
+    h.click_canvas(_Select(16 * 20 + 8, 16 * 12 + 8), _Request("h"))
+    assert len(session.clicks) == 1 and out["canvas"].shape == (512, 512, 3)
+    layer = np.zeros((512, 512, 4), np.uint8)
+    layer[:256, :, 3] = 255  # the top half painted
+    out = h.apply_mask({"layers": [layer]}, "fixed", _Request("h"))
+    expected = np.ones((32, 32), np.float32)
+    expected[:16] = 0
+    np.testing.assert_array_equal(session.mask_crop, expected)
+    assert out["points_json"]["mask_fraction"] == 0.5
+    h.clear_mask(_Request("h"))
+    assert session.mask_crop is None
+    h.delete_pair("pair 1: (10.0, 12.0) -> (20.0, 12.0)", _Request("h"))
+    assert len(session.clicks) == 0
+
+
+def test_box_by_two_clicks_and_face_by_click(app, tmp_path):
+    from editor.handlers import Handlers
+
+    h = Handlers(app, _page())
+    session = app.session("b")
+    session.settings = settings_from(FAST | {"align_mode": "center"})
+    session.set_photo(write_photo(tmp_path / "b.png", 96, 64))
+    values = FAST | {"align_mode": "box", "box": "10,5,60,50"}
+    h.pick_on_photo(values, _Select(60, 50), _Request("b"))
+    out = h.pick_on_photo(values, _Select(10, 5), _Request("b"))
+    assert out["box"] == "10,5,61,51"  # corners in any order; exclusive ends
+    h.realign(values, _Request("b"))
+    assert session.alignment.kind == "box"
+    with pytest.raises(Exception, match="no detected face"):
+        h.pick_on_photo(FAST | {"align_mode": "face"}, _Select(1, 1), _Request("b"))
+
+
+def test_faces_are_numbered_and_chosen(app, shared_dir):
+    from editor.view import face_number, photo_overlay
+
+    photo = shared_dir / "data" / "photos" / "two_people.jpg"
+    session = app.session("f")
+    session.settings = settings_from(FAST | {"align_mode": "face"})
+    session.set_photo(photo)
+    boxes = session.alignment.all_face_boxes
+    assert len(boxes) >= 2 and face_number(session) == 0  # the largest is pre-selected
+    session.settings = settings_from(FAST | {"align_mode": "face", "face_index": "1"})
+    session.align()
+    assert session.alignment.face_box == boxes[1] and face_number(session) == 1
+    overlay = photo_overlay(session)
+    assert overlay.shape == session.photo.shape and not np.array_equal(overlay, session.photo)
