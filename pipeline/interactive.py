@@ -14,7 +14,6 @@ import torch
 
 from align import align_center
 from inversion import InversionResult
-from inversion.api import generator_fingerprint
 from pipeline.cache import InversionCache, file_sha256, generator_sha256
 from pipeline.config import PipelineConfig
 from pipeline.edit import render
@@ -66,5 +65,5 @@ def seed_inversion(G, image: np.ndarray, ws: torch.Tensor, config: PipelineConfi
     alignment = align_center(image, int(G.img_resolution), config=config.align)
     inversion = InversionResult(method="seed", ws=ws.detach().cpu().to(torch.float32), G=G, reconstruction=image,
                                 losses={}, timings={}, config=config.inversion, tuned=False,
-                                base_fingerprint=generator_fingerprint(G))
+                                base_sha256=generator_sha256(G))
     return alignment, inversion
