@@ -130,9 +130,9 @@ def invert_face(G: Generator, crop: np.ndarray, config: InversionConfig, methods
     """
     target = target_to_tensor(np.array(crop), G)
     device = G.device
-    lpips = LPIPSLoss.build(config.lpips_net, config.lpips_backbone, False, device, config.lpips_max_resolution,
+    lpips = LPIPSLoss.build(config.lpips_net, config.lpips_backbone, device, config.lpips_max_resolution,
                             config.lpips_min_resolution)
-    pti_lpips = LPIPSLoss.build(config.pti_lpips_net, config.lpips_backbone, False, device,
+    pti_lpips = LPIPSLoss.build(config.pti_lpips_net, config.lpips_backbone, device,
                                 config.pti_lpips_max_resolution, config.lpips_min_resolution)
     t = time.perf_counter()
     w_avg, w_std = G.mean_w(num_samples=config.w_avg_samples, seed=config.seed)

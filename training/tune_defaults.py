@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             pivots[steps] = done.ws["w"]
         default = None
         target_tensor = target_to_tensor(target, G)
-        lpips = LPIPSLoss.build(config.inversion.pti_lpips_net, None, False, G.device,
+        lpips = LPIPSLoss.build(config.inversion.pti_lpips_net, None, G.device,
                                 config.inversion.pti_lpips_max_resolution, config.inversion.lpips_min_resolution)
         pivot = pivots[config.inversion.w_steps]
         for steps in PTI_STEPS:  # every tuning from the same default W pivot, G's own noise
