@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import shlex
 import signal
 import sys
@@ -239,6 +240,27 @@ def _raise_on_interrupt():
     return signal.signal(signal.SIGINT, signal.default_int_handler) if _in_main_thread() else None
 
 
+# The C extensions a run loads. Ctrl-C while one of them initialises can abort the process
+# (SIGABRT from inside C++) instead of raising KeyboardInterrupt, so `main` imports them first
+# with the interrupt held back, and raises it once they are loaded.
+_NATIVE_MODULES = ("numpy", "torch", "torchvision", "cv2", "PIL.Image", "skimage", "dlib")
+
+
+def _import_native_modules_holding_interrupts() -> None:
+    pending: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum)) if _in_main_thread() else None
+    try:
+        for name in _NATIVE_MODULES:
+            try:
+                importlib.import_module(name)
+            except ImportError:  # reported in words where the module is used
+                pass
+    finally:
+        _restore_interrupt_handler(previous)
+    if pending:
+        raise KeyboardInterrupt
+
+
 def _ignore_interrupts() -> None:
     if _in_main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -332,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     previous_handler = None
     try:
         previous_handler = _raise_on_interrupt()
+        _import_native_modules_holding_interrupts()
         parser = build_parser()
         try:
             args = parser.parse_args(argv)

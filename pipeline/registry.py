@@ -22,8 +22,8 @@ The URLs below were checked against their official sources:
 
 SHA-256: none of these sources publishes a hash of its files (checked: the NVlabs stylegan2
 and stylegan3 READMEs, NGC's file list, DragGAN's download script and json, mmagic's
-DragGAN README and metafile.yml), so every entry has `sha256=None` and its download is not
-verified; a hash is never made up here. Put the official value in `sha256` when one is
+DragGAN README and metafile.yml), so no downloadable entry sets `sha256` (None) and its download is
+not verified; a hash is never made up here. Put the official value in `sha256` when one is
 published, and `download_file` checks it.
 """
 
@@ -127,83 +127,64 @@ class CheckpointInfo:
 
 def _entries() -> dict[str, CheckpointInfo]:
     e: list[CheckpointInfo] = [
+        # No entry below has a `sha256`: no official source publishes one (see the module docstring).
         # --- Official NVlabs StyleGAN2 (stylegan2-ada-pytorch format) on NGC -----------------
         CheckpointInfo("ffhq-256", "stylegan2-ffhq-256x256.pkl", _NGC + "stylegan2-ffhq-256x256.pkl",
-                       "nvlabs-pkl", "face", 256, "NVlabs StyleGAN2 (stylegan3 release), FFHQ", "faces, 256 px", size_mb=95,
-                       sha256=None),  # no official SHA-256 (NGC, NVlabs stylegan3 README)
+                       "nvlabs-pkl", "face", 256, "NVlabs StyleGAN2 (stylegan3 release), FFHQ", "faces, 256 px", size_mb=95),
         CheckpointInfo("ffhq-512", "stylegan2-ffhq-512x512.pkl", _NGC + "stylegan2-ffhq-512x512.pkl",
                        "nvlabs-pkl", "face", 512, "NVlabs StyleGAN2, FFHQ (the face model DragGAN uses)",
-                       "faces, 512 px (DragGAN's face model)", size_mb=350,
-                       sha256=None),  # no official SHA-256 (NGC, NVlabs stylegan3 README)
+                       "faces, 512 px (DragGAN's face model)", size_mb=350),
         CheckpointInfo("ffhq-1024", "stylegan2-ffhq-1024x1024.pkl", _NGC + "stylegan2-ffhq-1024x1024.pkl",
-                       "nvlabs-pkl", "face", 1024, "NVlabs StyleGAN2, FFHQ", "faces, 1024 px (slow on CPU)", size_mb=365,
-                       sha256=None),  # no official SHA-256 (NGC, NVlabs stylegan3 README)
+                       "nvlabs-pkl", "face", 1024, "NVlabs StyleGAN2, FFHQ", "faces, 1024 px (slow on CPU)", size_mb=365),
         CheckpointInfo("afhqcat-512", "stylegan2-afhqcat-512x512.pkl", _NGC + "stylegan2-afhqcat-512x512.pkl",
-                       "nvlabs-pkl", "cat", 512, "NVlabs StyleGAN2, AFHQ cat", "cat faces, 512 px", size_mb=350,
-                       sha256=None),  # no official SHA-256 (NGC, NVlabs stylegan3 README)
+                       "nvlabs-pkl", "cat", 512, "NVlabs StyleGAN2, AFHQ cat", "cat faces, 512 px", size_mb=350),
         CheckpointInfo("afhqdog-512", "stylegan2-afhqdog-512x512.pkl", _NGC + "stylegan2-afhqdog-512x512.pkl",
-                       "nvlabs-pkl", "dog", 512, "NVlabs StyleGAN2, AFHQ dog", "dog faces, 512 px", size_mb=350,
-                       sha256=None),  # no official SHA-256 (NGC, NVlabs stylegan3 README)
+                       "nvlabs-pkl", "dog", 512, "NVlabs StyleGAN2, AFHQ dog", "dog faces, 512 px", size_mb=350),
         CheckpointInfo("afhqwild-512", "stylegan2-afhqwild-512x512.pkl", _NGC + "stylegan2-afhqwild-512x512.pkl",
-                       "nvlabs-pkl", "wild", 512, "NVlabs StyleGAN2, AFHQ wild", "wild animal faces, 512 px", size_mb=350,
-                       sha256=None),  # no official SHA-256 (NGC, NVlabs stylegan3 README)
+                       "nvlabs-pkl", "wild", 512, "NVlabs StyleGAN2, AFHQ wild", "wild animal faces, 512 px", size_mb=350),
         # --- DragGAN's download script (XingangPan/DragGAN scripts/download_model.sh) -------------
         CheckpointInfo("lions-512", "stylegan2_lions_512_pytorch.pkl", _SELF_DISTILLED + "lions_512_pytorch.pkl",
                        "nvlabs-pkl", "lion", 512, "Self-Distilled StyleGAN (Mokady et al.), internet lions",
-                       "lions, 512 px",
-                       sha256=None),  # no official SHA-256 (DragGAN script, bucket)
+                       "lions, 512 px"),
         CheckpointInfo("dogs-1024", "stylegan2_dogs_1024_pytorch.pkl", _SELF_DISTILLED + "dogs_1024_pytorch.pkl",
-                       "nvlabs-pkl", "dog", 1024, "Self-Distilled StyleGAN, internet dogs", "dogs, 1024 px",
-                       sha256=None),  # no official SHA-256 (DragGAN script, bucket)
+                       "nvlabs-pkl", "dog", 1024, "Self-Distilled StyleGAN, internet dogs", "dogs, 1024 px"),
         CheckpointInfo("horses-256", "stylegan2_horses_256_pytorch.pkl", _SELF_DISTILLED + "horses_256_pytorch.pkl",
-                       "nvlabs-pkl", "horse", 256, "Self-Distilled StyleGAN, LSUN horses", "horses, 256 px",
-                       sha256=None),  # no official SHA-256 (DragGAN script, bucket)
+                       "nvlabs-pkl", "horse", 256, "Self-Distilled StyleGAN, LSUN horses", "horses, 256 px"),
         CheckpointInfo("elephants-512", "stylegan2_elephants_512_pytorch.pkl",
                        _SELF_DISTILLED + "elephants_512_pytorch.pkl",
-                       "nvlabs-pkl", "elephant", 512, "Self-Distilled StyleGAN, internet elephants", "elephants, 512 px",
-                       sha256=None),  # no official SHA-256 (DragGAN script, bucket)
+                       "nvlabs-pkl", "elephant", 512, "Self-Distilled StyleGAN, internet elephants", "elephants, 512 px"),
         CheckpointInfo("car-512", "stylegan2-car-config-f.pkl", _TF_STYLEGAN2 + "stylegan2-car-config-f.pkl",
                        "nvlabs-tf-pkl", "car", 512, "NVlabs StyleGAN2 config-f (TensorFlow release), LSUN car",
-                       "cars, 512x384 content in a 512 canvas", content_aspect=4 / 3,
-                       sha256=None),  # no official SHA-256 (NVlabs/stylegan2 README)
+                       "cars, 512x384 content in a 512 canvas", content_aspect=4 / 3),
         CheckpointInfo("cat-256", "stylegan2-cat-config-f.pkl", _TF_STYLEGAN2 + "stylegan2-cat-config-f.pkl",
                        "nvlabs-tf-pkl", "cat", 256, "NVlabs StyleGAN2 config-f (TensorFlow release), LSUN cat",
-                       "cats, 256 px",
-                       sha256=None),  # no official SHA-256 (NVlabs/stylegan2 README)
+                       "cats, 256 px"),
         # --- mmagic DragGAN state dicts (open-mmlab/mmagic configs/draggan/README.md) -----------
         CheckpointInfo("mmagic-lions-512", "stylegan2_lions_512_pytorch_mmagic.pth",
                        _OPENXLAB + "StyleGAN2-Lions-internet", "mmagic-pth", "lion", 512,
-                       "mmagic DragGAN (self-distilled StyleGAN), internet lions", "lions, 512 px",
-                       sha256=None),  # no official SHA-256 (mmagic README, metafile)
+                       "mmagic DragGAN (self-distilled StyleGAN), internet lions", "lions, 512 px"),
         CheckpointInfo("mmagic-elephants-512", "stylegan2_elephants_512_pytorch_mmagic.pth",
                        _OPENXLAB + "StyleGAN2-elephants-internet", "mmagic-pth", "elephant", 512,
-                       "mmagic DragGAN (self-distilled StyleGAN), internet elephants", "elephants, 512 px",
-                       sha256=None),  # no official SHA-256 (mmagic README, metafile)
+                       "mmagic DragGAN (self-distilled StyleGAN), internet elephants", "elephants, 512 px"),
         CheckpointInfo("mmagic-afhqcat-512", "stylegan2_cats_512_pytorch_mmagic.pth",
                        _OPENXLAB + "StyleGAN2-cat-AFHQ", "mmagic-pth", "cat", 512,
-                       "mmagic DragGAN (self-distilled StyleGAN), AFHQ cat", "cat faces, 512 px",
-                       sha256=None),  # no official SHA-256 (mmagic README, metafile)
+                       "mmagic DragGAN (self-distilled StyleGAN), AFHQ cat", "cat faces, 512 px"),
         CheckpointInfo("mmagic-ffhq-512", "stylegan2_face_512_pytorch_mmagic.pth",
                        _OPENXLAB + "StyleGAN2-FFHQ", "mmagic-pth", "face", 512,
-                       "mmagic DragGAN (self-distilled StyleGAN), FFHQ", "faces, 512 px",
-                       sha256=None),  # no official SHA-256 (mmagic README, metafile)
+                       "mmagic DragGAN (self-distilled StyleGAN), FFHQ", "faces, 512 px"),
         CheckpointInfo("mmagic-horses-256", "stylegan2_horses_256_pytorch_mmagic.pth",
                        _OPENXLAB + "StyleGAN2-lsun-horses", "mmagic-pth", "horse", 256,
-                       "mmagic DragGAN (self-distilled StyleGAN), LSUN horse", "horses, 256 px",
-                       sha256=None),  # no official SHA-256 (mmagic README, metafile)
+                       "mmagic DragGAN (self-distilled StyleGAN), LSUN horse", "horses, 256 px"),
         CheckpointInfo("mmagic-dogs-1024", "stylegan2_dogs_1024_pytorch_mmagic.pth",
                        _OPENXLAB + "StyleGAN2-dogs-internet", "mmagic-pth", "dog", 1024,
-                       "mmagic DragGAN (self-distilled StyleGAN), internet dogs", "dogs, 1024 px",
-                       sha256=None),  # no official SHA-256 (mmagic README, metafile)
+                       "mmagic DragGAN (self-distilled StyleGAN), internet dogs", "dogs, 1024 px"),
         CheckpointInfo("mmagic-car-512", "stylegan2_car_512_pytorch_mmagic.pth",
                        _OPENXLAB + "StyleGAN2-car-official", "mmagic-pth", "car", 512,
                        "mmagic DragGAN (transfer of the official StyleGAN2), LSUN car",
-                       "cars, 512x384 content in a 512 canvas", content_aspect=4 / 3,
-                       sha256=None),  # no official SHA-256 (mmagic README, metafile)
+                       "cars, 512x384 content in a 512 canvas", content_aspect=4 / 3),
         CheckpointInfo("mmagic-cat-256", "stylegan2_cat_256_pytorch_mmagic.pth",
                        _OPENXLAB + "StyleGAN2-cat-official", "mmagic-pth", "cat", 256,
-                       "mmagic DragGAN (transfer of the official StyleGAN2), LSUN cat", "cats, 256 px",
-                       sha256=None),  # no official SHA-256 (mmagic README, metafile)
+                       "mmagic DragGAN (transfer of the official StyleGAN2), LSUN cat", "cats, 256 px"),
         # --- Shipped with the package: no download ------------------------------------------------
         CheckpointInfo("face-64", "face64-fp16.pt", None, "native", "face", 64,
                        "this project: training.train on UTKFace crops (2-core CPU, 130 kimg)",

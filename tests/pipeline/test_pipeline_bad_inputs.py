@@ -9,7 +9,6 @@ Interrupts are tested on real subprocesses with SIGINT at several moments, impor
 from __future__ import annotations
 
 import errno
-import json
 import os
 import signal
 import subprocess
@@ -21,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.cli import main
+from pipeline_testutils import run_cli, write_points
 from pipeline.points import MAX_POINTS, MAX_POINTS_FILE_BYTES
 from pipeline.registry import REGISTRY
 
@@ -29,16 +28,6 @@ REPO = Path(__file__).resolve().parents[2]
 LONG = "x" * 300  # longer than the 255 bytes a file name may have on ext4, APFS, NTFS
 
 
-def _points(path: Path, handles, targets, **extra) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"handles": handles, "targets": targets, **extra}))
-    return path
-
-
-def _run(args, capsys) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def _unreadable_file(folder: Path) -> Path | None:
@@ -78,7 +67,7 @@ def _bad_cases(tmp_path: Path, photo_file: Path, points_file: Path, tiny_checkpo
     big_int.write_text('{"handles": [[' + "9" * 5000 + ', 1]], "targets": [[1, 1]]}')
     a_file = inputs / "a_file.txt"
     a_file.write_text("x")
-    p = lambda name, h, t, **kw: _points(inputs / name, h, t, **kw)  # noqa: E731
+    p = lambda name, h, t, **kw: write_points(inputs / name, h, t, **kw)  # noqa: E731
     many = [[40, 30]] * (MAX_POINTS + 1)
     ck = ["--checkpoint", tiny_checkpoint, "--align", "center"]
     ok = ["--image", photo_file, "--points", points_file]
@@ -168,7 +157,7 @@ def test_bad_input_exit_codes(case, tmp_path, photo_file, points_file, tiny_chec
     out_given = "--out" in [str(a) for a in args]
     out = tmp_path / "out"
     before = {name: set(os.listdir(name)) for name in (tmp_path, photo_file.parent)}
-    code, stdout, stderr = _run([*fast_args, *args, *([] if out_given else ["--out", out])], capsys)  # args win
+    code, stdout, stderr = run_cli([*fast_args, *args, *([] if out_given else ["--out", out])], capsys)  # args win
     assert code == expected_code, stderr
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), stderr
@@ -200,7 +189,7 @@ def test_unwritable_output_fails_before_any_work(tmp_path, photo_file, points_fi
 
     monkeypatch.setattr(stylegan.paths.tempfile, "mkstemp", refuse)
     monkeypatch.setattr(pipeline.registry, "load_checkpoint", never)
-    code, _, stderr = _run(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
+    code, _, stderr = run_cli(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
                             "--align", "center", "--out", locked / "a" / "b", *fast_args], capsys)
     assert code == 2, stderr
     assert stderr.strip() == f"error: --out {str(locked / 'a' / 'b')!r}: cannot write there, permission denied; " \
@@ -219,7 +208,7 @@ def test_a_failed_write_leaves_no_folder_it_created(tmp_path, photo_file, points
     monkeypatch.setattr(pipeline.report, "write_results", fail)
     out = tmp_path / "new" / "deeper" / "out"
     before = set(os.listdir(tmp_path))
-    code, _, stderr = _run(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
+    code, _, stderr = run_cli(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
                             "--align", "center", "--inversion", "w", "--no-cache", "--out", out, *fast_args], capsys)
     assert code == 1 and stderr.startswith("error: ")
     assert _leftovers(tmp_path, before) == []  # not even tmp_path/new
@@ -234,7 +223,7 @@ def test_staging_of_a_killed_run_is_cleaned_up(tmp_path, photo_file, points_file
     (stale / "edited.png").write_bytes(b"half")
     live = tmp_path / f".out.{os.getppid()}.def456.partial"  # a running process: not ours to remove
     live.mkdir()
-    code, _, stderr = _run(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
+    code, _, stderr = run_cli(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
                             "--align", "center", "--inversion", "w", "--no-cache", "--out", out, *fast_args], capsys)
     assert code == 0, stderr
     assert not stale.exists() and live.is_dir()
@@ -257,12 +246,12 @@ def test_existing_output_is_refused_and_kept(tmp_path, photo_file, points_file, 
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    code, _, stderr = _run(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
+    code, _, stderr = run_cli(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
                             "--align", "center", "--out", out, *fast_args], capsys)
     assert code == 2 and "--overwrite" in stderr
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     # The input folder itself is never a valid output folder, even with --overwrite.
-    code, _, stderr = _run(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
+    code, _, stderr = run_cli(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
                             "--align", "center", "--out", photo_file.parent, "--overwrite", *fast_args], capsys)
     assert code == 2 and "contains the input" in stderr
     assert photo_file.is_file()
@@ -279,7 +268,7 @@ def test_interrupt_leaves_nothing(tmp_path, photo_file, points_file, tiny_checkp
 
     monkeypatch.setattr(pipeline.report, "write_results", write_then_interrupt)
     out = tmp_path / "out"
-    code, _, stderr = _run(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
+    code, _, stderr = run_cli(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
                             "--align", "center", "--inversion", "w", "--no-cache", "--out", out, *fast_args], capsys)
     assert code == 130 and stderr.strip() == "error: interrupted"
     assert not out.exists()
@@ -287,7 +276,7 @@ def test_interrupt_leaves_nothing(tmp_path, photo_file, points_file, tiny_checkp
 
 
 def test_debug_prints_the_traceback(tmp_path, points_file, capsys):
-    code, _, stderr = _run(["--image", tmp_path / "nope.png", "--points", points_file, "--debug"], capsys)
+    code, _, stderr = run_cli(["--image", tmp_path / "nope.png", "--points", points_file, "--debug"], capsys)
     assert code == 2 and "Traceback" in stderr and stderr.strip().splitlines()[-1].startswith("error: photo not found")
 
 

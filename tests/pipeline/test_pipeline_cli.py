@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from align import align_face, load_photo, transform_points
-from pipeline.cli import main
+from pipeline_testutils import run_cli, write_points
 from pipeline.registry import REGISTRY
 from pipeline.report import load_latents
 
@@ -21,16 +21,6 @@ REPORT_FIELDS = {"versions", "device", "config", "seconds", "metrics", "cache_hi
                  "inversion", "inputs", "checkpoint", "outputs"}
 
 
-def _points(path: Path, handles, targets, **extra) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"handles": handles, "targets": targets, **extra}))
-    return path
-
-
-def _run(args, capsys) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def _untouched_outside_crop(photo: np.ndarray, edited: np.ndarray, crop_from_photo, size: int) -> None:
@@ -64,7 +54,7 @@ def test_center_end_to_end_then_the_cache(tmp_path, photo_file, points_file, tin
     out = tmp_path / "result"
     args = ["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint, "--align", "center",
             "--out", out, "--video", "gif", *fast_args]
-    code, stdout, stderr = _run(args, capsys)
+    code, stdout, stderr = run_cli(args, capsys)
     assert code == 0, stderr
     assert "edited photo:" in stdout
     photo = load_photo(photo_file)
@@ -94,10 +84,10 @@ def test_center_end_to_end_then_the_cache(tmp_path, photo_file, points_file, tin
         assert gif.n_frames >= 2
 
     # New points, same photo/checkpoint/inversion config: only the drag runs again.
-    points2 = _points(tmp_path / "inputs" / "points2.json", [[48, 32]], [[44, 28]])
+    points2 = write_points(tmp_path / "inputs" / "points2.json", [[48, 32]], [[44, 28]])
     args2 = ["--image", photo_file, "--points", points2, "--checkpoint", tiny_checkpoint, "--align", "center",
              "--out", out, "--overwrite", *fast_args]
-    code, stdout, stderr = _run(args2, capsys)
+    code, stdout, stderr = run_cli(args2, capsys)
     assert code == 0, stderr
     report2 = _check_outputs(out, photo, 32)
     assert report2["cache_hit"] is True and report2["cache_key"] == report["cache_key"]
@@ -115,7 +105,7 @@ def _reconstruction_of(latents) -> np.ndarray:
 
 
 def test_box_alignment_and_default_out_dir(tmp_path, photo_file, points_file, tiny_checkpoint, fast_args, capsys):
-    code, _, stderr = _run(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
+    code, _, stderr = run_cli(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
                             "--align", "box", "--box", "24,12,72,56", "--inversion", "w", "--no-cache", *fast_args],
                            capsys)
     assert code == 0, stderr
@@ -135,9 +125,9 @@ def test_face_alignment_on_a_real_photo(tmp_path, shared_dir, tiny_checkpoint, f
     # Mouth corners pulled outward and up: a smile.
     handles = [lm[48].tolist(), lm[54].tolist()]
     targets = [(lm[48] + [-8, -6]).tolist(), (lm[54] + [8, -6]).tolist()]
-    points = _points(tmp_path / "p.json", handles, targets)
+    points = write_points(tmp_path / "p.json", handles, targets)
     out = tmp_path / "out"
-    code, _, stderr = _run(["--image", photo_path, "--points", points, "--checkpoint", tiny_checkpoint,
+    code, _, stderr = run_cli(["--image", photo_path, "--points", points, "--checkpoint", tiny_checkpoint,
                             "--align", "face", "--out", out, *fast_args], capsys)
     assert code == 0, stderr
     report = _check_outputs(out, photo, 32)
@@ -145,7 +135,7 @@ def test_face_alignment_on_a_real_photo(tmp_path, shared_dir, tiny_checkpoint, f
 
 
 def test_list_checkpoints(capsys):
-    code, stdout, _ = _run(["--list-checkpoints"], capsys)
+    code, stdout, _ = run_cli(["--list-checkpoints"], capsys)
     assert code == 0
     for name in REGISTRY:
         assert name in stdout
