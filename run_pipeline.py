@@ -1,6 +1,6 @@
 """Edit a real photo with DragGAN from the command line (see README, "Usage").
 
-    python run_pipeline.py --image photo.jpg --points pts.json
+python run_pipeline.py --image photo.jpg --points pts.json
 """
 
 import os

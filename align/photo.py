@@ -69,5 +69,11 @@ def load_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
     Raises:
         PhotoError: missing or unreadable file, unsupported mode, or more than `max_pixels`.
     """
-    return images.read_image(path, mode="RGB", max_pixels=max_pixels, what="photo", error=PhotoError,
-                             too_large_fix="downscale it or raise AlignConfig.max_photo_pixels")
+    return images.read_image(
+        path,
+        mode="RGB",
+        max_pixels=max_pixels,
+        what="photo",
+        error=PhotoError,
+        too_large_fix="downscale it or raise AlignConfig.max_photo_pixels",
+    )

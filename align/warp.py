@@ -128,8 +128,9 @@ def warp_to_crop(
     return _resample(canvas, crop_from_photo @ photo_from_canvas, size, pad_mode, interpolation)
 
 
-def _check_warp_args(photo: np.ndarray, crop_from_photo: np.ndarray, size: int, pad_mode: str,
-                     interpolation: str) -> tuple[np.ndarray, np.ndarray, int]:
+def _check_warp_args(
+    photo: np.ndarray, crop_from_photo: np.ndarray, size: int, pad_mode: str, interpolation: str
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Validated (photo, crop_from_photo float64 (3, 3), size) for `warp_to_crop`; raises AlignError."""
     if interpolation not in _CV_INTERP:
         raise AlignError(f"interpolation must be one of {sorted(_CV_INTERP)}, got {interpolation!r}")
@@ -147,8 +148,16 @@ def _check_warp_args(photo: np.ndarray, crop_from_photo: np.ndarray, size: int, 
     return photo, crop_from_photo, size
 
 
-def _block_canvas(photo: np.ndarray, photo_from_crop: np.ndarray, size: int, k: int, sigma: float, scale: float,
-                  pad_mode: str, interpolation: str) -> tuple[np.ndarray, int, int]:
+def _block_canvas(
+    photo: np.ndarray,
+    photo_from_crop: np.ndarray,
+    size: int,
+    k: int,
+    sigma: float,
+    scale: float,
+    pad_mode: str,
+    interpolation: str,
+) -> tuple[np.ndarray, int, int]:
     """The photo area the crop shows, averaged over k x k blocks, padded and low-passed.
 
     Returns:
@@ -199,8 +208,9 @@ def _block_canvas(photo: np.ndarray, photo_from_crop: np.ndarray, size: int, k: 
     return canvas, sx, sy
 
 
-def _resample(canvas: np.ndarray, crop_from_canvas: np.ndarray, size: int, pad_mode: str,
-              interpolation: str) -> np.ndarray:
+def _resample(
+    canvas: np.ndarray, crop_from_canvas: np.ndarray, size: int, pad_mode: str, interpolation: str
+) -> np.ndarray:
     """One OpenCV warp of the canvas into the (size, size, 3) uint8 crop."""
     border_mode = cv2.BORDER_CONSTANT if pad_mode == "constant" else cv2.BORDER_REPLICATE
     flags = _CV_INTERP[interpolation]

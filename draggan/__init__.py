@@ -25,8 +25,20 @@ from draggan.sampling import image_to_feature, sample_features, sample_upsampled
 from draggan.tracking import track_points, window_offsets
 
 __all__ = [
-    "drag", "DragConfig", "DragResult", "DragError", "to_uint8_image",
-    "motion_loss", "mask_loss", "disc_offsets", "track_points", "window_offsets",
-    "sample_upsampled", "sample_features", "image_to_feature",
-    "scaled_radius", "resolve_feature_res", "resolve_stop_distance",
+    "drag",
+    "DragConfig",
+    "DragResult",
+    "DragError",
+    "to_uint8_image",
+    "motion_loss",
+    "mask_loss",
+    "disc_offsets",
+    "track_points",
+    "window_offsets",
+    "sample_upsampled",
+    "sample_features",
+    "image_to_feature",
+    "scaled_radius",
+    "resolve_feature_res",
+    "resolve_stop_distance",
 ]

@@ -33,14 +33,24 @@ _DTYPES = {"fp32": None, "bf16": "bfloat16", "fp16": "float16"}
 def config_f_generator(res: int, seed: int = 0, device: str = "cpu") -> torch.nn.Module:
     """A random-weight StyleGAN2 config-f generator (channel_base 32768, channel_max 512, 8 mapping layers)."""
     from stylegan import Generator
+
     torch.manual_seed(seed)
-    G = Generator(z_dim=512, c_dim=0, w_dim=512, img_resolution=res, channel_base=32768, channel_max=512,
-                  num_fp16_res=0, mapping_layers=8)
+    G = Generator(
+        z_dim=512,
+        c_dim=0,
+        w_dim=512,
+        img_resolution=res,
+        channel_base=32768,
+        channel_max=512,
+        num_fp16_res=0,
+        mapping_layers=8,
+    )
     return G.eval().requires_grad_(False).to(device)
 
 
-def measure(G: torch.nn.Module, steps: int = 20, warmup: int = 2, dtype: str = "fp32", seed: int = 0,
-            full_map: bool = False) -> dict:
+def measure(
+    G: torch.nn.Module, steps: int = 20, warmup: int = 2, dtype: str = "fp32", seed: int = 0, full_map: bool = False
+) -> dict:
     """Times `steps` drag steps of one handle pulled across the image.
 
     Args:
@@ -60,8 +70,9 @@ def measure(G: torch.nn.Module, steps: int = 20, warmup: int = 2, dtype: str = "
     with torch.no_grad():
         z = torch.randn(1, G.z_dim, generator=torch.Generator().manual_seed(seed)).to(device)
         ws0 = G.mapping(z, truncation_psi=0.7)
-    config = DragConfig(max_steps=warmup + steps, stop_distance=0.0, autocast=_DTYPES[dtype],
-                        local_features=not full_map)
+    config = DragConfig(
+        max_steps=warmup + steps, stop_distance=0.0, autocast=_DTYPES[dtype], local_features=not full_map
+    )
     stamps = [time.perf_counter()]
 
     def callback(step, handles, image):
@@ -71,18 +82,28 @@ def measure(G: torch.nn.Module, steps: int = 20, warmup: int = 2, dtype: str = "
     with PeakMemory(device) as mem:
         drag(G, ws0, [[0.4 * res, 0.5 * res]], [[0.6 * res, 0.5 * res]], config=config, callback=callback)
     per_step = np.diff(stamps)[warmup:]
-    return dict(res=res, dtype=dtype + ("/full-map" if full_map else ""), device=str(device),
-                median_s=float(np.median(per_step)), min_s=float(np.min(per_step)), steps=len(per_step),
-                peak_mib=float(mem.peak_mib), mem_kind=mem.kind, threads=torch.get_num_threads())
+    return dict(
+        res=res,
+        dtype=dtype + ("/full-map" if full_map else ""),
+        device=str(device),
+        median_s=float(np.median(per_step)),
+        min_s=float(np.min(per_step)),
+        steps=len(per_step),
+        peak_mib=float(mem.peak_mib),
+        mem_kind=mem.kind,
+        threads=torch.get_num_threads(),
+    )
 
 
 def _row(r: dict) -> str:
     mem = f"{r['peak_mib']:.0f} MiB"
     kind = "peak alloc" if r["mem_kind"].startswith("peak alloc") else "peak RSS"
     name = r["dtype"].replace("bf16", "bf16-autocast").replace("fp16", "fp16-autocast")
-    return (f"{r['res']:>5}  {name:<23}"
-            f"{r['median_s']:>10.3f}  {r['min_s']:>8.3f}  {r['median_s'] * 1e3:>9.1f}  {mem + ' (' + kind + ')':>24}  "
-            f"{r['device']} ({r['threads']} threads)")
+    return (
+        f"{r['res']:>5}  {name:<23}"
+        f"{r['median_s']:>10.3f}  {r['min_s']:>8.3f}  {r['median_s'] * 1e3:>9.1f}  {mem + ' (' + kind + ')':>24}  "
+        f"{r['device']} ({r['threads']} threads)"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -93,8 +114,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dtype", nargs="+", default=["fp32"], choices=sorted(_DTYPES), help="autocast dtypes")
     ap.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps")
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
-    ap.add_argument("--full-map", action="store_true",
-                    help="compute the whole b128 map every step (the path used with a mask) instead of crops")
+    ap.add_argument(
+        "--full-map",
+        action="store_true",
+        help="compute the whole b128 map every step (the path used with a mask) instead of crops",
+    )
     ap.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # one row as JSON (child process)
     args = ap.parse_args(argv)
     combos = [(res, dt) for res in args.res for dt in args.dtype]
@@ -102,16 +126,31 @@ def main(argv: list[str] | None = None) -> None:
         if args.threads:
             torch.set_num_threads(args.threads)
         res, dt = combos[0]
-        rows = [measure(config_f_generator(res, device=args.device), args.steps, args.warmup, dt,
-                        full_map=args.full_map)]
+        rows = [
+            measure(config_f_generator(res, device=args.device), args.steps, args.warmup, dt, full_map=args.full_map)
+        ]
         if args.json:
             print(json.dumps(rows[0]))
             return
     else:
         rows = []
         for res, dt in combos:
-            cmd = [sys.executable, "-m", "draggan.bench", "--json", "--res", str(res), "--dtype", dt,
-                   "--steps", str(args.steps), "--warmup", str(args.warmup), "--device", args.device]
+            cmd = [
+                sys.executable,
+                "-m",
+                "draggan.bench",
+                "--json",
+                "--res",
+                str(res),
+                "--dtype",
+                dt,
+                "--steps",
+                str(args.steps),
+                "--warmup",
+                str(args.warmup),
+                "--device",
+                args.device,
+            ]
             if args.threads:
                 cmd += ["--threads", str(args.threads)]
             if args.full_map:

@@ -24,28 +24,28 @@ REFERENCE_RESOLUTION = 512  # the paper's radii are in pixels of a 512-px image
 class DragConfig:
     """How `drag` optimises the latent (DragGAN, Pan et al., SIGGRAPH 2023)."""
 
-    lr: float = 2e-3                 # Adam step size (paper's implementation details, FFHQ; official GUI: 1e-3)
-    max_steps: int = 300             # optimiser steps at most (the paper's evaluation cap)
-    r1: float = 3.0                  # motion-supervision disc radius, px of a 512-px image (paper: r1 = 3)
-    r2: float = 12.0                 # tracking half-window, px of a 512-px image (paper: r2 = 12)
-    lambda_mask: float = 20.0        # weight of the fixed-region term (paper: lambda = 20, Eq. 1)
-    feature_res: int | None = None   # resolution of the supervising block; None = 128 (block b128, the 6th,
-                                     # as the paper) for generators of >= 256 px, else img_resolution // 2
-    optimise_rows: int = 6           # rows of ws that are optimised; the rest stay at ws0 (paper, Sec. 3.2)
+    lr: float = 2e-3  # Adam step size (paper's implementation details, FFHQ; official GUI: 1e-3)
+    max_steps: int = 300  # optimiser steps at most (the paper's evaluation cap)
+    r1: float = 3.0  # motion-supervision disc radius, px of a 512-px image (paper: r1 = 3)
+    r2: float = 12.0  # tracking half-window, px of a 512-px image (paper: r2 = 12)
+    lambda_mask: float = 20.0  # weight of the fixed-region term (paper: lambda = 20, Eq. 1)
+    feature_res: int | None = None  # resolution of the supervising block; None = 128 (block b128, the 6th,
+    # as the paper) for generators of >= 256 px, else img_resolution // 2
+    optimise_rows: int = 6  # rows of ws that are optimised; the rest stay at ws0 (paper, Sec. 3.2)
     stop_distance: float | None = None  # stop when every handle is this close to its target (image px);
-                                     # None = max(2, 2 * R / 512) (official renderer)
-    w_space: str = "w+"              # 'w+': optimise each of the first rows; 'w': one w repeated into them
-    frame_every: int = 0             # render a full image every k steps for a progress video, 0 = never
+    # None = max(2, 2 * R / 512) (official renderer)
+    w_space: str = "w+"  # 'w+': optimise each of the first rows; 'w': one w repeated into them
+    frame_every: int = 0  # render a full image every k steps for a progress video, 0 = never
     subpixel_tracking: bool = False  # refine tracked points by a quadratic fit of the feature distance;
-                                     # False = integer-pixel steps, as the official code
+    # False = integer-pixel steps, as the official code
     official_disc_grid: bool = True  # the official renderer's disc grid (linspace(0, h, h): up to 1 px off-centre
-                                     # toward the top-left), so trajectories match the official code exactly
-                                     # (0.000 px over 20 steps, 7 cases); False = the paper's centred disc
-                                     # (within 1.4 px of official at 256 px, transiently 3 px at 512 px)
-    local_features: bool = True      # without a mask, run the high-resolution blocks only on crops around the
-                                     # handles (same features, far less work); False = always the whole map
-    autocast: str | None = None      # None (float32), 'bfloat16' (cpu/cuda) or 'float16' (cuda/mps)
-    seed: int = 0                    # seed of a forked RNG (nothing random runs; kept for reproducibility)
+    # toward the top-left), so trajectories match the official code exactly
+    # (0.000 px over 20 steps, 7 cases); False = the paper's centred disc
+    # (within 1.4 px of official at 256 px, transiently 3 px at 512 px)
+    local_features: bool = True  # without a mask, run the high-resolution blocks only on crops around the
+    # handles (same features, far less work); False = always the whole map
+    autocast: str | None = None  # None (float32), 'bfloat16' (cpu/cuda) or 'float16' (cuda/mps)
+    seed: int = 0  # seed of a forked RNG (nothing random runs; kept for reproducibility)
 
     def __post_init__(self) -> None:
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
@@ -56,20 +56,26 @@ class DragConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise DragError(f"DragConfig.{name} must be a positive number of 512-px pixels, got {value!r}")
-        if not (isinstance(self.lambda_mask, (int, float)) and math.isfinite(self.lambda_mask)
-                and self.lambda_mask >= 0):
+        if not (
+            isinstance(self.lambda_mask, (int, float)) and math.isfinite(self.lambda_mask) and self.lambda_mask >= 0
+        ):
             raise DragError(f"DragConfig.lambda_mask must be a number >= 0, got {self.lambda_mask!r}")
         if self.feature_res is not None and not (
-                isinstance(self.feature_res, int) and self.feature_res >= 4
-                and self.feature_res & (self.feature_res - 1) == 0):
+            isinstance(self.feature_res, int)
+            and self.feature_res >= 4
+            and self.feature_res & (self.feature_res - 1) == 0
+        ):
             raise DragError(f"DragConfig.feature_res must be None or a power of two >= 4, got {self.feature_res!r}")
         if not (isinstance(self.optimise_rows, int) and self.optimise_rows >= 1):
             raise DragError(f"DragConfig.optimise_rows must be an int >= 1, got {self.optimise_rows!r}")
         if self.stop_distance is not None and not (
-                isinstance(self.stop_distance, (int, float)) and math.isfinite(self.stop_distance)
-                and self.stop_distance >= 0):
-            raise DragError(f"DragConfig.stop_distance must be None or a number >= 0 (image px), "
-                            f"got {self.stop_distance!r}")
+            isinstance(self.stop_distance, (int, float))
+            and math.isfinite(self.stop_distance)
+            and self.stop_distance >= 0
+        ):
+            raise DragError(
+                f"DragConfig.stop_distance must be None or a number >= 0 (image px), got {self.stop_distance!r}"
+            )
         if self.w_space not in _W_SPACES:
             raise DragError(f"DragConfig.w_space must be one of {_W_SPACES}, got {self.w_space!r}")
         if not (isinstance(self.frame_every, int) and self.frame_every >= 0):
@@ -114,8 +120,10 @@ def resolve_feature_res(config: DragConfig, img_resolution: int) -> int:
     if res is None:
         res = 128 if img_resolution >= 256 else img_resolution // 2
     if not 4 <= res <= img_resolution:
-        raise DragError(f"DragConfig.feature_res = {res} is not a block of this {img_resolution}-px generator; "
-                        f"use a power of two in [4, {img_resolution}] or None")
+        raise DragError(
+            f"DragConfig.feature_res = {res} is not a block of this {img_resolution}-px generator; "
+            f"use a power of two in [4, {img_resolution}] or None"
+        )
     return res
 
 

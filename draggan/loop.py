@@ -13,21 +13,21 @@ for the result and for progress frames.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 
 from draggan.config import DragConfig, resolve_feature_res, resolve_stop_distance, scaled_radius
 from draggan.errors import DragError
-from stylegan.local import crop_features, plan_crops
 from draggan.motion import fixed_weight, mask_loss, motion_loss
 from draggan.result import DragResult, to_uint8_image
 from draggan.sampling import sample_upsampled
 from draggan.tracking import track_points
+from stylegan.local import crop_features, plan_crops
 
 __all__ = ["drag"]
 
@@ -35,8 +35,15 @@ __all__ = ["drag"]
 DragCallback = Callable[[int, np.ndarray, "np.ndarray | None"], "bool | None"]
 
 
-def drag(G: torch.nn.Module, ws0: torch.Tensor, handles: Any, targets: Any, mask: Any = None,
-         config: DragConfig = DragConfig(), callback: DragCallback | None = None) -> DragResult:
+def drag(
+    G: torch.nn.Module,
+    ws0: torch.Tensor,
+    handles: Any,
+    targets: Any,
+    mask: Any = None,
+    config: DragConfig = DragConfig(),
+    callback: DragCallback | None = None,
+) -> DragResult:
     """Drags handle points of a generated image to target points (DragGAN).
 
     Convention: points are (x, y) in pixels of the generator's R x R image, x right,
@@ -83,19 +90,19 @@ def drag(G: torch.nn.Module, ws0: torch.Tensor, handles: Any, targets: Any, mask
 @dataclass(frozen=True)
 class _Problem:
     """The validated inputs of one drag, in the generator's image pixels."""
-    ws0: torch.Tensor              # (1, num_ws, w_dim), detached
-    handles: np.ndarray            # (N, 2) float64
-    targets: np.ndarray            # (N, 2) float64
-    mask: torch.Tensor | None      # (R, R) float32 in [0, 1], or None
-    res: int                       # R, the image side
-    feature_res: int               # side of the supervising feature map
-    r1: int                        # motion-supervision radius (image px)
-    r2: int                        # tracking radius (image px)
-    stop_distance: float           # converged when every handle is this close (image px)
+
+    ws0: torch.Tensor  # (1, num_ws, w_dim), detached
+    handles: np.ndarray  # (N, 2) float64
+    targets: np.ndarray  # (N, 2) float64
+    mask: torch.Tensor | None  # (R, R) float32 in [0, 1], or None
+    res: int  # R, the image side
+    feature_res: int  # side of the supervising feature map
+    r1: int  # motion-supervision radius (image px)
+    r2: int  # tracking radius (image px)
+    stop_distance: float  # converged when every handle is this close (image px)
 
 
-def _check_problem(G: torch.nn.Module, ws0: Any, handles: Any, targets: Any, mask: Any,
-                   config: DragConfig) -> _Problem:
+def _check_problem(G: torch.nn.Module, ws0: Any, handles: Any, targets: Any, mask: Any, config: DragConfig) -> _Problem:
     """Validates the latent, points, mask and feature block against G; raises DragError."""
     res = int(G.img_resolution)
     ws0 = _check_ws(ws0, G, config)
@@ -106,10 +113,21 @@ def _check_problem(G: torch.nn.Module, ws0: Any, handles: Any, targets: Any, mas
     mask_t = _check_mask(mask, res)
     feature_res = resolve_feature_res(config, res)
     if feature_res not in G.synthesis.block_resolutions:
-        raise DragError(f"feature_res = {feature_res} is not a block of this generator "
-                        f"({G.synthesis.block_resolutions}); set DragConfig.feature_res to one of them")
-    return _Problem(ws0, handles_np, targets_np, mask_t, res, feature_res, scaled_radius(config.r1, res),
-                    scaled_radius(config.r2, res), resolve_stop_distance(config, res))
+        raise DragError(
+            f"feature_res = {feature_res} is not a block of this generator "
+            f"({G.synthesis.block_resolutions}); set DragConfig.feature_res to one of them"
+        )
+    return _Problem(
+        ws0,
+        handles_np,
+        targets_np,
+        mask_t,
+        res,
+        feature_res,
+        scaled_radius(config.r1, res),
+        scaled_radius(config.r2, res),
+        resolve_stop_distance(config, res),
+    )
 
 
 class _Latent:
@@ -137,8 +155,7 @@ class _FeatureSource:
         # tracking window, then the motion disc around the tracked point (+1 px for the unit
         # step along d_i, +1 for bilinear support, +1 for the sub-pixel refinement or the
         # official disc's offset).
-        self.reach = (problem.r2 + problem.r1 + 2 + int(config.subpixel_tracking)
-                      + int(config.official_disc_grid))
+        self.reach = problem.r2 + problem.r1 + 2 + int(config.subpixel_tracking) + int(config.official_disc_grid)
         self.plan = None
         if config.local_features and problem.mask is None:
             self.plan = plan_crops(G, problem.feature_res, problem.res, self.reach, len(problem.handles))
@@ -158,8 +175,14 @@ class _FeatureSource:
             return to_uint8_image(self.G.synthesis(self.latent.build(), noise_mode="const"))
 
 
-def _optimise(latent: _Latent, source: _FeatureSource, problem: _Problem, config: DragConfig,
-              device: torch.device, callback: DragCallback | None) -> DragResult:
+def _optimise(
+    latent: _Latent,
+    source: _FeatureSource,
+    problem: _Problem,
+    config: DragConfig,
+    device: torch.device,
+    callback: DragCallback | None,
+) -> DragResult:
     """The loop: supervise, step, track, until every handle is within the stop distance."""
     res, feature_res = problem.res, problem.feature_res
     optimizer = torch.optim.Adam([latent.param], lr=config.lr)
@@ -187,8 +210,16 @@ def _optimise(latent: _Latent, source: _FeatureSource, problem: _Problem, config
             break
         if steps >= config.max_steps or stopped:
             break
-        loss = motion_loss(feat, handles_t, targets_t, res, problem.r1, origin, feature_res,
-                           official_disc_grid=config.official_disc_grid)
+        loss = motion_loss(
+            feat,
+            handles_t,
+            targets_t,
+            res,
+            problem.r1,
+            origin,
+            feature_res,
+            official_disc_grid=config.official_disc_grid,
+        )
         if weight is not None and config.lambda_mask > 0:
             loss = loss + config.lambda_mask * mask_loss(feat, feat0, weight)
         optimizer.zero_grad(set_to_none=True)
@@ -199,8 +230,16 @@ def _optimise(latent: _Latent, source: _FeatureSource, problem: _Problem, config
         del loss
         # Features of the new latent: tracked now, supervised in the next step.
         feat, origin = source.features(grad=steps < config.max_steps, centers=history[-1])
-        handles_t = track_points(feat, handles_t, feat_refs, res, problem.r2, subpixel=config.subpixel_tracking,
-                                 origin=origin, feature_res=feature_res)
+        handles_t = track_points(
+            feat,
+            handles_t,
+            feat_refs,
+            res,
+            problem.r2,
+            subpixel=config.subpixel_tracking,
+            origin=origin,
+            feature_res=feature_res,
+        )
         current = handles_t.detach().cpu().numpy().astype(np.float64)
         history.append(current)
         image = None
@@ -214,9 +253,18 @@ def _optimise(latent: _Latent, source: _FeatureSource, problem: _Problem, config
     del feat
     final_image = frames[-1] if frame_steps and frame_steps[-1] == steps else source.render()
     ws_final = latent.build().detach().cpu().clone()
-    return DragResult(ws=ws_final, handles=history[-1].copy(), history=np.stack(history), steps=steps,
-                      converged=converged, image=final_image, frames=frames, frame_steps=frame_steps,
-                      losses=np.asarray(losses, dtype=np.float64), stopped_by_callback=stopped)
+    return DragResult(
+        ws=ws_final,
+        handles=history[-1].copy(),
+        history=np.stack(history),
+        steps=steps,
+        converged=converged,
+        image=final_image,
+        frames=frames,
+        frame_steps=frame_steps,
+        losses=np.asarray(losses, dtype=np.float64),
+        stopped_by_callback=stopped,
+    )
 
 
 @contextmanager
@@ -245,16 +293,20 @@ def _autocast(config: DragConfig, device: torch.device):
 
 def _check_ws(ws0: Any, G: torch.nn.Module, config: DragConfig) -> torch.Tensor:
     if not isinstance(ws0, torch.Tensor) or not ws0.is_floating_point():
-        raise DragError(f"ws0 must be a float torch.Tensor of shape (1, {G.num_ws}, {G.w_dim}), "
-                        f"got {type(ws0).__name__}")
+        raise DragError(
+            f"ws0 must be a float torch.Tensor of shape (1, {G.num_ws}, {G.w_dim}), got {type(ws0).__name__}"
+        )
     if tuple(ws0.shape) != (1, G.num_ws, G.w_dim):
-        raise DragError(f"ws0 must have shape (1, {G.num_ws}, {G.w_dim}) (one W+ latent of this generator), "
-                        f"got {tuple(ws0.shape)}")
+        raise DragError(
+            f"ws0 must have shape (1, {G.num_ws}, {G.w_dim}) (one W+ latent of this generator), got {tuple(ws0.shape)}"
+        )
     if not bool(torch.isfinite(ws0).all()):
         raise DragError("ws0 contains NaN or inf; pass the latent from a successful inversion or G.mapping")
     if config.optimise_rows > G.num_ws:
-        raise DragError(f"DragConfig.optimise_rows = {config.optimise_rows} exceeds this generator's "
-                        f"num_ws = {G.num_ws}; use at most {G.num_ws}")
+        raise DragError(
+            f"DragConfig.optimise_rows = {config.optimise_rows} exceeds this generator's "
+            f"num_ws = {G.num_ws}; use at most {G.num_ws}"
+        )
     return ws0.detach()
 
 
@@ -276,8 +328,9 @@ def _check_points(name: str, points: Any, res: int) -> np.ndarray:
     outside = ((arr < 0) | (arr > res - 1)).any(axis=1)
     if outside.any():
         i = int(np.flatnonzero(outside)[0])
-        raise DragError(f"{name}[{i}] = {tuple(arr[i])} lies outside the {res}x{res} image; "
-                        f"(x, y) must be in [0, {res - 1}]")
+        raise DragError(
+            f"{name}[{i}] = {tuple(arr[i])} lies outside the {res}x{res} image; (x, y) must be in [0, {res - 1}]"
+        )
     return arr
 
 

@@ -20,8 +20,7 @@ import torch.nn.functional as F
 
 from draggan.sampling import sample_upsampled
 
-__all__ = ["disc_offsets", "official_disc_pixels", "motion_loss", "mask_loss", "fixed_weight",
-           "MIN_MOTION_DISTANCE"]
+__all__ = ["disc_offsets", "official_disc_pixels", "motion_loss", "mask_loss", "fixed_weight", "MIN_MOTION_DISTANCE"]
 
 # A handle within 1 px of its target adds no motion term (official renderer:
 # `if torch.linalg.norm(direction) > 1`).
@@ -72,9 +71,16 @@ def official_disc_pixels(handles: torch.Tensor, radius: int, img_resolution: int
     return pixels, selected
 
 
-def motion_loss(feat: torch.Tensor, handles: torch.Tensor, targets: torch.Tensor, img_resolution: int,
-                radius: int, origin: torch.Tensor | None = None, feature_res: int | None = None,
-                official_disc_grid: bool = False) -> torch.Tensor:
+def motion_loss(
+    feat: torch.Tensor,
+    handles: torch.Tensor,
+    targets: torch.Tensor,
+    img_resolution: int,
+    radius: int,
+    origin: torch.Tensor | None = None,
+    feature_res: int | None = None,
+    official_disc_grid: bool = False,
+) -> torch.Tensor:
     """The motion-supervision term, summed over handles.
 
     Args:

@@ -17,14 +17,14 @@ __all__ = ["DragResult", "to_uint8_image"]
 class DragResult:
     """What `drag` returns. Points are (x, y) image pixels of the generator's R x R output."""
 
-    ws: torch.Tensor                # (1, num_ws, w_dim) float32 final latent, detached, on the CPU
-    handles: np.ndarray             # (N, 2) float64 final (tracked) handle positions
-    history: np.ndarray             # (steps + 1, N, 2) float64 handle positions, history[0] = the input handles
-    steps: int                      # optimiser steps taken
-    converged: bool                 # every handle ended within the stop distance of its target
-    image: np.ndarray               # (R, R, 3) uint8 RGB image of the final ws
+    ws: torch.Tensor  # (1, num_ws, w_dim) float32 final latent, detached, on the CPU
+    handles: np.ndarray  # (N, 2) float64 final (tracked) handle positions
+    history: np.ndarray  # (steps + 1, N, 2) float64 handle positions, history[0] = the input handles
+    steps: int  # optimiser steps taken
+    converged: bool  # every handle ended within the stop distance of its target
+    image: np.ndarray  # (R, R, 3) uint8 RGB image of the final ws
     frames: list[np.ndarray] = field(default_factory=list)  # (R, R, 3) uint8 progress frames (frame_every > 0)
-    frame_steps: list[int] = field(default_factory=list)    # the step of each frame (0 = the initial image)
+    frame_steps: list[int] = field(default_factory=list)  # the step of each frame (0 = the initial image)
     losses: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (steps,) float64 loss of each step
     stopped_by_callback: bool = False  # the callback asked to stop
 

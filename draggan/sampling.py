@@ -64,8 +64,13 @@ def sample_features(feat: torch.Tensor, points_feat: torch.Tensor) -> torch.Tens
     return out[:, :, 0].transpose(1, 2).reshape(*lead, channels)
 
 
-def sample_upsampled(feat: torch.Tensor, points_img: torch.Tensor, img_resolution: int,
-                     origin: torch.Tensor | None = None, feature_res: int | None = None) -> torch.Tensor:
+def sample_upsampled(
+    feat: torch.Tensor,
+    points_img: torch.Tensor,
+    img_resolution: int,
+    origin: torch.Tensor | None = None,
+    feature_res: int | None = None,
+) -> torch.Tensor:
     """Values of the feature map upsampled to the image resolution, at image-pixel positions.
 
     Equals building `up = F.interpolate(feat, [R, R], mode='bilinear', align_corners=False)`

@@ -31,9 +31,16 @@ def window_offsets(radius: int, device: torch.device | str = "cpu") -> torch.Ten
     return torch.stack([dx.reshape(-1), dy.reshape(-1)], dim=1)
 
 
-def track_points(feat: torch.Tensor, handles: torch.Tensor, feat_refs: torch.Tensor, img_resolution: int,
-                 radius: int, subpixel: bool = False, origin: torch.Tensor | None = None,
-                 feature_res: int | None = None) -> torch.Tensor:
+def track_points(
+    feat: torch.Tensor,
+    handles: torch.Tensor,
+    feat_refs: torch.Tensor,
+    img_resolution: int,
+    radius: int,
+    subpixel: bool = False,
+    origin: torch.Tensor | None = None,
+    feature_res: int | None = None,
+) -> torch.Tensor:
     """Moves each handle to its best match in the window around it.
 
     Args:

@@ -38,10 +38,18 @@ class EditorApp:
         generators: label -> generator, offered before the registry (tests inject tiny models).
     """
 
-    def __init__(self, server: ServerOptions = ServerOptions(), checkpoint: str = pl.DEFAULT_CHECKPOINT,
-                 checkpoints_dir: str | Path | None = None, allow_any_checkpoint: bool = False,
-                 allow_download: bool = True, max_upload_mb: float = 20.0, idle_timeout_s: float = 3600.0,
-                 temp_dir: str | Path | None = None, generators: dict | None = None):
+    def __init__(
+        self,
+        server: ServerOptions = ServerOptions(),
+        checkpoint: str = pl.DEFAULT_CHECKPOINT,
+        checkpoints_dir: str | Path | None = None,
+        allow_any_checkpoint: bool = False,
+        allow_download: bool = True,
+        max_upload_mb: float = 20.0,
+        idle_timeout_s: float = 3600.0,
+        temp_dir: str | Path | None = None,
+        generators: dict | None = None,
+    ):
         self.server = server
         self.checkpoints_dir = Path(checkpoints_dir) if checkpoints_dir else pl.default_checkpoints_dir()
         self.allow_any_checkpoint = allow_any_checkpoint
@@ -85,12 +93,14 @@ class EditorApp:
             if not self.allow_any_checkpoint and not path.is_relative_to(self.checkpoints_dir.resolve()):
                 raise pl.UnknownCheckpointError(
                     f"checkpoint file {value} is outside the checkpoints folder {self.checkpoints_dir}; move it "
-                    "there or start the editor with --allow-any-checkpoint")
+                    "there or start the editor with --allow-any-checkpoint"
+                )
             value_to_resolve = str(path)
         else:
             value_to_resolve = value
-        resolved = pl.resolve_checkpoint(value_to_resolve, self.checkpoints_dir, allow_download=self.allow_download,
-                                         progress=progress)
+        resolved = pl.resolve_checkpoint(
+            value_to_resolve, self.checkpoints_dir, allow_download=self.allow_download, progress=progress
+        )
         G = pl.load_checkpoint(resolved, device=str(pl.resolve_device(self.server.device)))
         config = pl.PipelineConfig(use_cache=not self.server.no_cache, cache_dir=self.server.cache_dir)
         model = Model(value, G, resolved, pl.generator_identity(resolved, G, config))
@@ -130,8 +140,7 @@ class EditorApp:
         """
         now = time.monotonic() if now is None else now
         with self._lock:
-            idle = [sid for sid, s in self._sessions.items()
-                    if not s.busy and now - s.touched > self.idle_timeout_s]
+            idle = [sid for sid, s in self._sessions.items() if not s.busy and now - s.touched > self.idle_timeout_s]
         for sid in idle:
             self.close_session(sid)
         return idle

@@ -49,8 +49,9 @@ def main(argv: list[str] | None = None) -> int:
             pl.drag_crop(session.G_edit, session.history[0].ws, handles, targets, None, plain_config, progress=False)
             plain_times.append((time.perf_counter() - t) / args.steps)
             session.history = session.history[:1]
-            session.clicks = Clicks(((float(handles[0, 0]), float(handles[0, 1])),
-                                     (float(targets[0, 0]), float(targets[0, 1]))))
+            session.clicks = Clicks(
+                ((float(handles[0, 0]), float(handles[0, 1])), (float(targets[0, 0]), float(targets[0, 1])))
+            )
             frames = sum(1 for u in session.drag() if not u.done)
             # The drag itself, previews included; writing the download files afterwards is not a step.
             editor_times.append(session.seconds["drag"] / args.steps)

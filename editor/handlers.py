@@ -27,8 +27,22 @@ __all__ = ["SETTING_NAMES", "Handlers", "bind", "settings_from"]
 log = logging.getLogger("editor")
 
 # The settings inputs, in the order the UI passes them (see ui.py).
-SETTING_NAMES = ("align_mode", "box", "face_index", "inversion_method", "steps", "drag_steps", "lr",
-                 "stop_distance", "w_space", "r1", "r2", "feature_res", "lambda_mask", "seed")
+SETTING_NAMES = (
+    "align_mode",
+    "box",
+    "face_index",
+    "inversion_method",
+    "steps",
+    "drag_steps",
+    "lr",
+    "stop_distance",
+    "w_space",
+    "r1",
+    "r2",
+    "feature_res",
+    "lambda_mask",
+    "seed",
+)
 
 
 def _message(exc: BaseException) -> str:
@@ -44,16 +58,19 @@ def _friendly(fn):
         if isinstance(exc, (pl.DragPipelineError, ValueError, OSError)):
             return gr.Error(_message(exc), print_exception=False)
         log.exception("editor: unexpected error in %s", fn.__name__)
-        return gr.Error(f"internal error ({type(exc).__name__}: {_message(exc)}); the editor keeps running",
-                        print_exception=False)
+        return gr.Error(
+            f"internal error ({type(exc).__name__}: {_message(exc)}); the editor keeps running", print_exception=False
+        )
 
     if inspect.isgeneratorfunction(fn):
+
         @functools.wraps(fn)
         def gen_wrapper(*args, **kwargs):
             try:
                 yield from fn(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - shown in the page
                 raise convert(exc) from None
+
         return gen_wrapper
 
     @functools.wraps(fn)
@@ -62,6 +79,7 @@ def _friendly(fn):
             return fn(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - shown in the page
             raise convert(exc) from None
+
     return wrapper
 
 
@@ -83,11 +101,21 @@ def settings_from(v: dict) -> EditorSettings:
         if len(box) != 4:
             raise ValueError("box mode needs a box: type x0,y0,x1,y1 or click two corners on the photo")
     return EditorSettings(
-        align_mode=v["align_mode"], box=box, face_index=_num(v["face_index"], int),
-        inversion_method=v["inversion_method"], steps=_num(v["steps"], int), drag_steps=_num(v["drag_steps"], int),
-        lr=_num(v["lr"]), stop_distance=_num(v["stop_distance"]), w_space=v["w_space"] or None, r1=_num(v["r1"]),
-        r2=_num(v["r2"]), feature_res=_num(v["feature_res"], int), lambda_mask=_num(v["lambda_mask"]),
-        seed=_num(v["seed"], int) or 0)
+        align_mode=v["align_mode"],
+        box=box,
+        face_index=_num(v["face_index"], int),
+        inversion_method=v["inversion_method"],
+        steps=_num(v["steps"], int),
+        drag_steps=_num(v["drag_steps"], int),
+        lr=_num(v["lr"]),
+        stop_distance=_num(v["stop_distance"]),
+        w_space=v["w_space"] or None,
+        r1=_num(v["r1"]),
+        r2=_num(v["r2"]),
+        feature_res=_num(v["feature_res"], int),
+        lambda_mask=_num(v["lambda_mask"]),
+        seed=_num(v["seed"], int) or 0,
+    )
 
 
 def bind(method, names: list[str], select: bool = False, progress: bool = False):
@@ -105,15 +133,19 @@ def bind(method, names: list[str], select: bool = False, progress: bool = False)
         annotations["evt"] = gr.SelectData
     params.append(inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD))
     if progress:
-        params.append(inspect.Parameter("progress", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                        default=gr.Progress(track_tqdm=True)))
+        params.append(
+            inspect.Parameter("progress", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=gr.Progress(track_tqdm=True))
+        )
 
     if inspect.isgeneratorfunction(method):
+
         def fn(*args, **kwargs):
             yield from method(dict(zip(names, args[:n])), *args[n:], **kwargs)
     else:
+
         def fn(*args, **kwargs):
             return method(dict(zip(names, args[:n])), *args[n:], **kwargs)
+
     fn.__name__ = method.__name__
     fn.__signature__ = inspect.Signature(params)
     fn.__annotations__ = annotations
@@ -193,8 +225,11 @@ class Handlers:
             progress(0, desc="inverting")
         session.invert()
         cached = " (from the inversion cache)" if session.cache_hit else ""
-        return view.full(self.page, session, f"inverted with {session.config.inversion_method}{cached}; "
-                                             "click a handle, then its target")
+        return view.full(
+            self.page,
+            session,
+            f"inverted with {session.config.inversion_method}{cached}; click a handle, then its target",
+        )
 
     @_friendly
     def seed(self, values: dict, request: gr.Request):
@@ -229,8 +264,11 @@ class Handlers:
         session = self._session(request)
         if x is None or y is None:
             raise ValueError("type both x and y (generator pixels)")
-        return self._edit_clicks(request, lambda c: add_click(c, (float(x), float(y)), session.model.size),
-                                 f"point at ({float(x):.1f}, {float(y):.1f})")
+        return self._edit_clicks(
+            request,
+            lambda c: add_click(c, (float(x), float(y)), session.model.size),
+            f"point at ({float(x):.1f}, {float(y):.1f})",
+        )
 
     @_friendly
     def undo_point(self, request: gr.Request):
@@ -261,8 +299,11 @@ class Handlers:
             strokes = a if strokes is None else np.maximum(strokes, a)
         mask = mask_from_strokes(strokes, session.model.size, mode)
         session.mask_crop = mask
-        message = "no mask painted: the whole image may move" if mask is None else \
-            f"mask set: {mask.mean() * 100:.0f}% of the image may move"
+        message = (
+            "no mask painted: the whole image may move"
+            if mask is None
+            else f"mask set: {mask.mean() * 100:.0f}% of the image may move"
+        )
         return view.points(self.page, session, message)
 
     @_friendly
@@ -270,7 +311,8 @@ class Handlers:
         session = self._session(request)
         session.mask_crop = None
         return view.points(self.page, session, "mask cleared: the whole image may move") | view.mask_editor(
-            self.page, session)
+            self.page, session
+        )
 
     # --- drag ------------------------------------------------------------------------------------
     @_friendly

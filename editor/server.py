@@ -23,19 +23,28 @@ def build_parser() -> argparse.ArgumentParser:
     from pipeline import DEFAULT_CHECKPOINT
 
     p = argparse.ArgumentParser(prog="draggan-editor", description="Interactive DragGAN editor in the browser.")
-    p.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT,
-                   help=f"default model: registered name or a file in the checkpoints folder (default {DEFAULT_CHECKPOINT})")
-    p.add_argument("--checkpoints-dir", help="the checkpoints folder (default ./checkpoints or env DRAGGAN_CHECKPOINTS)")
-    p.add_argument("--allow-any-checkpoint", action="store_true",
-                   help="also accept checkpoint files outside the checkpoints folder")
+    p.add_argument(
+        "--checkpoint",
+        default=DEFAULT_CHECKPOINT,
+        help=f"default model: registered name or a file in the checkpoints folder (default {DEFAULT_CHECKPOINT})",
+    )
+    p.add_argument(
+        "--checkpoints-dir", help="the checkpoints folder (default ./checkpoints or env DRAGGAN_CHECKPOINTS)"
+    )
+    p.add_argument(
+        "--allow-any-checkpoint",
+        action="store_true",
+        help="also accept checkpoint files outside the checkpoints folder",
+    )
     p.add_argument("--offline", action="store_true", help="never download checkpoints")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860; 0 = any free port)")
     p.add_argument("--share", action="store_true", help="also open a public Gradio share link (off by default)")
     p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest upload in MB (default 20)")
-    p.add_argument("--max-photo-pixels", type=int, default=40_000_000,
-                   help="largest photo in pixels (default 40 million)")
+    p.add_argument(
+        "--max-photo-pixels", type=int, default=40_000_000, help="largest photo in pixels (default 40 million)"
+    )
     p.add_argument("--idle-timeout", type=float, default=3600.0, help="free a tab's state after this many idle seconds")
     p.add_argument("--lpips-backbone", help="local LPIPS backbone file or folder (offline); 'random' for smoke tests")
     p.add_argument("--lpips-net", choices=("vgg", "alex", "squeeze"), help="LPIPS net of every inversion stage")
@@ -59,10 +68,20 @@ def launch(app, host: str = "127.0.0.1", port: int = 7860, share: bool = False, 
     demo = build_demo(app)
     demo.queue(default_concurrency_limit=1)
     examples = Path(__file__).resolve().parents[1] / "examples"
-    demo.launch(server_name=host, server_port=port or None, share=share, prevent_thread_lock=not block,
-                inbrowser=False, show_error=False, quiet=not block, theme=THEME, css=CSS,
-                max_file_size=int(app.max_upload_mb * 2**20), allowed_paths=[str(app.temp_dir), str(examples)],
-                footer_links=[])
+    demo.launch(
+        server_name=host,
+        server_port=port or None,
+        share=share,
+        prevent_thread_lock=not block,
+        inbrowser=False,
+        show_error=False,
+        quiet=not block,
+        theme=THEME,
+        css=CSS,
+        max_file_size=int(app.max_upload_mb * 2**20),
+        allowed_paths=[str(app.temp_dir), str(examples)],
+        footer_links=[],
+    )
     return demo
 
 
@@ -73,18 +92,33 @@ def main(argv: list[str] | None = None) -> int:
     from editor.settings import ServerOptions
     from pipeline import DragPipelineError
 
-    server = ServerOptions(device=args.device, lpips_backbone=args.lpips_backbone, lpips_net=args.lpips_net,
-                           cache_dir=args.cache_dir, no_cache=args.no_cache, max_photo_pixels=args.max_photo_pixels)
+    server = ServerOptions(
+        device=args.device,
+        lpips_backbone=args.lpips_backbone,
+        lpips_net=args.lpips_net,
+        cache_dir=args.cache_dir,
+        no_cache=args.no_cache,
+        max_photo_pixels=args.max_photo_pixels,
+    )
     try:
-        app = EditorApp(server, checkpoint=args.checkpoint, checkpoints_dir=args.checkpoints_dir,
-                        allow_any_checkpoint=args.allow_any_checkpoint, allow_download=not args.offline,
-                        max_upload_mb=args.max_upload_mb, idle_timeout_s=args.idle_timeout,
-                        temp_dir=Path(tempfile.mkdtemp(prefix="draggan-editor-")))
+        app = EditorApp(
+            server,
+            checkpoint=args.checkpoint,
+            checkpoints_dir=args.checkpoints_dir,
+            allow_any_checkpoint=args.allow_any_checkpoint,
+            allow_download=not args.offline,
+            max_upload_mb=args.max_upload_mb,
+            idle_timeout_s=args.idle_timeout,
+            temp_dir=Path(tempfile.mkdtemp(prefix="draggan-editor-")),
+        )
     except DragPipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3 if type(exc).__name__ == "MissingWeightsError" else 2
-    print(f"draggan-editor: model {app.default_model.label} ({app.default_model.size} px); "
-          f"serving on http://{args.host}:{args.port}", flush=True)
+    print(
+        f"draggan-editor: model {app.default_model.label} ({app.default_model.size} px); "
+        f"serving on http://{args.host}:{args.port}",
+        flush=True,
+    )
     try:
         launch(app, args.host, args.port, args.share, block=True)
     except KeyboardInterrupt:

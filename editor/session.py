@@ -56,8 +56,12 @@ class Model:
 
     def checkpoint_json(self) -> dict:
         base = self.resolved.to_json() if self.resolved is not None else {"name": self.label, "path": None}
-        return base | {"img_resolution": self.size, "num_ws": int(self.G.num_ws), "w_dim": int(self.G.w_dim),
-                       "metadata": dict(getattr(self.G, "metadata", {}))}
+        return base | {
+            "img_resolution": self.size,
+            "num_ws": int(self.G.num_ws),
+            "w_dim": int(self.G.w_dim),
+            "metadata": dict(getattr(self.G, "metadata", {})),
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,8 +149,10 @@ class Session:
         """
         path = Path(path)
         if max_upload_bytes is not None and path.stat().st_size > max_upload_bytes:
-            raise ValueError(f"the upload is {path.stat().st_size / 2**20:.1f} MB, over the "
-                             f"{max_upload_bytes / 2**20:.0f} MB limit; send a smaller file")
+            raise ValueError(
+                f"the upload is {path.stat().st_size / 2**20:.1f} MB, over the "
+                f"{max_upload_bytes / 2**20:.0f} MB limit; send a smaller file"
+            )
         try:
             photo = pl.load_photo(path, max_pixels=self._config().align.max_photo_pixels)
         except pl.DragPipelineError as exc:  # name the upload, not the server's temporary path
@@ -182,8 +188,7 @@ class Session:
         G = self.model.G if next(self.model.G.parameters()).device == device else self.model.G.to(device)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(config.seed)
-            inversion, hit, key = pl.invert_crop(G, self.alignment.crop, config, self.model.generator_id,
-                                                 progress=True)
+            inversion, hit, key = pl.invert_crop(G, self.alignment.crop, config, self.model.generator_id, progress=True)
             G_edit = inversion.G.to(device)
             reconstruction = pl.render(G_edit, inversion.ws)
             self.seconds = {"invert": time.perf_counter() - t}
@@ -243,8 +248,17 @@ class Session:
         def work() -> None:
             t, start = time.perf_counter(), time.monotonic()
             try:
-                outcome["result"] = pl.drag_crop(self.G_edit, current.ws, handles, targets, mask, config,
-                                                 progress=False, callback=on_step, video_frames=frames_wanted)
+                outcome["result"] = pl.drag_crop(
+                    self.G_edit,
+                    current.ws,
+                    handles,
+                    targets,
+                    mask,
+                    config,
+                    progress=False,
+                    callback=on_step,
+                    video_frames=frames_wanted,
+                )
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                 outcome["error"] = exc
             outcome["seconds"] = time.perf_counter() - t
@@ -274,13 +288,24 @@ class Session:
         with self.lock:
             self.history = history_push(self.history, Step(result.ws, result.image, result, handles, targets, mask))
             # Continue from here: the tracked handles keep their targets; new clicks start new pairs.
-            self.clicks = Clicks(tuple(p for h, t in zip(result.handles, targets)
-                                       for p in ((float(h[0]), float(h[1])), (float(t[0]), float(t[1])))))
+            self.clicks = Clicks(
+                tuple(
+                    p
+                    for h, t in zip(result.handles, targets)
+                    for p in ((float(h[0]), float(h[1])), (float(t[0]), float(t[1])))
+                )
+            )
         self.outputs = self.write_outputs()
         dist = float(np.hypot(*(result.handles - targets).T).max())
         why = "stopped" if result.stopped_by_callback else "converged" if result.converged else "step cap reached"
-        yield DragUpdate(result.image, result.handles, result.steps, dist, done=True,
-                         message=f"{why} after {result.steps} steps; max distance {dist:.1f} px")
+        yield DragUpdate(
+            result.image,
+            result.handles,
+            result.steps,
+            dist,
+            done=True,
+            message=f"{why} after {result.steps} steps; max distance {dist:.1f} px",
+        )
 
     def undo_drag(self) -> None:
         with self.lock:
@@ -303,12 +328,25 @@ class Session:
         reconstruction = self.history[0].image
         edited_photo = pl.paste_edit(self.photo, a, last.image, reconstruction, self.config)
         return pl.EditResult(
-            photo=self.photo, edited_photo=edited_photo, alignment=a, reconstruction_crop=reconstruction,
-            edited_crop=last.image, handles_photo=pl.to_photo(last.handles_crop, a),
-            targets_photo=pl.to_photo(last.targets_crop, a), handles_crop=last.handles_crop,
-            targets_crop=last.targets_crop, mask_crop=last.mask_crop, inversion=self.inversion, drag=last.drag,
-            seconds=dict(self.seconds), metrics=self.metrics, cache_hit=self.cache_hit, cache_key=self.cache_key,
-            device=str(pl.resolve_device(self.config.device)), config=self.config)
+            photo=self.photo,
+            edited_photo=edited_photo,
+            alignment=a,
+            reconstruction_crop=reconstruction,
+            edited_crop=last.image,
+            handles_photo=pl.to_photo(last.handles_crop, a),
+            targets_photo=pl.to_photo(last.targets_crop, a),
+            handles_crop=last.handles_crop,
+            targets_crop=last.targets_crop,
+            mask_crop=last.mask_crop,
+            inversion=self.inversion,
+            drag=last.drag,
+            seconds=dict(self.seconds),
+            metrics=self.metrics,
+            cache_hit=self.cache_hit,
+            cache_key=self.cache_key,
+            device=str(pl.resolve_device(self.config.device)),
+            config=self.config,
+        )
 
     def write_outputs(self) -> list[Path]:
         """Write edited.png, comparison.png, drag.mp4/gif, latents.pt, report.json (`pipeline.write_results`).
@@ -320,11 +358,24 @@ class Session:
         out = self.folder / f"edit{len(self.history) - 1}-{int(time.time() * 1000)}"
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
-        argv = ["--image", self.photo_name, "--points", "points.json",
-                *self.settings.cli_args(self.server), "--checkpoint", self.model.label]
+        argv = [
+            "--image",
+            self.photo_name,
+            "--points",
+            "points.json",
+            *self.settings.cli_args(self.server),
+            "--checkpoint",
+            self.model.label,
+        ]
         extra = {
-            "inputs": {"image": self.photo_name, "photo_size": [int(self.photo.shape[1]), int(self.photo.shape[0])],
-                       "points": None, "mask": None, "num_points": len(result.handles_crop), "source": "editor"},
+            "inputs": {
+                "image": self.photo_name,
+                "photo_size": [int(self.photo.shape[1]), int(self.photo.shape[0])],
+                "points": None,
+                "mask": None,
+                "num_points": len(result.handles_crop),
+                "source": "editor",
+            },
             "checkpoint": self.model.checkpoint_json(),
             "command": shlex.join(["run_pipeline.py", *argv]),
         }

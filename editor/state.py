@@ -52,13 +52,13 @@ class Clicks:
     def handles(self) -> np.ndarray:
         """(N, 2) float64 handles of the complete pairs."""
         n = len(self.points) // 2
-        return np.asarray(self.points[0:2 * n:2], dtype=np.float64).reshape(-1, 2)
+        return np.asarray(self.points[0 : 2 * n : 2], dtype=np.float64).reshape(-1, 2)
 
     @property
     def targets(self) -> np.ndarray:
         """(N, 2) float64 targets of the complete pairs."""
         n = len(self.points) // 2
-        return np.asarray(self.points[1:2 * n:2], dtype=np.float64).reshape(-1, 2)
+        return np.asarray(self.points[1 : 2 * n : 2], dtype=np.float64).reshape(-1, 2)
 
     def __len__(self) -> int:
         """Number of complete handle/target pairs."""
@@ -101,8 +101,9 @@ def add_click(clicks: Clicks, xy_gen: tuple[float, float], size: int) -> Clicks:
     """
     x, y = float(xy_gen[0]), float(xy_gen[1])
     if not (np.isfinite(x) and np.isfinite(y)) or not (0 <= x <= size - 1 and 0 <= y <= size - 1):
-        raise ValueError(f"point ({x:g}, {y:g}) lies outside the {size}x{size} image; "
-                         f"click inside it (x and y in [0, {size - 1}])")
+        raise ValueError(
+            f"point ({x:g}, {y:g}) lies outside the {size}x{size} image; click inside it (x and y in [0, {size - 1}])"
+        )
     return Clicks(clicks.points + ((x, y),))
 
 
@@ -120,7 +121,7 @@ def delete_pair(clicks: Clicks, index: int) -> Clicks:
     count = (len(clicks.points) + 1) // 2
     if not 0 <= index < count:
         raise ValueError(f"there is no pair {index + 1}; choose one of 1..{count}" if count else "there are no points")
-    return Clicks(clicks.points[:2 * index] + clicks.points[2 * index + 2:])
+    return Clicks(clicks.points[: 2 * index] + clicks.points[2 * index + 2 :])
 
 
 def clear_clicks(clicks: Clicks) -> Clicks:  # noqa: ARG001 - same signature as the other edits
@@ -134,8 +135,11 @@ def pair_labels(clicks: Clicks) -> list[str]:
     for i in range(0, len(clicks.points), 2):
         h = clicks.points[i]
         text = f"pair {i // 2 + 1}: ({h[0]:.1f}, {h[1]:.1f}) -> "
-        text += f"({clicks.points[i + 1][0]:.1f}, {clicks.points[i + 1][1]:.1f})" if i + 1 < len(clicks.points) \
+        text += (
+            f"({clicks.points[i + 1][0]:.1f}, {clicks.points[i + 1][1]:.1f})"
+            if i + 1 < len(clicks.points)
             else "(click the target)"
+        )
         labels.append(text)
     return labels
 
@@ -167,8 +171,9 @@ def mask_from_strokes(strokes: np.ndarray | None, size: int, mode: str) -> np.nd
         a = a[..., 3] if a.shape[2] == 4 else a.max(axis=2)
     h, w = a.shape[:2]
     if h % size or w % size or h != w:
-        raise ValueError(f"the mask layer is {w}x{h}, not a multiple of the {size}x{size} image; "
-                         "clear the mask and paint it again")
+        raise ValueError(
+            f"the mask layer is {w}x{h}, not a multiple of the {size}x{size} image; clear the mask and paint it again"
+        )
     painted = a > 0
     if not painted.any():
         return None

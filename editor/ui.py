@@ -17,8 +17,9 @@ from editor.handlers import SETTING_NAMES, Handlers, bind
 __all__ = ["THEME", "build_demo"]
 
 # System fonts only: nothing is fetched from a font CDN when the page loads (works offline).
-THEME = gr.themes.Base(font=["ui-sans-serif", "system-ui", "sans-serif"],
-                       font_mono=["ui-monospace", "SFMono-Regular", "monospace"])
+THEME = gr.themes.Base(
+    font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "SFMono-Regular", "monospace"]
+)
 CSS = "#canvas img, #photo img { image-rendering: pixelated; } #canvas, #mask { max-width: 560px; }"
 HEAVY = {"concurrency_id": "device", "concurrency_limit": 1}
 LIGHT = {"concurrency_limit": None, "queue": False}
@@ -37,10 +38,8 @@ def _settings_panel(app: EditorApp) -> SimpleNamespace:
     with gr.Accordion("Advanced settings", open=False):
         with gr.Row():
             s.lr = gr.Textbox(value="", label="Drag lr (blank = 0.002)")
-            s.drag_steps = gr.Textbox(value="", label="Max drag steps (blank = 300)",
-                                     elem_id="drag-steps")
-            s.stop_distance = gr.Textbox(value="", label="Stop distance, px (blank = auto)",
-                                        elem_id="stop-distance")
+            s.drag_steps = gr.Textbox(value="", label="Max drag steps (blank = 300)", elem_id="drag-steps")
+            s.stop_distance = gr.Textbox(value="", label="Stop distance, px (blank = auto)", elem_id="stop-distance")
             s.w_space = gr.Radio(["w+", "w"], value=None, label="Optimise W+ or W")
         with gr.Row():
             s.r1 = gr.Textbox(value="", label="r1 (px at 512; blank = 3)")
@@ -55,19 +54,28 @@ def build_demo(app: EditorApp) -> gr.Blocks:
     """The editor page for `app` (launch it with `editor.server.launch`)."""
     page = SimpleNamespace(pairs_update=lambda labels: gr.update(choices=labels, value=None))
     with gr.Blocks(title="DragGAN editor", analytics_enabled=False, delete_cache=(600, 3600)) as demo:
-        gr.Markdown("## DragGAN editor\nUpload a photo (or generate one from a seed), click a **handle** (red) "
-                    "and then its **target** (blue), and press **Drag**.")
+        gr.Markdown(
+            "## DragGAN editor\nUpload a photo (or generate one from a seed), click a **handle** (red) "
+            "and then its **target** (blue), and press **Drag**."
+        )
         with gr.Row():
-            page.model = gr.Dropdown(app.checkpoint_choices(), value=app.default_model.label, label="Model",
-                                     allow_custom_value=True, elem_id="model")
+            page.model = gr.Dropdown(
+                app.checkpoint_choices(),
+                value=app.default_model.label,
+                label="Model",
+                allow_custom_value=True,
+                elem_id="model",
+            )
             page.status = gr.Textbox(label="Status", interactive=False, elem_id="status", lines=1)
         with gr.Tabs():
             with gr.Tab("Photo"):
                 with gr.Row():
-                    page.upload = gr.File(label="Photo (drop or choose a file)", file_types=["image"],
-                                          type="filepath", elem_id="upload")
-                    page.photo_view = gr.Image(label="Photo: faces numbered, click to choose", interactive=False,
-                                               format="png", elem_id="photo")
+                    page.upload = gr.File(
+                        label="Photo (drop or choose a file)", file_types=["image"], type="filepath", elem_id="upload"
+                    )
+                    page.photo_view = gr.Image(
+                        label="Photo: faces numbered, click to choose", interactive=False, format="png", elem_id="photo"
+                    )
                 settings = _settings_panel(app)
                 page.invert_btn = gr.Button("Invert", variant="primary", elem_id="invert")
             with gr.Tab("Seed"):
@@ -83,15 +91,25 @@ def build_demo(app: EditorApp) -> gr.Blocks:
             with gr.Column(scale=3):
                 with gr.Tabs():
                     with gr.Tab("Points"):
-                        page.canvas = gr.Image(label="Click: handle, then target", interactive=False,
-                                               format="png", elem_id="canvas")
+                        page.canvas = gr.Image(
+                            label="Click: handle, then target", interactive=False, format="png", elem_id="canvas"
+                        )
                     with gr.Tab("Mask"):
-                        page.mask_editor = gr.ImageEditor(label="Paint the mask", type="numpy", elem_id="mask",
-                                                          brush=gr.Brush(colors=["#ffffff"], color_mode="fixed"),
-                                                          transforms=(), layers=False, format="png")
+                        page.mask_editor = gr.ImageEditor(
+                            label="Paint the mask",
+                            type="numpy",
+                            elem_id="mask",
+                            brush=gr.Brush(colors=["#ffffff"], color_mode="fixed"),
+                            transforms=(),
+                            layers=False,
+                            format="png",
+                        )
                         with gr.Row():
-                            page.mask_mode = gr.Radio(["flexible", "fixed"], value="flexible",
-                                                      label="Painted area: may move (flexible) or stays (fixed)")
+                            page.mask_mode = gr.Radio(
+                                ["flexible", "fixed"],
+                                value="flexible",
+                                label="Painted area: may move (flexible) or stays (fixed)",
+                            )
                             page.apply_mask_btn = gr.Button("Apply mask")
                             page.clear_mask_btn = gr.Button("Clear mask")
             with gr.Column(scale=2):
@@ -114,8 +132,12 @@ def build_demo(app: EditorApp) -> gr.Blocks:
         with gr.Row():
             page.original = gr.Image(label="Original", interactive=False, format="png", elem_id="original")
             page.edited = gr.Image(label="Edited (pasted back)", interactive=False, format="png", elem_id="edited")
-        page.files = gr.File(label="Downloads: edited.png, comparison.png, drag video, latents.pt, report.json",
-                             file_count="multiple", interactive=False, elem_id="files")
+        page.files = gr.File(
+            label="Downloads: edited.png, comparison.png, drag video, latents.pt, report.json",
+            file_count="multiple",
+            interactive=False,
+            elem_id="files",
+        )
         _wire(app, page, settings, demo)
     return demo
 
@@ -126,18 +148,39 @@ def _wire(app: EditorApp, page: SimpleNamespace, settings: SimpleNamespace, demo
     names = list(SETTING_NAMES)
     for name in ("box", "face_index"):
         setattr(page, name, getattr(settings, name))
-    full = [page.photo_view, page.aligned, page.reconstruction, page.metrics, page.canvas, page.points_json,
-            page.pairs, page.mask_editor, page.original, page.edited, page.files, page.status]
+    full = [
+        page.photo_view,
+        page.aligned,
+        page.reconstruction,
+        page.metrics,
+        page.canvas,
+        page.points_json,
+        page.pairs,
+        page.mask_editor,
+        page.original,
+        page.edited,
+        page.files,
+        page.status,
+    ]
     pts = [page.canvas, page.points_json, page.pairs, page.status]
 
     page.model.input(h.choose_model, [page.model], full, api_name="model", **HEAVY)
-    page.upload.upload(bind(h.upload, ["photo", *names]), [page.upload, *inputs], full, api_name="upload",
-                       **HEAVY).success(bind(h.invert, names, progress=True), inputs, full, api_name="invert_after_upload", **HEAVY)
+    page.upload.upload(
+        bind(h.upload, ["photo", *names]), [page.upload, *inputs], full, api_name="upload", **HEAVY
+    ).success(bind(h.invert, names, progress=True), inputs, full, api_name="invert_after_upload", **HEAVY)
     page.invert_btn.click(bind(h.invert, names, progress=True), inputs, full, api_name="invert", **HEAVY)
-    page.photo_view.select(bind(h.pick_on_photo, names, select=True), inputs, [page.face_index, page.box, page.status], api_name=False)
+    page.photo_view.select(
+        bind(h.pick_on_photo, names, select=True), inputs, [page.face_index, page.box, page.status], api_name=False
+    )
     for trigger in (settings.align_mode.input, settings.face_index.submit, settings.box.submit):
         trigger(bind(h.realign, names), inputs, full, api_name=False, **HEAVY)
-    page.seed_btn.click(bind(h.seed, ["seed_value", "psi", *names]), [page.seed_value, page.psi, *inputs], full, api_name="seed", **HEAVY)
+    page.seed_btn.click(
+        bind(h.seed, ["seed_value", "psi", *names]),
+        [page.seed_value, page.psi, *inputs],
+        full,
+        api_name="seed",
+        **HEAVY,
+    )
 
     page.canvas.select(h.click_canvas, None, pts, api_name=False)
     page.add_point_btn.click(h.add_point, [page.x, page.y], pts, api_name="add_point")

@@ -14,9 +14,9 @@ from editor.state import pair_labels
 
 __all__ = ["canvas_image", "drag_frame", "face_number", "full", "mask_editor", "photo_overlay", "points"]
 
-_FACE_RGB = (255, 200, 0)      # detected faces
-_CHOSEN_RGB = (40, 220, 90)    # the face (or box) being edited
-_FIXED_SHADE = 0.45            # darken the fixed region of the mask by this factor in the overlay
+_FACE_RGB = (255, 200, 0)  # detected faces
+_CHOSEN_RGB = (40, 220, 90)  # the face (or box) being edited
+_FIXED_SHADE = 0.45  # darken the fixed region of the mask by this factor in the overlay
 
 
 def face_number(session: Session) -> int | None:
@@ -65,17 +65,25 @@ def canvas_image(session: Session, image: np.ndarray | None = None, handles: np.
 
 def _points_json(session: Session) -> dict:
     c = session.clicks
-    return {"size": session.model.size, "handles": c.handles.tolist(), "targets": c.targets.tolist(),
-            "pending_handle": None if c.pending_handle is None else list(c.pending_handle),
-            "mask_fraction": None if session.mask_crop is None else float(session.mask_crop.mean()),
-            "drags": max(0, len(session.history) - 1)}
+    return {
+        "size": session.model.size,
+        "handles": c.handles.tolist(),
+        "targets": c.targets.tolist(),
+        "pending_handle": None if c.pending_handle is None else list(c.pending_handle),
+        "mask_fraction": None if session.mask_crop is None else float(session.mask_crop.mean()),
+        "drags": max(0, len(session.history) - 1),
+    }
 
 
 def points(page, session: Session, message: str) -> dict:
     """Canvas, point list and status after a change of points or mask."""
     labels = pair_labels(session.clicks)
-    return {page.canvas: canvas_image(session) if session.history else None, page.points_json: _points_json(session),
-            page.pairs: page.pairs_update(labels), page.status: message}
+    return {
+        page.canvas: canvas_image(session) if session.history else None,
+        page.points_json: _points_json(session),
+        page.pairs: page.pairs_update(labels),
+        page.status: message,
+    }
 
 
 def mask_editor(page, session: Session) -> dict:
@@ -100,7 +108,8 @@ def _metrics_text(session: Session) -> str:
     psnr_text = "inf" if psnr is None or not np.isfinite(psnr) else f"{psnr:.2f} dB"
     lpips_text = "n/a" if lpips is None else f"{lpips:.4f}"
     return f"**Reconstruction**: PSNR {psnr_text}, LPIPS {lpips_text}" + (
-        " (inversion cache hit)" if session.cache_hit else "")
+        " (inversion cache hit)" if session.cache_hit else ""
+    )
 
 
 def full(page, session: Session, message: str) -> dict:
@@ -109,8 +118,9 @@ def full(page, session: Session, message: str) -> dict:
     out = {
         page.photo_view: photo_overlay(session),
         page.aligned: None if a is None else pl.draw_points(a.crop, None, None, scale=pl.display_scale(a.size)),
-        page.reconstruction: None if not session.history else pl.draw_points(
-            session.history[0].image, None, None, scale=pl.display_scale(session.model.size)),
+        page.reconstruction: None
+        if not session.history
+        else pl.draw_points(session.history[0].image, None, None, scale=pl.display_scale(session.model.size)),
         page.metrics: _metrics_text(session),
         page.original: session.photo,
         page.edited: None,

@@ -12,5 +12,13 @@ from inversion.config import InversionConfig
 from inversion.errors import InversionError
 from inversion.lpips_loss import LPIPSLoss, build_lpips
 
-__all__ = ["METHODS", "InversionConfig", "InversionError", "InversionResult", "LPIPSLoss", "build_lpips", "invert",
-           "target_to_tensor"]
+__all__ = [
+    "METHODS",
+    "InversionConfig",
+    "InversionError",
+    "InversionResult",
+    "LPIPSLoss",
+    "build_lpips",
+    "invert",
+    "target_to_tensor",
+]

@@ -1,10 +1,10 @@
 """`invert`: aligned crop -> pivot latent (+ tuned generator), and its saved form.
 
-    from inversion import invert, InversionConfig, InversionResult
-    result = invert(G, crop, method="pti")          # crop: uint8 (R, R, 3) RGB
-    result.save("inversion.pt")
-    result = InversionResult.load("inversion.pt")
-    edit_with(result.G, result.ws)
+from inversion import invert, InversionConfig, InversionResult
+result = invert(G, crop, method="pti")          # crop: uint8 (R, R, 3) RGB
+result.save("inversion.pt")
+result = InversionResult.load("inversion.pt")
+edit_with(result.G, result.ws)
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import copy
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -24,9 +24,9 @@ from inversion.lpips_loss import LPIPSLoss
 from inversion.project import ProjectionResult, project_w, project_wplus, synthesize
 from inversion.pti import pivotal_tuning
 from stylegan import Generator, generator_from_dict, generator_to_dict
+from stylegan.errors import CheckpointError
 from stylegan.fileio import atomic_save
 from stylegan.hashing import generator_sha256
-from stylegan.errors import CheckpointError
 from stylegan.images import uint8_from_network
 
 METHODS = ("w", "w+", "pti")
@@ -88,8 +88,9 @@ class InversionResult:
         atomic_save(payload, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, G: Generator | None = None,
-             device: torch.device | str | None = None) -> "InversionResult":
+    def load(
+        cls, path: str | os.PathLike, G: Generator | None = None, device: torch.device | str | None = None
+    ) -> InversionResult:
         """Reads a file written by `save`.
 
         Args:
@@ -108,29 +109,43 @@ class InversionResult:
         except FileNotFoundError:
             raise CheckpointError(f"inversion file {path} does not exist: run invert(...).save(path) first") from None
         except Exception as exc:  # noqa: BLE001 - every unreadable file gets the same message.
-            raise CheckpointError(f"cannot read inversion file {path} ({exc}): write it with InversionResult.save") \
-                from exc
+            raise CheckpointError(
+                f"cannot read inversion file {path} ({exc}): write it with InversionResult.save"
+            ) from exc
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise CheckpointError(f"{path} is not an inversion file: write it with InversionResult.save")
         if data.get("version") != VERSION:
-            raise CheckpointError(f"{path} has inversion format version {data.get('version')}, this code reads "
-                                  f"{VERSION}: upgrade draggan-pipeline")
+            raise CheckpointError(
+                f"{path} has inversion format version {data.get('version')}, this code reads "
+                f"{VERSION}: upgrade draggan-pipeline"
+            )
         stored = data["generator"]
         if stored is not None:
             device = device if device is not None else (G.device if G is not None else "cpu")
             result_G = generator_from_dict(stored, device=device, source=f"{path} (tuned generator)")
         else:
             if G is None:
-                raise InversionError(f"{path} holds no generator (method {data['method']!r} left it unchanged): "
-                                     f"pass G=<the generator it was inverted with> to InversionResult.load")
+                raise InversionError(
+                    f"{path} holds no generator (method {data['method']!r} left it unchanged): "
+                    f"pass G=<the generator it was inverted with> to InversionResult.load"
+                )
             if generator_sha256(G) != data["base_generator_sha256"]:
-                raise InversionError(f"the generator passed to InversionResult.load is not the one {path} was "
-                                     f"inverted with: pass that generator (same checkpoint)")
+                raise InversionError(
+                    f"the generator passed to InversionResult.load is not the one {path} was "
+                    f"inverted with: pass that generator (same checkpoint)"
+                )
             result_G = G
-        return cls(method=data["method"], ws=data["ws"], G=result_G,
-                   reconstruction=data["reconstruction"].numpy(), losses=data["losses"],
-                   timings=data["timings"], config=InversionConfig.from_dict(data["config"]),
-                   tuned=stored is not None, base_sha256=str(data["base_generator_sha256"]))
+        return cls(
+            method=data["method"],
+            ws=data["ws"],
+            G=result_G,
+            reconstruction=data["reconstruction"].numpy(),
+            losses=data["losses"],
+            timings=data["timings"],
+            config=InversionConfig.from_dict(data["config"]),
+            tuned=stored is not None,
+            base_sha256=str(data["base_generator_sha256"]),
+        )
 
 
 def target_to_tensor(target: np.ndarray, G: Generator) -> torch.Tensor:
@@ -148,24 +163,36 @@ def target_to_tensor(target: np.ndarray, G: Generator) -> torch.Tensor:
     """
     r = G.img_resolution
     if not isinstance(target, np.ndarray):
-        raise InversionError(f"target must be a numpy uint8 array (H, W, 3), got {type(target).__name__}: "
-                             f"convert it with np.asarray")
+        raise InversionError(
+            f"target must be a numpy uint8 array (H, W, 3), got {type(target).__name__}: convert it with np.asarray"
+        )
     if target.dtype != np.uint8:
-        raise InversionError(f"target must be uint8 RGB, got dtype {target.dtype}: convert floats in [0, 1] with "
-                             f"(img * 255).round().astype(np.uint8)")
+        raise InversionError(
+            f"target must be uint8 RGB, got dtype {target.dtype}: convert floats in [0, 1] with "
+            f"(img * 255).round().astype(np.uint8)"
+        )
     if target.ndim != 3 or target.shape[2] != 3:
-        raise InversionError(f"target must have shape (H, W, 3) RGB, got {target.shape}: "
-                             f"drop alpha / expand gray first")
+        raise InversionError(
+            f"target must have shape (H, W, 3) RGB, got {target.shape}: drop alpha / expand gray first"
+        )
     if target.shape[:2] != (r, r):
-        raise InversionError(f"target is {target.shape[1]}x{target.shape[0]} but the generator makes {r}x{r} "
-                             f"images: align and resize the photo to {r}x{r} first (align package)")
+        raise InversionError(
+            f"target is {target.shape[1]}x{target.shape[0]} but the generator makes {r}x{r} "
+            f"images: align and resize the photo to {r}x{r} first (align package)"
+        )
     img = torch.from_numpy(np.array(target, copy=True)).permute(2, 0, 1)[None].to(G.device, torch.float32)
     return img / 127.5 - 1
 
 
-def invert(G: Generator, target: np.ndarray, method: str = "pti", config: InversionConfig = InversionConfig(), *,
-           progress: bool = False,
-           callback: Callable[[str, int, int, float], None] | None = None) -> InversionResult:
+def invert(
+    G: Generator,
+    target: np.ndarray,
+    method: str = "pti",
+    config: InversionConfig = InversionConfig(),
+    *,
+    progress: bool = False,
+    callback: Callable[[str, int, int, float], None] | None = None,
+) -> InversionResult:
     """Inverts an aligned crop into G.
 
     Stages: 'w' = W projection; 'w+' = W projection (unless
@@ -198,33 +225,50 @@ def invert(G: Generator, target: np.ndarray, method: str = "pti", config: Invers
     losses: dict[str, list[float]] = {}
 
     t = time.perf_counter()
-    proj_lpips = LPIPSLoss.build(config.lpips_net, config.lpips_backbone, device,
-                                 config.lpips_max_resolution, config.lpips_min_resolution)
+    proj_lpips = LPIPSLoss.build(
+        config.lpips_net, config.lpips_backbone, device, config.lpips_max_resolution, config.lpips_min_resolution
+    )
     pti_lpips = None
     if method == "pti":
-        pti_lpips = LPIPSLoss.build(config.pti_lpips_net, config.lpips_backbone, device,
-                                    config.pti_lpips_max_resolution, config.lpips_min_resolution)
+        pti_lpips = LPIPSLoss.build(
+            config.pti_lpips_net,
+            config.lpips_backbone,
+            device,
+            config.pti_lpips_max_resolution,
+            config.lpips_min_resolution,
+        )
     timings["setup"] = time.perf_counter() - t
 
     t = time.perf_counter()
     w_avg, w_std = G.mean_w(num_samples=config.w_avg_samples, seed=config.seed)
     timings["w_avg"] = time.perf_counter() - t
 
-    need_w = method == "w" or (method == "w+" and config.wplus_init == "w") or (
-        method == "pti" and (config.pti_pivot == "w" or config.wplus_init == "w"))
+    need_w = (
+        method == "w"
+        or (method == "w+" and config.wplus_init == "w")
+        or (method == "pti" and (config.pti_pivot == "w" or config.wplus_init == "w"))
+    )
     need_wplus = method == "w+" or (method == "pti" and config.pti_pivot == "w+")
     proj: ProjectionResult | None = None
     if need_w:
         t = time.perf_counter()
-        proj = project_w(G, target_img, proj_lpips, w_avg, float(w_std), config, progress=progress,
-                         callback=callback)
+        proj = project_w(G, target_img, proj_lpips, w_avg, float(w_std), config, progress=progress, callback=callback)
         timings["w"] = time.perf_counter() - t
         losses["w"] = proj.losses
     if need_wplus:
         t = time.perf_counter()
         start = proj.ws if proj is not None else w_avg
-        proj = project_wplus(G, target_img, proj_lpips, start, float(w_std), config,
-                             noise=proj.noise if proj is not None else None, progress=progress, callback=callback)
+        proj = project_wplus(
+            G,
+            target_img,
+            proj_lpips,
+            start,
+            float(w_std),
+            config,
+            noise=proj.noise if proj is not None else None,
+            progress=progress,
+            callback=callback,
+        )
         timings["w+"] = time.perf_counter() - t
         losses["w+"] = proj.losses
     assert proj is not None
@@ -232,8 +276,7 @@ def invert(G: Generator, target: np.ndarray, method: str = "pti", config: Invers
 
     if method == "pti":
         t = time.perf_counter()
-        tuned = pivotal_tuning(G, ws, target_img, pti_lpips, config, noise=noise, progress=progress,
-                               callback=callback)
+        tuned = pivotal_tuning(G, ws, target_img, pti_lpips, config, noise=noise, progress=progress, callback=callback)
         timings["pti"] = time.perf_counter() - t
         losses["pti"], losses["pti_lpips"] = tuned.losses, tuned.lpips
         if tuned.locality:
@@ -247,9 +290,17 @@ def invert(G: Generator, target: np.ndarray, method: str = "pti", config: Invers
     with torch.no_grad():
         reconstruction = uint8_from_network(synthesize(result_G, ws))[0]
     timings["total"] = time.perf_counter() - t_start
-    return InversionResult(method=method, ws=ws.detach().to("cpu", torch.float32), G=result_G,
-                           reconstruction=reconstruction, losses=losses, timings=timings, config=config,
-                           tuned=is_tuned, base_sha256=generator_sha256(G))
+    return InversionResult(
+        method=method,
+        ws=ws.detach().to("cpu", torch.float32),
+        G=result_G,
+        reconstruction=reconstruction,
+        losses=losses,
+        timings=timings,
+        config=config,
+        tuned=is_tuned,
+        base_sha256=generator_sha256(G),
+    )
 
 
 def _with_noise(G: Generator, noise: dict[str, torch.Tensor]) -> Generator:

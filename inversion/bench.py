@@ -68,7 +68,9 @@ def list_images(spec: str, limit: int | None = None, names: str | None = None) -
         try:
             wanted = {line.strip() for line in Path(names).read_text().splitlines() if line.strip()}
         except OSError as exc:
-            raise SystemExit(f"cannot read the names file {names!r} ({exc}): pass a text file, one name per line")
+            raise SystemExit(
+                f"cannot read the names file {names!r} ({exc}): pass a text file, one name per line"
+            ) from None
         files = [f for f in files if f.name in wanted]
     if not files:
         raise SystemExit(f"no images found at {spec!r}: pass a folder or a glob such as 'crops/*.png'")
@@ -91,19 +93,30 @@ def load_image(path: Path, resolution: int) -> np.ndarray:
     img = read_image(path, what="benchmark image", error=InversionError)
     h, w = img.shape[:2]
     s = min(h, w)
-    img = img[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+    img = img[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
     if s != resolution:
         interp = cv2.INTER_AREA if s > resolution else cv2.INTER_CUBIC
         img = cv2.resize(img, (resolution, resolution), interpolation=interp)
     return np.ascontiguousarray(img)
 
 
-def random_generator(resolution: int = 128, seed: int = 0, w_dim: int = 128, channel_max: int = 64,
-                     device: torch.device | str = "cpu") -> Generator:
+def random_generator(
+    resolution: int = 128, seed: int = 0, w_dim: int = 128, channel_max: int = 64, device: torch.device | str = "cpu"
+) -> Generator:
     """A seeded random generator with outputs scaled to std 0.5 (a trained one stays in about [-1, 1])."""
     torch.manual_seed(seed)
-    G = Generator(z_dim=w_dim, w_dim=w_dim, img_resolution=resolution, channel_base=channel_max * 64,
-                  channel_max=channel_max, mapping_layers=4).eval().requires_grad_(False)
+    G = (
+        Generator(
+            z_dim=w_dim,
+            w_dim=w_dim,
+            img_resolution=resolution,
+            channel_base=channel_max * 64,
+            channel_max=channel_max,
+            mapping_layers=4,
+        )
+        .eval()
+        .requires_grad_(False)
+    )
     with torch.no_grad():
         G.mapping.w_avg.copy_(G.mean_w(num_samples=1000, seed=seed)[0][0])
         std = float(G(torch.randn([8, G.z_dim], generator=torch.Generator().manual_seed(seed))).std())
@@ -132,13 +145,19 @@ def summarize(rows: list[dict], methods: list[str]) -> list[dict]:
 
 def markdown_table(summary: list[dict], memory_kind: str) -> str:
     """The summary as a Markdown table."""
-    lines = [f"| method | n | PSNR (dB) | SSIM | LPIPS | ID sim (n faces) | s / image | peak {memory_kind} (MiB) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"| method | n | PSNR (dB) | SSIM | LPIPS | ID sim (n faces) | s / image | peak {memory_kind} (MiB) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in summary:
-        def ms(key: str, fmt: str) -> str:
+
+        def ms(key: str, fmt: str, r: dict = r) -> str:
             return f"{r[key + '_mean']:{fmt}} ± {r[key + '_std']:{fmt}}"
-        lines.append(f"| {r['method']} | {r['n']} | {ms('psnr', '.2f')} | {ms('ssim', '.3f')} | {ms('lpips', '.3f')} "
-                     f"| {ms('id', '.3f')} ({r['id_n']}) | {ms('seconds', '.1f')} | {r['peak_mib']:.0f} |")
+
+        lines.append(
+            f"| {r['method']} | {r['n']} | {ms('psnr', '.2f')} | {ms('ssim', '.3f')} | {ms('lpips', '.3f')} "
+            f"| {ms('id', '.3f')} ({r['id_n']}) | {ms('seconds', '.1f')} | {r['peak_mib']:.0f} |"
+        )
     return "\n".join(lines)
 
 
@@ -157,11 +176,17 @@ def save_grid(rows: list[list[np.ndarray]], labels: list[str], path: Path) -> No
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m inversion.bench", description=__doc__.split("\n")[0])
-    p.add_argument("--checkpoint", help="generator checkpoint (any format stylegan.load_generator reads); "
-                                        "default: a seeded random generator (measures the machinery only)")
+    p.add_argument(
+        "--checkpoint",
+        help="generator checkpoint (any format stylegan.load_generator reads); "
+        "default: a seeded random generator (measures the machinery only)",
+    )
     p.add_argument("--images", required=True, help="folder or glob of aligned crops")
-    p.add_argument("--names", help="text file of file names to keep, one a line (e.g. "
-                                   "training/data/utkface_holdout.txt, the images no model here is trained on)")
+    p.add_argument(
+        "--names",
+        help="text file of file names to keep, one a line (e.g. "
+        "training/data/utkface_holdout.txt, the images no model here is trained on)",
+    )
     p.add_argument("--methods", default="w,w+,pti", help="comma-separated subset of w,w+,pti")
     p.add_argument("--limit", type=int, default=8, help="number of images (0 = all)")
     p.add_argument("--out", default="bench_out/inversion", help="output folder")
@@ -176,13 +201,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lpips-net", default=InversionConfig.lpips_net, choices=LPIPS_NETS, help="projection LPIPS")
     p.add_argument("--pti-lpips-net", default=InversionConfig.pti_lpips_net, choices=LPIPS_NETS, help="PTI LPIPS")
     p.add_argument("--metric-lpips-net", default="alex", choices=LPIPS_NETS, help="LPIPS of the table")
-    p.add_argument("--lpips-backbone", default=None,
-                   help="LPIPS backbone file or folder (see InversionConfig); default: torchvision's cache")
+    p.add_argument(
+        "--lpips-backbone",
+        default=None,
+        help="LPIPS backbone file or folder (see InversionConfig); default: torchvision's cache",
+    )
     p.add_argument("--no-identity", action="store_true", help="skip the dlib identity metric")
     p.add_argument("--grid", type=int, default=4, help="images in grid.png (0 = none)")
     p.add_argument("--random-resolution", type=int, default=128, help="resolution of the random generator")
-    p.add_argument("--threads", type=int, default=0,
-                   help="torch CPU threads (0 = torch's default; 1 is fastest on a busy machine)")
+    p.add_argument(
+        "--threads", type=int, default=0, help="torch CPU threads (0 = torch's default; 1 is fastest on a busy machine)"
+    )
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -193,8 +222,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _invert_images(G, files: list[tuple[int, Path]], config: InversionConfig, args: argparse.Namespace,
-                   device: torch.device, show_progress: bool) -> tuple[list[dict], list[tuple[int, list]]]:
+def _invert_images(
+    G,
+    files: list[tuple[int, Path]],
+    config: InversionConfig,
+    args: argparse.Namespace,
+    device: torch.device,
+    show_progress: bool,
+) -> tuple[list[dict], list[tuple[int, list]]]:
     """Invert each (index, path) with every method: per-image rows and (index, grid row) pairs."""
     rows: list[dict] = []
     grid_rows: list[tuple[int, list[np.ndarray]]] = []
@@ -207,13 +242,20 @@ def _invert_images(G, files: list[tuple[int, Path]], config: InversionConfig, ar
                 result = invert(G, target, method, config)
                 seconds = time.perf_counter() - t
             recon = result.reconstruction
-            rows.append({
-                "image": path.name, "method": method,
-                "psnr": psnr(target, recon), "ssim": ssim(target, recon), "mse": mse(target, recon),
-                "lpips": lpips_distance(target, recon, args.metric_lpips_net, args.lpips_backbone, device=device),
-                "id": math.nan if args.no_identity else _identity_similarity()(target, recon),
-                "seconds": seconds, "peak_mib": mem.peak_mib, "index": index,
-            })
+            rows.append(
+                {
+                    "image": path.name,
+                    "method": method,
+                    "psnr": psnr(target, recon),
+                    "ssim": ssim(target, recon),
+                    "mse": mse(target, recon),
+                    "lpips": lpips_distance(target, recon, args.metric_lpips_net, args.lpips_backbone, device=device),
+                    "id": math.nan if args.no_identity else _identity_similarity()(target, recon),
+                    "seconds": seconds,
+                    "peak_mib": mem.peak_mib,
+                    "index": index,
+                }
+            )
             grid_row.append(recon)
             del result
         if index < args.grid:
@@ -248,19 +290,28 @@ def _run(args: argparse.Namespace, dist, shard) -> list[dict]:
     else:
         G = random_generator(args.random_resolution, args.seed, device=device)
         source = f"random generator ({args.random_resolution} px, seed {args.seed}; measures the machinery only)"
-    config = InversionConfig(w_steps=args.w_steps, wplus_steps=args.wplus_steps, pti_steps=args.pti_steps,
-                             w_lr=args.w_lr, wplus_lr=args.wplus_lr, pti_lr=args.pti_lr,
-                             w_avg_samples=args.w_avg_samples, lpips_net=args.lpips_net,
-                             pti_lpips_net=args.pti_lpips_net, lpips_backbone=args.lpips_backbone,
-                             seed=args.seed)
+    config = InversionConfig(
+        w_steps=args.w_steps,
+        wplus_steps=args.wplus_steps,
+        pti_steps=args.pti_steps,
+        w_lr=args.w_lr,
+        wplus_lr=args.wplus_lr,
+        pti_lr=args.pti_lr,
+        w_avg_samples=args.w_avg_samples,
+        lpips_net=args.lpips_net,
+        pti_lpips_net=args.pti_lpips_net,
+        lpips_backbone=args.lpips_backbone,
+        seed=args.seed,
+    )
     files = list_images(args.images, args.limit or None, names=args.names)
     mine = shard(list(enumerate(files)), dist.rank, dist.world_size)
     gathered = dist.gather(_invert_images(G, mine, config, args, device, show_progress=dist.is_main))
     if not dist.is_main:
         return []
     # Every rank's rows, back in image order (then method order, as one process writes them).
-    rows = sorted((r for part, _ in gathered for r in part),
-                  key=lambda r: (r["index"], args.methods.index(r["method"])))
+    rows = sorted(
+        (r for part, _ in gathered for r in part), key=lambda r: (r["index"], args.methods.index(r["method"]))
+    )
     for r in rows:
         del r["index"]
     grid_rows = [g for _, g in sorted((g for _, part in gathered for g in part), key=lambda item: item[0])]
@@ -270,16 +321,21 @@ def _run(args: argparse.Namespace, dist, shard) -> list[dict]:
     summary = summarize(rows, args.methods)
     memory_kind = "CUDA alloc" if device.type == "cuda" else "RSS"
     table = markdown_table(summary, memory_kind)
-    settings = {k: v for k, v in dataclasses.asdict(config).items()
-                if k in ("w_steps", "wplus_steps", "pti_steps", "w_lr", "wplus_lr", "pti_lr", "lpips_net",
-                         "pti_lpips_net")}
+    settings = {
+        k: v
+        for k, v in dataclasses.asdict(config).items()
+        if k in ("w_steps", "wplus_steps", "pti_steps", "w_lr", "wplus_lr", "pti_lr", "lpips_net", "pti_lpips_net")
+    }
     workers = f"{dist.world_size} processes x " if dist.world_size > 1 else ""
-    header = (f"# Inversion benchmark\n\ngenerator: {source}\n\nimages: {len(files)} from {args.images} "
-              f"(resized to {G.img_resolution} px); device: {device} ({workers}{torch.get_num_threads()} CPU threads); "
-              f"settings: {settings}; "
-              f"table LPIPS: {args.metric_lpips_net}\n\n")
-    (out / "results.md").write_text(header + table + "\n\ngrid.png columns: target | "
-                                     + " | ".join(args.methods) + "\n")
+    header = (
+        f"# Inversion benchmark\n\ngenerator: {source}\n\nimages: {len(files)} from {args.images} "
+        f"(resized to {G.img_resolution} px); device: {device} ({workers}{torch.get_num_threads()} CPU threads); "
+        f"settings: {settings}; "
+        f"table LPIPS: {args.metric_lpips_net}\n\n"
+    )
+    (out / "results.md").write_text(
+        header + table + "\n\ngrid.png columns: target | " + " | ".join(args.methods) + "\n"
+    )
     _write_csv(out / "results.csv", summary)
     _write_csv(out / "per_image.csv", rows)
     if grid_rows:

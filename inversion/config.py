@@ -55,59 +55,78 @@ class InversionConfig:
     """
 
     # --- W projection --------------------------------------------------------
-    w_steps: int = 450                  # Adam steps on w (PTI first_inv_steps; NVlabs uses 1000).
-    w_lr: float = 0.01                  # Peak learning rate (PTI projector default; NVlabs uses 0.1).
-    w_avg_samples: int = 10000          # Mapped samples for w_avg / w_std (NVlabs; PTI uses 600).
+    w_steps: int = 450  # Adam steps on w (PTI first_inv_steps; NVlabs uses 1000).
+    w_lr: float = 0.01  # Peak learning rate (PTI projector default; NVlabs uses 0.1).
+    w_avg_samples: int = 10000  # Mapped samples for w_avg / w_std (NVlabs; PTI uses 600).
     # --- W+ projection -------------------------------------------------------
-    wplus_steps: int = 450              # Adam steps on all num_ws rows.
-    wplus_lr: float = 0.01              # Peak learning rate of the W+ stage.
-    wplus_init: str = "w"               # 'w': start from the W result (runs W first); 'w_avg': from w_avg.
-    wplus_pivot_weight: float = 0.0     # Weight of mean_rows ||ws - ws_W||^2 pulling W+ toward the W pivot.
+    wplus_steps: int = 450  # Adam steps on all num_ws rows.
+    wplus_lr: float = 0.01  # Peak learning rate of the W+ stage.
+    wplus_init: str = "w"  # 'w': start from the W result (runs W first); 'w_avg': from w_avg.
+    wplus_pivot_weight: float = 0.0  # Weight of mean_rows ||ws - ws_W||^2 pulling W+ toward the W pivot.
     # --- Shared projection machinery (NVlabs projector.py) -------------------
-    lr_rampup: float = 0.05             # Fraction of steps of the linear learning-rate ramp-up.
-    lr_rampdown: float = 0.25           # Fraction of steps of the cosine learning-rate ramp-down.
+    lr_rampup: float = 0.05  # Fraction of steps of the linear learning-rate ramp-up.
+    lr_rampdown: float = 0.25  # Fraction of steps of the cosine learning-rate ramp-down.
     initial_noise_factor: float = 0.05  # Latent noise std at step 0, in units of w_std.
-    noise_ramp_length: float = 0.75     # Fraction of steps after which the latent noise is 0.
-    optimize_noise: bool = True         # Re-draw and optimise the noise_const buffers (on a copy of G).
+    noise_ramp_length: float = 0.75  # Fraction of steps after which the latent noise is 0.
+    optimize_noise: bool = True  # Re-draw and optimise the noise_const buffers (on a copy of G).
     noise_regularize_weight: float = 1e5  # Weight of the multi-scale noise autocorrelation penalty.
-    mse_weight: float = 0.0             # Weight of a pixel MSE term (images in [-1, 1]); 0 as NVlabs.
-    lpips_net: str = "vgg"              # LPIPS backbone of projection: 'vgg' (NVlabs, PTI), 'alex', 'squeeze'.
+    mse_weight: float = 0.0  # Weight of a pixel MSE term (images in [-1, 1]); 0 as NVlabs.
+    lpips_net: str = "vgg"  # LPIPS backbone of projection: 'vgg' (NVlabs, PTI), 'alex', 'squeeze'.
     lpips_max_resolution: int | None = 256  # Area-downsample images above this before LPIPS (NVlabs), None = never.
     # --- PTI (danielroich/PTI configs/hyperparameters.py) ---------------------
-    pti_pivot: str = "w"                # Latent tuned around: 'w' (PTI first_inv_type) or 'w+'.
-    pti_steps: int = 350                # Maximum tuning steps (max_pti_steps).
-    pti_lr: float = 3e-4                # Adam learning rate of the generator (pti_learning_rate).
-    pti_l2_weight: float = 1.0          # Weight of the pixel MSE (pt_l2_lambda).
-    pti_lpips_weight: float = 1.0       # Weight of LPIPS (pt_lpips_lambda).
-    pti_lpips_net: str = "alex"         # LPIPS backbone of tuning (lpips_type).
+    pti_pivot: str = "w"  # Latent tuned around: 'w' (PTI first_inv_type) or 'w+'.
+    pti_steps: int = 350  # Maximum tuning steps (max_pti_steps).
+    pti_lr: float = 3e-4  # Adam learning rate of the generator (pti_learning_rate).
+    pti_l2_weight: float = 1.0  # Weight of the pixel MSE (pt_l2_lambda).
+    pti_lpips_weight: float = 1.0  # Weight of LPIPS (pt_lpips_lambda).
+    pti_lpips_net: str = "alex"  # LPIPS backbone of tuning (lpips_type).
     pti_lpips_max_resolution: int | None = None  # As lpips_max_resolution; None = full resolution as PTI.
     pti_lpips_threshold: float | None = None  # Stop once LPIPS <= this; None = PTI_LPIPS_THRESHOLDS[net]
-                                        # (alex 0.06, PTI's LPIPS_value_threshold; no stop for others); 0 = never.
-    pti_stop_psnr: float = 0.0          # Stop once the reconstruction's PSNR >= this (dB); 0 = never.
+    # (alex 0.06, PTI's LPIPS_value_threshold; no stop for others); 0 = never.
+    pti_stop_psnr: float = 0.0  # Stop once the reconstruction's PSNR >= this (dB); 0 = never.
     locality_regularization: bool = False  # Keep the latent space around the pivot intact (PTI default off).
-    locality_alpha: float = 30.0        # Distance from the pivot of the regularisation latents (regulizer_alpha).
-    locality_l2_weight: float = 0.1     # regulizer_l2_lambda.
+    locality_alpha: float = 30.0  # Distance from the pivot of the regularisation latents (regulizer_alpha).
+    locality_l2_weight: float = 0.1  # regulizer_l2_lambda.
     locality_lpips_weight: float = 0.1  # regulizer_lpips_lambda.
-    locality_num_samples: int = 1       # Random latents per regularisation step (latent_ball_num_of_samples).
-    locality_interval: int = 1          # Regularise every this many steps (locality_regularization_interval).
+    locality_num_samples: int = 1  # Random latents per regularisation step (latent_ball_num_of_samples).
+    locality_interval: int = 1  # Regularise every this many steps (locality_regularization_interval).
     locality_truncation_psi: float = 0.5  # Truncation of the random latents (PTI samples with psi 0.5).
     # --- LPIPS weights and reproducibility ------------------------------------
-    lpips_backbone: str | None = None   # See the class docstring: None, a file, a directory or 'random'.
-    lpips_min_resolution: int = 64      # Bilinearly upsample smaller images before LPIPS (deep layers need room).
-    seed: int = 0                       # Seeds w_avg sampling, latent noise, noise buffers and locality latents.
+    lpips_backbone: str | None = None  # See the class docstring: None, a file, a directory or 'random'.
+    lpips_min_resolution: int = 64  # Bilinearly upsample smaller images before LPIPS (deep layers need room).
+    seed: int = 0  # Seeds w_avg sampling, latent noise, noise buffers and locality latents.
 
     def __post_init__(self):
-        for name in ("w_steps", "wplus_steps", "pti_steps", "w_avg_samples", "locality_num_samples",
-                     "locality_interval", "lpips_min_resolution"):
+        for name in (
+            "w_steps",
+            "wplus_steps",
+            "pti_steps",
+            "w_avg_samples",
+            "locality_num_samples",
+            "locality_interval",
+            "lpips_min_resolution",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise _config_error(f"{name} must be a non-negative int, got {value!r}")
         for name in ("w_avg_samples", "locality_num_samples", "locality_interval", "lpips_min_resolution"):
             if getattr(self, name) < 1:
                 raise _config_error(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        for name in ("w_lr", "wplus_lr", "pti_lr", "initial_noise_factor", "noise_regularize_weight", "mse_weight",
-                     "wplus_pivot_weight", "pti_l2_weight", "pti_lpips_weight", "pti_stop_psnr",
-                     "locality_alpha", "locality_l2_weight", "locality_lpips_weight"):
+        for name in (
+            "w_lr",
+            "wplus_lr",
+            "pti_lr",
+            "initial_noise_factor",
+            "noise_regularize_weight",
+            "mse_weight",
+            "wplus_pivot_weight",
+            "pti_l2_weight",
+            "pti_lpips_weight",
+            "pti_stop_psnr",
+            "locality_alpha",
+            "locality_l2_weight",
+            "locality_lpips_weight",
+        ):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
                 raise _config_error(f"{name} must be a number >= 0, got {value!r}")
@@ -149,7 +168,7 @@ class InversionConfig:
         return config_to_dict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "InversionConfig":
+    def from_dict(cls, data: dict) -> InversionConfig:
         """Inverse of `to_dict`; unknown keys (from another version) raise `InversionError`.
 
         Retired fields (`_RETIRED_FIELDS`) that older files hold are dropped first.

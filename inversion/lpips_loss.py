@@ -108,21 +108,24 @@ def resolve_backbone(net: str, backbone: str | os.PathLike | None = None) -> str
             path.is_file()  # raises for a name too long or an unreadable parent (Python < 3.14)
         except (OSError, ValueError) as exc:
             reason = os_error_reason(exc) if isinstance(exc, OSError) else "not a valid path"
-            raise InversionError(f"LPIPS backbone {show_path(path)}: {reason}; point lpips_backbone "
-                                 f"(--lpips-backbone) at a torchvision {torchvision_arch(net)} features state dict"
-                                 ) from None
+            raise InversionError(
+                f"LPIPS backbone {show_path(path)}: {reason}; point lpips_backbone "
+                f"(--lpips-backbone) at a torchvision {torchvision_arch(net)} features state dict"
+            ) from None
         if path.is_dir():
             for name in (features_file_name(net), torchvision_cache_path(net).name):
                 if (path / name).is_file():
                     return str((path / name).resolve())
             raise MissingWeightsError(
                 f"LPIPS-{net} backbone not found in {path}: put {features_file_name(net)} (a torchvision "
-                f"{torchvision_arch(net)} features state dict) or {torchvision_cache_path(net).name} there")
+                f"{torchvision_arch(net)} features state dict) or {torchvision_cache_path(net).name} there"
+            )
         if path.is_file():
             return str(path.resolve())
         raise MissingWeightsError(
             f"LPIPS-{net} backbone file {path} does not exist: point lpips_backbone at a torchvision "
-            f"{torchvision_arch(net)} features state dict")
+            f"{torchvision_arch(net)} features state dict"
+        )
     cached = torchvision_cache_path(net)
     if cached.is_file():
         return str(cached)
@@ -131,7 +134,8 @@ def resolve_backbone(net: str, backbone: str | os.PathLike | None = None) -> str
     raise MissingWeightsError(
         f"LPIPS-{net} needs the ImageNet {torchvision_arch(net)} backbone: put {cached.name} in {cached.parent} "
         f"(from {torchvision_weights_url(net)}; run_pipeline.py downloads it), or pass lpips_backbone=PATH to "
-        f"a features state dict")
+        f"a features state dict"
+    )
 
 
 def load_backbone_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -145,10 +149,11 @@ def load_backbone_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same message.
         raise CheckpointError(f"cannot read LPIPS backbone {path} ({exc}): pass a torch.save'd state dict") from exc
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"LPIPS backbone {path} is not a state dict of tensors: "
-                              f"save `model.features.state_dict()`")
+        raise CheckpointError(
+            f"LPIPS backbone {path} is not a state dict of tensors: save `model.features.state_dict()`"
+        )
     if any(k.startswith("features.") for k in state):
-        state = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
+        state = {k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")}
     return state
 
 
@@ -178,12 +183,14 @@ def load_backbone_into(model: lpips.LPIPS, state: dict[str, torch.Tensor], sourc
             f"{source} is not a torchvision {torchvision_arch(model.pnet_type)} features state dict "
             f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {mismatched[:3]}): "
             f"pass the backbone matching lpips net '{model.pnet_type}' (two different nets need a folder holding "
-            f"one <arch>_features.pth each)")
+            f"one <arch>_features.pth each)"
+        )
     model.net.load_state_dict(renamed, strict=True)
 
 
-def build_lpips(net: str = "vgg", backbone: str | os.PathLike | None = None,
-                device: torch.device | str = "cpu") -> lpips.LPIPS:
+def build_lpips(
+    net: str = "vgg", backbone: str | os.PathLike | None = None, device: torch.device | str = "cpu"
+) -> lpips.LPIPS:
     """An `lpips.LPIPS` module (v0.1, calibrated lin layers) with its backbone loaded offline.
 
     Modules are cached per (net, backbone file, device) and shared: treat them
@@ -238,9 +245,14 @@ class LPIPSLoss(nn.Module):
         self.min_resolution = min_resolution
 
     @classmethod
-    def build(cls, net: str = "vgg", backbone: str | os.PathLike | None = None,
-              device: torch.device | str = "cpu", max_resolution: int | None = 256,
-              min_resolution: int = 64) -> "LPIPSLoss":
+    def build(
+        cls,
+        net: str = "vgg",
+        backbone: str | os.PathLike | None = None,
+        device: torch.device | str = "cpu",
+        max_resolution: int | None = 256,
+        min_resolution: int = 64,
+    ) -> LPIPSLoss:
         """`build_lpips` wrapped in an `LPIPSLoss`."""
         return cls(build_lpips(net, backbone, device), max_resolution, min_resolution)
 
@@ -270,8 +282,9 @@ class LPIPSLoss(nn.Module):
             total = total + lin((fx - fy).square()).mean(dim=(2, 3))
         return total.flatten()
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, *,
-                y_features: list[torch.Tensor] | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, y: torch.Tensor | None = None, *, y_features: list[torch.Tensor] | None = None
+    ) -> torch.Tensor:
         """LPIPS(x, y) for (B, 3, H, W) images in [-1, 1]; pass `y_features` to reuse a target's.
 
         Returns:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -52,9 +52,15 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(structural_similarity(a, b, channel_axis=2, data_range=255))
 
 
-def lpips_distance(a: np.ndarray, b: np.ndarray, net: str = "alex", backbone: str | os.PathLike | None = None,
-                   device: torch.device | str = "cpu",
-                   max_resolution: int | None = None, min_resolution: int = 64) -> float:
+def lpips_distance(
+    a: np.ndarray,
+    b: np.ndarray,
+    net: str = "alex",
+    backbone: str | os.PathLike | None = None,
+    device: torch.device | str = "cpu",
+    max_resolution: int | None = None,
+    min_resolution: int = 64,
+) -> float:
     """LPIPS distance of uint8 (H, W, 3) images (0 for identical images).
 
     Args:
@@ -79,9 +85,14 @@ def _to_tensor(img: np.ndarray, device: torch.device | str) -> torch.Tensor:
     return t / 127.5 - 1
 
 
-def reconstruction_metrics(target: np.ndarray, reconstruction: np.ndarray, lpips_net: str = "alex",
-                           lpips_backbone: str | os.PathLike | None = None, device: torch.device | str = "cpu",
-                           identity: Callable[[np.ndarray, np.ndarray], float] | None = None) -> dict[str, float]:
+def reconstruction_metrics(
+    target: np.ndarray,
+    reconstruction: np.ndarray,
+    lpips_net: str = "alex",
+    lpips_backbone: str | os.PathLike | None = None,
+    device: torch.device | str = "cpu",
+    identity: Callable[[np.ndarray, np.ndarray], float] | None = None,
+) -> dict[str, float]:
     """Every metric at once: {'psnr', 'ssim', 'mse', 'lpips', 'id'}.
 
     Args:

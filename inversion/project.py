@@ -15,8 +15,8 @@ synthesis network with `torch.func.functional_call` in place of its
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -53,8 +53,9 @@ def noise_buffer_names(G: Generator) -> list[str]:
     return [name for name, _ in G.synthesis.named_buffers() if name.endswith("noise_const")]
 
 
-def synthesize(G: Generator, ws: torch.Tensor, noise: dict[str, torch.Tensor] | None = None,
-               noise_mode: str = "const") -> torch.Tensor:
+def synthesize(
+    G: Generator, ws: torch.Tensor, noise: dict[str, torch.Tensor] | None = None, noise_mode: str = "const"
+) -> torch.Tensor:
     """G.synthesis(ws) in fp32, optionally with `noise` in place of the `noise_const` buffers.
 
     Args:
@@ -68,8 +69,7 @@ def synthesize(G: Generator, ws: torch.Tensor, noise: dict[str, torch.Tensor] | 
         the noise maps and G's parameters.
     """
     if noise:
-        return torch.func.functional_call(G.synthesis, noise, (ws,),
-                                          {"noise_mode": noise_mode, "force_fp32": True})
+        return torch.func.functional_call(G.synthesis, noise, (ws,), {"noise_mode": noise_mode, "force_fp32": True})
     return G.synthesis(ws, noise_mode=noise_mode, force_fp32=True)
 
 
@@ -114,13 +114,22 @@ def initial_noise(G: Generator, seed: int) -> dict[str, torch.Tensor]:
     """Freshly drawn N(0, 1) noise maps for every `noise_const` buffer (NVlabs re-draws them)."""
     gen = torch.Generator().manual_seed(seed)
     buffers = dict(G.synthesis.named_buffers())
-    return {name: torch.randn(buffers[name].shape, generator=gen).to(buffers[name].device)
-            for name in noise_buffer_names(G)}
+    return {
+        name: torch.randn(buffers[name].shape, generator=gen).to(buffers[name].device) for name in noise_buffer_names(G)
+    }
 
 
-def project_w(G: Generator, target: torch.Tensor, lpips_loss: LPIPSLoss, w_avg: torch.Tensor, w_std: float,
-              config: InversionConfig = InversionConfig(), *, progress: bool = False,
-              callback: Callback | None = None) -> ProjectionResult:
+def project_w(
+    G: Generator,
+    target: torch.Tensor,
+    lpips_loss: LPIPSLoss,
+    w_avg: torch.Tensor,
+    w_std: float,
+    config: InversionConfig = InversionConfig(),
+    *,
+    progress: bool = False,
+    callback: Callback | None = None,
+) -> ProjectionResult:
     """Projects a target into W (one w broadcast to all `num_ws` rows).
 
     Args:
@@ -137,15 +146,37 @@ def project_w(G: Generator, target: torch.Tensor, lpips_loss: LPIPSLoss, w_avg: 
         ProjectionResult with ws (1, num_ws, w_dim).
     """
     ws_init = w_avg.detach().reshape(1, 1, G.w_dim)
-    return _project(G, target, lpips_loss, ws_init, float(w_std), config, stage="w", num_steps=config.w_steps,
-                    peak_lr=config.w_lr, noise=None, pivot=None, seed=config.seed,
-                    progress=progress, callback=callback)
+    return _project(
+        G,
+        target,
+        lpips_loss,
+        ws_init,
+        float(w_std),
+        config,
+        stage="w",
+        num_steps=config.w_steps,
+        peak_lr=config.w_lr,
+        noise=None,
+        pivot=None,
+        seed=config.seed,
+        progress=progress,
+        callback=callback,
+    )
 
 
-def project_wplus(G: Generator, target: torch.Tensor, lpips_loss: LPIPSLoss, ws_init: torch.Tensor, w_std: float,
-                  config: InversionConfig = InversionConfig(), *, noise: dict[str, torch.Tensor] | None = None,
-                  pivot: torch.Tensor | None = None, progress: bool = False,
-                  callback: Callback | None = None) -> ProjectionResult:
+def project_wplus(
+    G: Generator,
+    target: torch.Tensor,
+    lpips_loss: LPIPSLoss,
+    ws_init: torch.Tensor,
+    w_std: float,
+    config: InversionConfig = InversionConfig(),
+    *,
+    noise: dict[str, torch.Tensor] | None = None,
+    pivot: torch.Tensor | None = None,
+    progress: bool = False,
+    callback: Callback | None = None,
+) -> ProjectionResult:
     """Projects a target into W+ (one w per synthesis layer).
 
     Args:
@@ -170,18 +201,46 @@ def project_wplus(G: Generator, target: torch.Tensor, lpips_loss: LPIPSLoss, ws_
     if ws_init.shape[1] == 1:
         ws_init = ws_init.repeat(1, G.num_ws, 1)
     if ws_init.shape[1] != G.num_ws:
-        raise InversionError(f"ws_init has {ws_init.shape[1]} rows but the generator has num_ws={G.num_ws}: "
-                             f"pass (1, {G.num_ws}, {G.w_dim}) or (1, {G.w_dim})")
+        raise InversionError(
+            f"ws_init has {ws_init.shape[1]} rows but the generator has num_ws={G.num_ws}: "
+            f"pass (1, {G.num_ws}, {G.w_dim}) or (1, {G.w_dim})"
+        )
     pivot = ws_init if pivot is None else pivot.detach().reshape(1, G.num_ws, G.w_dim)
-    return _project(G, target, lpips_loss, ws_init, float(w_std), config, stage="w+",
-                    num_steps=config.wplus_steps, peak_lr=config.wplus_lr, noise=noise, pivot=pivot,
-                    seed=config.seed + 1, progress=progress, callback=callback)
+    return _project(
+        G,
+        target,
+        lpips_loss,
+        ws_init,
+        float(w_std),
+        config,
+        stage="w+",
+        num_steps=config.wplus_steps,
+        peak_lr=config.wplus_lr,
+        noise=noise,
+        pivot=pivot,
+        seed=config.seed + 1,
+        progress=progress,
+        callback=callback,
+    )
 
 
-def _project(G: Generator, target: torch.Tensor, lpips_loss: LPIPSLoss, ws_init: torch.Tensor, w_std: float,
-             config: InversionConfig, *, stage: str, num_steps: int, peak_lr: float,
-             noise: dict[str, torch.Tensor] | None, pivot: torch.Tensor | None, seed: int,
-             progress: bool, callback: Callback | None) -> ProjectionResult:
+def _project(
+    G: Generator,
+    target: torch.Tensor,
+    lpips_loss: LPIPSLoss,
+    ws_init: torch.Tensor,
+    w_std: float,
+    config: InversionConfig,
+    *,
+    stage: str,
+    num_steps: int,
+    peak_lr: float,
+    noise: dict[str, torch.Tensor] | None,
+    pivot: torch.Tensor | None,
+    seed: int,
+    progress: bool,
+    callback: Callback | None,
+) -> ProjectionResult:
     """Shared loop: ws_init (1, 1 | num_ws, w_dim); one row is broadcast (W), num_ws rows are free (W+)."""
     check_target_tensor(G, target)
     device = target.device
@@ -229,8 +288,10 @@ def _project(G: Generator, target: torch.Tensor, lpips_loss: LPIPSLoss, ws_init:
 
         value = float(dist.detach())
         if not math.isfinite(value):
-            raise InversionError(f"{stage} projection diverged (loss {value} at step {step}): lower the "
-                                 f"{'w_lr' if stage == 'w' else 'wplus_lr'} learning rate")
+            raise InversionError(
+                f"{stage} projection diverged (loss {value} at step {step}): lower the "
+                f"{'w_lr' if stage == 'w' else 'wplus_lr'} learning rate"
+            )
         losses.append(value)
         if callback is not None:
             callback(stage, step, num_steps, value)
@@ -248,5 +309,7 @@ def check_target_tensor(G: Generator, target: torch.Tensor) -> None:
     r = G.img_resolution
     if not torch.is_tensor(target) or target.shape != (1, G.img_channels, r, r) or not target.is_floating_point():
         shape = tuple(target.shape) if torch.is_tensor(target) else type(target).__name__
-        raise InversionError(f"target tensor must be float (1, {G.img_channels}, {r}, {r}) in [-1, 1], got {shape}: "
-                             f"convert the uint8 image with inversion.api.target_to_tensor")
+        raise InversionError(
+            f"target tensor must be float (1, {G.img_channels}, {r}, {r}) in [-1, 1], got {shape}: "
+            f"convert the uint8 image with inversion.api.target_to_tensor"
+        )

@@ -50,8 +50,9 @@ class PTIResult:
     steps: int = 0
 
 
-def locality_latents(G: Generator, pivot: torch.Tensor, num_samples: int, alpha: float, truncation_psi: float,
-                     generator: torch.Generator) -> torch.Tensor:
+def locality_latents(
+    G: Generator, pivot: torch.Tensor, num_samples: int, alpha: float, truncation_psi: float, generator: torch.Generator
+) -> torch.Tensor:
     """Latents at distance `alpha` from the pivot toward random w samples (PTI's `get_morphed_w_code`).
 
     Args:
@@ -74,9 +75,17 @@ def locality_latents(G: Generator, pivot: torch.Tensor, num_samples: int, alpha:
     return pivot + alpha * direction / norm
 
 
-def pivotal_tuning(G: Generator, pivot: torch.Tensor, target: torch.Tensor, lpips_loss: LPIPSLoss,
-                   config: InversionConfig = InversionConfig(), *, noise: dict[str, torch.Tensor] | None = None,
-                   progress: bool = False, callback: Callback | None = None) -> PTIResult:
+def pivotal_tuning(
+    G: Generator,
+    pivot: torch.Tensor,
+    target: torch.Tensor,
+    lpips_loss: LPIPSLoss,
+    config: InversionConfig = InversionConfig(),
+    *,
+    noise: dict[str, torch.Tensor] | None = None,
+    progress: bool = False,
+    callback: Callback | None = None,
+) -> PTIResult:
     """Tunes a copy of G so that it reproduces `target` at the frozen `pivot`.
 
     Args:
@@ -95,8 +104,10 @@ def pivotal_tuning(G: Generator, pivot: torch.Tensor, target: torch.Tensor, lpip
     """
     check_target_tensor(G, target)
     if pivot.shape != (1, G.num_ws, G.w_dim):
-        raise InversionError(f"pivot must have shape (1, {G.num_ws}, {G.w_dim}), got {tuple(pivot.shape)}: "
-                             f"broadcast a W latent to the generator's num_ws rows")
+        raise InversionError(
+            f"pivot must have shape (1, {G.num_ws}, {G.w_dim}), got {tuple(pivot.shape)}: "
+            f"broadcast a W latent to the generator's num_ws rows"
+        )
     pivot = pivot.detach().to(device=target.device, dtype=torch.float32)
     G_tuned = copy.deepcopy(G).eval().requires_grad_(False)
     if noise:
@@ -155,19 +166,33 @@ def pivotal_tuning(G: Generator, pivot: torch.Tensor, target: torch.Tensor, lpip
         losses.append(float(rec))
         lpips_values.append(float(lp))
     G_tuned.requires_grad_(False).eval()
-    return PTIResult(G=G_tuned, losses=losses, lpips=lpips_values, locality=locality, stopped_early=stopped_early,
-                     psnr=psnr_of(mse), steps=len(losses) - (0 if stopped_early else 1))
+    return PTIResult(
+        G=G_tuned,
+        losses=losses,
+        lpips=lpips_values,
+        locality=locality,
+        stopped_early=stopped_early,
+        psnr=psnr_of(mse),
+        steps=len(losses) - (0 if stopped_early else 1),
+    )
 
 
-def _locality_loss(G: Generator, G_tuned: Generator, pivot: torch.Tensor, lpips_loss: LPIPSLoss,
-                   config: InversionConfig, gen: torch.Generator) -> torch.Tensor:
+def _locality_loss(
+    G: Generator,
+    G_tuned: Generator,
+    pivot: torch.Tensor,
+    lpips_loss: LPIPSLoss,
+    config: InversionConfig,
+    gen: torch.Generator,
+) -> torch.Tensor:
     """PTI's locality regulariser: L2 and LPIPS between original and tuned G away from the pivot.
 
     Both generators run with noise_mode='none' as in PTI, so the noise maps of
     the copy do not count as a change.
     """
-    ws = locality_latents(G, pivot, config.locality_num_samples, config.locality_alpha,
-                          config.locality_truncation_psi, gen)
+    ws = locality_latents(
+        G, pivot, config.locality_num_samples, config.locality_alpha, config.locality_truncation_psi, gen
+    )
     with torch.no_grad():
         old = synthesize(G, ws, noise_mode="none")
     new = synthesize(G_tuned, ws, noise_mode="none")

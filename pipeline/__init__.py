@@ -65,8 +65,15 @@ _LAZY = {
     "default_checkpoints_dir": "pipeline.registry",
 }
 
-__all__ = [*_LAZY, "PipelineError", "PointsError", "UnknownCheckpointError", "OutputError", "DragPipelineError",
-           "MissingWeightsError"]
+__all__ = [
+    *_LAZY,
+    "PipelineError",
+    "PointsError",
+    "UnknownCheckpointError",
+    "OutputError",
+    "DragPipelineError",
+    "MissingWeightsError",
+]
 
 
 def __getattr__(name: str):

@@ -83,8 +83,15 @@ def _one_line(exc: BaseException) -> str:
     return " ".join((str(exc).strip() or type(exc).__name__).split())
 
 
-def job_record(job_id: str, line: int | None, result=None, error: BaseException | None = None,
-               seconds: float = 0.0, rank: int = 0, attempts: int = 1) -> dict:
+def job_record(
+    job_id: str,
+    line: int | None,
+    result=None,
+    error: BaseException | None = None,
+    seconds: float = 0.0,
+    rank: int = 0,
+    attempts: int = 1,
+) -> dict:
     """The results.jsonl line of a finished job (`result`) or a failed one (`error`).
 
     `attempts` counts the runs of this job in this output folder (a resumed run never
@@ -103,8 +110,9 @@ def job_record(job_id: str, line: int | None, result=None, error: BaseException 
         if len(faces) == 1:  # one face: plain numbers instead of one-element lists
             record["psnr"], record["lpips"] = record["psnr"][0], record["lpips"][0]
             record["final_distances_photo"] = record["final_distances_photo"][0]
-    record.update(job_seconds=round(seconds, 3), rank=rank, attempts=attempts,
-                  finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    record.update(
+        job_seconds=round(seconds, 3), rank=rank, attempts=attempts, finished=time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    )
     return record
 
 
@@ -155,8 +163,12 @@ def _check_batch_usage(args) -> Path:
 
     if not args.out:
         raise UsageError("--batch needs --out DIR (the folder of the job folders and results.jsonl)")
-    for flag, value in (("--image", args.image), ("--points", args.points), ("--mask", args.mask),
-                        ("--overwrite", args.overwrite)):
+    for flag, value in (
+        ("--image", args.image),
+        ("--points", args.points),
+        ("--mask", args.mask),
+        ("--overwrite", args.overwrite),
+    ):
         if value:
             raise UsageError(f"{flag} does not apply to --batch; put images, points and masks in the jobs file")
     check_align_usage(args)
@@ -188,8 +200,9 @@ class _Progress:
             minutes = (time.perf_counter() - self.t0) / 60
             rate = (self.done + self.failed) / minutes if minutes > 0 else 0.0
             self.bar.update(1)
-            self.bar.set_postfix_str(f"ok {self.done}, failed {self.failed}, "
-                                     f"left {self.bar.total - self.bar.n}, {rate:.1f} photos/min")
+            self.bar.set_postfix_str(
+                f"ok {self.done}, failed {self.failed}, left {self.bar.total - self.bar.n}, {rate:.1f} photos/min"
+            )
 
     def write(self, message: str, log) -> None:
         if self.bar is not None:
@@ -202,8 +215,18 @@ class _Progress:
             self.bar.close()
 
 
-def _run_shard(jobs: list[Job], models, out: Path, command: str, results: _ResultsFile, dist, previous: dict,
-               skipped: int, args, log) -> None:
+def _run_shard(
+    jobs: list[Job],
+    models,
+    out: Path,
+    command: str,
+    results: _ResultsFile,
+    dist,
+    previous: dict,
+    skipped: int,
+    args,
+    log,
+) -> None:
     from pipeline.runner import run_job
 
     progress = _Progress(len(jobs), skipped, dist.rank, dist.world_size, enabled=not args.quiet)
@@ -212,16 +235,21 @@ def _run_shard(jobs: list[Job], models, out: Path, command: str, results: _Resul
             t = time.perf_counter()
             attempts = int(previous.get(job.id, {}).get("attempts", 0)) + 1
             try:
-                outcome = run_job(job, models, out / job.id, f"{command} (job {job.id})", overwrite=True,
-                                  progress=False, log=None)
-                record = job_record(job.id, job.line, outcome.result, seconds=time.perf_counter() - t,
-                                    rank=dist.rank, attempts=attempts)
+                outcome = run_job(
+                    job, models, out / job.id, f"{command} (job {job.id})", overwrite=True, progress=False, log=None
+                )
+                record = job_record(
+                    job.id, job.line, outcome.result, seconds=time.perf_counter() - t, rank=dist.rank, attempts=attempts
+                )
             except KeyboardInterrupt:
                 raise
             except Exception as exc:  # noqa: BLE001 - one failed job must not stop the others
-                record = job_record(job.id, job.line, error=exc, seconds=time.perf_counter() - t, rank=dist.rank,
-                                    attempts=attempts)
-                progress.write(f"error: job {job.id} (line {job.line}) failed: {record['error']}: {record['message']}", log)
+                record = job_record(
+                    job.id, job.line, error=exc, seconds=time.perf_counter() - t, rank=dist.rank, attempts=attempts
+                )
+                progress.write(
+                    f"error: job {job.id} (line {job.line}) failed: {record['error']}: {record['message']}", log
+                )
             results.append(record)
             progress.update(record["status"] == "ok")
     finally:
@@ -257,8 +285,10 @@ def run_batch(args, argv: list[str], log) -> int:
         if bad and args.strict:  # every rank read the same file: all stop here
             from pipeline.jobs import JobLineError
 
-            raise JobLineError(f"{len(bad)} bad line(s) in {args.batch} (--strict): fix them, or run without "
-                               "--strict to skip them; nothing was computed")
+            raise JobLineError(
+                f"{len(bad)} bad line(s) in {args.batch} (--strict): fix them, or run without "
+                "--strict to skip them; nothing was computed"
+            )
         config = dataclasses.replace(config, device=dist.device(args.device))
         jobs = [dataclasses.replace(job, config=dataclasses.replace(job.config, device=config.device)) for job in jobs]
         out.mkdir(parents=True, exist_ok=True)
@@ -274,8 +304,18 @@ def run_batch(args, argv: list[str], log) -> int:
                 for b in bad:
                     results.append(job_record(b.id, b.line, error=b.error, rank=dist.rank))
             command = shlex.join(["run_pipeline.py", *argv])
-            _run_shard(shard_jobs(pending, dist), models_from_args(args, config, log), out, command, results, dist,
-                       previous, len(jobs) - len(pending), args, log)
+            _run_shard(
+                shard_jobs(pending, dist),
+                models_from_args(args, config, log),
+                out,
+                command,
+                results,
+                dist,
+                previous,
+                len(jobs) - len(pending),
+                args,
+                log,
+            )
         finally:
             results.close()
         dist.barrier()  # every rank's file is complete
@@ -284,9 +324,11 @@ def run_batch(args, argv: list[str], log) -> int:
             records = merge_results(out, [j.id for j in jobs] + [b.id for b in bad])
             failed = [i for i in [j.id for j in jobs] + [b.id for b in bad] if records.get(i, {}).get("status") != "ok"]
             code = EXIT_JOBS_FAILED if failed else EXIT_OK
-            print(f"{len(jobs) + len(bad) - len(failed)} of {len(jobs) + len(bad)} jobs ok"
-                  + (f"; failed: {', '.join(failed[:10])}{' ...' if len(failed) > 10 else ''}" if failed else "")
-                  + f"; results: {out / RESULTS}")
+            print(
+                f"{len(jobs) + len(bad) - len(failed)} of {len(jobs) + len(bad)} jobs ok"
+                + (f"; failed: {', '.join(failed[:10])}{' ...' if len(failed) > 10 else ''}" if failed else "")
+                + f"; results: {out / RESULTS}"
+            )
         return int(dist.broadcast(code))
     finally:
         dist.close()
@@ -304,8 +346,12 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.cli import main as cli_main
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    if "--batch" not in argv and not any(a.startswith("--batch=") for a in argv) and "-h" not in argv \
-            and "--help" not in argv:
+    if (
+        "--batch" not in argv
+        and not any(a.startswith("--batch=") for a in argv)
+        and "-h" not in argv
+        and "--help" not in argv
+    ):
         print("error: python -m pipeline.batch needs --batch jobs.jsonl --out DIR (see --help)", file=sys.stderr)
         return 2
     return cli_main(argv)

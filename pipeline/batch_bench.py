@@ -61,8 +61,13 @@ def _write_inputs(folder: Path, count: int, resolution: int) -> Path:
 
 
 def _env(threads: int) -> dict:
-    return {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-            "PYTHONPATH": str(REPO), "MASTER_ADDR": "127.0.0.1"}
+    return {
+        **os.environ,
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+        "PYTHONPATH": str(REPO),
+        "MASTER_ADDR": "127.0.0.1",
+    }
 
 
 def _timed(cmd: list[str], threads: int) -> float:
@@ -92,9 +97,21 @@ def _throughput(inputs: Path, work: Path, options: list[str], count: int) -> lis
     jobs = ["--batch", str(inputs / "jobs.jsonl")]
     rows = []
     for label, threads, launcher in (
-            ("1 process x 2 threads", 2, [sys.executable, "-m", "pipeline.batch"]),
-            ("2 processes x 1 thread", 1, [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-                                           f"--master_port={_free_port()}", "-m", "pipeline.batch"])):
+        ("1 process x 2 threads", 2, [sys.executable, "-m", "pipeline.batch"]),
+        (
+            "2 processes x 1 thread",
+            1,
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--nproc_per_node=2",
+                f"--master_port={_free_port()}",
+                "-m",
+                "pipeline.batch",
+            ],
+        ),
+    ):
         out = work / label.replace(" ", "_")
         wall = _timed([*launcher, *jobs, "--out", str(out), *options], threads)
         rows.append((label, 60 * count / wall, 60 * count / _busiest_rank_seconds(out)))
@@ -104,14 +121,27 @@ def _throughput(inputs: Path, work: Path, options: list[str], count: int) -> lis
 def _load_once(inputs: Path, work: Path, options: list[str], count: int) -> tuple[float, float]:
     t_each = 0.0
     for i in range(count):
-        t_each += _timed([sys.executable, str(REPO / "run_pipeline.py"), "--image", str(inputs / f"{i}.png"),
-                          "--points", str(inputs / f"{i}.json"), "--out", str(work / "each" / str(i)), *options], 1)
+        t_each += _timed(
+            [
+                sys.executable,
+                str(REPO / "run_pipeline.py"),
+                "--image",
+                str(inputs / f"{i}.png"),
+                "--points",
+                str(inputs / f"{i}.json"),
+                "--out",
+                str(work / "each" / str(i)),
+                *options,
+            ],
+            1,
+        )
     lines = (inputs / "jobs.jsonl").read_text().splitlines()[:count]
     # The jobs file names images relative to its folder: keep it beside them.
     jobs = inputs / "once.jsonl"
     jobs.write_text("\n".join(lines) + "\n")
-    t_once = _timed([sys.executable, "-m", "pipeline.batch", "--batch", str(jobs), "--out", str(work / "once"),
-                     *options], 1)
+    t_once = _timed(
+        [sys.executable, "-m", "pipeline.batch", "--batch", str(jobs), "--out", str(work / "once"), *options], 1
+    )
     return t_each, t_once
 
 
@@ -131,11 +161,30 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="batch_bench_") as tmp:
         work = Path(tmp)
         inputs = _write_inputs(work / "inputs", max(args.photos, args.once), args.resolution)
-        options = ["--checkpoint", str(inputs / "tiny.pt"), "--align", "center", "--no-cache", "--device", "cpu",
-                   "--steps", str(args.steps), "--drag-steps", str(args.drag_steps), "--stop-distance", "0",
-                   "--lpips-net", "squeeze", "--lpips-backbone", args.lpips_backbone, "--quiet"]
-        print(f"tiny random generator {args.resolution} px, {args.steps} steps per inversion stage (PTI), "
-              f"{args.drag_steps} drag steps, centre crop, CPU ({os.cpu_count()} cores)\n")
+        options = [
+            "--checkpoint",
+            str(inputs / "tiny.pt"),
+            "--align",
+            "center",
+            "--no-cache",
+            "--device",
+            "cpu",
+            "--steps",
+            str(args.steps),
+            "--drag-steps",
+            str(args.drag_steps),
+            "--stop-distance",
+            "0",
+            "--lpips-net",
+            "squeeze",
+            "--lpips-backbone",
+            args.lpips_backbone,
+            "--quiet",
+        ]
+        print(
+            f"tiny random generator {args.resolution} px, {args.steps} steps per inversion stage (PTI), "
+            f"{args.drag_steps} drag steps, centre crop, CPU ({os.cpu_count()} cores)\n"
+        )
         rows = _throughput(inputs, work, options, args.photos)
         print(f"| {args.photos} photos | photos/min, whole command | photos/min, jobs only |\n|---|---|---|")
         for label, whole, jobs_only in rows:
@@ -144,8 +193,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n| {args.once} photos, 1 thread | seconds | s / photo |\n|---|---|---|")
         print(f"| one process per photo | {t_each:.1f} | {t_each / args.once:.2f} |")
         print(f"| one batch process (generator loaded once) | {t_once:.1f} | {t_once / args.once:.2f} |")
-        print(f"| saved | {t_each - t_once:.1f} ({100 * (t_each - t_once) / t_each:.0f}%) | "
-              f"{(t_each - t_once) / args.once:.2f} |")
+        print(
+            f"| saved | {t_each - t_once:.1f} ({100 * (t_each - t_once) / t_each:.0f}%) | "
+            f"{(t_each - t_once) / args.once:.2f} |"
+        )
     return 0
 
 

@@ -53,16 +53,29 @@ def main(argv: list[str] | None = None) -> int:
     points = load_points(args.points)
     G = load_checkpoint(resolve_checkpoint(args.checkpoint, allow_download=False), device=str(device))
     load_s = time.perf_counter() - t
-    inversion = InversionConfig(w_steps=args.steps, wplus_steps=args.steps, pti_steps=args.steps,
-                                pti_lpips_threshold=0.0, lpips_net=args.lpips_net, pti_lpips_net=args.lpips_net,
-                                lpips_backbone=args.lpips_backbone)
+    inversion = InversionConfig(
+        w_steps=args.steps,
+        wplus_steps=args.steps,
+        pti_steps=args.steps,
+        pti_lpips_threshold=0.0,
+        lpips_net=args.lpips_net,
+        pti_lpips_net=args.lpips_net,
+        lpips_backbone=args.lpips_backbone,
+    )
     # stop_distance 0: every run takes exactly --drag-steps steps, so per-step times compare.
-    base = PipelineConfig(align_mode=args.align, inversion=inversion, device=str(device),
-                          drag=DragConfig(max_steps=args.drag_steps, stop_distance=0.0), use_cache=False)
-    print(f"device {device}, checkpoint {args.checkpoint} ({G.img_resolution}px, loaded in {load_s:.2f}s), "
-          f"photo {photo.shape[1]}x{photo.shape[0]}, {len(points)} points, {args.steps} steps per inversion "
-          f"stage, {args.drag_steps} drag steps, LPIPS {args.lpips_net} "
-          f"({'random' if args.lpips_backbone == 'random' else 'real'} backbone)")
+    base = PipelineConfig(
+        align_mode=args.align,
+        inversion=inversion,
+        device=str(device),
+        drag=DragConfig(max_steps=args.drag_steps, stop_distance=0.0),
+        use_cache=False,
+    )
+    print(
+        f"device {device}, checkpoint {args.checkpoint} ({G.img_resolution}px, loaded in {load_s:.2f}s), "
+        f"photo {photo.shape[1]}x{photo.shape[0]}, {len(points)} points, {args.steps} steps per inversion "
+        f"stage, {args.drag_steps} drag steps, LPIPS {args.lpips_net} "
+        f"({'random' if args.lpips_backbone == 'random' else 'real'} backbone)"
+    )
 
     rows = []
 
@@ -74,9 +87,20 @@ def main(argv: list[str] | None = None) -> int:
             write_s = time.perf_counter() - t0
         s = result.seconds
         inv_steps = sum(len(v) for k, v in result.inversion.losses.items() if k in ("w", "w+", "pti"))
-        rows.append((label, s["align"], s["invert"], s["metrics"], s["drag"], s["paste"], write_s,
-                     s["total"] + write_s, (s["invert"] / inv_steps) if inv_steps and not result.cache_hit else None,
-                     s["drag"] / max(1, result.drag.steps)))
+        rows.append(
+            (
+                label,
+                s["align"],
+                s["invert"],
+                s["metrics"],
+                s["drag"],
+                s["paste"],
+                write_s,
+                s["total"] + write_s,
+                (s["invert"] / inv_steps) if inv_steps and not result.cache_hit else None,
+                s["drag"] / max(1, result.drag.steps),
+            )
+        )
 
     for method in args.methods.split(","):
         run(method, dataclasses.replace(base, inversion_method=method))

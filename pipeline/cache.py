@@ -35,7 +35,8 @@ __all__ = [
     "InversionCache",
 ]
 
-CACHE_VERSION = 2  # 2: InversionResult files identify their generator by SHA-256. Bump when the key recipe or the stored format changes
+# 2: InversionResult files identify their generator by SHA-256. Bump when the key recipe or the stored format changes.
+CACHE_VERSION = 2
 
 
 def default_cache_dir() -> Path:
@@ -107,8 +108,9 @@ def _config_for_key(config, memo_file: Path | None) -> dict:
     return data
 
 
-def inversion_key(crop: np.ndarray, generator_id: str, method: str, config,
-                  memo_file: str | os.PathLike | None = None) -> str:
+def inversion_key(
+    crop: np.ndarray, generator_id: str, method: str, config, memo_file: str | os.PathLike | None = None
+) -> str:
     """The cache key of one inversion.
 
     Args:
@@ -166,8 +168,11 @@ class InversionCache:
                 return None
             return InversionResult.load(path, G=G, device=device)
         except Exception as exc:  # noqa: BLE001 - a broken entry is recomputed, never fatal
-            warnings.warn(f"ignoring unreadable inversion cache entry {path} ({exc}); it will be recomputed",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"ignoring unreadable inversion cache entry {path} ({exc}); it will be recomputed",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             return None
 
     def put(self, key: str, result, meta: dict | None = None) -> Path:

@@ -32,8 +32,18 @@ from stylegan.errors import (
     exit_code_for,
 )
 
-__all__ = ["main", "build_parser", "config_from_args", "EXIT_OK", "EXIT_ERROR", "EXIT_BAD_INPUT",
-           "EXIT_MISSING_WEIGHTS", "EXIT_JOBS_FAILED", "EXIT_INTERRUPTED", "exit_code_for"]
+__all__ = [
+    "main",
+    "build_parser",
+    "config_from_args",
+    "EXIT_OK",
+    "EXIT_ERROR",
+    "EXIT_BAD_INPUT",
+    "EXIT_MISSING_WEIGHTS",
+    "EXIT_JOBS_FAILED",
+    "EXIT_INTERRUPTED",
+    "exit_code_for",
+]
 
 # Batch mode: every job line was valid but some jobs failed (the others' results are written).
 EXIT_JOBS_FAILED = 4
@@ -75,87 +85,136 @@ def _face_index(text: str) -> int | str:
 
 
 def _add_batch_options(p: argparse.ArgumentParser) -> None:
-    batch = p.add_argument_group("batch (see README, \"Batch editing\")")
-    batch.add_argument("--batch", metavar="JOBS.jsonl",
-                       help="edit many photos: one JSON job a line (the other options are every job's defaults); "
-                            "needs --out; results in OUT/<id>/ and OUT/results.jsonl")
+    batch = p.add_argument_group('batch (see README, "Batch editing")')
+    batch.add_argument(
+        "--batch",
+        metavar="JOBS.jsonl",
+        help="edit many photos: one JSON job a line (the other options are every job's defaults); "
+        "needs --out; results in OUT/<id>/ and OUT/results.jsonl",
+    )
     batch.add_argument("--retry-failed", action="store_true", help="batch: run the failed jobs again")
-    batch.add_argument("--strict", action="store_true",
-                       help="batch: stop before any work when a line of the jobs file is bad (default: skip it)")
+    batch.add_argument(
+        "--strict",
+        action="store_true",
+        help="batch: stop before any work when a line of the jobs file is bad (default: skip it)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to generate the README's option list)."""
+    from align import FACE_PRESETS
     from draggan import DragConfig
     from inversion import InversionConfig
-    from align import FACE_PRESETS
     from pipeline.registry import DEFAULT_CHECKPOINT
 
     inv_defaults, drag_defaults = InversionConfig(), DragConfig()
     p = _Parser(
         prog="run_pipeline.py",
         description="Edit a real photo with DragGAN: align -> invert -> drag -> paste back.",
-        epilog="Exit codes: 0 ok, 2 bad input, 3 missing weights (offline), 4 some batch jobs failed, "
-               "1 other errors.",
+        epilog="Exit codes: 0 ok, 2 bad input, 3 missing weights (offline), 4 some batch jobs failed, 1 other errors.",
     )
     io = p.add_argument_group("inputs and outputs")
     io.add_argument("--image", help="the photo to edit (JPEG, PNG, ...)")
-    io.add_argument("--points", help='JSON with points in photo pixels: {"handles": [[x, y], ...], '
-                                     '"targets": [[x, y], ...]} or [{"handle": [x, y], "target": [x, y]}, ...]; '
-                                     'optional "mask": PNG the size of the photo, white = may move')
-    io.add_argument("--mask", help="mask PNG (overrides the points file's \"mask\")")
+    io.add_argument(
+        "--points",
+        help='JSON with points in photo pixels: {"handles": [[x, y], ...], '
+        '"targets": [[x, y], ...]} or [{"handle": [x, y], "target": [x, y]}, ...]; '
+        'optional "mask": PNG the size of the photo, white = may move',
+    )
+    io.add_argument("--mask", help='mask PNG (overrides the points file\'s "mask")')
     io.add_argument("--out", help="output folder (default: <image folder>/<image name>_edit)")
     io.add_argument("--overwrite", action="store_true", help="replace an existing non-empty output folder")
-    io.add_argument("--video", nargs="?", const="mp4", choices=("mp4", "gif"),
-                    help="also write a video of the drag (default mp4; gif if MP4 is unavailable)")
+    io.add_argument(
+        "--video",
+        nargs="?",
+        const="mp4",
+        choices=("mp4", "gif"),
+        help="also write a video of the drag (default mp4; gif if MP4 is unavailable)",
+    )
     io.add_argument("--fps", type=int, default=10, help="video frames per second (default 10)")
 
     model = p.add_argument_group("model")
-    model.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT,
-                       help=f"generator file or registered name (default {DEFAULT_CHECKPOINT}; "
-                            "see --list-checkpoints; 'random-64' needs no download)")
-    model.add_argument("--checkpoints-dir", help="folder of registered checkpoints (default: ./checkpoints, "
-                                                 "env DRAGGAN_CHECKPOINTS)")
+    model.add_argument(
+        "--checkpoint",
+        default=DEFAULT_CHECKPOINT,
+        help=f"generator file or registered name (default {DEFAULT_CHECKPOINT}; "
+        "see --list-checkpoints; 'random-64' needs no download)",
+    )
+    model.add_argument(
+        "--checkpoints-dir", help="folder of registered checkpoints (default: ./checkpoints, env DRAGGAN_CHECKPOINTS)"
+    )
     model.add_argument("--list-checkpoints", action="store_true", help="list the registered checkpoints and exit")
-    model.add_argument("--offline", action="store_true",
-                       help="never download (also env DRAGGAN_OFFLINE=1); missing weights exit with code 3")
+    model.add_argument(
+        "--offline",
+        action="store_true",
+        help="never download (also env DRAGGAN_OFFLINE=1); missing weights exit with code 3",
+    )
 
     align = p.add_argument_group("alignment")
-    align.add_argument("--align", choices=("face", "box", "center"), default="face",
-                       help="face (dlib + FFHQ crop, default), box (needs --box) or center")
+    align.add_argument(
+        "--align",
+        choices=("face", "box", "center"),
+        default="face",
+        help="face (dlib + FFHQ crop, default), box (needs --box) or center",
+    )
     align.add_argument("--box", type=_box, help="x0,y0,x1,y1 in photo pixels for --align box")
-    align.add_argument("--face-index", type=_face_index,
-                       help="which face, 0 = largest (default); 'all': edit every face that has points "
-                            "(each handle/target pair goes to the face whose crop holds both points)")
-    align.add_argument("--face-preset", choices=sorted(FACE_PRESETS),
-                       help="face framing (default: the one the model was trained with, recorded in the checkpoint "
-                            "or the registry; ffhq otherwise)")
+    align.add_argument(
+        "--face-index",
+        type=_face_index,
+        help="which face, 0 = largest (default); 'all': edit every face that has points "
+        "(each handle/target pair goes to the face whose crop holds both points)",
+    )
+    align.add_argument(
+        "--face-preset",
+        choices=sorted(FACE_PRESETS),
+        help="face framing (default: the one the model was trained with, recorded in the checkpoint "
+        "or the registry; ffhq otherwise)",
+    )
 
     inv = p.add_argument_group("inversion")
-    inv.add_argument("--inversion", choices=("w", "w+", "pti"), default="pti",
-                     help="W, W+ or PTI (default: W pivot + pivotal tuning)")
-    inv.add_argument("--steps", type=_positive_int,
-                     help=f"optimisation steps of each inversion stage (default: W {inv_defaults.w_steps}, "
-                          f"W+ {inv_defaults.wplus_steps}, PTI {inv_defaults.pti_steps}; models of <= 128 px: "
-                          f"fewer, see pipeline.model_defaults)")
+    inv.add_argument(
+        "--inversion",
+        choices=("w", "w+", "pti"),
+        default="pti",
+        help="W, W+ or PTI (default: W pivot + pivotal tuning)",
+    )
+    inv.add_argument(
+        "--steps",
+        type=_positive_int,
+        help=f"optimisation steps of each inversion stage (default: W {inv_defaults.w_steps}, "
+        f"W+ {inv_defaults.wplus_steps}, PTI {inv_defaults.pti_steps}; models of <= 128 px: "
+        f"fewer, see pipeline.model_defaults)",
+    )
     inv.add_argument("--pti-steps", type=_positive_int, help="pivotal-tuning steps (overrides --steps for PTI)")
-    inv.add_argument("--lpips-net", choices=("vgg", "alex", "squeeze"),
-                     help=f"LPIPS backbone of every inversion stage (default: {inv_defaults.lpips_net} for "
-                          f"W/W+, {inv_defaults.pti_lpips_net} for PTI; squeeze, shipped with the package, for "
-                          f"models of <= 128 px)")
-    inv.add_argument("--lpips-backbone", metavar="PATH",
-                     help="local LPIPS backbone file or folder (a torchvision features state dict) for offline "
-                          "machines; 'random' = untrained backbone, for smoke tests only")
-    inv.add_argument("--locality", action="store_true",
-                     help="PTI locality regulariser (PTI, Sec. 3.3): keeps the tuned generator faithful away from "
-                          "the pivot, where a drag moves the latent; costs about 2x per PTI step")
+    inv.add_argument(
+        "--lpips-net",
+        choices=("vgg", "alex", "squeeze"),
+        help=f"LPIPS backbone of every inversion stage (default: {inv_defaults.lpips_net} for "
+        f"W/W+, {inv_defaults.pti_lpips_net} for PTI; squeeze, shipped with the package, for "
+        f"models of <= 128 px)",
+    )
+    inv.add_argument(
+        "--lpips-backbone",
+        metavar="PATH",
+        help="local LPIPS backbone file or folder (a torchvision features state dict) for offline "
+        "machines; 'random' = untrained backbone, for smoke tests only",
+    )
+    inv.add_argument(
+        "--locality",
+        action="store_true",
+        help="PTI locality regulariser (PTI, Sec. 3.3): keeps the tuned generator faithful away from "
+        "the pivot, where a drag moves the latent; costs about 2x per PTI step",
+    )
     inv.add_argument("--no-cache", action="store_true", help="do not read or write the inversion cache")
-    inv.add_argument("--cache-dir", help="inversion cache folder (default ~/.cache/draggan-pipeline/inversions, "
-                                         "env DRAGGAN_CACHE_DIR)")
+    inv.add_argument(
+        "--cache-dir",
+        help="inversion cache folder (default ~/.cache/draggan-pipeline/inversions, env DRAGGAN_CACHE_DIR)",
+    )
 
     drag = p.add_argument_group("drag")
-    drag.add_argument("--drag-steps", type=_positive_int,
-                      help=f"maximum drag steps (default {drag_defaults.max_steps})")
+    drag.add_argument(
+        "--drag-steps", type=_positive_int, help=f"maximum drag steps (default {drag_defaults.max_steps})"
+    )
     drag.add_argument("--lr", type=float, help=f"drag learning rate (default {drag_defaults.lr:g})")
     drag.add_argument("--stop-distance", type=float, help="stop when every handle is this close (generator px)")
 
@@ -180,8 +239,7 @@ def explicit_options(args: argparse.Namespace) -> tuple[str, ...]:
         "stop_distance": ("drag.stop_distance",),
         "face_preset": ("align.eye_scale", "align.mouth_scale", "align.center_shift"),
     }
-    return tuple(name for option, names in given.items() if getattr(args, option, None) is not None
-                 for name in names)
+    return tuple(name for option, names in given.items() if getattr(args, option, None) is not None for name in names)
 
 
 def config_from_args(args: argparse.Namespace):
@@ -216,10 +274,20 @@ def config_from_args(args: argparse.Namespace):
     drag = DragConfig(**drag_changes)
 
     return PipelineConfig(
-        align_mode=args.align, box=args.box, face_index=None if args.face_index == "all" else args.face_index,
+        align_mode=args.align,
+        box=args.box,
+        face_index=None if args.face_index == "all" else args.face_index,
         align=AlignConfig.from_preset(args.face_preset) if args.face_preset else AlignConfig(),
-        user_options=explicit_options(args), inversion_method=args.inversion, inversion=inv, drag=drag, device=args.device, seed=args.seed,
-        use_cache=not args.no_cache, cache_dir=args.cache_dir, video=args.video, video_fps=args.fps,
+        user_options=explicit_options(args),
+        inversion_method=args.inversion,
+        inversion=inv,
+        drag=drag,
+        device=args.device,
+        seed=args.seed,
+        use_cache=not args.no_cache,
+        cache_dir=args.cache_dir,
+        video=args.video,
+        video_fps=args.fps,
     )
 
 
@@ -323,8 +391,16 @@ def _run(args: argparse.Namespace, argv: list[str], log) -> int:
     if config.use_cache and args.cache_dir:
         check_output_location(args.cache_dir, "--cache-dir", OutputError, "choose another folder or pass --no-cache")
     resolve_device(config.device)
-    outcome = run_job(job, models_from_args(args, config, log), out, shlex.join(["run_pipeline.py", *argv]),
-                      overwrite=args.overwrite, inputs=inputs, progress=not args.quiet, log=log)
+    outcome = run_job(
+        job,
+        models_from_args(args, config, log),
+        out,
+        shlex.join(["run_pipeline.py", *argv]),
+        overwrite=args.overwrite,
+        inputs=inputs,
+        progress=not args.quiet,
+        log=log,
+    )
     _print_summary(outcome.result, out, time.perf_counter() - t_start)
     return EXIT_OK
 
@@ -337,9 +413,11 @@ def _print_summary(result, out: Path, seconds: float) -> None:
     converged = all(f.drag.converged for f in faces)
     dist = max(float(np.max(f.distances_photo)) for f in faces)
     cached = all(f.cache_hit for f in faces)
-    print(f"{'converged' if converged else 'not converged'} after {steps} drag steps; "
-          f"final distance to targets {dist:.1f} px (photo); total {seconds:.1f}s"
-          f"{'; inversion from cache' if cached else ''}")
+    print(
+        f"{'converged' if converged else 'not converged'} after {steps} drag steps; "
+        f"final distance to targets {dist:.1f} px (photo); total {seconds:.1f}s"
+        f"{'; inversion from cache' if cached else ''}"
+    )
     print(f"edited photo: {out / 'edited.png'}")
 
 

@@ -27,31 +27,31 @@ class PipelineConfig:
     """How `pipeline.edit_photo` turns a photo and drag points into an edited photo."""
 
     # --- align -----------------------------------------------------------------------------
-    align_mode: str = "face"            # 'face' (dlib + FFHQ crop), 'box' (needs `box`), 'center'
+    align_mode: str = "face"  # 'face' (dlib + FFHQ crop), 'box' (needs `box`), 'center'
     box: tuple[float, float, float, float] | None = None  # (x0, y0, x1, y1) photo px, exclusive ends
-    face_index: int | None = None       # which detected face (largest first); None = the largest
+    face_index: int | None = None  # which detected face (largest first); None = the largest
     align: AlignConfig = field(default_factory=AlignConfig)
     # --- invert ----------------------------------------------------------------------------
-    inversion_method: str = "pti"       # 'w', 'w+' or 'pti' (W pivot + generator tuning, Roich et al.)
+    inversion_method: str = "pti"  # 'w', 'w+' or 'pti' (W pivot + generator tuning, Roich et al.)
     inversion: InversionConfig = field(default_factory=InversionConfig)
     # --- drag ------------------------------------------------------------------------------
     drag: DragConfig = field(default_factory=DragConfig)
-    mask_threshold: float = 0.5         # a crop pixel may move where the warped mask exceeds this
+    mask_threshold: float = 0.5  # a crop pixel may move where the warped mask exceeds this
     # --- paste back ------------------------------------------------------------------------
     paste: PasteConfig = field(default_factory=PasteConfig)
     # --- run -------------------------------------------------------------------------------
-    device: str = "auto"                # 'auto' (cuda > mps > cpu), 'cpu', 'cuda', 'cuda:N', 'mps'
-    seed: int = 0                       # seeds a forked torch RNG around the stages (the caller's RNG is
-                                        # untouched); InversionConfig.seed / DragConfig.seed seed their own
-                                        # stages, and the CLI's --seed sets all three
-    use_cache: bool = True              # reuse a saved inversion of the same crop, generator and config
-    cache_dir: str | None = None        # None = env DRAGGAN_CACHE_DIR or ~/.cache/draggan-pipeline/inversions
-    video: str | None = None            # None, 'mp4' or 'gif': a video of the drag
-    video_fps: int = 10                 # frames per second of the video
+    device: str = "auto"  # 'auto' (cuda > mps > cpu), 'cpu', 'cuda', 'cuda:N', 'mps'
+    seed: int = 0  # seeds a forked torch RNG around the stages (the caller's RNG is
+    # untouched); InversionConfig.seed / DragConfig.seed seed their own
+    # stages, and the CLI's --seed sets all three
+    use_cache: bool = True  # reuse a saved inversion of the same crop, generator and config
+    cache_dir: str | None = None  # None = env DRAGGAN_CACHE_DIR or ~/.cache/draggan-pipeline/inversions
+    video: str | None = None  # None, 'mp4' or 'gif': a video of the drag
+    video_fps: int = 10  # frames per second of the video
     # --- what the user chose -----------------------------------------------------------------
     user_options: tuple[str, ...] = ()  # 'stage.field' names the user set explicitly (the CLI fills it): the
-                                        # model's own settings (pipeline.model_defaults) never override them,
-                                        # nor any field that differs from its stage default
+    # model's own settings (pipeline.model_defaults) never override them,
+    # nor any field that differs from its stage default
 
     def __post_init__(self) -> None:
         if self.align_mode not in ALIGN_MODES:
@@ -59,7 +59,9 @@ class PipelineConfig:
         if self.align_mode == "box":
             box = self.box
             if box is None:
-                raise PipelineError("align_mode 'box' needs a box (x0, y0, x1, y1) in photo pixels; pass --box x0,y0,x1,y1")
+                raise PipelineError(
+                    "align_mode 'box' needs a box (x0, y0, x1, y1) in photo pixels; pass --box x0,y0,x1,y1"
+                )
             try:
                 box = tuple(float(v) for v in box)
             except (TypeError, ValueError):
@@ -68,22 +70,31 @@ class PipelineConfig:
                 raise PipelineError(f"box must be (x0, y0, x1, y1) with x1 > x0 and y1 > y0, got {self.box!r}")
             object.__setattr__(self, "box", box)
         elif self.box is not None:
-            raise PipelineError(f"a box is only used with align_mode 'box' (got align_mode {self.align_mode!r}); "
-                                "drop the box or use --align box")
-        if self.face_index is not None and (isinstance(self.face_index, bool) or not isinstance(self.face_index, int)
-                                            or self.face_index < 0):
+            raise PipelineError(
+                f"a box is only used with align_mode 'box' (got align_mode {self.align_mode!r}); "
+                "drop the box or use --align box"
+            )
+        if self.face_index is not None and (
+            isinstance(self.face_index, bool) or not isinstance(self.face_index, int) or self.face_index < 0
+        ):
             raise PipelineError(f"face_index must be None or an int >= 0, got {self.face_index!r}")
         if self.inversion_method not in INVERSION_METHODS:
-            raise PipelineError(
-                f"inversion_method must be one of {INVERSION_METHODS}, got {self.inversion_method!r}")
-        for name, cls in (("align", AlignConfig), ("inversion", InversionConfig), ("drag", DragConfig),
-                          ("paste", PasteConfig)):
+            raise PipelineError(f"inversion_method must be one of {INVERSION_METHODS}, got {self.inversion_method!r}")
+        for name, cls in (
+            ("align", AlignConfig),
+            ("inversion", InversionConfig),
+            ("drag", DragConfig),
+            ("paste", PasteConfig),
+        ):
             if not isinstance(getattr(self, name), cls):
-                raise PipelineError(f"PipelineConfig.{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}")
+                raise PipelineError(
+                    f"PipelineConfig.{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}"
+                )
         if not (isinstance(self.mask_threshold, (int, float)) and 0 < self.mask_threshold < 1):
             raise PipelineError(f"mask_threshold must be in (0, 1), got {self.mask_threshold!r}")
         if not isinstance(self.device, str) or not (
-                self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:")):
+            self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:")
+        ):
             raise PipelineError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {self.device!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise PipelineError(f"seed must be an int, got {self.seed!r}")
@@ -100,8 +111,9 @@ class PipelineConfig:
             stage, _, field_name = str(name).partition(".")
             stage_config = getattr(self, stage, None) if stage in ("align", "inversion", "drag") else None
             if stage_config is None or field_name not in {f.name for f in dataclasses.fields(stage_config)}:
-                raise PipelineError(f"user_options holds {name!r}, which is not an 'align.*', 'inversion.*' or "
-                                    "'drag.*' field name")
+                raise PipelineError(
+                    f"user_options holds {name!r}, which is not an 'align.*', 'inversion.*' or 'drag.*' field name"
+                )
 
 
 def _json_safe(value):

@@ -17,10 +17,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
-from pathlib import Path
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -146,8 +146,9 @@ def align_photo(photo: np.ndarray, size: int, config: PipelineConfig = PipelineC
     return align_center(photo, size, config=config.align)
 
 
-def points_to_crop(handles_photo: np.ndarray, targets_photo: np.ndarray,
-                   alignment: Alignment) -> tuple[np.ndarray, np.ndarray]:
+def points_to_crop(
+    handles_photo: np.ndarray, targets_photo: np.ndarray, alignment: Alignment
+) -> tuple[np.ndarray, np.ndarray]:
     """Stage 2: check points against the photo and the crop and map them into the crop.
 
     *Convention*: x right, y down, pixel centres at integer coordinates in both frames.
@@ -169,8 +170,9 @@ def points_to_crop(handles_photo: np.ndarray, targets_photo: np.ndarray,
     if handles_photo.shape != targets_photo.shape:
         raise PointsError(f"{len(handles_photo)} handles but {len(targets_photo)} targets; give one target per handle")
     for name, pts in (("handle", handles_photo), ("target", targets_photo)):
-        check_points_in_frame(pts, w, h, name, f"the {w}x{h} photo",
-                              "give (x, y) in original photo pixels, x right, y down")
+        check_points_in_frame(
+            pts, w, h, name, f"the {w}x{h} photo", "give (x, y) in original photo pixels, x right, y down"
+        )
     size = alignment.size
     mapped = []
     for name, pts in (("handle", handles_photo), ("target", targets_photo)):
@@ -213,11 +215,19 @@ def mask_to_crop(mask_photo: np.ndarray, alignment: Alignment, threshold: float 
     mask = np.asarray(mask_photo)
     h, w = alignment.photo_shape
     if mask.shape != (h, w):
-        raise PointsError(f"mask is {mask.shape[1] if mask.ndim > 1 else '?'}x{mask.shape[0]} but the photo is "
-                          f"{w}x{h}; draw the mask on the original photo at its full size")
+        raise PointsError(
+            f"mask is {mask.shape[1] if mask.ndim > 1 else '?'}x{mask.shape[0]} but the photo is "
+            f"{w}x{h}; draw the mask on the original photo at its full size"
+        )
     size = alignment.size
-    warped = cv2.warpAffine(mask.astype(np.float32), alignment.crop_from_photo[:2], (size, size),
-                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    warped = cv2.warpAffine(
+        mask.astype(np.float32),
+        alignment.crop_from_photo[:2],
+        (size, size),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0.0,
+    )
     crop_mask = (warped > threshold).astype(np.float32)
     if not crop_mask.any():
         raise PointsError("the mask's white region lies outside the aligned crop; paint the region to edit white")
@@ -235,8 +245,14 @@ def render(G, ws: torch.Tensor) -> np.ndarray:
         return to_uint8_image(G.synthesis(ws.to(device=device, dtype=torch.float32), noise_mode="const"))
 
 
-def invert_crop(G, crop: np.ndarray, config: PipelineConfig = PipelineConfig(), generator_id: str | None = None,
-                progress: bool = True, log: Log | None = None) -> tuple[InversionResult, bool, str | None]:
+def invert_crop(
+    G,
+    crop: np.ndarray,
+    config: PipelineConfig = PipelineConfig(),
+    generator_id: str | None = None,
+    progress: bool = True,
+    log: Log | None = None,
+) -> tuple[InversionResult, bool, str | None]:
     """Stage 3: invert the crop (W, W+ or PTI), through the inversion cache.
 
     Args:
@@ -267,18 +283,32 @@ def invert_crop(G, crop: np.ndarray, config: PipelineConfig = PipelineConfig(), 
     result = invert(G, np.array(crop), method=config.inversion_method, config=config.inversion, progress=progress)
     if cache is not None:
         try:
-            cache.put(key, result, meta={"method": config.inversion_method, "generator": generator_id,
-                                         "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+            cache.put(
+                key,
+                result,
+                meta={
+                    "method": config.inversion_method,
+                    "generator": generator_id,
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                },
+            )
         except OSError as exc:
             if log:
                 log(f"warning: could not write the inversion cache ({exc}); continuing without it")
     return result, False, key
 
 
-def drag_crop(G, ws: torch.Tensor, handles_crop: np.ndarray, targets_crop: np.ndarray,
-              mask_crop: np.ndarray | None = None, config: PipelineConfig = PipelineConfig(),
-              progress: bool = True, callback: DragCallback | None = None,
-              video_frames: int = VIDEO_FRAMES) -> DragResult:
+def drag_crop(
+    G,
+    ws: torch.Tensor,
+    handles_crop: np.ndarray,
+    targets_crop: np.ndarray,
+    mask_crop: np.ndarray | None = None,
+    config: PipelineConfig = PipelineConfig(),
+    progress: bool = True,
+    callback: DragCallback | None = None,
+    video_frames: int = VIDEO_FRAMES,
+) -> DragResult:
     """Stage 4: drag the handles to the targets in the generator's image.
 
     Args:
@@ -333,8 +363,13 @@ def video_drag_config(config: PipelineConfig, frames: int = VIDEO_FRAMES):
     return drag_config
 
 
-def paste_edit(photo: np.ndarray, alignment: Alignment, edited_crop: np.ndarray, reconstruction_crop: np.ndarray,
-               config: PipelineConfig = PipelineConfig()) -> np.ndarray:
+def paste_edit(
+    photo: np.ndarray,
+    alignment: Alignment,
+    edited_crop: np.ndarray,
+    reconstruction_crop: np.ndarray,
+    config: PipelineConfig = PipelineConfig(),
+) -> np.ndarray:
     """Stage 5: put the edit back into the photo (`align.paste_back`; untouched pixels stay byte-identical).
 
     Returns:
@@ -343,8 +378,12 @@ def paste_edit(photo: np.ndarray, alignment: Alignment, edited_crop: np.ndarray,
     return paste_back(photo, alignment, edited_crop, reconstruction_crop, config=config.paste)
 
 
-def reconstruction_metrics(reconstruction: np.ndarray, target: np.ndarray, config: PipelineConfig = PipelineConfig(),
-                           device: torch.device | str = "cpu") -> dict:
+def reconstruction_metrics(
+    reconstruction: np.ndarray,
+    target: np.ndarray,
+    config: PipelineConfig = PipelineConfig(),
+    device: torch.device | str = "cpu",
+) -> dict:
     """PSNR (dB), SSIM and LPIPS of the reconstruction against the aligned crop.
 
     LPIPS uses the net the inversion used last (PTI: `pti_lpips_net`, 'alex' by default,
@@ -360,11 +399,17 @@ def reconstruction_metrics(reconstruction: np.ndarray, target: np.ndarray, confi
 
     inv = config.inversion
     net = inv.pti_lpips_net if config.inversion_method == "pti" else inv.lpips_net
-    out: dict = {"psnr": metrics.psnr(target, reconstruction), "ssim": metrics.ssim(target, reconstruction),
-                 "lpips": None, "lpips_net": net, "lpips_backbone": inv.lpips_backbone or "torchvision cache"}
+    out: dict = {
+        "psnr": metrics.psnr(target, reconstruction),
+        "ssim": metrics.ssim(target, reconstruction),
+        "lpips": None,
+        "lpips_net": net,
+        "lpips_backbone": inv.lpips_backbone or "torchvision cache",
+    }
     try:
-        out["lpips"] = metrics.lpips_distance(target, reconstruction, net=net, backbone=inv.lpips_backbone,
-                                              device=device)
+        out["lpips"] = metrics.lpips_distance(
+            target, reconstruction, net=net, backbone=inv.lpips_backbone, device=device
+        )
     except Exception as exc:  # noqa: BLE001 - a metric must not fail the edit
         out["lpips_error"] = (str(exc) or type(exc).__name__).splitlines()[0]
     return out
@@ -376,8 +421,9 @@ def _as_photo(photo: np.ndarray | str | os.PathLike, max_pixels: int) -> np.ndar
     return check_photo(photo, max_pixels)
 
 
-def generator_on_device(G, config: PipelineConfig, progress: bool = True,
-                        log: Log | None = None) -> tuple[object, torch.device, float | None]:
+def generator_on_device(
+    G, config: PipelineConfig, progress: bool = True, log: Log | None = None
+) -> tuple[object, torch.device, float | None]:
     """The generator to edit with, on the device `config.device` names.
 
     Args:
@@ -454,26 +500,43 @@ def edit_aligned(
     # Writable copy: Alignment.crop is read-only and torch.from_numpy warns about that.
     metrics = reconstruction_metrics(reconstruction, np.array(alignment.crop), config, device)
     seconds["metrics"] = time.perf_counter() - t
-    say(f"reconstruction: PSNR {metrics['psnr']:.1f} dB"
-        + (f", LPIPS-{metrics['lpips_net']} {metrics['lpips']:.3f}" if metrics.get("lpips") is not None else ""))
+    say(
+        f"reconstruction: PSNR {metrics['psnr']:.1f} dB"
+        + (f", LPIPS-{metrics['lpips_net']} {metrics['lpips']:.3f}" if metrics.get("lpips") is not None else "")
+    )
 
     t = time.perf_counter()
     result = drag_crop(G_edit, pivot, handles_crop, targets_crop, mask_crop, config, progress)
     seconds["drag"] = time.perf_counter() - t
     dist = np.hypot(*(result.handles - targets_crop).T)
-    say(f"drag: {result.steps} steps, {'converged' if result.converged else 'not converged'}, "
-        f"max distance {dist.max():.1f} px ({seconds['drag']:.1f}s)")
+    say(
+        f"drag: {result.steps} steps, {'converged' if result.converged else 'not converged'}, "
+        f"max distance {dist.max():.1f} px ({seconds['drag']:.1f}s)"
+    )
 
     t = time.perf_counter()
     edited_photo = paste_edit(photo, alignment, result.image, reconstruction, config)
     seconds["paste"] = time.perf_counter() - t
     say(f"paste: done ({seconds['paste']:.1f}s)")
     return EditResult(
-        photo=photo, edited_photo=edited_photo, alignment=alignment, reconstruction_crop=reconstruction,
-        edited_crop=result.image, handles_photo=np.asarray(handles_photo, dtype=np.float64).reshape(-1, 2),
-        targets_photo=np.asarray(targets_photo, dtype=np.float64).reshape(-1, 2), handles_crop=handles_crop,
-        targets_crop=targets_crop, mask_crop=mask_crop, inversion=inversion, drag=result, seconds=seconds,
-        metrics=metrics, cache_hit=cache_hit, cache_key=cache_key, device=str(device), config=config,
+        photo=photo,
+        edited_photo=edited_photo,
+        alignment=alignment,
+        reconstruction_crop=reconstruction,
+        edited_crop=result.image,
+        handles_photo=np.asarray(handles_photo, dtype=np.float64).reshape(-1, 2),
+        targets_photo=np.asarray(targets_photo, dtype=np.float64).reshape(-1, 2),
+        handles_crop=handles_crop,
+        targets_crop=targets_crop,
+        mask_crop=mask_crop,
+        inversion=inversion,
+        drag=result,
+        seconds=seconds,
+        metrics=metrics,
+        cache_hit=cache_hit,
+        cache_key=cache_key,
+        device=str(device),
+        config=config,
     )
 
 
@@ -541,8 +604,9 @@ def edit_photo(
         alignment = align_photo(photo, int(G.img_resolution), config)
         align_seconds = time.perf_counter() - t
         say(f"align: {alignment.kind} crop {alignment.size}x{alignment.size} ({align_seconds:.1f}s)")
-        result = edit_aligned(photo, alignment, handles_photo, targets_photo, G, config, mask_photo, generator_id,
-                              progress, say)
+        result = edit_aligned(
+            photo, alignment, handles_photo, targets_photo, G, config, mask_photo, generator_id, progress, say
+        )
     result.seconds["align"] += align_seconds
     if load_seconds is not None:
         result.seconds["load"] = load_seconds

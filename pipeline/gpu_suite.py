@@ -46,21 +46,22 @@ __all__ = ["SuiteConfig", "run_suite", "format_markdown", "main"]
 @dataclass(frozen=True)
 class SuiteConfig:
     """Sizes and budgets of one suite run (`quick()` for the CPU smoke run)."""
+
     drag_resolutions: tuple[int, ...] = (256, 512)  # drag benchmarks at these generator sizes
-    drag_steps: int = 20                    # timed drag steps per setting
-    drag_warmup: int = 3                    # untimed steps first (compilation happens here)
-    pti_resolution: int = 512               # PTI inversion at this size
-    pti_w_steps: int = 450                  # W projection steps before tuning (InversionConfig default)
-    pti_steps: int = 350                    # PTI steps (InversionConfig default)
-    channel_max: int = 512                  # 512 = config-f
-    w_dim: int = 512                        # z and w dims (config-f: 512)
-    num_fp16_res: int = 4                   # NVlabs stylegan2-ada pickles: 4 fp16 blocks
-    conv_clamp: float = 256.0               # NVlabs: 256 with fp16
-    compile_backend: str = "inductor"       # torch.compile backend ('eager' only checks the wiring)
+    drag_steps: int = 20  # timed drag steps per setting
+    drag_warmup: int = 3  # untimed steps first (compilation happens here)
+    pti_resolution: int = 512  # PTI inversion at this size
+    pti_w_steps: int = 450  # W projection steps before tuning (InversionConfig default)
+    pti_steps: int = 350  # PTI steps (InversionConfig default)
+    channel_max: int = 512  # 512 = config-f
+    w_dim: int = 512  # z and w dims (config-f: 512)
+    num_fp16_res: int = 4  # NVlabs stylegan2-ada pickles: 4 fp16 blocks
+    conv_clamp: float = 256.0  # NVlabs: 256 with fp16
+    compile_backend: str = "inductor"  # torch.compile backend ('eager' only checks the wiring)
     compile_resolutions: tuple[int, ...] | None = None  # drag sizes also timed compiled (None = all)
     compile_dtypes: tuple[str, ...] = ("fp32", "bf16")  # ... in these dtypes
-    budget_s: float = 420.0                 # stop starting stages after this many seconds
-    lpips_backbone: str | None = None       # PTI's LPIPS-squeeze backbone (None: cache or packaged, else random)
+    budget_s: float = 420.0  # stop starting stages after this many seconds
+    lpips_backbone: str | None = None  # PTI's LPIPS-squeeze backbone (None: cache or packaged, else random)
 
     def __post_init__(self):
         if not self.drag_resolutions or any(r < 16 or r & (r - 1) for r in self.drag_resolutions):
@@ -73,15 +74,27 @@ class SuiteConfig:
     @classmethod
     def quick(cls, **changes) -> SuiteConfig:
         """Tiny sizes: the whole suite in seconds on a CPU."""
-        small = dict(drag_resolutions=(32, 64), drag_steps=2, drag_warmup=1, pti_resolution=32, pti_w_steps=3,
-                     pti_steps=3, channel_max=32, w_dim=32, num_fp16_res=2, compile_backend="eager",
-                     compile_resolutions=(), lpips_backbone="random")
+        small = dict(
+            drag_resolutions=(32, 64),
+            drag_steps=2,
+            drag_warmup=1,
+            pti_resolution=32,
+            pti_w_steps=3,
+            pti_steps=3,
+            channel_max=32,
+            w_dim=32,
+            num_fp16_res=2,
+            compile_backend="eager",
+            compile_resolutions=(),
+            lpips_backbone="random",
+        )
         return cls(**{**small, **changes})
 
 
 @dataclass
 class SuiteResult:
     """Everything measured; `to_json()` is what gpu_suite.json holds."""
+
     device: str
     torch_version: str
     quick: bool
@@ -98,17 +111,26 @@ class SuiteResult:
 def _generator(res: int, config: SuiteConfig, device: torch.device, fp16: bool = False, seed: int = 0):
     """A seeded random config-f-shaped generator (NVlabs' fp16 settings when `fp16`)."""
     from stylegan import Generator
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        G = Generator(z_dim=config.w_dim, w_dim=config.w_dim, img_resolution=res, channel_base=config.channel_max * 64,
-                      channel_max=config.channel_max, num_fp16_res=config.num_fp16_res if fp16 else 0,
-                      conv_clamp=config.conv_clamp if fp16 else None, mapping_layers=8)
+        G = Generator(
+            z_dim=config.w_dim,
+            w_dim=config.w_dim,
+            img_resolution=res,
+            channel_base=config.channel_max * 64,
+            channel_max=config.channel_max,
+            num_fp16_res=config.num_fp16_res if fp16 else 0,
+            conv_clamp=config.conv_clamp if fp16 else None,
+            mapping_layers=8,
+        )
     return G.eval().requires_grad_(False).to(device)
 
 
 def measure_fp16_blocks(config: SuiteConfig, device: torch.device) -> dict:
     """Max / RMS difference of the image with fp16 top blocks vs the same generator in fp32."""
     from stylegan.networks import reduced_precision
+
     res = max(config.drag_resolutions)
     G = _generator(res, config, device, fp16=True)
     z = torch.randn(4, G.z_dim, generator=torch.Generator().manual_seed(1)).to(device)
@@ -125,10 +147,17 @@ def measure_fp16_blocks(config: SuiteConfig, device: torch.device) -> dict:
             with reduced_precision(G, dtype), PeakMemory(device) as mem:
                 out = G.synthesis(ws)
     diff = (out.float() - ref).abs()
-    return {"res": res, "num_fp16_res": config.num_fp16_res, "conv_clamp": config.conv_clamp, "path": path,
-            "max_abs_diff": float(diff.max()), "rms_diff": float(diff.square().mean().sqrt()),
-            "image_std": float(ref.std()), "finite": bool(torch.isfinite(out).all()),
-            "peak_mib": float(mem.peak_mib)}
+    return {
+        "res": res,
+        "num_fp16_res": config.num_fp16_res,
+        "conv_clamp": config.conv_clamp,
+        "path": path,
+        "max_abs_diff": float(diff.max()),
+        "rms_diff": float(diff.square().mean().sqrt()),
+        "image_std": float(ref.std()),
+        "finite": bool(torch.isfinite(out).all()),
+        "peak_mib": float(mem.peak_mib),
+    }
 
 
 def _has_fp16_conv(device: torch.device) -> bool:
@@ -150,6 +179,7 @@ def _compiled(G, backend: str) -> Iterator[None]:
 
     import stylegan.local as local
     import stylegan.networks as networks
+
     eager, limit = networks.modulated_conv2d, torch._dynamo.config.recompile_limit
     # One graph per layer shape (channels, up, dtype): more than dynamo's default limit of 8.
     torch._dynamo.config.recompile_limit = max(limit, 64)
@@ -165,13 +195,19 @@ def _compiled(G, backend: str) -> Iterator[None]:
 def measure_drag(res: int, dtype: str, compiled: bool, config: SuiteConfig, device: torch.device) -> dict:
     """ms per drag step (median) and peak memory for one setting; a failure becomes the row's 'error'."""
     from draggan.bench import measure
+
     row = {"res": res, "dtype": dtype, "compile": config.compile_backend if compiled else "off"}
     try:
         G = _generator(res, config, device)
         with _compiled(G, config.compile_backend) if compiled else nullcontext():
             m = measure(G, steps=config.drag_steps, warmup=config.drag_warmup, dtype=dtype)
-        row.update(ms_per_step=m["median_s"] * 1e3, min_ms=m["min_s"] * 1e3, steps=m["steps"],
-                   peak_mib=m["peak_mib"], mem_kind=m["mem_kind"])
+        row.update(
+            ms_per_step=m["median_s"] * 1e3,
+            min_ms=m["min_s"] * 1e3,
+            steps=m["steps"],
+            peak_mib=m["peak_mib"],
+            mem_kind=m["mem_kind"],
+        )
     except Exception as exc:  # noqa: BLE001 - compile / autocast failures are results, not crashes
         row["error"] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}"
     finally:
@@ -187,29 +223,41 @@ def measure_pti(config: SuiteConfig, device: torch.device) -> dict:
     from inversion.lpips_loss import resolve_backbone
     from inversion.metrics import psnr
     from stylegan.errors import MissingWeightsError
+
     backbone = config.lpips_backbone
     if backbone is None:
         try:  # torchvision's cache, else the SqueezeNet features shipped with the package
             backbone = resolve_backbone("squeeze")
         except MissingWeightsError:
             backbone = "random"
-    G = random_generator(config.pti_resolution, seed=0, w_dim=config.w_dim, channel_max=config.channel_max,
-                         device=device)
+    G = random_generator(
+        config.pti_resolution, seed=0, w_dim=config.w_dim, channel_max=config.channel_max, device=device
+    )
     with torch.no_grad():
         ws = G.mapping(torch.randn(1, G.z_dim, generator=torch.Generator().manual_seed(5)).to(device))
         img = G.synthesis(ws, noise_mode="const")
     target = (img[0] * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-    inv_config = InversionConfig(w_steps=config.pti_w_steps, pti_steps=config.pti_steps, lpips_net="squeeze",
-                                 pti_lpips_net="squeeze", lpips_backbone=backbone)
+    inv_config = InversionConfig(
+        w_steps=config.pti_w_steps,
+        pti_steps=config.pti_steps,
+        lpips_net="squeeze",
+        pti_lpips_net="squeeze",
+        lpips_backbone=backbone,
+    )
     with PeakMemory(device) as mem:
         t0 = time.perf_counter()
         result = invert(G, np.ascontiguousarray(target), "pti", inv_config)
         synchronize(device)
         seconds = time.perf_counter() - t0
-    return {"res": config.pti_resolution, "w_steps": config.pti_w_steps, "pti_steps": config.pti_steps,
-            "lpips_backbone": "random" if backbone == "random" else Path(backbone).name,
-            "seconds": seconds, "psnr_db": float(psnr(target, result.reconstruction)),
-            "peak_mib": float(mem.peak_mib)}
+    return {
+        "res": config.pti_resolution,
+        "w_steps": config.pti_w_steps,
+        "pti_steps": config.pti_steps,
+        "lpips_backbone": "random" if backbone == "random" else Path(backbone).name,
+        "seconds": seconds,
+        "psnr_db": float(psnr(target, result.reconstruction)),
+        "peak_mib": float(mem.peak_mib),
+    }
 
 
 def run_suite(config: SuiteConfig, device: torch.device, quick: bool = False, log=print) -> SuiteResult:
@@ -231,8 +279,12 @@ def run_suite(config: SuiteConfig, device: torch.device, quick: bool = False, lo
     # where the time budget can cut it without losing the rest.
     compiled_sizes = config.drag_resolutions if config.compile_resolutions is None else config.compile_resolutions
     settings = [(res, dtype, False) for res in config.drag_resolutions for dtype in ("fp32", "bf16")]
-    compiled = [(res, dtype, True) for res in config.drag_resolutions if res in compiled_sizes
-                for dtype in config.compile_dtypes]
+    compiled = [
+        (res, dtype, True)
+        for res in config.drag_resolutions
+        if res in compiled_sizes
+        for dtype in config.compile_dtypes
+    ]
     for res, dtype, on in settings:
         _drag_stage(result, res, dtype, on, config, device, time_left, log)
     if time_left("PTI"):
@@ -244,8 +296,9 @@ def run_suite(config: SuiteConfig, device: torch.device, quick: bool = False, lo
     return result
 
 
-def _drag_stage(result: SuiteResult, res: int, dtype: str, compiled: bool, config: SuiteConfig,
-                device: torch.device, time_left, log) -> None:
+def _drag_stage(
+    result: SuiteResult, res: int, dtype: str, compiled: bool, config: SuiteConfig, device: torch.device, time_left, log
+) -> None:
     label = f"drag {res} px {dtype} compile={'on' if compiled else 'off'}"
     if time_left(label):
         log(label + " ...")
@@ -264,26 +317,36 @@ def _fmt(value, spec: str) -> str:
 
 def format_markdown(result: SuiteResult) -> str:
     """The results as one Markdown table (plus notes)."""
-    lines = [f"GPU suite on {result.device}, torch {result.torch_version}"
-             f"{' (--quick sizes)' if result.quick else ''}, {result.seconds:.0f} s", "",
-             "| measurement | setting | result | peak memory (MiB) |", "|---|---|---|---:|"]
+    lines = [
+        f"GPU suite on {result.device}, torch {result.torch_version}"
+        f"{' (--quick sizes)' if result.quick else ''}, {result.seconds:.0f} s",
+        "",
+        "| measurement | setting | result | peak memory (MiB) |",
+        "|---|---|---|---:|",
+    ]
     f = result.fp16_blocks
     if f:
-        lines.append(f"| fp16 top blocks vs fp32 | {f['res']} px, num_fp16_res {f['num_fp16_res']}, conv_clamp "
-                     f"{f['conv_clamp']:g}, {f['path']} | max diff {f['max_abs_diff']:.4f}, RMS {f['rms_diff']:.5f} "
-                     f"(image std {f['image_std']:.2f}) | {_fmt(f['peak_mib'], '.0f')} |")
+        lines.append(
+            f"| fp16 top blocks vs fp32 | {f['res']} px, num_fp16_res {f['num_fp16_res']}, conv_clamp "
+            f"{f['conv_clamp']:g}, {f['path']} | max diff {f['max_abs_diff']:.4f}, RMS {f['rms_diff']:.5f} "
+            f"(image std {f['image_std']:.2f}) | {_fmt(f['peak_mib'], '.0f')} |"
+        )
     for r in result.drag:
         setting = f"{r['res']} px, {r['dtype']}, compile {r['compile']}"
         if "error" in r:
             lines.append(f"| drag step | {setting} | failed: {r['error']} | n/a |")
         else:
-            lines.append(f"| drag step | {setting} | {r['ms_per_step']:.1f} ms/step (min {r['min_ms']:.1f}) | "
-                         f"{_fmt(r['peak_mib'], '.0f')} |")
+            lines.append(
+                f"| drag step | {setting} | {r['ms_per_step']:.1f} ms/step (min {r['min_ms']:.1f}) | "
+                f"{_fmt(r['peak_mib'], '.0f')} |"
+            )
     p = result.pti
     if p:
-        lines.append(f"| PTI inversion | {p['res']} px, {p['w_steps']} W + {p['pti_steps']} PTI steps, LPIPS-squeeze "
-                     f"({p['lpips_backbone']}) | {p['seconds']:.1f} s, PSNR {p['psnr_db']:.1f} dB | "
-                     f"{_fmt(p['peak_mib'], '.0f')} |")
+        lines.append(
+            f"| PTI inversion | {p['res']} px, {p['w_steps']} W + {p['pti_steps']} PTI steps, LPIPS-squeeze "
+            f"({p['lpips_backbone']}) | {p['seconds']:.1f} s, PSNR {p['psnr_db']:.1f} dB | "
+            f"{_fmt(p['peak_mib'], '.0f')} |"
+        )
     lines += [f"- {note}" for note in result.notes]
     return "\n".join(lines) + "\n"
 
@@ -297,9 +360,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compile-backend", default=None, help="torch.compile backend (inductor; --quick: eager)")
     parser.add_argument("--lpips-backbone", default=None, help="LPIPS-squeeze backbone file for PTI, or 'random'")
     args = parser.parse_args(argv)
-    changes = {k: v for k, v in (("budget_s", args.budget_s), ("compile_backend", args.compile_backend),
-                                 ("lpips_backbone", args.lpips_backbone)) if v is not None}
+    changes = {
+        k: v
+        for k, v in (
+            ("budget_s", args.budget_s),
+            ("compile_backend", args.compile_backend),
+            ("lpips_backbone", args.lpips_backbone),
+        )
+        if v is not None
+    }
     from stylegan.errors import DragPipelineError
+
     try:
         config = SuiteConfig.quick(**changes) if args.quick else SuiteConfig(**changes)
         device = resolve_device(args.device)

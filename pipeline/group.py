@@ -63,8 +63,9 @@ def align_all_faces(photo: np.ndarray, size: int, config: PipelineConfig) -> lis
     from align import align_face
 
     first = align_face(photo, size, face_index=0, config=config.align)
-    return [first] + [align_face(photo, size, face_index=i, config=config.align)
-                      for i in range(1, len(first.all_face_boxes))]
+    return [first] + [
+        align_face(photo, size, face_index=i, config=config.align) for i in range(1, len(first.all_face_boxes))
+    ]
 
 
 def assign_pairs(handles_photo: np.ndarray, targets_photo: np.ndarray, alignments: list) -> np.ndarray:
@@ -95,18 +96,30 @@ def assign_pairs(handles_photo: np.ndarray, targets_photo: np.ndarray, alignment
                 pass
         pair = f"pair {i} (handle ({h[0]:g}, {h[1]:g}) -> target ({t[0]:g}, {t[1]:g}))"
         if not fits:
-            raise PointsError(f"{pair} lies in no face's crop ({len(alignments)} face(s) found); put both points "
-                              "on one face, or pick a face with --face-index N")
+            raise PointsError(
+                f"{pair} lies in no face's crop ({len(alignments)} face(s) found); put both points "
+                "on one face, or pick a face with --face-index N"
+            )
         if len(fits) > 1:
-            raise PointsError(f"{pair} lies in the crops of faces {', '.join(map(str, fits))}; move it so that "
-                              "one face's crop holds it, or edit one face with --face-index N")
+            raise PointsError(
+                f"{pair} lies in the crops of faces {', '.join(map(str, fits))}; move it so that "
+                "one face's crop holds it, or edit one face with --face-index N"
+            )
         out[i] = fits[0]
     return out
 
 
-def edit_group(photo, handles_photo: np.ndarray, targets_photo: np.ndarray, G, config: PipelineConfig,
-               mask_photo: np.ndarray | None = None, generator_id: str | None = None, progress: bool = True,
-               log=None) -> GroupEditResult:
+def edit_group(
+    photo,
+    handles_photo: np.ndarray,
+    targets_photo: np.ndarray,
+    G,
+    config: PipelineConfig,
+    mask_photo: np.ndarray | None = None,
+    generator_id: str | None = None,
+    progress: bool = True,
+    log=None,
+) -> GroupEditResult:
     """Edit every face of a group photo that has points (see the module docstring).
 
     Args:
@@ -137,13 +150,16 @@ def edit_group(photo, handles_photo: np.ndarray, targets_photo: np.ndarray, G, c
         alignments = align_all_faces(photo, int(G.img_resolution), config)
         pair_faces = assign_pairs(handles, targets, alignments)
         align_seconds = time.perf_counter() - t
-        say(f"align: {len(alignments)} face(s), pairs on faces {sorted(set(pair_faces.tolist()))} "
-            f"({align_seconds:.1f}s)")
+        say(
+            f"align: {len(alignments)} face(s), pairs on faces {sorted(set(pair_faces.tolist()))} "
+            f"({align_seconds:.1f}s)"
+        )
         canvas, faces, order = photo, [], sorted(set(pair_faces.tolist()))
         for k in order:
             sel = pair_faces == k
-            face = edit_aligned(canvas, alignments[k], handles[sel], targets[sel], G, config, mask_photo,
-                                generator_id, progress, say)
+            face = edit_aligned(
+                canvas, alignments[k], handles[sel], targets[sel], G, config, mask_photo, generator_id, progress, say
+            )
             canvas = face.edited_photo
             faces.append(face)
     seconds: dict[str, float] = {}
@@ -152,8 +168,16 @@ def edit_group(photo, handles_photo: np.ndarray, targets_photo: np.ndarray, G, c
             seconds[key] = seconds.get(key, 0.0) + value
     seconds["align"] = seconds.get("align", 0.0) + align_seconds
     seconds["total"] = time.perf_counter() - t_start
-    return GroupEditResult(photo=photo, edited_photo=canvas, alignments=alignments, pair_faces=pair_faces,
-                           face_indices=order, faces=faces, seconds=seconds, config=config)
+    return GroupEditResult(
+        photo=photo,
+        edited_photo=canvas,
+        alignments=alignments,
+        pair_faces=pair_faces,
+        face_indices=order,
+        faces=faces,
+        seconds=seconds,
+        config=config,
+    )
 
 
 def write_group_results(result: GroupEditResult, folder: str | os.PathLike, extra: dict | None = None) -> list[str]:
@@ -176,8 +200,14 @@ def write_group_results(result: GroupEditResult, folder: str | os.PathLike, extr
         write_results(face, sub, extra)
         written.append(f"face{k}/")
         summary = build_report(face)
-        faces.append({"face_index": k, "folder": f"face{k}", "num_points": len(face.handles_photo),
-                      **{key: summary[key] for key in ("metrics", "cache_hit", "alignment", "points", "drag")}})
+        faces.append(
+            {
+                "face_index": k,
+                "folder": f"face{k}",
+                "num_points": len(face.handles_photo),
+                **{key: summary[key] for key in ("metrics", "cache_hit", "alignment", "points", "drag")},
+            }
+        )
     written.append("report.json")
     report = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

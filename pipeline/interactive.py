@@ -63,7 +63,15 @@ def seed_inversion(G, image: np.ndarray, ws: torch.Tensor, config: PipelineConfi
         (alignment, inversion) with inversion.method 'seed' and G the caller's generator.
     """
     alignment = align_center(image, int(G.img_resolution), config=config.align)
-    inversion = InversionResult(method="seed", ws=ws.detach().cpu().to(torch.float32), G=G, reconstruction=image,
-                                losses={}, timings={}, config=config.inversion, tuned=False,
-                                base_sha256=generator_sha256(G))
+    inversion = InversionResult(
+        method="seed",
+        ws=ws.detach().cpu().to(torch.float32),
+        G=G,
+        reconstruction=image,
+        losses={},
+        timings={},
+        config=config.inversion,
+        tuned=False,
+        base_sha256=generator_sha256(G),
+    )
     return alignment, inversion

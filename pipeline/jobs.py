@@ -29,8 +29,18 @@ from pipeline.errors import PipelineError
 from pipeline.points import DragPoints, check_points_in_frame, parse_points
 from stylegan.images import image_size
 
-__all__ = ["Job", "JobLineError", "BadLine", "ALL_FACES", "JOB_KEYS", "photo_size", "parse_job_line", "read_jobs",
-           "check_job_id", "single_job"]
+__all__ = [
+    "Job",
+    "JobLineError",
+    "BadLine",
+    "ALL_FACES",
+    "JOB_KEYS",
+    "photo_size",
+    "parse_job_line",
+    "read_jobs",
+    "check_job_id",
+    "single_job",
+]
 
 ALL_FACES = "all"
 JOB_KEYS = ("id", "image", "handles", "targets", "pairs", "mask", "align", "box", "face_index", "checkpoint")
@@ -94,17 +104,19 @@ def check_job_id(value, line: int) -> str:
     if value is None:
         return str(line)
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise JobLineError(f"\"id\" must be a string or a number, got {json.dumps(value)[:40]}")
+        raise JobLineError(f'"id" must be a string or a number, got {json.dumps(value)[:40]}')
     text = str(value)
     if not _ID.match(text):
-        raise JobLineError(f"id {text!r} cannot name a folder: use up to 100 letters, digits, '.', '_' or '-' "
-                           "(not starting with '.' or '-')")
+        raise JobLineError(
+            f"id {text!r} cannot name a folder: use up to 100 letters, digits, '.', '_' or '-' "
+            "(not starting with '.' or '-')"
+        )
     return text
 
 
 def _path(value, key: str, base_dir: Path) -> Path:
     if not isinstance(value, str) or not value:
-        raise JobLineError(f"\"{key}\" must be a file path, got {json.dumps(value)[:60]}")
+        raise JobLineError(f'"{key}" must be a file path, got {json.dumps(value)[:60]}')
     path = Path(value).expanduser()
     return path if path.is_absolute() else base_dir / path
 
@@ -112,46 +124,55 @@ def _path(value, key: str, base_dir: Path) -> Path:
 def _points(doc: dict, source: str, base_dir: Path) -> DragPoints:
     if "pairs" in doc:
         if "handles" in doc or "targets" in doc:
-            raise JobLineError("give either \"pairs\" or \"handles\"/\"targets\", not both")
+            raise JobLineError('give either "pairs" or "handles"/"targets", not both')
         layout = {"points": doc["pairs"]}
     elif "handles" in doc and "targets" in doc:
         layout = {"handles": doc["handles"], "targets": doc["targets"]}
     else:
-        raise JobLineError("no points: give \"handles\" and \"targets\" ([[x, y], ...]) or "
-                           "\"pairs\" ([{\"handle\": [x, y], \"target\": [x, y]}, ...])")
+        raise JobLineError(
+            'no points: give "handles" and "targets" ([[x, y], ...]) or '
+            '"pairs" ([{"handle": [x, y], "target": [x, y]}, ...])'
+        )
     try:
         return parse_points(json.dumps(layout), source=source, base_dir=base_dir)
     except PipelineError as exc:
-        raise JobLineError(str(exc).replace("\"points\"", "\"pairs\"")) from None
+        raise JobLineError(str(exc).replace('"points"', '"pairs"')) from None
 
 
-def _job_config(doc: dict, defaults: PipelineConfig, default_all_faces: bool,
-                base_dir: Path) -> tuple[PipelineConfig, bool]:
+def _job_config(
+    doc: dict, defaults: PipelineConfig, default_all_faces: bool, base_dir: Path
+) -> tuple[PipelineConfig, bool]:
     align = doc.get("align", defaults.align_mode)
     if align not in ALIGN_MODES:
-        raise JobLineError(f"\"align\" must be one of {list(ALIGN_MODES)}, got {json.dumps(align)[:40]}")
+        raise JobLineError(f'"align" must be one of {list(ALIGN_MODES)}, got {json.dumps(align)[:40]}')
     changed = align != defaults.align_mode
     box = doc.get("box", None if changed else defaults.box)
     face_index = doc.get("face_index", None if changed else (ALL_FACES if default_all_faces else defaults.face_index))
     if box is not None and align != "box":
-        raise JobLineError("\"box\" needs \"align\": \"box\"")
+        raise JobLineError('"box" needs "align": "box"')
     if face_index is not None and align != "face":
-        raise JobLineError("\"face_index\" only applies to \"align\": \"face\"")
+        raise JobLineError('"face_index" only applies to "align": "face"')
     all_faces = face_index == ALL_FACES
     if isinstance(face_index, str) and not all_faces:
-        raise JobLineError(f"\"face_index\" must be a number >= 0 or \"all\", got {face_index!r}")
+        raise JobLineError(f'"face_index" must be a number >= 0 or "all", got {face_index!r}')
     if isinstance(box, list):
         box = tuple(box)
     try:
-        config = dataclasses.replace(defaults, align_mode=align, box=box,
-                                     face_index=None if all_faces else face_index)
+        config = dataclasses.replace(defaults, align_mode=align, box=box, face_index=None if all_faces else face_index)
     except PipelineError as exc:
         raise JobLineError(str(exc)) from None
     return config, all_faces
 
 
-def parse_job_line(text: str, line: int, base_dir: Path, defaults: PipelineConfig, checkpoint: str,
-                   all_faces: bool = False, source: str = "jobs") -> Job:
+def parse_job_line(
+    text: str,
+    line: int,
+    base_dir: Path,
+    defaults: PipelineConfig,
+    checkpoint: str,
+    all_faces: bool = False,
+    source: str = "jobs",
+) -> Job:
     """One line of a jobs file as a `Job`, checked as far as possible without decoding the photo.
 
     Args:
@@ -177,15 +198,21 @@ def parse_job_line(text: str, line: int, base_dir: Path, defaults: PipelineConfi
         raise JobLineError(f"unknown key(s) {unknown}; allowed: {', '.join(JOB_KEYS)}")
     job_id = check_job_id(doc.get("id"), line)
     if "image" not in doc:
-        raise JobLineError("\"image\" is missing; give the photo's path")
+        raise JobLineError('"image" is missing; give the photo\'s path')
     image = _path(doc["image"], "image", base_dir)
     points = _points(doc, f"{source}:{line}", base_dir)
     config, job_all_faces = _job_config(doc, defaults, all_faces, base_dir)
     width, height = photo_size(image)
     for name, pts in (("handle", points.handles_photo), ("target", points.targets_photo)):
         try:
-            check_points_in_frame(pts, width, height, name, f"the {width}x{height} photo {image.name}",
-                                  "give (x, y) in original photo pixels, x right, y down")
+            check_points_in_frame(
+                pts,
+                width,
+                height,
+                name,
+                f"the {width}x{height} photo {image.name}",
+                "give (x, y) in original photo pixels, x right, y down",
+            )
         except PipelineError as exc:
             raise JobLineError(str(exc)) from None
     mask_path = None
@@ -195,11 +222,20 @@ def parse_job_line(text: str, line: int, base_dir: Path, defaults: PipelineConfi
             raise JobLineError(f"mask not found: {mask_path}; paths are relative to the jobs file")
     job_checkpoint = doc.get("checkpoint", checkpoint)
     if not isinstance(job_checkpoint, str) or not job_checkpoint:
-        raise JobLineError(f"\"checkpoint\" must be a file path or registered name, got {job_checkpoint!r}")
+        raise JobLineError(f'"checkpoint" must be a file path or registered name, got {job_checkpoint!r}')
     if "checkpoint" in doc:
         job_checkpoint = _checkpoint(job_checkpoint, base_dir)
-    return Job(id=job_id, image=image, points=points, mask_path=mask_path, config=config,
-               checkpoint=job_checkpoint, all_faces=job_all_faces, line=line, points_source=f"{source}:{line}")
+    return Job(
+        id=job_id,
+        image=image,
+        points=points,
+        mask_path=mask_path,
+        config=config,
+        checkpoint=job_checkpoint,
+        all_faces=job_all_faces,
+        line=line,
+        points_source=f"{source}:{line}",
+    )
 
 
 def _checkpoint(name: str, base_dir: Path) -> str:
@@ -209,13 +245,15 @@ def _checkpoint(name: str, base_dir: Path) -> str:
         return name
     path = _path(name, "checkpoint", base_dir)
     if not path.is_file():
-        raise JobLineError(f"checkpoint {name!r} is neither a registered name (see --list-checkpoints) "
-                           f"nor a file ({path})")
+        raise JobLineError(
+            f"checkpoint {name!r} is neither a registered name (see --list-checkpoints) nor a file ({path})"
+        )
     return str(path)
 
 
-def read_jobs(path: str | os.PathLike, defaults: PipelineConfig, checkpoint: str,
-              all_faces: bool = False) -> tuple[list[Job], list[BadLine]]:
+def read_jobs(
+    path: str | os.PathLike, defaults: PipelineConfig, checkpoint: str, all_faces: bool = False
+) -> tuple[list[Job], list[BadLine]]:
     """Read and check every line of a jobs file before anything runs.
 
     Args:
@@ -259,8 +297,14 @@ def read_jobs(path: str | os.PathLike, defaults: PipelineConfig, checkpoint: str
     return jobs, bad
 
 
-def single_job(image: str | os.PathLike, points_path: str | os.PathLike, mask: str | os.PathLike | None,
-               config: PipelineConfig, checkpoint: str, all_faces: bool = False) -> Job:
+def single_job(
+    image: str | os.PathLike,
+    points_path: str | os.PathLike,
+    mask: str | os.PathLike | None,
+    config: PipelineConfig,
+    checkpoint: str,
+    all_faces: bool = False,
+) -> Job:
     """The job of a single-mode run (`--image`, `--points`, `--mask`), id 'edit'.
 
     Raises:
@@ -271,5 +315,13 @@ def single_job(image: str | os.PathLike, points_path: str | os.PathLike, mask: s
     points_path = Path(points_path).expanduser()
     points = load_points(points_path)
     mask_path = Path(mask).expanduser() if mask else points.mask_path
-    return Job(id="edit", image=Path(image).expanduser(), points=points, mask_path=mask_path, config=config,
-               checkpoint=checkpoint, all_faces=all_faces, points_source=str(points_path.resolve()))
+    return Job(
+        id="edit",
+        image=Path(image).expanduser(),
+        points=points,
+        mask_path=mask_path,
+        config=config,
+        checkpoint=checkpoint,
+        all_faces=all_faces,
+        points_source=str(points_path.resolve()),
+    )

@@ -24,7 +24,8 @@ the CLI, batch jobs and `edit_photo` can each apply it.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from align import FACE_PRESETS, AlignConfig
 from draggan import DragConfig
@@ -32,8 +33,15 @@ from inversion import InversionConfig
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError
 
-__all__ = ["SMALL_MODEL_MAX_RESOLUTION", "SMALL_MODEL_INVERSION", "SMALL_MODEL_DRAG", "FACE_PRESET_FIELDS",
-           "model_face_preset", "changed_fields", "config_for_model"]
+__all__ = [
+    "SMALL_MODEL_MAX_RESOLUTION",
+    "SMALL_MODEL_INVERSION",
+    "SMALL_MODEL_DRAG",
+    "FACE_PRESET_FIELDS",
+    "model_face_preset",
+    "changed_fields",
+    "config_for_model",
+]
 
 # Generators up to this resolution get the small-model settings below.
 SMALL_MODEL_MAX_RESOLUTION = 128
@@ -46,10 +54,10 @@ SMALL_MODEL_INVERSION: dict[str, Any] = {
     "w_steps": 200,
     "wplus_steps": 200,
     "pti_steps": 150,
-    "lpips_net": "squeeze",           # ships with the package: the default run downloads nothing
+    "lpips_net": "squeeze",  # ships with the package: the default run downloads nothing
     "pti_lpips_net": "squeeze",
-    "lpips_min_resolution": 128,      # upsample 64-px images 2x before LPIPS: SqueezeNet's last layers would be
-                                      # 3x3 at 64 px (not swept)
+    "lpips_min_resolution": 128,  # upsample 64-px images 2x before LPIPS: SqueezeNet's last layers would be
+    # 3x3 at 64 px (not swept)
 }
 
 # At 64 px the 512-px radii scale to r1 = 1 / r2 = 2 px and the stop distance to 2 px, which
@@ -57,10 +65,10 @@ SMALL_MODEL_INVERSION: dict[str, Any] = {
 # small models (half the image side, b32). Stop distance and tracking were measured on held-out
 # faces (README, "The default model"): 0.5 px rarely converges, 1 px does.
 SMALL_MODEL_DRAG: dict[str, Any] = {
-    "r1": 12.0,                       # 512-px units: 1.5 px at 64 px (the paper's 3 -> 1 px did as well on 6 faces)
-    "r2": 24.0,                       # 512-px units: 3 px at 64 px (the paper's 12 -> 2 px did as well)
-    "stop_distance": 1.0,             # image px
-    "subpixel_tracking": True,        # ends nearer fractional targets; integer tracking converged as often
+    "r1": 12.0,  # 512-px units: 1.5 px at 64 px (the paper's 3 -> 1 px did as well on 6 faces)
+    "r2": 24.0,  # 512-px units: 3 px at 64 px (the paper's 12 -> 2 px did as well)
+    "stop_distance": 1.0,  # image px
+    "subpixel_tracking": True,  # ends nearer fractional targets; integer tracking converged as often
 }
 
 # The AlignConfig fields a face preset sets.
@@ -84,8 +92,10 @@ def model_face_preset(G, info=None) -> str:
     if preset is None:
         return "ffhq"
     if preset not in FACE_PRESETS:
-        raise PipelineError(f"the checkpoint records face preset {preset!r}, which this version does not know "
-                            f"({sorted(FACE_PRESETS)}); pass --face-preset NAME")
+        raise PipelineError(
+            f"the checkpoint records face preset {preset!r}, which this version does not know "
+            f"({sorted(FACE_PRESETS)}); pass --face-preset NAME"
+        )
     return preset
 
 

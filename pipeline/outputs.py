@@ -12,8 +12,8 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -32,10 +32,10 @@ __all__ = [
     "write_video",
 ]
 
-HANDLE_RGB = (230, 40, 40)    # red: handles (where points start / are now)
-TARGET_RGB = (40, 110, 255)   # blue: targets
-ARROW_RGB = (255, 255, 255)   # white arrow handle -> target, drawn over a dark outline
-MIN_DISPLAY = 512             # small crops (e.g. 64 px) are enlarged to about this size for viewing
+HANDLE_RGB = (230, 40, 40)  # red: handles (where points start / are now)
+TARGET_RGB = (40, 110, 255)  # blue: targets
+ARROW_RGB = (255, 255, 255)  # white arrow handle -> target, drawn over a dark outline
+MIN_DISPLAY = 512  # small crops (e.g. 64 px) are enlarged to about this size for viewing
 
 
 def _is_within(path: Path, folder: Path) -> bool:
@@ -46,8 +46,9 @@ def _is_within(path: Path, folder: Path) -> bool:
         return False
 
 
-def check_output_dir(out_dir: str | os.PathLike, overwrite: bool = False,
-                     protected: tuple[str | os.PathLike, ...] = ()) -> Path:
+def check_output_dir(
+    out_dir: str | os.PathLike, overwrite: bool = False, protected: tuple[str | os.PathLike, ...] = ()
+) -> Path:
     """Validate an output folder before any work is done, and clear what killed runs left there.
 
     The folder must be creatable: a probe file is created and removed in its nearest
@@ -77,11 +78,13 @@ def check_output_dir(out_dir: str | os.PathLike, overwrite: bool = False,
         try:
             not_empty = any(out.iterdir())
         except OSError as exc:
-            raise OutputError(f"--out {show_path(out)}: cannot list the folder, {os_error_reason(exc)}; "
-                              "choose another --out folder") from None
+            raise OutputError(
+                f"--out {show_path(out)}: cannot list the folder, {os_error_reason(exc)}; choose another --out folder"
+            ) from None
         if not_empty and not overwrite:
-            raise OutputError(f"output folder {out} already exists and is not empty; pass --overwrite or choose "
-                              "another --out")
+            raise OutputError(
+                f"output folder {out} already exists and is not empty; pass --overwrite or choose another --out"
+            )
     remove_stale_staging(out)
     return out
 
@@ -120,12 +123,14 @@ def remove_stale_staging(out_dir: str | os.PathLike) -> list[Path]:
     out = Path(out_dir).expanduser().absolute()
     head = f".{out.name}."
     try:
-        candidates = [p for p in out.parent.iterdir() if p.name.startswith(head) and p.name.endswith((".partial", ".old"))]
+        candidates = [
+            p for p in out.parent.iterdir() if p.name.startswith(head) and p.name.endswith((".partial", ".old"))
+        ]
     except OSError:
         return []
     cleaned = []
     for folder in candidates:
-        pid_text = folder.name[len(head):].split(".", 1)[0]
+        pid_text = folder.name[len(head) :].split(".", 1)[0]
         if not pid_text.isdigit() or _owner_alive(int(pid_text)):
             continue
         if folder.name.endswith(".old") and (folder / "old").is_dir() and not out.exists():
@@ -161,8 +166,10 @@ def staged_output_dir(out_dir: str | os.PathLike, overwrite: bool = False) -> It
         yield staging
         if out.exists():
             if any(out.iterdir()) and not overwrite:
-                raise OutputError(f"output folder {out} appeared while running and is not empty; "
-                                  "pass --overwrite or choose another --out")
+                raise OutputError(
+                    f"output folder {out} appeared while running and is not empty; "
+                    "pass --overwrite or choose another --out"
+                )
             trash = Path(tempfile.mkdtemp(prefix=_staging_prefix(out), suffix=".old", dir=out.parent))
             os.replace(out, trash / "old")
             try:
@@ -212,8 +219,9 @@ def _to_display(points: np.ndarray, scale: int) -> np.ndarray:
     return np.asarray(points, dtype=np.float64).reshape(-1, 2) * scale + (scale - 1) * 0.5
 
 
-def draw_points(image: np.ndarray, handles: np.ndarray | None, targets: np.ndarray | None,
-                arrows: bool = True, scale: int = 1) -> np.ndarray:
+def draw_points(
+    image: np.ndarray, handles: np.ndarray | None, targets: np.ndarray | None, arrows: bool = True, scale: int = 1
+) -> np.ndarray:
     """Draw handles (red dots), targets (blue rings) and handle -> target arrows on an enlarged copy.
 
     *Convention*: points are (x, y) pixels of `image` (before enlargement), x right, y
@@ -259,8 +267,14 @@ def draw_points(image: np.ndarray, handles: np.ndarray | None, targets: np.ndarr
     return canvas
 
 
-def comparison_image(before: np.ndarray, after: np.ndarray, handles_before: np.ndarray, targets: np.ndarray,
-                     handles_after: np.ndarray, gap: int = 8) -> np.ndarray:
+def comparison_image(
+    before: np.ndarray,
+    after: np.ndarray,
+    handles_before: np.ndarray,
+    targets: np.ndarray,
+    handles_after: np.ndarray,
+    gap: int = 8,
+) -> np.ndarray:
     """Side-by-side crop before | after, with handle -> target arrows on both.
 
     Args:
@@ -294,8 +308,9 @@ def _write_gif(path: Path, frames: list[np.ndarray], fps: int) -> Path:
     duration = max(20, int(round(1000 / fps)))
     durations = [duration] * len(images)
     durations[-1] = max(duration, 1000)  # hold the result for a second before looping
-    images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0,
-                   optimize=False)
+    images[0].save(
+        path, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0, optimize=False
+    )
     return path
 
 
@@ -312,9 +327,17 @@ def _write_mp4(path: Path, frames: list[np.ndarray], fps: int) -> bool:
     h, w = first.shape[:2]
     # macro_block_size 2: only even sizes are needed for yuv420p (no rescaling to multiples of 16);
     # +faststart puts the index first so a browser can start playing before the whole file is loaded.
-    writer = imageio_ffmpeg.write_frames(str(path), (w, h), fps=fps, codec="libx264", pix_fmt_in="rgb24",
-                                         pix_fmt_out="yuv420p", macro_block_size=2, ffmpeg_log_level="error",
-                                         output_params=["-movflags", "+faststart"])
+    writer = imageio_ffmpeg.write_frames(
+        str(path),
+        (w, h),
+        fps=fps,
+        codec="libx264",
+        pix_fmt_in="rgb24",
+        pix_fmt_out="yuv420p",
+        macro_block_size=2,
+        ffmpeg_log_level="error",
+        output_params=["-movflags", "+faststart"],
+    )
     try:
         writer.send(None)
         for f in frames + [frames[-1]] * fps:  # hold the last frame for a second
@@ -326,7 +349,6 @@ def _write_mp4(path: Path, frames: list[np.ndarray], fps: int) -> bool:
             path.unlink()
         return False
     return path.is_file() and path.stat().st_size > 0
-
 
 
 def write_video(folder: str | os.PathLike, frames: list[np.ndarray], fmt: str = "mp4", fps: int = 10) -> Path:
@@ -354,8 +376,9 @@ def write_video(folder: str | os.PathLike, frames: list[np.ndarray], fmt: str = 
             return path
         if path.exists():
             path.unlink()
-        warnings.warn("imageio-ffmpeg cannot write H.264 MP4 here; wrote drag.gif instead", RuntimeWarning,
-                      stacklevel=2)
+        warnings.warn(
+            "imageio-ffmpeg cannot write H.264 MP4 here; wrote drag.gif instead", RuntimeWarning, stacklevel=2
+        )
     elif fmt != "gif":
         raise OutputError(f"video format must be 'mp4' or 'gif', got {fmt!r}")
     return _write_gif(folder / "drag.gif", frames, fps)

@@ -66,9 +66,7 @@ class DragPoints:
         if h.ndim != 2 or h.shape[1:] != (2,) or t.ndim != 2 or t.shape[1:] != (2,):
             raise PointsError(f"handles and targets must be (N, 2) arrays of (x, y), got {h.shape} and {t.shape}")
         if h.shape[0] != t.shape[0]:
-            raise PointsError(
-                f"{h.shape[0]} handles but {t.shape[0]} targets; give exactly one target per handle"
-            )
+            raise PointsError(f"{h.shape[0]} handles but {t.shape[0]} targets; give exactly one target per handle")
         if h.shape[0] == 0:
             raise PointsError("no drag points given; add at least one handle/target pair")
         if h.shape[0] > MAX_POINTS:
@@ -101,13 +99,15 @@ def _point(value: Any, where: str) -> tuple[float, float]:
 
 def _check_count(items: list, source: str, key: str) -> None:
     if len(items) > MAX_POINTS:
-        raise PointsError(f"{source}: {len(items):,} entries in \"{key}\", more than the limit of {MAX_POINTS} "
-                          "handle/target pairs; give fewer points")
+        raise PointsError(
+            f'{source}: {len(items):,} entries in "{key}", more than the limit of {MAX_POINTS} '
+            "handle/target pairs; give fewer points"
+        )
 
 
 def _point_list(value: Any, key: str, source: str) -> list[tuple[float, float]]:
     if not isinstance(value, list):
-        raise PointsError(f"{source}: \"{key}\" must be a list of [x, y] pairs, got {type(value).__name__}")
+        raise PointsError(f'{source}: "{key}" must be a list of [x, y] pairs, got {type(value).__name__}')
     _check_count(value, source, key)
     return [_point(p, f"{source}: {key}[{i}]") for i, p in enumerate(value)]
 
@@ -118,7 +118,7 @@ def _pairs(items: list, source: str, key: str) -> tuple[list, list]:
     for i, item in enumerate(items):
         if not isinstance(item, dict) or "handle" not in item or "target" not in item:
             raise PointsError(
-                f"{source}: {key}[{i}] must be an object {{\"handle\": [x, y], \"target\": [x, y]}}, "
+                f'{source}: {key}[{i}] must be an object {{"handle": [x, y], "target": [x, y]}}, '
                 f"got {json.dumps(item)[:60]}"
             )
         handles.append(_point(item["handle"], f"{source}: {key}[{i}].handle"))
@@ -142,8 +142,10 @@ def parse_points(text: str, source: str = "points", base_dir: str | os.PathLike 
             non-numeric or non-finite coordinates, unequal counts, no points.
     """
     if len(text) > MAX_POINTS_FILE_BYTES:
-        raise PointsError(f"{source} has {len(text):,} characters, more than the limit {MAX_POINTS_FILE_BYTES:,}; "
-                          f"give at most {MAX_POINTS} handle/target pairs")
+        raise PointsError(
+            f"{source} has {len(text):,} characters, more than the limit {MAX_POINTS_FILE_BYTES:,}; "
+            f"give at most {MAX_POINTS} handle/target pairs"
+        )
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -151,11 +153,14 @@ def parse_points(text: str, source: str = "points", base_dir: str | os.PathLike 
             f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}; fix the syntax there"
         ) from None
     except RecursionError:  # the decoder recurses once per nesting level
-        raise PointsError(f"{source} is not valid points JSON: nested too deeply; use the layout "
-                          "{\"handles\": [[x, y], ...], \"targets\": [[x, y], ...]}") from None
+        raise PointsError(
+            f"{source} is not valid points JSON: nested too deeply; use the layout "
+            '{"handles": [[x, y], ...], "targets": [[x, y], ...]}'
+        ) from None
     except ValueError:  # the only other decoder error: an integer longer than Python converts (4300 digits)
-        raise PointsError(f"{source} is not valid points JSON (a number with thousands of digits); "
-                          "give coordinates as plain numbers") from None
+        raise PointsError(
+            f"{source} is not valid points JSON (a number with thousands of digits); give coordinates as plain numbers"
+        ) from None
     mask_value = None
     if isinstance(doc, list):
         handles, targets = _pairs(doc, source, "points")
@@ -163,28 +168,26 @@ def parse_points(text: str, source: str = "points", base_dir: str | os.PathLike 
         unknown = set(doc) - {"handles", "targets", "points", "mask"}
         if unknown:
             raise PointsError(
-                f"{source}: unknown key(s) {sorted(unknown)}; expected \"handles\", \"targets\" "
-                "(or \"points\") and optionally \"mask\""
+                f'{source}: unknown key(s) {sorted(unknown)}; expected "handles", "targets" '
+                '(or "points") and optionally "mask"'
             )
         if "points" in doc:
             if "handles" in doc or "targets" in doc:
-                raise PointsError(f"{source}: give either \"points\" or \"handles\"/\"targets\", not both")
+                raise PointsError(f'{source}: give either "points" or "handles"/"targets", not both')
             if not isinstance(doc["points"], list):
-                raise PointsError(f"{source}: \"points\" must be a list of {{\"handle\", \"target\"}} objects")
+                raise PointsError(f'{source}: "points" must be a list of {{"handle", "target"}} objects')
             handles, targets = _pairs(doc["points"], source, "points")
         elif "handles" in doc and "targets" in doc:
             handles = _point_list(doc["handles"], "handles", source)
             targets = _point_list(doc["targets"], "targets", source)
         else:
             raise PointsError(
-                f"{source}: expected {{\"handles\": [[x, y], ...], \"targets\": [[x, y], ...]}} "
-                "or [{\"handle\": [x, y], \"target\": [x, y]}, ...]"
+                f'{source}: expected {{"handles": [[x, y], ...], "targets": [[x, y], ...]}} '
+                'or [{"handle": [x, y], "target": [x, y]}, ...]'
             )
         mask_value = doc.get("mask")
     else:
-        raise PointsError(
-            f"{source}: expected a JSON object or list of handle/target pairs, got {type(doc).__name__}"
-        )
+        raise PointsError(f"{source}: expected a JSON object or list of handle/target pairs, got {type(doc).__name__}")
     if len(handles) != len(targets):
         raise PointsError(
             f"{source}: {len(handles)} handles but {len(targets)} targets; give exactly one target per handle"
@@ -194,7 +197,7 @@ def parse_points(text: str, source: str = "points", base_dir: str | os.PathLike 
     mask_path = None
     if mask_value is not None:
         if not isinstance(mask_value, str) or not mask_value:
-            raise PointsError(f"{source}: \"mask\" must be a path to a PNG file, got {json.dumps(mask_value)[:60]}")
+            raise PointsError(f'{source}: "mask" must be a path to a PNG file, got {json.dumps(mask_value)[:60]}')
         mask_path = Path(mask_value).expanduser()
         if not mask_path.is_absolute() and base_dir is not None:
             mask_path = Path(base_dir) / mask_path
@@ -212,21 +215,26 @@ def load_points(path: str | os.PathLike) -> DragPoints:
     path = check_input_file(path, "points file", PointsError, fix="check the --points path")
     size = path.stat().st_size
     if size > MAX_POINTS_FILE_BYTES:
-        raise PointsError(f"points file {show_path(path)} is {size:,} bytes, more than the limit "
-                          f"{MAX_POINTS_FILE_BYTES:,}; give at most {MAX_POINTS} handle/target pairs")
+        raise PointsError(
+            f"points file {show_path(path)} is {size:,} bytes, more than the limit "
+            f"{MAX_POINTS_FILE_BYTES:,}; give at most {MAX_POINTS} handle/target pairs"
+        )
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise PointsError(f"points file {show_path(path)} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
-                          "save it as UTF-8 JSON") from None
+        raise PointsError(
+            f"points file {show_path(path)} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8 JSON"
+        ) from None
     except OSError as exc:
-        raise PointsError(f"cannot read points file {show_path(path)}: {os_error_reason(exc)}; "
-                          "check the --points path") from None
+        raise PointsError(
+            f"cannot read points file {show_path(path)}: {os_error_reason(exc)}; check the --points path"
+        ) from None
     return parse_points(text, source=str(path), base_dir=path.parent)
 
 
-def load_mask(path: str | os.PathLike, photo_shape: tuple[int, ...],
-              max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+def load_mask(
+    path: str | os.PathLike, photo_shape: tuple[int, ...], max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
     """Read a mask image and check it matches the photo.
 
     Args:
@@ -241,8 +249,14 @@ def load_mask(path: str | os.PathLike, photo_shape: tuple[int, ...],
     Raises:
         PointsError: missing/unreadable file, size mismatch, or an all-black mask.
     """
-    rgba = read_image(path, mode="RGBA", max_pixels=max_pixels, what="mask", error=PointsError,
-                      too_large_fix="draw the mask on the original photo at its full size").astype(np.float32)
+    rgba = read_image(
+        path,
+        mode="RGBA",
+        max_pixels=max_pixels,
+        what="mask",
+        error=PointsError,
+        too_large_fix="draw the mask on the original photo at its full size",
+    ).astype(np.float32)
     grey = rgba[..., :3].mean(axis=2) * (rgba[..., 3] / 255.0)  # transparent counts as black
     h, w = int(photo_shape[0]), int(photo_shape[1])
     if grey.shape != (h, w):
@@ -256,9 +270,7 @@ def load_mask(path: str | os.PathLike, photo_shape: tuple[int, ...],
     return mask
 
 
-def check_points_in_frame(
-    points: np.ndarray, width: int, height: int, what: str, frame: str, fix: str
-) -> None:
+def check_points_in_frame(points: np.ndarray, width: int, height: int, what: str, frame: str, fix: str) -> None:
     """Raise PointsError if any point lies outside a width x height image.
 
     *Convention*: pixel centres at integer coordinates, so the image covers
@@ -272,9 +284,7 @@ def check_points_in_frame(
         fix: the end of the message saying what to do.
     """
     pts = np.asarray(points, dtype=np.float64)
-    bad = ~(
-        (pts[:, 0] >= -0.5) & (pts[:, 0] <= width - 0.5) & (pts[:, 1] >= -0.5) & (pts[:, 1] <= height - 0.5)
-    )
+    bad = ~((pts[:, 0] >= -0.5) & (pts[:, 0] <= width - 0.5) & (pts[:, 1] >= -0.5) & (pts[:, 1] <= height - 0.5))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         x, y = pts[i]

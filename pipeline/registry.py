@@ -119,8 +119,9 @@ class CheckpointInfo:
         if self.url is None and self.packaged is None and self.format != "builtin":
             raise ValueError(f"checkpoint {self.name!r} needs a url or a packaged file")
         if self.url is not None and not self.url.startswith(("https://", "file://")):
-            raise ValueError(f"checkpoint {self.name!r}: url must be https:// (or file:// for a local mirror), "
-                             f"got {self.url!r}")
+            raise ValueError(
+                f"checkpoint {self.name!r}: url must be https:// (or file:// for a local mirror), got {self.url!r}"
+            )
         if self.sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", self.sha256):
             raise ValueError(f"checkpoint {self.name!r}: sha256 must be 64 lowercase hex digits, got {self.sha256!r}")
 
@@ -129,71 +130,241 @@ def _entries() -> dict[str, CheckpointInfo]:
     e: list[CheckpointInfo] = [
         # No entry below has a `sha256`: no official source publishes one (see the module docstring).
         # --- Official NVlabs StyleGAN2 (stylegan2-ada-pytorch format) on NGC -----------------
-        CheckpointInfo("ffhq-256", "stylegan2-ffhq-256x256.pkl", _NGC + "stylegan2-ffhq-256x256.pkl",
-                       "nvlabs-pkl", "face", 256, "NVlabs StyleGAN2 (stylegan3 release), FFHQ", "faces, 256 px", size_mb=95),
-        CheckpointInfo("ffhq-512", "stylegan2-ffhq-512x512.pkl", _NGC + "stylegan2-ffhq-512x512.pkl",
-                       "nvlabs-pkl", "face", 512, "NVlabs StyleGAN2, FFHQ (the face model DragGAN uses)",
-                       "faces, 512 px (DragGAN's face model)", size_mb=350),
-        CheckpointInfo("ffhq-1024", "stylegan2-ffhq-1024x1024.pkl", _NGC + "stylegan2-ffhq-1024x1024.pkl",
-                       "nvlabs-pkl", "face", 1024, "NVlabs StyleGAN2, FFHQ", "faces, 1024 px (slow on CPU)", size_mb=365),
-        CheckpointInfo("afhqcat-512", "stylegan2-afhqcat-512x512.pkl", _NGC + "stylegan2-afhqcat-512x512.pkl",
-                       "nvlabs-pkl", "cat", 512, "NVlabs StyleGAN2, AFHQ cat", "cat faces, 512 px", size_mb=350),
-        CheckpointInfo("afhqdog-512", "stylegan2-afhqdog-512x512.pkl", _NGC + "stylegan2-afhqdog-512x512.pkl",
-                       "nvlabs-pkl", "dog", 512, "NVlabs StyleGAN2, AFHQ dog", "dog faces, 512 px", size_mb=350),
-        CheckpointInfo("afhqwild-512", "stylegan2-afhqwild-512x512.pkl", _NGC + "stylegan2-afhqwild-512x512.pkl",
-                       "nvlabs-pkl", "wild", 512, "NVlabs StyleGAN2, AFHQ wild", "wild animal faces, 512 px", size_mb=350),
+        CheckpointInfo(
+            "ffhq-256",
+            "stylegan2-ffhq-256x256.pkl",
+            _NGC + "stylegan2-ffhq-256x256.pkl",
+            "nvlabs-pkl",
+            "face",
+            256,
+            "NVlabs StyleGAN2 (stylegan3 release), FFHQ",
+            "faces, 256 px",
+            size_mb=95,
+        ),
+        CheckpointInfo(
+            "ffhq-512",
+            "stylegan2-ffhq-512x512.pkl",
+            _NGC + "stylegan2-ffhq-512x512.pkl",
+            "nvlabs-pkl",
+            "face",
+            512,
+            "NVlabs StyleGAN2, FFHQ (the face model DragGAN uses)",
+            "faces, 512 px (DragGAN's face model)",
+            size_mb=350,
+        ),
+        CheckpointInfo(
+            "ffhq-1024",
+            "stylegan2-ffhq-1024x1024.pkl",
+            _NGC + "stylegan2-ffhq-1024x1024.pkl",
+            "nvlabs-pkl",
+            "face",
+            1024,
+            "NVlabs StyleGAN2, FFHQ",
+            "faces, 1024 px (slow on CPU)",
+            size_mb=365,
+        ),
+        CheckpointInfo(
+            "afhqcat-512",
+            "stylegan2-afhqcat-512x512.pkl",
+            _NGC + "stylegan2-afhqcat-512x512.pkl",
+            "nvlabs-pkl",
+            "cat",
+            512,
+            "NVlabs StyleGAN2, AFHQ cat",
+            "cat faces, 512 px",
+            size_mb=350,
+        ),
+        CheckpointInfo(
+            "afhqdog-512",
+            "stylegan2-afhqdog-512x512.pkl",
+            _NGC + "stylegan2-afhqdog-512x512.pkl",
+            "nvlabs-pkl",
+            "dog",
+            512,
+            "NVlabs StyleGAN2, AFHQ dog",
+            "dog faces, 512 px",
+            size_mb=350,
+        ),
+        CheckpointInfo(
+            "afhqwild-512",
+            "stylegan2-afhqwild-512x512.pkl",
+            _NGC + "stylegan2-afhqwild-512x512.pkl",
+            "nvlabs-pkl",
+            "wild",
+            512,
+            "NVlabs StyleGAN2, AFHQ wild",
+            "wild animal faces, 512 px",
+            size_mb=350,
+        ),
         # --- DragGAN's download script (XingangPan/DragGAN scripts/download_model.sh) -------------
-        CheckpointInfo("lions-512", "stylegan2_lions_512_pytorch.pkl", _SELF_DISTILLED + "lions_512_pytorch.pkl",
-                       "nvlabs-pkl", "lion", 512, "Self-Distilled StyleGAN (Mokady et al.), internet lions",
-                       "lions, 512 px"),
-        CheckpointInfo("dogs-1024", "stylegan2_dogs_1024_pytorch.pkl", _SELF_DISTILLED + "dogs_1024_pytorch.pkl",
-                       "nvlabs-pkl", "dog", 1024, "Self-Distilled StyleGAN, internet dogs", "dogs, 1024 px"),
-        CheckpointInfo("horses-256", "stylegan2_horses_256_pytorch.pkl", _SELF_DISTILLED + "horses_256_pytorch.pkl",
-                       "nvlabs-pkl", "horse", 256, "Self-Distilled StyleGAN, LSUN horses", "horses, 256 px"),
-        CheckpointInfo("elephants-512", "stylegan2_elephants_512_pytorch.pkl",
-                       _SELF_DISTILLED + "elephants_512_pytorch.pkl",
-                       "nvlabs-pkl", "elephant", 512, "Self-Distilled StyleGAN, internet elephants", "elephants, 512 px"),
-        CheckpointInfo("car-512", "stylegan2-car-config-f.pkl", _TF_STYLEGAN2 + "stylegan2-car-config-f.pkl",
-                       "nvlabs-tf-pkl", "car", 512, "NVlabs StyleGAN2 config-f (TensorFlow release), LSUN car",
-                       "cars, 512x384 content in a 512 canvas", content_aspect=4 / 3),
-        CheckpointInfo("cat-256", "stylegan2-cat-config-f.pkl", _TF_STYLEGAN2 + "stylegan2-cat-config-f.pkl",
-                       "nvlabs-tf-pkl", "cat", 256, "NVlabs StyleGAN2 config-f (TensorFlow release), LSUN cat",
-                       "cats, 256 px"),
+        CheckpointInfo(
+            "lions-512",
+            "stylegan2_lions_512_pytorch.pkl",
+            _SELF_DISTILLED + "lions_512_pytorch.pkl",
+            "nvlabs-pkl",
+            "lion",
+            512,
+            "Self-Distilled StyleGAN (Mokady et al.), internet lions",
+            "lions, 512 px",
+        ),
+        CheckpointInfo(
+            "dogs-1024",
+            "stylegan2_dogs_1024_pytorch.pkl",
+            _SELF_DISTILLED + "dogs_1024_pytorch.pkl",
+            "nvlabs-pkl",
+            "dog",
+            1024,
+            "Self-Distilled StyleGAN, internet dogs",
+            "dogs, 1024 px",
+        ),
+        CheckpointInfo(
+            "horses-256",
+            "stylegan2_horses_256_pytorch.pkl",
+            _SELF_DISTILLED + "horses_256_pytorch.pkl",
+            "nvlabs-pkl",
+            "horse",
+            256,
+            "Self-Distilled StyleGAN, LSUN horses",
+            "horses, 256 px",
+        ),
+        CheckpointInfo(
+            "elephants-512",
+            "stylegan2_elephants_512_pytorch.pkl",
+            _SELF_DISTILLED + "elephants_512_pytorch.pkl",
+            "nvlabs-pkl",
+            "elephant",
+            512,
+            "Self-Distilled StyleGAN, internet elephants",
+            "elephants, 512 px",
+        ),
+        CheckpointInfo(
+            "car-512",
+            "stylegan2-car-config-f.pkl",
+            _TF_STYLEGAN2 + "stylegan2-car-config-f.pkl",
+            "nvlabs-tf-pkl",
+            "car",
+            512,
+            "NVlabs StyleGAN2 config-f (TensorFlow release), LSUN car",
+            "cars, 512x384 content in a 512 canvas",
+            content_aspect=4 / 3,
+        ),
+        CheckpointInfo(
+            "cat-256",
+            "stylegan2-cat-config-f.pkl",
+            _TF_STYLEGAN2 + "stylegan2-cat-config-f.pkl",
+            "nvlabs-tf-pkl",
+            "cat",
+            256,
+            "NVlabs StyleGAN2 config-f (TensorFlow release), LSUN cat",
+            "cats, 256 px",
+        ),
         # --- mmagic DragGAN state dicts (open-mmlab/mmagic configs/draggan/README.md) -----------
-        CheckpointInfo("mmagic-lions-512", "stylegan2_lions_512_pytorch_mmagic.pth",
-                       _OPENXLAB + "StyleGAN2-Lions-internet", "mmagic-pth", "lion", 512,
-                       "mmagic DragGAN (self-distilled StyleGAN), internet lions", "lions, 512 px"),
-        CheckpointInfo("mmagic-elephants-512", "stylegan2_elephants_512_pytorch_mmagic.pth",
-                       _OPENXLAB + "StyleGAN2-elephants-internet", "mmagic-pth", "elephant", 512,
-                       "mmagic DragGAN (self-distilled StyleGAN), internet elephants", "elephants, 512 px"),
-        CheckpointInfo("mmagic-afhqcat-512", "stylegan2_cats_512_pytorch_mmagic.pth",
-                       _OPENXLAB + "StyleGAN2-cat-AFHQ", "mmagic-pth", "cat", 512,
-                       "mmagic DragGAN (self-distilled StyleGAN), AFHQ cat", "cat faces, 512 px"),
-        CheckpointInfo("mmagic-ffhq-512", "stylegan2_face_512_pytorch_mmagic.pth",
-                       _OPENXLAB + "StyleGAN2-FFHQ", "mmagic-pth", "face", 512,
-                       "mmagic DragGAN (self-distilled StyleGAN), FFHQ", "faces, 512 px"),
-        CheckpointInfo("mmagic-horses-256", "stylegan2_horses_256_pytorch_mmagic.pth",
-                       _OPENXLAB + "StyleGAN2-lsun-horses", "mmagic-pth", "horse", 256,
-                       "mmagic DragGAN (self-distilled StyleGAN), LSUN horse", "horses, 256 px"),
-        CheckpointInfo("mmagic-dogs-1024", "stylegan2_dogs_1024_pytorch_mmagic.pth",
-                       _OPENXLAB + "StyleGAN2-dogs-internet", "mmagic-pth", "dog", 1024,
-                       "mmagic DragGAN (self-distilled StyleGAN), internet dogs", "dogs, 1024 px"),
-        CheckpointInfo("mmagic-car-512", "stylegan2_car_512_pytorch_mmagic.pth",
-                       _OPENXLAB + "StyleGAN2-car-official", "mmagic-pth", "car", 512,
-                       "mmagic DragGAN (transfer of the official StyleGAN2), LSUN car",
-                       "cars, 512x384 content in a 512 canvas", content_aspect=4 / 3),
-        CheckpointInfo("mmagic-cat-256", "stylegan2_cat_256_pytorch_mmagic.pth",
-                       _OPENXLAB + "StyleGAN2-cat-official", "mmagic-pth", "cat", 256,
-                       "mmagic DragGAN (transfer of the official StyleGAN2), LSUN cat", "cats, 256 px"),
+        CheckpointInfo(
+            "mmagic-lions-512",
+            "stylegan2_lions_512_pytorch_mmagic.pth",
+            _OPENXLAB + "StyleGAN2-Lions-internet",
+            "mmagic-pth",
+            "lion",
+            512,
+            "mmagic DragGAN (self-distilled StyleGAN), internet lions",
+            "lions, 512 px",
+        ),
+        CheckpointInfo(
+            "mmagic-elephants-512",
+            "stylegan2_elephants_512_pytorch_mmagic.pth",
+            _OPENXLAB + "StyleGAN2-elephants-internet",
+            "mmagic-pth",
+            "elephant",
+            512,
+            "mmagic DragGAN (self-distilled StyleGAN), internet elephants",
+            "elephants, 512 px",
+        ),
+        CheckpointInfo(
+            "mmagic-afhqcat-512",
+            "stylegan2_cats_512_pytorch_mmagic.pth",
+            _OPENXLAB + "StyleGAN2-cat-AFHQ",
+            "mmagic-pth",
+            "cat",
+            512,
+            "mmagic DragGAN (self-distilled StyleGAN), AFHQ cat",
+            "cat faces, 512 px",
+        ),
+        CheckpointInfo(
+            "mmagic-ffhq-512",
+            "stylegan2_face_512_pytorch_mmagic.pth",
+            _OPENXLAB + "StyleGAN2-FFHQ",
+            "mmagic-pth",
+            "face",
+            512,
+            "mmagic DragGAN (self-distilled StyleGAN), FFHQ",
+            "faces, 512 px",
+        ),
+        CheckpointInfo(
+            "mmagic-horses-256",
+            "stylegan2_horses_256_pytorch_mmagic.pth",
+            _OPENXLAB + "StyleGAN2-lsun-horses",
+            "mmagic-pth",
+            "horse",
+            256,
+            "mmagic DragGAN (self-distilled StyleGAN), LSUN horse",
+            "horses, 256 px",
+        ),
+        CheckpointInfo(
+            "mmagic-dogs-1024",
+            "stylegan2_dogs_1024_pytorch_mmagic.pth",
+            _OPENXLAB + "StyleGAN2-dogs-internet",
+            "mmagic-pth",
+            "dog",
+            1024,
+            "mmagic DragGAN (self-distilled StyleGAN), internet dogs",
+            "dogs, 1024 px",
+        ),
+        CheckpointInfo(
+            "mmagic-car-512",
+            "stylegan2_car_512_pytorch_mmagic.pth",
+            _OPENXLAB + "StyleGAN2-car-official",
+            "mmagic-pth",
+            "car",
+            512,
+            "mmagic DragGAN (transfer of the official StyleGAN2), LSUN car",
+            "cars, 512x384 content in a 512 canvas",
+            content_aspect=4 / 3,
+        ),
+        CheckpointInfo(
+            "mmagic-cat-256",
+            "stylegan2_cat_256_pytorch_mmagic.pth",
+            _OPENXLAB + "StyleGAN2-cat-official",
+            "mmagic-pth",
+            "cat",
+            256,
+            "mmagic DragGAN (transfer of the official StyleGAN2), LSUN cat",
+            "cats, 256 px",
+        ),
         # --- Shipped with the package: no download ------------------------------------------------
-        CheckpointInfo("face-64", "face64-fp16.pt", None, "native", "face", 64,
-                       "this project: training.train on UTKFace crops (2-core CPU, 130 kimg)",
-                       "faces, 64 px, small demonstration model shipped with the package (default)",
-                       face_preset="utkface", packaged="stylegan/data/face64-fp16.pt"),
+        CheckpointInfo(
+            "face-64",
+            "face64-fp16.pt",
+            None,
+            "native",
+            "face",
+            64,
+            "this project: training.train on UTKFace crops (2-core CPU, 130 kimg)",
+            "faces, 64 px, small demonstration model shipped with the package (default)",
+            face_preset="utkface",
+            packaged="stylegan/data/face64-fp16.pt",
+        ),
         # --- Built in: no file, no download ------------------------------------------------------
-        CheckpointInfo("random-64", "", None, "builtin", "none", 64, "this project (seeded random init)",
-                       "UNTRAINED 64 px generator built in memory: edits are meaningless; only for "
-                       "exercising the pipeline offline"),
+        CheckpointInfo(
+            "random-64",
+            "",
+            None,
+            "builtin",
+            "none",
+            64,
+            "this project (seeded random init)",
+            "UNTRAINED 64 px generator built in memory: edits are meaningless; only for "
+            "exercising the pipeline offline",
+        ),
     ]
     return {info.name: info for info in e}
 
@@ -266,8 +437,9 @@ class _HashMismatch(MissingWeightsError):
     """A download whose SHA-256 differs from the registered one (its message is complete as it is)."""
 
 
-def download_file(url: str, dest: str | os.PathLike, sha256: str | None = None, progress: bool = True,
-                  what: str | None = None) -> Path:
+def download_file(
+    url: str, dest: str | os.PathLike, sha256: str | None = None, progress: bool = True, what: str | None = None
+) -> Path:
     """Downloads `url` to `dest`, verified before it is renamed into place: the one download path.
 
     `torch.hub.download_url_to_file` writes to a temporary file beside `dest`, checks its
@@ -307,7 +479,8 @@ def download_file(url: str, dest: str | os.PathLike, sha256: str | None = None, 
         raise _HashMismatch(
             f"{what} downloaded from {url} has the wrong SHA-256: expected {match.group(1)}, got "
             f"{match.group(2)}; the partial file was removed; run again, and if it persists the file on the "
-            f"server has changed") from exc
+            f"server has changed"
+        ) from exc
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise MissingWeightsError(f"could not download {url} ({reason})") from exc
@@ -361,8 +534,9 @@ def resolve_checkpoint(
     names = ", ".join(REGISTRY)
     fix = f"check the --checkpoint path or use a registered name ({names})"
     if _is_file(path):
-        return ResolvedCheckpoint(None, check_input_file(path, "checkpoint file", UnknownCheckpointError, fix).resolve(),
-                                  None)
+        return ResolvedCheckpoint(
+            None, check_input_file(path, "checkpoint file", UnknownCheckpointError, fix).resolve(), None
+        )
     info = REGISTRY.get(value)
     if info is None:
         looks_like_path = os.sep in value or "/" in value or path.suffix in (".pkl", ".pt", ".pth", ".ckpt")
@@ -385,7 +559,9 @@ def resolve_checkpoint(
             "missing; reinstall the package"
         )
     if not allow_download or is_offline():
-        raise MissingWeightsError(_missing_message(info, target, "downloads are disabled (--offline / DRAGGAN_OFFLINE)"))
+        raise MissingWeightsError(
+            _missing_message(info, target, "downloads are disabled (--offline / DRAGGAN_OFFLINE)")
+        )
     if log is not None:
         size = f", ~{info.size_mb} MB" if info.size_mb else ""
         check = "SHA-256 checked" if info.sha256 else "no official SHA-256 published: not verified"
@@ -420,8 +596,15 @@ def build_random_generator(resolution: int = 64, seed: int = 0, device: str = "c
     state = torch.random.get_rng_state()
     try:
         torch.manual_seed(seed)
-        G = Generator(z_dim=64, c_dim=0, w_dim=64, img_resolution=resolution, channel_base=64 * 32,
-                      channel_max=64, mapping_layers=2)
+        G = Generator(
+            z_dim=64,
+            c_dim=0,
+            w_dim=64,
+            img_resolution=resolution,
+            channel_base=64 * 32,
+            channel_max=64,
+            mapping_layers=2,
+        )
         with torch.no_grad():
             noise_gen = torch.Generator().manual_seed(seed + 1)
             for name, buf in G.named_buffers():
@@ -473,6 +656,8 @@ def describe_registry() -> str:
     """A table of the registered checkpoints for `--list-checkpoints`."""
     lines = [f"{'name':<22}{'domain':<10}{'res':>5}  {'file':<44}description"]
     for info in REGISTRY.values():
-        lines.append(f"{info.name:<22}{info.domain:<10}{info.resolution:>5}  {info.filename or '(built in)':<44}"
-                     f"{info.description}")
+        lines.append(
+            f"{info.name:<22}{info.domain:<10}{info.resolution:>5}  {info.filename or '(built in)':<44}"
+            f"{info.description}"
+        )
     return "\n".join(lines)

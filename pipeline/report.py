@@ -98,8 +98,11 @@ def build_report(result: EditResult, extra: dict | None = None) -> dict:
         "device": result.device,
         "config": config_to_json(result.config),
         "seconds": {k: round(float(v), 4) for k, v in result.seconds.items()},
-        "metrics": {"reconstruction": {k: (_num(v) if isinstance(v, (int, float)) or v is None else v)
-                                       for k, v in result.metrics.items()}},
+        "metrics": {
+            "reconstruction": {
+                k: (_num(v) if isinstance(v, (int, float)) or v is None else v) for k, v in result.metrics.items()
+            }
+        },
         "cache_hit": bool(result.cache_hit),
         "cache_key": result.cache_key,
         "alignment": {
@@ -179,8 +182,10 @@ def load_latents(path: str | os.PathLike, device: str | torch.device = "cpu") ->
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as exc:
-        raise PipelineError(f"cannot read latents file {path} ({' '.join(str(exc).split())[:200]}); "
-                            "pass the latents.pt of a pipeline run") from exc
+        raise PipelineError(
+            f"cannot read latents file {path} ({' '.join(str(exc).split())[:200]}); "
+            "pass the latents.pt of a pipeline run"
+        ) from exc
     if not isinstance(data, dict) or data.get("format") != LATENTS_FORMAT:
         raise PipelineError(f"{path} is not a latents file written by the pipeline; pass the latents.pt of a run")
     G = None
@@ -201,8 +206,10 @@ def _video_frames(result: EditResult) -> list[np.ndarray]:
         frames.append(d.image)
         steps.append(d.steps)
     scale = display_scale(result.alignment.size)
-    return [draw_points(f, d.history[min(s, len(d.history) - 1)], result.targets_crop, arrows=True, scale=scale)
-            for f, s in zip(frames, steps)]
+    return [
+        draw_points(f, d.history[min(s, len(d.history) - 1)], result.targets_crop, arrows=True, scale=scale)
+        for f, s in zip(frames, steps)
+    ]
 
 
 def write_results(result: EditResult, folder: str | os.PathLike, extra: dict | None = None) -> list[str]:
@@ -223,13 +230,24 @@ def write_results(result: EditResult, folder: str | os.PathLike, extra: dict | N
     folder = Path(folder)
     t = time.perf_counter()
     written = []
-    for name, image in (("edited.png", result.edited_photo), ("aligned.png", result.alignment.crop),
-                        ("reconstruction.png", result.reconstruction_crop), ("edited_crop.png", result.edited_crop)):
+    for name, image in (
+        ("edited.png", result.edited_photo),
+        ("aligned.png", result.alignment.crop),
+        ("reconstruction.png", result.reconstruction_crop),
+        ("edited_crop.png", result.edited_crop),
+    ):
         write_png(folder / name, image)
         written.append(name)
-    write_png(folder / "comparison.png", comparison_image(result.alignment.crop, result.edited_crop,
-                                                          result.handles_crop, result.targets_crop,
-                                                          result.final_handles_crop))
+    write_png(
+        folder / "comparison.png",
+        comparison_image(
+            result.alignment.crop,
+            result.edited_crop,
+            result.handles_crop,
+            result.targets_crop,
+            result.final_handles_crop,
+        ),
+    )
     written.append("comparison.png")
     if result.config.video is not None:
         video = write_video(folder, _video_frames(result), result.config.video, result.config.video_fps)

@@ -13,11 +13,10 @@ steps, so a batch job's folder holds exactly what a single-mode run writes:
 
 from __future__ import annotations
 
-import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -25,8 +24,7 @@ from pipeline.config import PipelineConfig
 from pipeline.jobs import Job
 from pipeline.model_defaults import config_for_model
 
-__all__ = ["JobInputs", "LoadedModel", "Models", "read_job_inputs", "edit_job", "write_job",
-           "JobOutcome", "run_job"]
+__all__ = ["JobInputs", "LoadedModel", "Models", "read_job_inputs", "edit_job", "write_job", "JobOutcome", "run_job"]
 
 Log = Callable[[str], None]
 
@@ -70,8 +68,14 @@ def read_job_inputs(job: Job) -> JobInputs:
     photo = load_photo(job.image, max_pixels=job.config.align.max_photo_pixels)
     h, w = photo.shape[:2]
     for name, pts in (("handle", job.points.handles_photo), ("target", job.points.targets_photo)):
-        check_points_in_frame(pts, w, h, name, f"the {w}x{h} photo {job.image.name}",
-                              "give (x, y) in original photo pixels, x right, y down")
+        check_points_in_frame(
+            pts,
+            w,
+            h,
+            name,
+            f"the {w}x{h} photo {job.image.name}",
+            "give (x, y) in original photo pixels, x right, y down",
+        )
     mask = load_mask(job.mask_path, photo.shape) if job.mask_path is not None else None
     return JobInputs(photo, mask, time.perf_counter() - t)
 
@@ -87,8 +91,14 @@ class Models:
         log: one-line status callback.
     """
 
-    def __init__(self, config: PipelineConfig, checkpoints_dir: str | None = None, allow_download: bool = True,
-                 progress: bool = True, log: Log | None = None):
+    def __init__(
+        self,
+        config: PipelineConfig,
+        checkpoints_dir: str | None = None,
+        allow_download: bool = True,
+        progress: bool = True,
+        log: Log | None = None,
+    ):
         self.config = config
         self.checkpoints_dir = checkpoints_dir
         self.allow_download = allow_download
@@ -114,8 +124,9 @@ class Models:
         config = self.config
         device = resolve_device(config.device)
         t = time.perf_counter()
-        resolved = resolve_checkpoint(checkpoint, self.checkpoints_dir, allow_download=self.allow_download,
-                                      progress=self.progress, log=self.log)
+        resolved = resolve_checkpoint(
+            checkpoint, self.checkpoints_dir, allow_download=self.allow_download, progress=self.progress, log=self.log
+        )
         warning = domain_warning(resolved.info, config.align_mode)
         if warning:
             self.log(f"warning: {warning}")
@@ -128,11 +139,14 @@ class Models:
         info = resolved.info
         # The LPIPS nets this model's inversion will use (LPIPS-squeeze, shipped, for small models).
         t = time.perf_counter()
-        ensure_lpips_backbones(config_for_model(config, G, info), allow_download=self.allow_download,
-                               progress=self.progress, log=self.log)
+        ensure_lpips_backbones(
+            config_for_model(config, G, info), allow_download=self.allow_download, progress=self.progress, log=self.log
+        )
         seconds["fetch_weights"] += time.perf_counter() - t
-        self.log(f"load: {resolved.label} ({G.img_resolution}px{', ' + info.domain if info else ''}) on {device} "
-                 f"({seconds['load_generator']:.1f}s)")
+        self.log(
+            f"load: {resolved.label} ({G.img_resolution}px{', ' + info.domain if info else ''}) on {device} "
+            f"({seconds['load_generator']:.1f}s)"
+        )
         return LoadedModel(G, resolved, generator_id, seconds)
 
 
@@ -148,12 +162,30 @@ def edit_job(job: Job, inputs: JobInputs, model: LoadedModel, progress: bool = T
     if job.all_faces:
         from pipeline.group import edit_group
 
-        return edit_group(inputs.photo, pts.handles_photo, pts.targets_photo, model.G, config,
-                          mask_photo=inputs.mask, generator_id=model.generator_id, progress=progress, log=log)
+        return edit_group(
+            inputs.photo,
+            pts.handles_photo,
+            pts.targets_photo,
+            model.G,
+            config,
+            mask_photo=inputs.mask,
+            generator_id=model.generator_id,
+            progress=progress,
+            log=log,
+        )
     from pipeline.edit import edit_photo
 
-    return edit_photo(inputs.photo, pts.handles_photo, pts.targets_photo, model.G, config, mask_photo=inputs.mask,
-                      generator_id=model.generator_id, progress=progress, log=log)
+    return edit_photo(
+        inputs.photo,
+        pts.handles_photo,
+        pts.targets_photo,
+        model.G,
+        config,
+        mask_photo=inputs.mask,
+        generator_id=model.generator_id,
+        progress=progress,
+        log=log,
+    )
 
 
 def write_job(result, job: Job, model: LoadedModel, out: Path, command: str, overwrite: bool = False) -> list[str]:
@@ -175,8 +207,13 @@ def write_job(result, job: Job, model: LoadedModel, out: Path, command: str, ove
             "mask": None if job.mask_path is None else str(Path(job.mask_path).resolve()),
             "num_points": len(job.points),
         },
-        "checkpoint": model.resolved.to_json() | {"img_resolution": int(G.img_resolution), "num_ws": int(G.num_ws),
-                                                  "w_dim": int(G.w_dim), "metadata": dict(G.metadata)},
+        "checkpoint": model.resolved.to_json()
+        | {
+            "img_resolution": int(G.img_resolution),
+            "num_ws": int(G.num_ws),
+            "w_dim": int(G.w_dim),
+            "metadata": dict(G.metadata),
+        },
         "command": command,
     }
     with staged_output_dir(out, overwrite=overwrite) as staging:
@@ -196,8 +233,16 @@ class JobOutcome:
     written: list
 
 
-def run_job(job: Job, models: Models, out: Path, command: str, overwrite: bool = False,
-            inputs: JobInputs | None = None, progress: bool = True, log: Log | None = None) -> JobOutcome:
+def run_job(
+    job: Job,
+    models: Models,
+    out: Path,
+    command: str,
+    overwrite: bool = False,
+    inputs: JobInputs | None = None,
+    progress: bool = True,
+    log: Log | None = None,
+) -> JobOutcome:
     """Read, edit and write one job (the single code path of single and batch mode).
 
     Args:

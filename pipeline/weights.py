@@ -11,7 +11,7 @@ into that cache with a progress bar (unless offline) through `pipeline.registry.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from inversion.lpips_loss import (
     features_file_name,
@@ -49,8 +49,9 @@ def lpips_nets_needed(config: PipelineConfig) -> list[str]:
     return list(dict.fromkeys(nets))
 
 
-def ensure_lpips_backbones(config: PipelineConfig, allow_download: bool = True, progress: bool = True,
-                           log: Callable[[str], None] | None = None) -> list[str]:
+def ensure_lpips_backbones(
+    config: PipelineConfig, allow_download: bool = True, progress: bool = True, log: Callable[[str], None] | None = None
+) -> list[str]:
     """Make sure every LPIPS backbone `config` needs is on disk, downloading into torchvision's cache.
 
     With `config.inversion.lpips_backbone` set (a file, a folder or 'random') nothing is
@@ -82,13 +83,16 @@ def ensure_lpips_backbones(config: PipelineConfig, allow_download: bool = True, 
             files.append(str(packaged_backbone(net)))
             continue
         url = torchvision_weights_url(net)
-        hint = (f"save {url} as {cached}, or pass --lpips-backbone FILE with a torchvision "
-                f"{torchvision_arch(net)} features state dict (e.g. {features_file_name(net)}), "
-                f"or use --lpips-net squeeze with a squeezenet1_1 features file")
+        hint = (
+            f"save {url} as {cached}, or pass --lpips-backbone FILE with a torchvision "
+            f"{torchvision_arch(net)} features state dict (e.g. {features_file_name(net)}), "
+            f"or use --lpips-net squeeze with a squeezenet1_1 features file"
+        )
         if not allow_download or is_offline():
             raise MissingWeightsError(
                 f"LPIPS-{net} backbone {cached.name} is not in {cached.parent} and downloads are disabled "
-                f"(--offline / DRAGGAN_OFFLINE); {hint}")
+                f"(--offline / DRAGGAN_OFFLINE); {hint}"
+            )
         if log is not None:
             log(f"downloading the LPIPS-{net} backbone ({torchvision_arch(net)}) to {cached}")
         try:

@@ -33,16 +33,17 @@ import numpy as np
 import torch
 
 # How a foreign tensor becomes the NVlabs one, and back.
-KIND_SAME = "same"          # identical shape
-KIND_LEAD1 = "lead1"        # foreign has an extra leading dim of 1: [1,C,4,4] / [1,O,I,k,k]
-KIND_SCALAR1 = "scalar1"    # foreign [1] <-> NVlabs []
+KIND_SAME = "same"  # identical shape
+KIND_LEAD1 = "lead1"  # foreign has an extra leading dim of 1: [1,C,4,4] / [1,O,I,k,k]
+KIND_SCALAR1 = "scalar1"  # foreign [1] <-> NVlabs []
 KIND_RGB_BIAS = "rgb_bias"  # foreign [1,C,1,1] <-> NVlabs [C]
-KIND_NOISE = "noise"        # foreign [1,1,R,R] <-> NVlabs [R,R]
+KIND_NOISE = "noise"  # foreign [1,1,R,R] <-> NVlabs [R,R]
 
 
 @dataclass(frozen=True)
 class KeyRule:
     """One foreign key, its NVlabs name and the reshape between them."""
+
     foreign: str
     nvlabs: str
     kind: str = KIND_SAME
@@ -106,25 +107,32 @@ def _count_indices(keys, pattern: str) -> int:
 
 # Sub-keys of a modulated convolution in mmagic's and rosinality's state dicts:
 # (weight [1,O,I,k,k], style affine weight, style affine bias, noise strength [1]).
-_MMAGIC_MODCONV = ("conv.weight_orig", "conv.style_modulation.linear.weight_orig", "conv.style_modulation.bias",
-                   "noise_injector.weight")
+_MMAGIC_MODCONV = (
+    "conv.weight_orig",
+    "conv.style_modulation.linear.weight_orig",
+    "conv.style_modulation.bias",
+    "noise_injector.weight",
+)
 _ROSINALITY_MODCONV = ("conv.weight", "conv.modulation.weight", "conv.modulation.bias", "noise.weight")
 
 
 def _modconv_rules(src: str, dst: str, names: tuple[str, str, str, str], to_rgb: bool) -> list[KeyRule]:
     """Rules of one synthesis layer (noise + bias/activation) or toRGB layer (RGB bias)."""
     weight, affine_weight, affine_bias, noise = names
-    rules = [KeyRule(f"{src}.{weight}", f"{dst}.weight", KIND_LEAD1),
-             KeyRule(f"{src}.{affine_weight}", f"{dst}.affine.weight"),
-             KeyRule(f"{src}.{affine_bias}", f"{dst}.affine.bias")]
+    rules = [
+        KeyRule(f"{src}.{weight}", f"{dst}.weight", KIND_LEAD1),
+        KeyRule(f"{src}.{affine_weight}", f"{dst}.affine.weight"),
+        KeyRule(f"{src}.{affine_bias}", f"{dst}.affine.bias"),
+    ]
     if to_rgb:
         return rules + [KeyRule(f"{src}.bias", f"{dst}.bias", KIND_RGB_BIAS)]
-    return rules + [KeyRule(f"{src}.{noise}", f"{dst}.noise_strength", KIND_SCALAR1),
-                    KeyRule(f"{src}.activate.bias", f"{dst}.bias")]
+    return rules + [
+        KeyRule(f"{src}.{noise}", f"{dst}.noise_strength", KIND_SCALAR1),
+        KeyRule(f"{src}.activate.bias", f"{dst}.bias"),
+    ]
 
 
-def _synthesis_rules(img_resolution: int, names: tuple[str, str, str, str],
-                     noise_buffers: bool) -> list[KeyRule]:
+def _synthesis_rules(img_resolution: int, names: tuple[str, str, str, str], noise_buffers: bool) -> list[KeyRule]:
     """Rules of the synthesis layers shared by mmagic and rosinality (same module layout).
 
     `conv1` / `to_rgb1` are block b4; `convs.{2i}` / `convs.{2i+1}` / `to_rgbs.{i}` are
@@ -134,9 +142,11 @@ def _synthesis_rules(img_resolution: int, names: tuple[str, str, str, str],
     layers = [("conv1", "synthesis.b4.conv1", False), ("to_rgb1", "synthesis.b4.torgb", True)]
     for i in range(int(math.log2(img_resolution)) - 2):
         res = 2 ** (i + 3)
-        layers += [(f"convs.{2 * i}", f"synthesis.b{res}.conv0", False),
-                   (f"convs.{2 * i + 1}", f"synthesis.b{res}.conv1", False),
-                   (f"to_rgbs.{i}", f"synthesis.b{res}.torgb", True)]
+        layers += [
+            (f"convs.{2 * i}", f"synthesis.b{res}.conv0", False),
+            (f"convs.{2 * i + 1}", f"synthesis.b{res}.conv1", False),
+            (f"to_rgbs.{i}", f"synthesis.b{res}.torgb", True),
+        ]
     rules, noise_index = [], 0
     for src, dst, to_rgb in layers:
         rules += _modconv_rules(src, dst, names, to_rgb)
@@ -154,8 +164,10 @@ def mmagic_rules(num_mapping: int, img_resolution: int, with_w_avg: bool = True)
     """
     rules = []
     for i in range(num_mapping):
-        rules += [KeyRule(f"style_mapping.{i + 1}.linear.weight_orig", f"mapping.fc{i}.weight"),
-                  KeyRule(f"style_mapping.{i + 1}.bias", f"mapping.fc{i}.bias")]
+        rules += [
+            KeyRule(f"style_mapping.{i + 1}.linear.weight_orig", f"mapping.fc{i}.weight"),
+            KeyRule(f"style_mapping.{i + 1}.bias", f"mapping.fc{i}.bias"),
+        ]
     if with_w_avg:
         rules.append(KeyRule("w_avg", "mapping.w_avg"))
     rules.append(KeyRule("constant_input.input", "synthesis.b4.const", KIND_LEAD1))
@@ -177,12 +189,15 @@ def mmagic_structure(keys) -> tuple[int, int]:
 
 # --------------------------------------------------------------------------- rosinality
 
+
 def rosinality_rules(num_mapping: int, img_resolution: int) -> list[KeyRule]:
     """Key rules of rosinality's `Generator` state dict (`ckpt['g_ema']`)."""
     rules = []
     for i in range(num_mapping):
-        rules += [KeyRule(f"style.{i + 1}.weight", f"mapping.fc{i}.weight"),
-                  KeyRule(f"style.{i + 1}.bias", f"mapping.fc{i}.bias")]
+        rules += [
+            KeyRule(f"style.{i + 1}.weight", f"mapping.fc{i}.weight"),
+            KeyRule(f"style.{i + 1}.bias", f"mapping.fc{i}.bias"),
+        ]
     rules.append(KeyRule("input.input", "synthesis.b4.const", KIND_LEAD1))
     return rules + _synthesis_rules(img_resolution, _ROSINALITY_MODCONV, noise_buffers=True)
 
@@ -200,8 +215,10 @@ def rosinality_structure(keys) -> tuple[int, int]:
 
 # --------------------------------------------------------------------------- TensorFlow (legacy NVlabs)
 
-def tf_generator_to_nvlabs(tf_params: dict[str, np.ndarray], img_resolution: int,
-                           num_mapping: int, conditional: bool) -> dict[str, torch.Tensor]:
+
+def tf_generator_to_nvlabs(
+    tf_params: dict[str, np.ndarray], img_resolution: int, num_mapping: int, conditional: bool
+) -> dict[str, torch.Tensor]:
     """Converts the variables of a TensorFlow StyleGAN2 `Gs` to an NVlabs state dict.
 
     Args:
@@ -216,6 +233,7 @@ def tf_generator_to_nvlabs(tf_params: dict[str, np.ndarray], img_resolution: int
     Raises:
         KeyMapError: a variable is missing or mis-shaped.
     """
+
     def get(name: str) -> np.ndarray:
         if name not in tf_params:
             raise KeyMapError(name, "missing TensorFlow variable")
@@ -274,7 +292,7 @@ def tf_generator_to_nvlabs(tf_params: dict[str, np.ndarray], img_resolution: int
     layer("synthesis.b4.conv1", "synthesis/4x4/Conv", 0)
     torgb("synthesis.b4.torgb", "synthesis/4x4/ToRGB")
     for log2 in range(3, int(math.log2(img_resolution)) + 1):
-        r = 2 ** log2
+        r = 2**log2
         layer(f"synthesis.b{r}.conv0", f"synthesis/{r}x{r}/Conv0_up", 2 * log2 - 5, flip=True)
         layer(f"synthesis.b{r}.conv1", f"synthesis/{r}x{r}/Conv1", 2 * log2 - 4)
         torgb(f"synthesis.b{r}.torgb", f"synthesis/{r}x{r}/ToRGB")

@@ -120,15 +120,15 @@ def _check_hooks(hooks: Any) -> None:
         raise pickle.UnpicklingError("tensor carries backward hooks")
 
 
-def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None,
-                       metadata=None):
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
     """Safe `torch._utils._rebuild_tensor_v2` (checks types, ignores grad flags and metadata)."""
     if not isinstance(storage, torch.TypedStorage):
         raise pickle.UnpicklingError("tensor storage is not a torch storage")
     _check_hooks(backward_hooks)
     t = torch.empty((0,), dtype=storage.dtype)
-    return t.set_(storage._untyped_storage, int(storage_offset), tuple(int(s) for s in size),
-                  tuple(int(s) for s in stride))
+    return t.set_(
+        storage._untyped_storage, int(storage_offset), tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    )
 
 
 def _rebuild_tensor(storage, storage_offset, size, stride):
@@ -147,7 +147,9 @@ def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, state=Non
 def _rebuild_from_type_v2(func, new_type, args, state):
     """Safe `torch._tensor._rebuild_from_type_v2`, limited to our rebuild functions and plain tensors."""
     if func not in (_rebuild_tensor_v2, _rebuild_tensor, _rebuild_parameter) or new_type not in (
-            torch.Tensor, torch.nn.Parameter):
+        torch.Tensor,
+        torch.nn.Parameter,
+    ):
         raise pickle.UnpicklingError("unsupported tensor subclass reconstruction")
     return func(*args)
 

@@ -35,12 +35,13 @@ from stylegan.networks import Generator
 @dataclass(frozen=True)
 class BenchResult:
     """One row of the table."""
+
     res: int
-    mode: str               # 'full' or 'features<=R'
+    mode: str  # 'full' or 'features<=R'
     batch: int
-    time_ms: float          # median forward time
+    time_ms: float  # median forward time
     peak_mib: float | None  # peak memory of the forward pass
-    mem_kind: str           # how peak_mib was measured
+    mem_kind: str  # how peak_mib was measured
 
 
 @torch.no_grad()
@@ -73,8 +74,15 @@ def bench_one(G: Generator, ws: torch.Tensor, until_res: int | None, repeats: in
     return statistics.median(times), peak, kind
 
 
-def run_bench(device: torch.device, resolutions: list[int], repeats: int = 5, batch: int = 1,
-              channel_max: int = 512, until_res: int = 128, seed: int = 0) -> list[BenchResult]:
+def run_bench(
+    device: torch.device,
+    resolutions: list[int],
+    repeats: int = 5,
+    batch: int = 1,
+    channel_max: int = 512,
+    until_res: int = 128,
+    seed: int = 0,
+) -> list[BenchResult]:
     """Benchmarks full synthesis and features up to `until_res` for each resolution."""
     results = []
     for res in resolutions:
@@ -95,11 +103,13 @@ def run_bench(device: torch.device, resolutions: list[int], repeats: int = 5, ba
 
 def format_table(results: list[BenchResult], device: torch.device, channel_max: int) -> str:
     """Markdown table of the results."""
-    lines = [f"device: {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else device.type}), "
-             f"torch {torch.__version__}, threads {torch.get_num_threads()}, channel_base 32768, "
-             f"channel_max {channel_max}",
-             "| res | pass | batch | time (ms, median) | peak mem (MiB) | peak mem measured as |",
-             "|---:|---|---:|---:|---:|---|"]
+    lines = [
+        f"device: {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else device.type}), "
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}, channel_base 32768, "
+        f"channel_max {channel_max}",
+        "| res | pass | batch | time (ms, median) | peak mem (MiB) | peak mem measured as |",
+        "|---:|---|---:|---:|---:|---|",
+    ]
     for r in results:
         peak = "n/a" if r.peak_mib is None else f"{r.peak_mib:.1f}"
         lines.append(f"| {r.res} | {r.mode} | {r.batch} | {r.time_ms:.1f} | {peak} | {r.mem_kind} |")
@@ -121,8 +131,10 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError
         device = resolve_device(args.device)
     except ValueError:
-        print("error: --res must be comma-separated integers and --repeats/--batch/--channel-max positive",
-              file=sys.stderr)
+        print(
+            "error: --res must be comma-separated integers and --repeats/--batch/--channel-max positive",
+            file=sys.stderr,
+        )
         return 2
     results = run_bench(device, resolutions, args.repeats, args.batch, args.channel_max, args.until_res)
     print(format_table(results, device, args.channel_max))

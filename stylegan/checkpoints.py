@@ -69,9 +69,20 @@ from stylegan._safe_pickle import PersistentRecord, TFNetworkRecord, UnsafePickl
 from stylegan.device import resolve_device
 from stylegan.errors import CheckpointError
 from stylegan.fileio import atomic_save
-from stylegan.formats._base import (FORMAT_DESCRIPTIONS, FORMAT_MMAGIC, FORMAT_NATIVE, FORMAT_NVLABS,
-                                    FORMAT_NVLABS_STATE_DICT, FORMAT_NVLABS_TF, FORMAT_ROSINALITY, FormatProblem,
-                                    Parsed, Problem, first_line, unwrap_state_dict)
+from stylegan.formats._base import (
+    FORMAT_DESCRIPTIONS,
+    FORMAT_MMAGIC,
+    FORMAT_NATIVE,
+    FORMAT_NVLABS,
+    FORMAT_NVLABS_STATE_DICT,
+    FORMAT_NVLABS_TF,
+    FORMAT_ROSINALITY,
+    FormatProblem,
+    Parsed,
+    Problem,
+    first_line,
+    unwrap_state_dict,
+)
 from stylegan.formats.infer import infer_config as _infer_config
 from stylegan.formats.mmagic import MMAGIC_NOISE_SEED, export_mmagic_state_dict, parse_mmagic
 from stylegan.formats.native import NATIVE_FORMAT, NATIVE_VERSION, generator_to_dict, parse_native
@@ -81,10 +92,25 @@ from stylegan.formats.tf import parse_tf
 from stylegan.networks import Generator
 
 __all__ = [
-    "FORMAT_DESCRIPTIONS", "FORMAT_MMAGIC", "FORMAT_NATIVE", "FORMAT_NVLABS", "FORMAT_NVLABS_STATE_DICT",
-    "FORMAT_NVLABS_TF", "FORMAT_ROSINALITY", "MMAGIC_NOISE_SEED", "NATIVE_FORMAT", "NATIVE_VERSION",
-    "atomic_save", "detect_format", "export_mmagic_state_dict", "export_rosinality_checkpoint",
-    "generator_from_dict", "generator_to_dict", "infer_config", "load_generator", "resolve_device",
+    "FORMAT_DESCRIPTIONS",
+    "FORMAT_MMAGIC",
+    "FORMAT_NATIVE",
+    "FORMAT_NVLABS",
+    "FORMAT_NVLABS_STATE_DICT",
+    "FORMAT_NVLABS_TF",
+    "FORMAT_ROSINALITY",
+    "MMAGIC_NOISE_SEED",
+    "NATIVE_FORMAT",
+    "NATIVE_VERSION",
+    "atomic_save",
+    "detect_format",
+    "export_mmagic_state_dict",
+    "export_rosinality_checkpoint",
+    "generator_from_dict",
+    "generator_to_dict",
+    "infer_config",
+    "load_generator",
+    "resolve_device",
     "save_generator",
 ]
 
@@ -99,8 +125,13 @@ _TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
 # ----------------------------------------------------------------------------- public API
 
-def load_generator(path: str | os.PathLike, device: str | torch.device | None = "cpu", *,
-                   map_location: str | torch.device | None = None) -> Generator:
+
+def load_generator(
+    path: str | os.PathLike,
+    device: str | torch.device | None = "cpu",
+    *,
+    map_location: str | torch.device | None = None,
+) -> Generator:
     """Loads a StyleGAN2 generator from any supported checkpoint (see module docstring).
 
     Nothing from the file is executed: NVlabs pickles go through a restricted
@@ -130,8 +161,9 @@ def load_generator(path: str | os.PathLike, device: str | torch.device | None = 
     return G.to(target).eval().requires_grad_(False)
 
 
-def save_generator(G: Generator, path: str | os.PathLike, half: bool = False,
-                   metadata: dict[str, Any] | None = None) -> Path:
+def save_generator(
+    G: Generator, path: str | os.PathLike, half: bool = False, metadata: dict[str, Any] | None = None
+) -> Path:
     """Writes G in the native format (readable with `torch.load(weights_only=True)`).
 
     The file is written to a temporary name in the same folder and renamed,
@@ -151,8 +183,9 @@ def save_generator(G: Generator, path: str | os.PathLike, half: bool = False,
     return atomic_save(generator_to_dict(G, half=half, metadata=metadata), path)
 
 
-def generator_from_dict(payload: dict[str, Any], device: str | torch.device | None = "cpu",
-                        source: str = "<embedded generator>") -> Generator:
+def generator_from_dict(
+    payload: dict[str, Any], device: str | torch.device | None = "cpu", source: str = "<embedded generator>"
+) -> Generator:
     """Rebuilds a generator from `generator_to_dict`'s payload (strict, validated).
 
     Args:
@@ -213,6 +246,7 @@ def infer_config(state_dict: dict[str, torch.Tensor], hints: dict[str, Any] | No
 
 # ----------------------------------------------------------------------------- reading
 
+
 def _checkpoint_error(path: Path, exc: Problem | FormatProblem) -> CheckpointError:
     """The one-line public error: file, format tried, problem, first offending key, fix."""
     what = FORMAT_DESCRIPTIONS[exc.fmt] if isinstance(exc, FormatProblem) else "checkpoint"
@@ -237,17 +271,30 @@ def _read(path: Path) -> Any:
         with open(path, "rb") as f:
             obj = safe_load(f)
     except UnsafePickleError as exc:
-        raise Problem(f"the pickle references the global '{exc.global_name}', which is not an allowed "
-                      "tensor/container type, so nothing was loaded or executed",
-                      fix="only load checkpoints from trusted sources; this one is not a plain StyleGAN2 pickle") \
-            from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
-            RuntimeError, OverflowError, MemoryError, UnicodeDecodeError) as exc:
+        raise Problem(
+            f"the pickle references the global '{exc.global_name}', which is not an allowed "
+            "tensor/container type, so nothing was loaded or executed",
+            fix="only load checkpoints from trusted sources; this one is not a plain StyleGAN2 pickle",
+        ) from None
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        RuntimeError,
+        OverflowError,
+        MemoryError,
+        UnicodeDecodeError,
+    ) as exc:
         if head[:1] == b"\x80":
-            raise Problem(f"the pickle is truncated or corrupt ({type(exc).__name__}: {first_line(exc)})") \
-                from None
-        raise Problem("not a recognised checkpoint (neither a torch.save archive nor a pickle)",
-                      fix="pass an NVlabs .pkl, an mmagic/rosinality .pth/.pt or a native checkpoint") from None
+            raise Problem(f"the pickle is truncated or corrupt ({type(exc).__name__}: {first_line(exc)})") from None
+        raise Problem(
+            "not a recognised checkpoint (neither a torch.save archive nor a pickle)",
+            fix="pass an NVlabs .pkl, an mmagic/rosinality .pth/.pt or a native checkpoint",
+        ) from None
     if isinstance(obj, int) and obj == _TORCH_LEGACY_MAGIC:
         return _torch_load(path)  # legacy (pre-1.6) torch.save file
     return obj
@@ -265,21 +312,35 @@ def _torch_load(path: Path) -> Any:
         message = str(exc)
         match = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)", message)
         if match:
-            raise Problem(f"the file references the global '{match.group(1)}', which weights-only loading "
-                          "refuses, so nothing was loaded or executed",
-                          fix="only load checkpoints from trusted sources; save just the state dict") from None
+            raise Problem(
+                f"the file references the global '{match.group(1)}', which weights-only loading "
+                "refuses, so nothing was loaded or executed",
+                fix="only load checkpoints from trusted sources; save just the state dict",
+            ) from None
         if "Weights only load failed" in message:
-            raise Problem("the file holds objects that weights-only loading refuses, so nothing was loaded or "
-                          "executed", fix="only load checkpoints from trusted sources; save just the state dict") \
-                from None
+            raise Problem(
+                "the file holds objects that weights-only loading refuses, so nothing was loaded or executed",
+                fix="only load checkpoints from trusted sources; save just the state dict",
+            ) from None
         raise Problem(f"the torch.save archive is corrupt ({first_line(exc)})") from None
-    except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile, KeyError, TypeError,
-            AttributeError, IndexError) as exc:
-        raise Problem(f"the torch.save archive is truncated or corrupt ({type(exc).__name__}: "
-                      f"{first_line(exc)})") from None
+    except (
+        RuntimeError,
+        EOFError,
+        ValueError,
+        OSError,
+        zipfile.BadZipFile,
+        KeyError,
+        TypeError,
+        AttributeError,
+        IndexError,
+    ) as exc:
+        raise Problem(
+            f"the torch.save archive is truncated or corrupt ({type(exc).__name__}: {first_line(exc)})"
+        ) from None
 
 
 # ----------------------------------------------------------------------------- format classification
+
 
 def _parse(obj: Any) -> Parsed:
     """Recognises the loaded object's format and converts it to NVlabs names."""
@@ -327,11 +388,14 @@ def _classify(obj: Any) -> str:
     if isinstance(obj, dict):
         keys = ", ".join(repr(k) for k in list(obj)[:5])
         found += f" with keys {keys}" + (", ..." if len(obj) > 5 else "")
-    raise Problem(f"not a recognised StyleGAN2 checkpoint (found a {found})",
-                  fix="pass an NVlabs .pkl, an mmagic/rosinality .pth/.pt or a native checkpoint")
+    raise Problem(
+        f"not a recognised StyleGAN2 checkpoint (found a {found})",
+        fix="pass an NVlabs .pkl, an mmagic/rosinality .pth/.pt or a native checkpoint",
+    )
 
 
 # ----------------------------------------------------------------------------- building
+
 
 def _build(parsed: Parsed) -> Generator:
     """Validates the NVlabs-named state dict against a Generator and loads it strictly."""
@@ -374,6 +438,7 @@ def _resample_filter(shape: torch.Size) -> torch.Tensor:
     """The [1,3,3,1] FIR filter NVlabs registers as `resample_filter` (formats that do not store it)."""
     from stylegan.networks import RESAMPLE_TAPS
     from stylegan.ops import setup_filter
+
     f = setup_filter(RESAMPLE_TAPS)
     if tuple(f.shape) != tuple(shape):
         raise Problem("unexpected resample filter shape", key="resample_filter")
@@ -382,6 +447,7 @@ def _resample_filter(shape: torch.Size) -> torch.Tensor:
 
 def _validate(sd: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], origin: dict[str, str]) -> None:
     """Strict check: names the first missing, mis-shaped, non-float or unexpected tensor."""
+
     def name(key: str) -> str:
         return f"{origin[key]} -> {key}" if key in origin and origin[key] != key else key
 
@@ -392,8 +458,7 @@ def _validate(sd: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], or
         if not isinstance(value, torch.Tensor):
             raise Problem(f"holds a {type(value).__name__} instead of a tensor", key=name(key))
         if tuple(value.shape) != tuple(ref.shape):
-            raise Problem(f"mis-shaped tensor (expected {list(ref.shape)}, got {list(value.shape)})",
-                          key=name(key))
+            raise Problem(f"mis-shaped tensor (expected {list(ref.shape)}, got {list(value.shape)})", key=name(key))
         if not value.is_floating_point():
             raise Problem(f"tensor has dtype {value.dtype}, expected floating point", key=name(key))
     for key in sd:

@@ -45,8 +45,10 @@ def config_from_dict(cls: type[C], data: Any, error: type[DragPipelineError]) ->
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise error(f"unknown {cls.__name__} fields {unknown}; the file was written by another version of "
-                    "draggan-pipeline: use that version, or upgrade this one")
+        raise error(
+            f"unknown {cls.__name__} fields {unknown}; the file was written by another version of "
+            "draggan-pipeline: use that version, or upgrade this one"
+        )
     values = dict(data)
     for name, value in values.items():
         if isinstance(value, list) and isinstance(fields[name].default, tuple):

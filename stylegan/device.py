@@ -49,8 +49,10 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         if not torch.cuda.is_available():
             raise DeviceError(f"device {device!r} requested but CUDA is not available here; use 'cpu' or 'auto'")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise DeviceError(f"device {device!r} requested but this machine has {torch.cuda.device_count()} "
-                              f"CUDA device(s); use 'cuda:0' or 'auto'")
+            raise DeviceError(
+                f"device {device!r} requested but this machine has {torch.cuda.device_count()} "
+                f"CUDA device(s); use 'cuda:0' or 'auto'"
+            )
     elif dev.type == "mps":
         mps = getattr(torch.backends, "mps", None)
         if mps is None or not mps.is_available():
@@ -107,24 +109,24 @@ class PeakMemory:
         synchronize(self.device)
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
-            self.base_mib = torch.cuda.memory_allocated(self.device) / 2 ** 20
+            self.base_mib = torch.cuda.memory_allocated(self.device) / 2**20
         else:
             _release_free_memory()
             if self.kind.endswith("(VmHWM)"):
                 _clear_peak_rss()
-                self.base_mib = _proc_status_bytes("VmRSS") / 2 ** 20
+                self.base_mib = _proc_status_bytes("VmRSS") / 2**20
             else:
-                self.base_mib = _maxrss_bytes() / 2 ** 20
+                self.base_mib = _maxrss_bytes() / 2**20
         return self
 
     def __exit__(self, *exc) -> None:
         synchronize(self.device)
         if self.device.type == "cuda":
-            self.peak_mib = torch.cuda.max_memory_allocated(self.device) / 2 ** 20
+            self.peak_mib = torch.cuda.max_memory_allocated(self.device) / 2**20
         elif self.kind.endswith("(VmHWM)"):
-            self.peak_mib = _proc_status_bytes("VmHWM") / 2 ** 20
+            self.peak_mib = _proc_status_bytes("VmHWM") / 2**20
         else:
-            self.peak_mib = _maxrss_bytes() / 2 ** 20
+            self.peak_mib = _maxrss_bytes() / 2**20
 
 
 def _clear_peak_rss() -> bool:
@@ -148,6 +150,7 @@ def _proc_status_bytes(field: str) -> int:
 
 def _maxrss_bytes() -> int:
     import resource
+
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss if sys.platform == "darwin" else rss * 1024  # bytes on macOS, KiB on Linux
 

@@ -48,4 +48,5 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     """`torch.save(obj)` to `path` atomically (see `atomic_write`)."""
     import torch
+
     return atomic_write(path, lambda f: torch.save(obj, f))

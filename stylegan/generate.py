@@ -57,9 +57,8 @@ def parse_seeds(text: str) -> list[int]:
             else:
                 seeds.append(int(part))
         except ValueError:
-            raise ValueError(f"bad seed list {text!r}; use e.g. '0-3' or '1,5,7-9' (non-negative integers)") \
-                from None
-    if not seeds or min(seeds) < 0 or max(seeds) >= 2 ** 32:
+            raise ValueError(f"bad seed list {text!r}; use e.g. '0-3' or '1,5,7-9' (non-negative integers)") from None
+    if not seeds or min(seeds) < 0 or max(seeds) >= 2**32:
         raise ValueError(f"bad seed list {text!r}; seeds must be integers in [0, 2**32)")
     return seeds
 
@@ -70,9 +69,15 @@ def seed_to_z(seed: int, z_dim: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def generate_images(G: Generator, seeds: list[int], out_dir: str | Path, truncation_psi: float = 1.0,
-                    truncation_cutoff: int | None = None, noise_mode: str = "const",
-                    class_idx: int | None = None) -> list[Path]:
+def generate_images(
+    G: Generator,
+    seeds: list[int],
+    out_dir: str | Path,
+    truncation_psi: float = 1.0,
+    truncation_cutoff: int | None = None,
+    noise_mode: str = "const",
+    class_idx: int | None = None,
+) -> list[Path]:
     """Renders one PNG per seed into `out_dir` (created if needed).
 
     Returns:
@@ -125,9 +130,15 @@ def main(argv: list[str] | None = None) -> int:
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {args.device!r} requested but CUDA is not available; use --device cpu")
         G = load_generator(args.checkpoint, device=device)
-        paths = generate_images(G, seeds, args.out, truncation_psi=args.trunc,
-                                truncation_cutoff=args.trunc_cutoff, noise_mode=args.noise_mode,
-                                class_idx=args.class_idx)
+        paths = generate_images(
+            G,
+            seeds,
+            args.out,
+            truncation_psi=args.trunc,
+            truncation_cutoff=args.trunc_cutoff,
+            noise_mode=args.noise_mode,
+            class_idx=args.class_idx,
+        )
     except (DragPipelineError, ValueError, OSError) as exc:
         message = " ".join(str(exc).split()) or type(exc).__name__
         print(f"error: {message}", file=sys.stderr)

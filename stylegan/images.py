@@ -131,8 +131,13 @@ def _open(path: str | os.PathLike, what: str, error: type[DragPipelineError], fi
         raise error(f"cannot read {what} {shown}: {os_error_reason(exc)}; check the file") from None
 
 
-def image_size(path: str | os.PathLike, *, what: str = "image", error: type[DragPipelineError] = ImageFileError,
-               fix: str = "give the path of an image file") -> tuple[int, int]:
+def image_size(
+    path: str | os.PathLike,
+    *,
+    what: str = "image",
+    error: type[DragPipelineError] = ImageFileError,
+    fix: str = "give the path of an image file",
+) -> tuple[int, int]:
     """(width, height) of an image file as `read_image` will return it (EXIF rotation applied), from the header.
 
     Args:
@@ -151,10 +156,16 @@ def image_size(path: str | os.PathLike, *, what: str = "image", error: type[Drag
     return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
-def read_image(path: str | os.PathLike, *, mode: str = "RGB", max_pixels: int = DEFAULT_MAX_PIXELS,
-               what: str = "image", too_large_fix: str = "downscale it",
-               error: type[DragPipelineError] = ImageFileError, fix: str = "give the path of an image file"
-               ) -> np.ndarray:
+def read_image(
+    path: str | os.PathLike,
+    *,
+    mode: str = "RGB",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    what: str = "image",
+    too_large_fix: str = "downscale it",
+    error: type[DragPipelineError] = ImageFileError,
+    fix: str = "give the path of an image file",
+) -> np.ndarray:
     """Read an image file as uint8, upright, checking its size from the header first.
 
     The EXIF orientation tag is applied (cameras store portraits sideways). Grey ('L', '1',
@@ -186,16 +197,20 @@ def read_image(path: str | os.PathLike, *, mode: str = "RGB", max_pixels: int = 
     with im:
         width, height = im.size
         if width * height > max_pixels:
-            raise error(f"{what} {shown} has {width}x{height} = {width * height:,} pixels, more than the limit "
-                        f"{max_pixels:,}; {too_large_fix}")
+            raise error(
+                f"{what} {shown} has {width}x{height} = {width * height:,} pixels, more than the limit "
+                f"{max_pixels:,}; {too_large_fix}"
+            )
         try:
             upright = ImageOps.exif_transpose(im)  # decodes
             return _pil_to_rgba(upright, error) if mode == "RGBA" else _pil_to_rgb(upright, error)
         except DragPipelineError:
             raise
         except (OSError, ValueError, SyntaxError, EOFError) as exc:
-            raise error(f"cannot decode {what} {shown} (truncated or corrupt: {' '.join(str(exc).split())[:120]}); "
-                        "re-save or re-download it") from None
+            raise error(
+                f"cannot decode {what} {shown} (truncated or corrupt: {' '.join(str(exc).split())[:120]}); "
+                "re-save or re-download it"
+            ) from None
 
 
 def check_rgb_pair(a: np.ndarray, b: np.ndarray, what: str, error: type[DragPipelineError]) -> None:
@@ -211,11 +226,12 @@ def check_rgb_pair(a: np.ndarray, b: np.ndarray, what: str, error: type[DragPipe
             desc = f"{img.dtype} {img.shape}" if isinstance(img, np.ndarray) else type(img).__name__
             raise error(f"{what} image {name} must be uint8 (H, W, 3) RGB, got {desc}: convert it first")
     if a.shape != b.shape:
-        raise error(f"{what} images differ in size ({a.shape} vs {b.shape}): resize the reconstruction "
-                    "to the target first")
+        raise error(
+            f"{what} images differ in size ({a.shape} vs {b.shape}): resize the reconstruction to the target first"
+        )
 
 
-def uint8_from_network(img: "torch.Tensor") -> np.ndarray:
+def uint8_from_network(img: torch.Tensor) -> np.ndarray:
     """Network images (float in about [-1, 1]) to uint8 RGB arrays, rounding as NVlabs does.
 
     ``clamp(x * 127.5 + 128, 0, 255)`` truncated, computed in float32 (NVlabs'

@@ -38,19 +38,30 @@ __all__ = ["CropPlan", "plan_crops", "crop_features", "supports_crops"]
 # first 2 and the last 2 are spoilt; a 3x3 layer spoils 1 on each side.
 _UP_CUT = 2
 _CONV_CUT = 1
-_LAYER_ATTRS = ("affine", "styles", "weight", "bias", "up", "padding", "resample_filter", "conv_clamp", "act_gain",
-                "activation", "use_noise")
+_LAYER_ATTRS = (
+    "affine",
+    "styles",
+    "weight",
+    "bias",
+    "up",
+    "padding",
+    "resample_filter",
+    "conv_clamp",
+    "act_gain",
+    "activation",
+    "use_noise",
+)
 
 
 @dataclass(frozen=True)
 class CropPlan:
     """Which blocks run on crops, and the crop sizes."""
 
-    dense_res: int                  # blocks up to this resolution run on the whole map
-    local_res: tuple[int, ...]      # blocks above it, up to feature_res, run on per-handle crops
-    base_size: int                  # crop side cut from the dense_res map
-    out_size: int                   # crop side at feature_res
-    need: int                       # side of the feature box each handle needs
+    dense_res: int  # blocks up to this resolution run on the whole map
+    local_res: tuple[int, ...]  # blocks above it, up to feature_res, run on per-handle crops
+    base_size: int  # crop side cut from the dense_res map
+    out_size: int  # crop side at feature_res
+    need: int  # side of the feature box each handle needs
 
 
 def supports_crops(G: torch.nn.Module) -> bool:
@@ -74,8 +85,9 @@ def _need(feature_res: int, img_resolution: int, reach: float) -> int:
     return math.ceil((2 * reach + 1) * feature_res / img_resolution) + 3
 
 
-def plan_crops(G: torch.nn.Module, feature_res: int, img_resolution: int, reach: float,
-               num_handles: int) -> CropPlan | None:
+def plan_crops(
+    G: torch.nn.Module, feature_res: int, img_resolution: int, reach: float, num_handles: int
+) -> CropPlan | None:
     """Chooses the cheapest split between whole-map and per-handle-crop blocks.
 
     Args:
@@ -105,14 +117,15 @@ def plan_crops(G: torch.nn.Module, feature_res: int, img_resolution: int, reach:
 
     best, best_cost = None, sum(dense_cost(r) for r in resolutions)
     for i, dense_res in enumerate(resolutions[:-1]):
-        local = resolutions[i + 1:]
+        local = resolutions[i + 1 :]
         scale = 2 ** len(local)
         base = math.ceil((need + 7 * (scale - 1)) / scale)
-        cost = sum(dense_cost(r) for r in resolutions[:i + 1])
+        cost = sum(dense_cost(r) for r in resolutions[: i + 1])
         size = base
         for res in local:
-            cost += num_handles * (size * size * channels[res // 2] * channels[res] * 9
-                                   + (2 * size - 4) ** 2 * channels[res] ** 2 * 9)
+            cost += num_handles * (
+                size * size * channels[res // 2] * channels[res] * 9 + (2 * size - 4) ** 2 * channels[res] ** 2 * 9
+            )
             size = 2 * size - 6
         if size > feature_res + 8:  # crops larger than the map: never worth it
             continue
@@ -121,8 +134,15 @@ def plan_crops(G: torch.nn.Module, feature_res: int, img_resolution: int, reach:
     return best
 
 
-def crop_features(G: torch.nn.Module, ws: torch.Tensor, centers: np.ndarray, plan: CropPlan,
-                  img_resolution: int, feature_res: int, reach: float) -> tuple[torch.Tensor, torch.Tensor]:
+def crop_features(
+    G: torch.nn.Module,
+    ws: torch.Tensor,
+    centers: np.ndarray,
+    plan: CropPlan,
+    img_resolution: int,
+    feature_res: int,
+    reach: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Features of block b{feature_res} on a square crop around each handle.
 
     Convention: crops are of the full feature_res x feature_res map that
@@ -174,8 +194,16 @@ def _layer(layer: torch.nn.Module, x: torch.Tensor, w: torch.Tensor, origin: np.
     noise = None
     if layer.use_noise:
         noise = _gather(layer.noise_const[None, None], origin, size) * layer.noise_strength
-    x = modulated_conv2d(x, layer.weight, styles, noise=noise, up=layer.up, padding=layer.padding,
-                         resample_filter=layer.resample_filter, fused_modconv=False)
+    x = modulated_conv2d(
+        x,
+        layer.weight,
+        styles,
+        noise=noise,
+        up=layer.up,
+        padding=layer.padding,
+        resample_filter=layer.resample_filter,
+        fused_modconv=False,
+    )
     x = bias_act(x, layer.bias, act=layer.activation, gain=layer.act_gain, clamp=layer.conv_clamp)
     if (origin < 0).any() or (origin + size > res).any():
         # The full map is zero-padded at every layer: zero what lies off the map.
@@ -190,8 +218,7 @@ def _gather(x: torch.Tensor, start: np.ndarray, size: int) -> torch.Tensor:
     pad_hi = int(max(0, (start + size).max() - height))
     if pad_lo or pad_hi:
         x = F.pad(x, (pad_lo, pad_hi, pad_lo, pad_hi))
-    crops = [x[0, :, sy + pad_lo: sy + pad_lo + size, sx + pad_lo: sx + pad_lo + size]
-             for sx, sy in start.tolist()]
+    crops = [x[0, :, sy + pad_lo : sy + pad_lo + size, sx + pad_lo : sx + pad_lo + size] for sx, sy in start.tolist()]
     return torch.stack(crops)
 
 

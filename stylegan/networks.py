@@ -37,13 +37,15 @@ RESAMPLE_TAPS = (1, 3, 3, 1)
 class FullyConnectedLayer(nn.Module):
     """Equalised-learning-rate linear layer with a fused bias and activation."""
 
-    def __init__(self,
-                 in_features: int,             # Number of input features.
-                 out_features: int,            # Number of output features.
-                 bias: bool = True,            # Learn a bias?
-                 activation: str = "linear",   # 'linear' or 'lrelu'.
-                 lr_multiplier: float = 1.0,   # Learning-rate multiplier of weight and bias.
-                 bias_init: float = 0.0):      # Initial value of the bias.
+    def __init__(
+        self,
+        in_features: int,  # Number of input features.
+        out_features: int,  # Number of output features.
+        bias: bool = True,  # Learn a bias?
+        activation: str = "linear",  # 'linear' or 'lrelu'.
+        lr_multiplier: float = 1.0,  # Learning-rate multiplier of weight and bias.
+        bias_init: float = 0.0,
+    ):  # Initial value of the bias.
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
@@ -69,17 +71,19 @@ class FullyConnectedLayer(nn.Module):
 class MappingNetwork(nn.Module):
     """z (and optional class label c) -> w, broadcast to `num_ws` rows."""
 
-    def __init__(self,
-                 z_dim: int,                    # Input latent (Z) dimensionality, 0 = no latent.
-                 c_dim: int,                    # Conditioning label (C) dimensionality, 0 = no label.
-                 w_dim: int,                    # Intermediate latent (W) dimensionality.
-                 num_ws: int | None,            # Number of ws to output, None = do not broadcast.
-                 num_layers: int = 8,           # Number of mapping layers.
-                 embed_features: int | None = None,  # Label embedding size, None = same as w_dim.
-                 layer_features: int | None = None,  # Hidden layer width, None = same as w_dim.
-                 activation: str = "lrelu",     # Activation of the hidden layers.
-                 lr_multiplier: float = 0.01,   # Learning-rate multiplier of the mapping layers.
-                 w_avg_beta: float | None = 0.995):  # Decay of the running w average, None = no tracking.
+    def __init__(
+        self,
+        z_dim: int,  # Input latent (Z) dimensionality, 0 = no latent.
+        c_dim: int,  # Conditioning label (C) dimensionality, 0 = no label.
+        w_dim: int,  # Intermediate latent (W) dimensionality.
+        num_ws: int | None,  # Number of ws to output, None = do not broadcast.
+        num_layers: int = 8,  # Number of mapping layers.
+        embed_features: int | None = None,  # Label embedding size, None = same as w_dim.
+        layer_features: int | None = None,  # Hidden layer width, None = same as w_dim.
+        activation: str = "lrelu",  # Activation of the hidden layers.
+        lr_multiplier: float = 0.01,  # Learning-rate multiplier of the mapping layers.
+        w_avg_beta: float | None = 0.995,
+    ):  # Decay of the running w average, None = no tracking.
         super().__init__()
         self.z_dim, self.c_dim, self.w_dim, self.num_ws = z_dim, c_dim, w_dim, num_ws
         self.num_layers = num_layers
@@ -94,14 +98,21 @@ class MappingNetwork(nn.Module):
         if c_dim > 0:
             self.embed = FullyConnectedLayer(c_dim, embed_features)
         for idx in range(num_layers):
-            layer = FullyConnectedLayer(features[idx], features[idx + 1], activation=activation,
-                                        lr_multiplier=lr_multiplier)
+            layer = FullyConnectedLayer(
+                features[idx], features[idx + 1], activation=activation, lr_multiplier=lr_multiplier
+            )
             setattr(self, f"fc{idx}", layer)
         if num_ws is not None and w_avg_beta is not None:
             self.register_buffer("w_avg", torch.zeros([w_dim]))
 
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
-                truncation_cutoff: int | None = None, update_emas: bool = False) -> torch.Tensor:
+    def forward(
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None = None,
+        truncation_psi: float = 1.0,
+        truncation_cutoff: int | None = None,
+        update_emas: bool = False,
+    ) -> torch.Tensor:
         """Maps latents to W.
 
         Args:
@@ -142,16 +153,18 @@ class MappingNetwork(nn.Module):
 class SynthesisLayer(nn.Module):
     """Modulated 3x3 convolution + noise + bias + lrelu, optionally 2x upsampling."""
 
-    def __init__(self,
-                 in_channels: int,              # Number of input channels.
-                 out_channels: int,             # Number of output channels.
-                 w_dim: int,                    # Intermediate latent (W) dimensionality.
-                 resolution: int,               # Output resolution of this layer.
-                 kernel_size: int = 3,          # Convolution kernel size.
-                 up: int = 1,                   # Upsampling factor, 1 or 2.
-                 use_noise: bool = True,        # Add per-pixel noise?
-                 activation: str = "lrelu",     # Activation function.
-                 conv_clamp: float | None = None):  # Clamp the output to +-X, None = no clamping.
+    def __init__(
+        self,
+        in_channels: int,  # Number of input channels.
+        out_channels: int,  # Number of output channels.
+        w_dim: int,  # Intermediate latent (W) dimensionality.
+        resolution: int,  # Output resolution of this layer.
+        kernel_size: int = 3,  # Convolution kernel size.
+        up: int = 1,  # Upsampling factor, 1 or 2.
+        use_noise: bool = True,  # Add per-pixel noise?
+        activation: str = "lrelu",  # Activation function.
+        conv_clamp: float | None = None,
+    ):  # Clamp the output to +-X, None = no clamping.
         super().__init__()
         self.resolution = resolution
         self.up = up
@@ -178,17 +191,33 @@ class SynthesisLayer(nn.Module):
         with torch.autocast(device_type=w.device.type, enabled=False):
             return self.affine(w.float())
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const",
-                fused_modconv: bool = False, gain: float = 1.0) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        w: torch.Tensor,
+        noise_mode: str = "const",
+        fused_modconv: bool = False,
+        gain: float = 1.0,
+    ) -> torch.Tensor:
         """(B, I, R/up, R/up), w (B, w_dim) -> (B, O, R, R)."""
         styles = self.styles(w)
         noise = None
         if self.use_noise and noise_mode == "random":
-            noise = torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device) * self.noise_strength
+            noise = (
+                torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device) * self.noise_strength
+            )
         elif self.use_noise and noise_mode == "const":
             noise = self.noise_const * self.noise_strength
-        x = modulated_conv2d(x, self.weight, styles, noise=noise, up=self.up, padding=self.padding,
-                             resample_filter=self.resample_filter, fused_modconv=fused_modconv)
+        x = modulated_conv2d(
+            x,
+            self.weight,
+            styles,
+            noise=noise,
+            up=self.up,
+            padding=self.padding,
+            resample_filter=self.resample_filter,
+            fused_modconv=fused_modconv,
+        )
         act_clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         return bias_act(x, self.bias, act=self.activation, gain=self.act_gain * gain, clamp=act_clamp)
 
@@ -196,12 +225,14 @@ class SynthesisLayer(nn.Module):
 class ToRGBLayer(nn.Module):
     """Modulated 1x1 convolution to RGB, without demodulation."""
 
-    def __init__(self,
-                 in_channels: int,              # Number of input channels.
-                 out_channels: int,             # Number of image channels.
-                 w_dim: int,                    # Intermediate latent (W) dimensionality.
-                 kernel_size: int = 1,          # Convolution kernel size.
-                 conv_clamp: float | None = None):  # Clamp the output to +-X, None = no clamping.
+    def __init__(
+        self,
+        in_channels: int,  # Number of input channels.
+        out_channels: int,  # Number of image channels.
+        w_dim: int,  # Intermediate latent (W) dimensionality.
+        kernel_size: int = 1,  # Convolution kernel size.
+        conv_clamp: float | None = None,
+    ):  # Clamp the output to +-X, None = no clamping.
         super().__init__()
         self.conv_clamp = conv_clamp
         self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
@@ -224,15 +255,17 @@ class ToRGBLayer(nn.Module):
 class SynthesisBlock(nn.Module):
     """One resolution of the synthesis network: [conv0 (up)] conv1, toRGB (skip)."""
 
-    def __init__(self,
-                 in_channels: int,              # Input channels, 0 = first block (learned constant).
-                 out_channels: int,             # Output channels.
-                 w_dim: int,                    # Intermediate latent (W) dimensionality.
-                 resolution: int,               # Resolution of this block.
-                 img_channels: int,             # Number of output image channels.
-                 is_last: bool,                 # Is this the last block?
-                 use_fp16: bool = False,        # Run this block in fp16 (on CUDA only)?
-                 conv_clamp: float | None = None):  # Clamp conv outputs to +-X, None = no clamping.
+    def __init__(
+        self,
+        in_channels: int,  # Input channels, 0 = first block (learned constant).
+        out_channels: int,  # Output channels.
+        w_dim: int,  # Intermediate latent (W) dimensionality.
+        resolution: int,  # Resolution of this block.
+        img_channels: int,  # Number of output image channels.
+        is_last: bool,  # Is this the last block?
+        use_fp16: bool = False,  # Run this block in fp16 (on CUDA only)?
+        conv_clamp: float | None = None,
+    ):  # Clamp conv outputs to +-X, None = no clamping.
         super().__init__()
         self.in_channels = in_channels
         self.resolution = resolution
@@ -261,8 +294,15 @@ class SynthesisBlock(nn.Module):
             return self.reduced_dtype
         return torch.float16 if device.type == "cuda" else torch.float32
 
-    def forward_features(self, x: torch.Tensor | None, ws: torch.Tensor, batch: int, noise_mode: str,
-                         force_fp32: bool, fused_modconv: bool) -> torch.Tensor:
+    def forward_features(
+        self,
+        x: torch.Tensor | None,
+        ws: torch.Tensor,
+        batch: int,
+        noise_mode: str,
+        force_fp32: bool,
+        fused_modconv: bool,
+    ) -> torch.Tensor:
         """Runs the convolutions only.
 
         Args:
@@ -281,9 +321,15 @@ class SynthesisBlock(nn.Module):
         x = self.conv0(x, ws[:, 0], noise_mode=noise_mode, fused_modconv=fused_modconv)
         return self.conv1(x, ws[:, 1], noise_mode=noise_mode, fused_modconv=fused_modconv)
 
-    def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor,
-                noise_mode: str = "const", force_fp32: bool = False,
-                fused_modconv: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self,
+        x: torch.Tensor | None,
+        img: torch.Tensor | None,
+        ws: torch.Tensor,
+        noise_mode: str = "const",
+        force_fp32: bool = False,
+        fused_modconv: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (features (B, C, R, R), image (B, img_channels, R, R) float32)."""
         x = self.forward_features(x, ws, ws.shape[0], noise_mode, force_fp32, fused_modconv)
         if img is not None:
@@ -296,14 +342,16 @@ class SynthesisBlock(nn.Module):
 class SynthesisNetwork(nn.Module):
     """ws -> image, through blocks b4, b8, ..., b{img_resolution}."""
 
-    def __init__(self,
-                 w_dim: int,                    # Intermediate latent (W) dimensionality.
-                 img_resolution: int,           # Output resolution, a power of two >= 4.
-                 img_channels: int,             # Number of output colour channels.
-                 channel_base: int = 32768,     # Overall multiplier for the number of channels.
-                 channel_max: int = 512,        # Maximum number of channels in any layer.
-                 num_fp16_res: int = 0,         # Use fp16 for the N highest resolutions (CUDA only).
-                 conv_clamp: float | None = None):  # Clamp conv outputs to +-X, None = no clamping.
+    def __init__(
+        self,
+        w_dim: int,  # Intermediate latent (W) dimensionality.
+        img_resolution: int,  # Output resolution, a power of two >= 4.
+        img_channels: int,  # Number of output colour channels.
+        channel_base: int = 32768,  # Overall multiplier for the number of channels.
+        channel_max: int = 512,  # Maximum number of channels in any layer.
+        num_fp16_res: int = 0,  # Use fp16 for the N highest resolutions (CUDA only).
+        conv_clamp: float | None = None,
+    ):  # Clamp conv outputs to +-X, None = no clamping.
         super().__init__()
         if img_resolution < 4 or img_resolution & (img_resolution - 1):
             raise ValueError(f"img_resolution must be a power of two >= 4, got {img_resolution}")
@@ -311,7 +359,7 @@ class SynthesisNetwork(nn.Module):
         self.img_resolution = img_resolution
         self.img_channels = img_channels
         log2 = int(np.log2(img_resolution))
-        self.block_resolutions = [2 ** i for i in range(2, log2 + 1)]
+        self.block_resolutions = [2**i for i in range(2, log2 + 1)]
         channels = {res: min(channel_base // res, channel_max) for res in self.block_resolutions}
         self.channels = channels
         fp16_resolution = max(2 ** (log2 + 1 - num_fp16_res), 8)
@@ -319,9 +367,16 @@ class SynthesisNetwork(nn.Module):
         self.ws_offsets: dict[int, int] = {}
         for res in self.block_resolutions:
             in_channels = channels[res // 2] if res > 4 else 0
-            block = SynthesisBlock(in_channels, channels[res], w_dim, res, img_channels,
-                                   is_last=(res == img_resolution), use_fp16=(res >= fp16_resolution),
-                                   conv_clamp=conv_clamp)
+            block = SynthesisBlock(
+                in_channels,
+                channels[res],
+                w_dim,
+                res,
+                img_channels,
+                is_last=(res == img_resolution),
+                use_fp16=(res >= fp16_resolution),
+                conv_clamp=conv_clamp,
+            )
             self.ws_offsets[res] = self.num_ws
             self.num_ws += block.num_conv
             if block.is_last:
@@ -339,8 +394,9 @@ class SynthesisNetwork(nn.Module):
         block = getattr(self, f"b{res}")
         return ws.narrow(1, self.ws_offsets[res], block.num_conv + block.num_torgb)
 
-    def forward(self, ws: torch.Tensor, noise_mode: str = "const", force_fp32: bool = False,
-                fused_modconv: bool = False) -> torch.Tensor:
+    def forward(
+        self, ws: torch.Tensor, noise_mode: str = "const", force_fp32: bool = False, fused_modconv: bool = False
+    ) -> torch.Tensor:
         """Synthesises images.
 
         Args:
@@ -354,8 +410,9 @@ class SynthesisNetwork(nn.Module):
         """
         return self.image_and_features(ws, noise_mode, force_fp32, fused_modconv)[0]
 
-    def image_and_features(self, ws: torch.Tensor, noise_mode: str = "const", force_fp32: bool = False,
-                           fused_modconv: bool = False) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+    def image_and_features(
+        self, ws: torch.Tensor, noise_mode: str = "const", force_fp32: bool = False, fused_modconv: bool = False
+    ) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
         """Synthesises images and returns every block's output as well (arguments as `forward`).
 
         Returns:
@@ -368,13 +425,25 @@ class SynthesisNetwork(nn.Module):
         features: dict[int, torch.Tensor] = {}
         for res in self.block_resolutions:
             block = getattr(self, f"b{res}")
-            x, img = block(x, img, self._block_ws(ws, res), noise_mode=noise_mode, force_fp32=force_fp32,
-                           fused_modconv=fused_modconv)
+            x, img = block(
+                x,
+                img,
+                self._block_ws(ws, res),
+                noise_mode=noise_mode,
+                force_fp32=force_fp32,
+                fused_modconv=fused_modconv,
+            )
             features[res] = x
         return img, features
 
-    def features(self, ws: torch.Tensor, until_res: int = 128, noise_mode: str = "const",
-                 force_fp32: bool = False, fused_modconv: bool = False) -> torch.Tensor:
+    def features(
+        self,
+        ws: torch.Tensor,
+        until_res: int = 128,
+        noise_mode: str = "const",
+        force_fp32: bool = False,
+        fused_modconv: bool = False,
+    ) -> torch.Tensor:
         """Output of block `b{until_res}`, computing no block above it and no toRGB.
 
         Args:
@@ -391,8 +460,7 @@ class SynthesisNetwork(nn.Module):
         x = None
         for res in self.block_resolutions:
             block = getattr(self, f"b{res}")
-            x = block.forward_features(x, self._block_ws(ws, res), ws.shape[0], noise_mode, force_fp32,
-                                       fused_modconv)
+            x = block.forward_features(x, self._block_ws(ws, res), ws.shape[0], noise_mode, force_fp32, fused_modconv)
             if res == until_res:
                 break
         return x.to(torch.float32)
@@ -428,37 +496,70 @@ def reduced_precision(G: nn.Module, dtype: torch.dtype = torch.float16) -> Itera
 class Generator(nn.Module):
     """StyleGAN2 generator: `mapping` (z -> ws) followed by `synthesis` (ws -> image)."""
 
-    def __init__(self,
-                 z_dim: int = 512,              # Input latent (Z) dimensionality.
-                 c_dim: int = 0,                # Conditioning label (C) dimensionality, 0 = unconditional.
-                 w_dim: int = 512,              # Intermediate latent (W) dimensionality.
-                 img_resolution: int = 1024,    # Output resolution.
-                 img_channels: int = 3,         # Number of output colour channels.
-                 channel_base: int = 32768,     # Overall multiplier for the number of channels.
-                 channel_max: int = 512,        # Maximum number of channels in any layer.
-                 num_fp16_res: int = 0,         # fp16 in the N highest-resolution blocks (CUDA only).
-                 conv_clamp: float | None = None,     # Clamp conv outputs to +-X, None = no clamping.
-                 mapping_layers: int = 8,       # Number of mapping-network layers.
-                 mapping_lr_multiplier: float = 0.01,  # Learning-rate multiplier of the mapping network.
-                 w_avg_beta: float = 0.995):    # Decay of the running w average (truncation centre).
+    def __init__(
+        self,
+        z_dim: int = 512,  # Input latent (Z) dimensionality.
+        c_dim: int = 0,  # Conditioning label (C) dimensionality, 0 = unconditional.
+        w_dim: int = 512,  # Intermediate latent (W) dimensionality.
+        img_resolution: int = 1024,  # Output resolution.
+        img_channels: int = 3,  # Number of output colour channels.
+        channel_base: int = 32768,  # Overall multiplier for the number of channels.
+        channel_max: int = 512,  # Maximum number of channels in any layer.
+        num_fp16_res: int = 0,  # fp16 in the N highest-resolution blocks (CUDA only).
+        conv_clamp: float | None = None,  # Clamp conv outputs to +-X, None = no clamping.
+        mapping_layers: int = 8,  # Number of mapping-network layers.
+        mapping_lr_multiplier: float = 0.01,  # Learning-rate multiplier of the mapping network.
+        w_avg_beta: float = 0.995,
+    ):  # Decay of the running w average (truncation centre).
         super().__init__()
         self.init_kwargs: dict[str, Any] = dict(
-            z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
-            channel_base=channel_base, channel_max=channel_max, num_fp16_res=num_fp16_res, conv_clamp=conv_clamp,
-            mapping_layers=mapping_layers, mapping_lr_multiplier=mapping_lr_multiplier, w_avg_beta=w_avg_beta)
+            z_dim=z_dim,
+            c_dim=c_dim,
+            w_dim=w_dim,
+            img_resolution=img_resolution,
+            img_channels=img_channels,
+            channel_base=channel_base,
+            channel_max=channel_max,
+            num_fp16_res=num_fp16_res,
+            conv_clamp=conv_clamp,
+            mapping_layers=mapping_layers,
+            mapping_lr_multiplier=mapping_lr_multiplier,
+            w_avg_beta=w_avg_beta,
+        )
         self.z_dim, self.c_dim, self.w_dim = z_dim, c_dim, w_dim
         self.img_resolution, self.img_channels = img_resolution, img_channels
-        self.synthesis = SynthesisNetwork(w_dim, img_resolution, img_channels, channel_base=channel_base,
-                                          channel_max=channel_max, num_fp16_res=num_fp16_res, conv_clamp=conv_clamp)
+        self.synthesis = SynthesisNetwork(
+            w_dim,
+            img_resolution,
+            img_channels,
+            channel_base=channel_base,
+            channel_max=channel_max,
+            num_fp16_res=num_fp16_res,
+            conv_clamp=conv_clamp,
+        )
         self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(z_dim, c_dim, w_dim, self.num_ws, num_layers=mapping_layers,
-                                      lr_multiplier=mapping_lr_multiplier, w_avg_beta=w_avg_beta)
+        self.mapping = MappingNetwork(
+            z_dim,
+            c_dim,
+            w_dim,
+            self.num_ws,
+            num_layers=mapping_layers,
+            lr_multiplier=mapping_lr_multiplier,
+            w_avg_beta=w_avg_beta,
+        )
         # What the native checkpoint format records beside the weights (plain str/int/float/bool values),
         # e.g. {'face_preset': 'utkface'}: the alignment framing of the training images.
         self.metadata: dict[str, Any] = {}
 
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
-                truncation_cutoff: int | None = None, noise_mode: str = "const", **synthesis_kwargs) -> torch.Tensor:
+    def forward(
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None = None,
+        truncation_psi: float = 1.0,
+        truncation_cutoff: int | None = None,
+        noise_mode: str = "const",
+        **synthesis_kwargs,
+    ) -> torch.Tensor:
         """z (B, z_dim) -> image (B, img_channels, R, R) float32 in about [-1, 1]."""
         ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
         return self.synthesis(ws, noise_mode=noise_mode, **synthesis_kwargs)

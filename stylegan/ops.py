@@ -39,9 +39,15 @@ def setup_filter(taps: list[float] | tuple[float, ...]) -> torch.Tensor:
     return f / f.sum()
 
 
-def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1,
-              padding: tuple[int, int, int, int] = (0, 0, 0, 0), gain: float = 1.0,
-              flip_filter: bool = False) -> torch.Tensor:
+def upfirdn2d(
+    x: torch.Tensor,
+    f: torch.Tensor,
+    up: int = 1,
+    down: int = 1,
+    padding: tuple[int, int, int, int] = (0, 0, 0, 0),
+    gain: float = 1.0,
+    flip_filter: bool = False,
+) -> torch.Tensor:
     """Upsample by zero insertion, pad, apply FIR filter, downsample.
 
     The filter is applied as a true convolution (NVlabs `upfirdn2d`'s default,
@@ -69,7 +75,7 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1,
         x = x.reshape(batch, channels, height * up, width * up)
     left, right, top, bottom = padding
     x = F.pad(x, [max(left, 0), max(right, 0), max(top, 0), max(bottom, 0)])
-    x = x[:, :, max(-top, 0): x.shape[2] - max(-bottom, 0), max(-left, 0): x.shape[3] - max(-right, 0)]
+    x = x[:, :, max(-top, 0) : x.shape[2] - max(-bottom, 0), max(-left, 0) : x.shape[3] - max(-right, 0)]
     if not flip_filter:
         f = f.flip([0, 1])  # F.conv2d correlates; flipping makes it a convolution
     weight = (f * gain).to(x.dtype)[None, None].repeat(channels, 1, 1, 1)
@@ -86,8 +92,13 @@ def upsample2d(x: torch.Tensor, f: torch.Tensor, up: int = 2) -> torch.Tensor:
     return upfirdn2d(x, f, up=up, padding=(p0, p1, p0, p1), gain=up * up)
 
 
-def bias_act(x: torch.Tensor, b: torch.Tensor | None = None, act: str = "linear",
-             gain: float | None = None, clamp: float | None = None) -> torch.Tensor:
+def bias_act(
+    x: torch.Tensor,
+    b: torch.Tensor | None = None,
+    act: str = "linear",
+    gain: float | None = None,
+    clamp: float | None = None,
+) -> torch.Tensor:
     """Adds a per-channel bias, applies the activation, scales and clamps.
 
     Args:
@@ -114,8 +125,9 @@ def bias_act(x: torch.Tensor, b: torch.Tensor | None = None, act: str = "linear"
     return x
 
 
-def conv2d_resample(x: torch.Tensor, w: torch.Tensor, f: torch.Tensor | None = None, up: int = 1,
-                    padding: int = 0, groups: int = 1) -> torch.Tensor:
+def conv2d_resample(
+    x: torch.Tensor, w: torch.Tensor, f: torch.Tensor | None = None, up: int = 1, padding: int = 0, groups: int = 1
+) -> torch.Tensor:
     """2-D convolution, optionally preceded by a 2x FIR upsampling.
 
     With up == 2 this is a stride-2 transposed convolution followed by the FIR
@@ -171,10 +183,17 @@ def demodulation_coefficients(weight: torch.Tensor, styles: torch.Tensor, eps: f
         return (styles.float().square() @ wsq.t() + eps).rsqrt()  # (B, O)
 
 
-def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor,
-                     noise: torch.Tensor | None = None, up: int = 1, padding: int = 0,
-                     resample_filter: torch.Tensor | None = None, demodulate: bool = True,
-                     fused_modconv: bool = False) -> torch.Tensor:
+def modulated_conv2d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    styles: torch.Tensor,
+    noise: torch.Tensor | None = None,
+    up: int = 1,
+    padding: int = 0,
+    resample_filter: torch.Tensor | None = None,
+    demodulate: bool = True,
+    fused_modconv: bool = False,
+) -> torch.Tensor:
     """StyleGAN2 modulated (and optionally demodulated) convolution.
 
     Two mathematically equal paths:

@@ -44,12 +44,13 @@ def show_path(path: str | os.PathLike) -> str:
     """The path for a message: quoted with repr, the middle of a very long path elided."""
     text = os.fspath(path)
     if len(text) > _SHOWN_CHARS:
-        text = f"{text[:_SHOWN_CHARS // 2]}...{text[-_SHOWN_CHARS // 2:]} ({len(text)} characters)"
+        text = f"{text[: _SHOWN_CHARS // 2]}...{text[-_SHOWN_CHARS // 2 :]} ({len(text)} characters)"
     return repr(text)
 
 
-def check_input_file(path: str | os.PathLike, what: str, error: type[DragPipelineError] = DragPipelineError,
-                     fix: str = "check the path") -> Path:
+def check_input_file(
+    path: str | os.PathLike, what: str, error: type[DragPipelineError] = DragPipelineError, fix: str = "check the path"
+) -> Path:
     """Check that a file the user named exists, is a regular file and can be read.
 
     Args:
@@ -84,8 +85,12 @@ def check_input_file(path: str | os.PathLike, what: str, error: type[DragPipelin
     return p
 
 
-def check_output_location(path: str | os.PathLike, what: str, error: type[DragPipelineError] = DragPipelineError,
-                          fix: str = "choose another location") -> Path:
+def check_output_location(
+    path: str | os.PathLike,
+    what: str,
+    error: type[DragPipelineError] = DragPipelineError,
+    fix: str = "choose another location",
+) -> Path:
     """Check, before any work, that an output (file or folder) can be created at `path`.
 
     The nearest existing ancestor must be a writable folder: a probe file is created in it

@@ -18,8 +18,15 @@ def shared_path() -> Path:
     return Path(os.environ.get("DRAGGAN_SHARED", REPO.parent / "shared"))
 
 
-def make_tiny_generator(img_resolution: int = 32, seed: int = 0, w_dim: int = 32, channel_max: int = 32,
-                        mapping_layers: int = 2, noise_strength: float = 0.0, **kwargs) -> Generator:
+def make_tiny_generator(
+    img_resolution: int = 32,
+    seed: int = 0,
+    w_dim: int = 32,
+    channel_max: int = 32,
+    mapping_layers: int = 2,
+    noise_strength: float = 0.0,
+    **kwargs,
+) -> Generator:
     """A seeded, randomly initialised generator small enough for CPU tests (< 0.1 s to build).
 
     Returns:
@@ -27,8 +34,15 @@ def make_tiny_generator(img_resolution: int = 32, seed: int = 0, w_dim: int = 32
         of mapped samples so truncation behaves as on a trained model.
     """
     torch.manual_seed(seed)
-    G = Generator(z_dim=w_dim, w_dim=w_dim, img_resolution=img_resolution, channel_base=channel_max * 16,
-                  channel_max=channel_max, mapping_layers=mapping_layers, **kwargs)
+    G = Generator(
+        z_dim=w_dim,
+        w_dim=w_dim,
+        img_resolution=img_resolution,
+        channel_base=channel_max * 16,
+        channel_max=channel_max,
+        mapping_layers=mapping_layers,
+        **kwargs,
+    )
     with torch.no_grad():
         for name, buf in G.named_buffers():
             if name.endswith("noise_const"):
@@ -103,13 +117,28 @@ def run_torchrun():
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1",
-               "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": ""}
+        env = {
+            **os.environ,
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "MASTER_ADDR": "127.0.0.1",
+            "PYTHONPATH": str(REPO),
+            "CUDA_VISIBLE_DEVICES": "",
+        }
         if sys.platform.startswith("linux"):
             # gloo binds to the address the host name resolves to, which some CI sandboxes cannot reach.
             env.setdefault("GLOO_SOCKET_IFNAME", "lo")
-        cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--nnodes=1",
-               "--master_addr=127.0.0.1", f"--master_port={port}", "-m", *map(str, module_args)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            f"--nproc_per_node={nproc}",
+            "--nnodes=1",
+            "--master_addr=127.0.0.1",
+            f"--master_port={port}",
+            "-m",
+            *map(str, module_args),
+        ]
         return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
     return run

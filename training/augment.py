@@ -22,12 +22,22 @@ import torch.nn.functional as F
 
 from stylegan.errors import DragPipelineError
 
-__all__ = ["AugmentError", "AUGMENT_OPS", "DEFAULT_POLICY", "parse_policy", "diff_augment",
-           "rand_brightness", "rand_saturation", "rand_contrast", "rand_translation", "rand_cutout"]
+__all__ = [
+    "AugmentError",
+    "AUGMENT_OPS",
+    "DEFAULT_POLICY",
+    "parse_policy",
+    "diff_augment",
+    "rand_brightness",
+    "rand_saturation",
+    "rand_contrast",
+    "rand_translation",
+    "rand_cutout",
+]
 
 DEFAULT_POLICY = "color,translation,cutout"
-TRANSLATION_RATIO = 0.125   # DiffAugment: shift by up to 1/8 of the image side
-CUTOUT_RATIO = 0.5          # DiffAugment: one square of half the image side
+TRANSLATION_RATIO = 0.125  # DiffAugment: shift by up to 1/8 of the image side
+CUTOUT_RATIO = 0.5  # DiffAugment: one square of half the image side
 
 
 class AugmentError(DragPipelineError, ValueError):
@@ -80,8 +90,9 @@ def rand_contrast(x: torch.Tensor, generator: torch.Generator | None = None) -> 
     return (x - mean) * (_rand(x.shape[0], x, generator) + 0.5) + mean
 
 
-def rand_translation(x: torch.Tensor, ratio: float = TRANSLATION_RATIO,
-                     generator: torch.Generator | None = None) -> torch.Tensor:
+def rand_translation(
+    x: torch.Tensor, ratio: float = TRANSLATION_RATIO, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Shifts each image by a random whole number of pixels, filling with zeros.
 
     *Convention*: x right, y down; output pixel (i, j) = input (i - dy, j - dx), or 0
@@ -101,15 +112,14 @@ def rand_translation(x: torch.Tensor, ratio: float = TRANSLATION_RATIO,
     dx = torch.randint(-max_dx, max_dx + 1, [batch, 1], device=x.device, generator=generator)
     # Source row/column of every output pixel in the zero-padded image (offset 1);
     # indices outside the image land on the padding.
-    rows = (torch.arange(height, device=x.device)[None] - dy + 1).clamp(0, height + 1)   # (B, H)
-    cols = (torch.arange(width, device=x.device)[None] - dx + 1).clamp(0, width + 1)     # (B, W)
-    padded = F.pad(x, [1, 1, 1, 1])                                                      # (B, C, H+2, W+2)
+    rows = (torch.arange(height, device=x.device)[None] - dy + 1).clamp(0, height + 1)  # (B, H)
+    cols = (torch.arange(width, device=x.device)[None] - dx + 1).clamp(0, width + 1)  # (B, W)
+    padded = F.pad(x, [1, 1, 1, 1])  # (B, C, H+2, W+2)
     out = padded.gather(2, rows[:, None, :, None].expand(batch, channels, height, width + 2))
     return out.gather(3, cols[:, None, None, :].expand(batch, channels, height, width))
 
 
-def rand_cutout(x: torch.Tensor, ratio: float = CUTOUT_RATIO,
-                generator: torch.Generator | None = None) -> torch.Tensor:
+def rand_cutout(x: torch.Tensor, ratio: float = CUTOUT_RATIO, generator: torch.Generator | None = None) -> torch.Tensor:
     """Zeroes one random square per image (it may be cut by the border).
 
     Args:
@@ -129,7 +139,7 @@ def rand_cutout(x: torch.Tensor, ratio: float = CUTOUT_RATIO,
     ys = torch.arange(height, device=x.device)[None, :, None]
     xs = torch.arange(width, device=x.device)[None, None, :]
     top, left = cy - size_y // 2, cx - size_x // 2
-    inside = (ys >= top) & (ys < top + size_y) & (xs >= left) & (xs < left + size_x)   # (B, H, W)
+    inside = (ys >= top) & (ys < top + size_y) & (xs >= left) & (xs < left + size_x)  # (B, H, W)
     return x * (~inside).to(x.dtype)[:, None]
 
 
@@ -154,13 +164,19 @@ def parse_policy(policy: str) -> tuple[str, ...]:
     names = tuple(name.strip() for name in policy.split(","))
     for name in names:
         if name not in AUGMENT_OPS:
-            raise AugmentError(f"unknown augmentation {name!r} in policy {policy!r}; use a comma-separated "
-                               f"subset of {sorted(AUGMENT_OPS)} or 'none'")
+            raise AugmentError(
+                f"unknown augmentation {name!r} in policy {policy!r}; use a comma-separated "
+                f"subset of {sorted(AUGMENT_OPS)} or 'none'"
+            )
     return names
 
 
-def diff_augment(x: torch.Tensor, policy: str = DEFAULT_POLICY,
-                 generator: torch.Generator | None = None, p: float | torch.Tensor = 1.0) -> torch.Tensor:
+def diff_augment(
+    x: torch.Tensor,
+    policy: str = DEFAULT_POLICY,
+    generator: torch.Generator | None = None,
+    p: float | torch.Tensor = 1.0,
+) -> torch.Tensor:
     """Applies the DiffAugment policy to a batch (each image gets its own random draw).
 
     Args:

@@ -12,8 +12,8 @@ the aligned crops written from them (`x.jpg.chip.png`).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import torch
@@ -21,8 +21,17 @@ import torch
 from stylegan.errors import DragPipelineError
 from stylegan.images import read_image
 
-__all__ = ["DatasetError", "ImageFolderDataset", "IMAGE_EXTENSIONS", "HOLDOUT_PATH", "HOLDOUT_COUNT",
-           "HOLDOUT_SEED", "load_holdout", "make_holdout_list", "write_holdout"]
+__all__ = [
+    "DatasetError",
+    "ImageFolderDataset",
+    "IMAGE_EXTENSIONS",
+    "HOLDOUT_PATH",
+    "HOLDOUT_COUNT",
+    "HOLDOUT_SEED",
+    "load_holdout",
+    "make_holdout_list",
+    "write_holdout",
+]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 HOLDOUT_PATH = Path(__file__).resolve().parent / "data" / "utkface_holdout.txt"
@@ -60,8 +69,9 @@ def make_holdout_list(names: Iterable[str], count: int = HOLDOUT_COUNT, seed: in
     return sorted(ranked[:count])
 
 
-def write_holdout(image_dir: str | Path, path: str | Path = HOLDOUT_PATH, count: int = HOLDOUT_COUNT,
-                  seed: int = HOLDOUT_SEED) -> list[str]:
+def write_holdout(
+    image_dir: str | Path, path: str | Path = HOLDOUT_PATH, count: int = HOLDOUT_COUNT, seed: int = HOLDOUT_SEED
+) -> list[str]:
     """Regenerates a hold-out list file from a folder listing (one name per line).
 
     Args:
@@ -101,8 +111,7 @@ def load_holdout(path: str | Path = HOLDOUT_PATH) -> list[str]:
 
 def _read_rgb(path: Path) -> np.ndarray:
     # The project's one image reader: EXIF orientation, modes, 16-bit and the pixel limit.
-    return read_image(path, what="data-set image", error=DatasetError,
-                      too_large_fix="remove the file or downscale it")
+    return read_image(path, what="data-set image", error=DatasetError, too_large_fix="remove the file or downscale it")
 
 
 def _resize_area(image: np.ndarray, resolution: int) -> np.ndarray:
@@ -123,16 +132,19 @@ class ImageFolderDataset(torch.utils.data.Dataset):
     deterministic function of the index and a seeded sampler reproduces batches.
     """
 
-    def __init__(self,
-                 path: str | Path,                      # Folder of PNG/JPG images (already aligned, square).
-                 resolution: int,                       # Side of the training images; others are resized (area).
-                 exclude: Iterable[str] | None = None,  # File names (matched by stem) never to use, None = none.
-                 xflip: bool = True,                    # Add a mirrored copy of every image.
-                 cache: bool = False):                  # Keep every image in memory as uint8 (N, R, R, 3).
+    def __init__(
+        self,
+        path: str | Path,  # Folder of PNG/JPG images (already aligned, square).
+        resolution: int,  # Side of the training images; others are resized (area).
+        exclude: Iterable[str] | None = None,  # File names (matched by stem) never to use, None = none.
+        xflip: bool = True,  # Add a mirrored copy of every image.
+        cache: bool = False,
+    ):  # Keep every image in memory as uint8 (N, R, R, 3).
         self.path = Path(path)
         if not self.path.is_dir():
-            raise DatasetError(f"training image folder {self.path} does not exist; run "
-                               f"`python -m training.prepare` to create it")
+            raise DatasetError(
+                f"training image folder {self.path} does not exist; run `python -m training.prepare` to create it"
+            )
         if not (isinstance(resolution, int) and resolution >= 4):
             raise DatasetError(f"resolution must be an int >= 4, got {resolution!r}")
         self.resolution = resolution
@@ -142,8 +154,10 @@ class ImageFolderDataset(torch.utils.data.Dataset):
         self.num_excluded = sum(_stem(p.name) in excluded for p in files)
         self.files = [p for p in files if _stem(p.name) not in excluded]
         if not self.files:
-            raise DatasetError(f"no usable images ({', '.join(IMAGE_EXTENSIONS)}) in {self.path}; "
-                               f"check the folder or the exclusion list")
+            raise DatasetError(
+                f"no usable images ({', '.join(IMAGE_EXTENSIONS)}) in {self.path}; "
+                f"check the folder or the exclusion list"
+            )
         self.names = [p.name for p in self.files]
         self._cache: np.ndarray | None = None
         if cache:

@@ -48,14 +48,16 @@ def _conv2d_down(x: torch.Tensor, w: torch.Tensor, f: torch.Tensor, padding: int
 class Conv2dLayer(nn.Module):
     """Equalised-learning-rate convolution + bias + activation, optionally 2x downsampling."""
 
-    def __init__(self,
-                 in_channels: int,              # Number of input channels.
-                 out_channels: int,             # Number of output channels.
-                 kernel_size: int,              # Width and height of the kernel.
-                 bias: bool = True,             # Learn a bias?
-                 activation: str = "linear",    # 'linear' or 'lrelu'.
-                 down: int = 1,                 # Downsampling factor, 1 or 2.
-                 conv_clamp: float | None = None):  # Clamp the output to +-X, None = no clamping.
+    def __init__(
+        self,
+        in_channels: int,  # Number of input channels.
+        out_channels: int,  # Number of output channels.
+        kernel_size: int,  # Width and height of the kernel.
+        bias: bool = True,  # Learn a bias?
+        activation: str = "linear",  # 'linear' or 'lrelu'.
+        down: int = 1,  # Downsampling factor, 1 or 2.
+        conv_clamp: float | None = None,
+    ):  # Clamp the output to +-X, None = no clamping.
         super().__init__()
         if down not in (1, 2):
             raise ValueError(f"down must be 1 or 2, got {down}")
@@ -87,9 +89,11 @@ class MinibatchStdLayer(nn.Module):
     back to every sample of the group as `num_channels` constant feature maps.
     """
 
-    def __init__(self,
-                 group_size: int,               # Samples per group, None = the whole batch.
-                 num_channels: int = 1):        # Number of std channels appended.
+    def __init__(
+        self,
+        group_size: int,  # Samples per group, None = the whole batch.
+        num_channels: int = 1,
+    ):  # Number of std channels appended.
         super().__init__()
         self.group_size = group_size
         self.num_channels = num_channels
@@ -99,13 +103,15 @@ class MinibatchStdLayer(nn.Module):
         batch, channels, height, width = x.shape
         group = min(self.group_size, batch) if self.group_size is not None else batch
         if batch % group != 0:
-            raise ValueError(f"batch size {batch} is not a multiple of the minibatch-std group size {group}; "
-                             f"use a batch that is a multiple of {group}")
+            raise ValueError(
+                f"batch size {batch} is not a multiple of the minibatch-std group size {group}; "
+                f"use a batch that is a multiple of {group}"
+            )
         nf = self.num_channels
-        y = x.reshape(group, -1, nf, channels // nf, height, width)   # [G, n, F, c, H, W]
+        y = x.reshape(group, -1, nf, channels // nf, height, width)  # [G, n, F, c, H, W]
         y = y - y.mean(dim=0)
-        y = (y.square().mean(dim=0) + 1e-8).sqrt()                   # [n, F, c, H, W]
-        y = y.mean(dim=[2, 3, 4])                                     # [n, F]
+        y = (y.square().mean(dim=0) + 1e-8).sqrt()  # [n, F, c, H, W]
+        y = y.mean(dim=[2, 3, 4])  # [n, F]
         y = y.reshape(-1, nf, 1, 1).repeat(group, 1, height, width)  # [B, F, H, W]
         return torch.cat([x, y.to(x.dtype)], dim=1)
 
@@ -113,25 +119,28 @@ class MinibatchStdLayer(nn.Module):
 class DiscriminatorBlock(nn.Module):
     """One resolution of the residual discriminator: [fromRGB] conv0, conv1 (down) + skip (down)."""
 
-    def __init__(self,
-                 in_channels: int,              # Input channels, 0 = first block (reads the image).
-                 tmp_channels: int,             # Channels of the intermediate feature map.
-                 out_channels: int,             # Output channels.
-                 resolution: int,               # Input resolution of this block.
-                 img_channels: int,             # Number of image colour channels.
-                 conv_clamp: float | None = None):  # Clamp conv outputs to +-X, None = no clamping.
+    def __init__(
+        self,
+        in_channels: int,  # Input channels, 0 = first block (reads the image).
+        tmp_channels: int,  # Channels of the intermediate feature map.
+        out_channels: int,  # Output channels.
+        resolution: int,  # Input resolution of this block.
+        img_channels: int,  # Number of image colour channels.
+        conv_clamp: float | None = None,
+    ):  # Clamp conv outputs to +-X, None = no clamping.
         super().__init__()
         self.in_channels = in_channels
         self.resolution = resolution
         self.img_channels = img_channels
         self.register_buffer("resample_filter", setup_filter(RESAMPLE_TAPS))
         if in_channels == 0:
-            self.fromrgb = Conv2dLayer(img_channels, tmp_channels, kernel_size=1, activation="lrelu",
-                                       conv_clamp=conv_clamp)
-        self.conv0 = Conv2dLayer(tmp_channels, tmp_channels, kernel_size=3, activation="lrelu",
-                                 conv_clamp=conv_clamp)
-        self.conv1 = Conv2dLayer(tmp_channels, out_channels, kernel_size=3, activation="lrelu", down=2,
-                                 conv_clamp=conv_clamp)
+            self.fromrgb = Conv2dLayer(
+                img_channels, tmp_channels, kernel_size=1, activation="lrelu", conv_clamp=conv_clamp
+            )
+        self.conv0 = Conv2dLayer(tmp_channels, tmp_channels, kernel_size=3, activation="lrelu", conv_clamp=conv_clamp)
+        self.conv1 = Conv2dLayer(
+            tmp_channels, out_channels, kernel_size=3, activation="lrelu", down=2, conv_clamp=conv_clamp
+        )
         self.skip = Conv2dLayer(tmp_channels, out_channels, kernel_size=1, bias=False, down=2)
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None) -> torch.Tensor:
@@ -148,21 +157,24 @@ class DiscriminatorBlock(nn.Module):
 class DiscriminatorEpilogue(nn.Module):
     """The 4x4 head: minibatch std, 3x3 conv, fully connected, output logit."""
 
-    def __init__(self,
-                 in_channels: int,              # Number of input channels.
-                 resolution: int,               # Resolution of this block (4).
-                 mbstd_group_size: int | None = 4,  # Minibatch-std group size, None = whole batch, 0 = off.
-                 mbstd_num_channels: int = 1,   # Number of minibatch-std channels, 0 = off.
-                 conv_clamp: float | None = None):  # Clamp conv outputs to +-X, None = no clamping.
+    def __init__(
+        self,
+        in_channels: int,  # Number of input channels.
+        resolution: int,  # Resolution of this block (4).
+        mbstd_group_size: int | None = 4,  # Minibatch-std group size, None = whole batch, 0 = off.
+        mbstd_num_channels: int = 1,  # Number of minibatch-std channels, 0 = off.
+        conv_clamp: float | None = None,
+    ):  # Clamp conv outputs to +-X, None = no clamping.
         super().__init__()
         self.in_channels = in_channels
         self.resolution = resolution
         use_mbstd = mbstd_num_channels > 0 and mbstd_group_size != 0
         self.mbstd = MinibatchStdLayer(mbstd_group_size, mbstd_num_channels) if use_mbstd else None
         extra = mbstd_num_channels if use_mbstd else 0
-        self.conv = Conv2dLayer(in_channels + extra, in_channels, kernel_size=3, activation="lrelu",
-                                conv_clamp=conv_clamp)
-        self.fc = FullyConnectedLayer(in_channels * resolution ** 2, in_channels, activation="lrelu")
+        self.conv = Conv2dLayer(
+            in_channels + extra, in_channels, kernel_size=3, activation="lrelu", conv_clamp=conv_clamp
+        )
+        self.fc = FullyConnectedLayer(in_channels * resolution**2, in_channels, activation="lrelu")
         self.out = FullyConnectedLayer(in_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -177,34 +189,47 @@ class DiscriminatorEpilogue(nn.Module):
 class Discriminator(nn.Module):
     """StyleGAN2 residual discriminator: image (B, C, R, R) -> realness logit (B, 1)."""
 
-    def __init__(self,
-                 img_resolution: int,           # Input resolution, a power of two >= 8.
-                 img_channels: int = 3,         # Number of input colour channels.
-                 channel_base: int = 32768,     # Overall multiplier for the number of channels.
-                 channel_max: int = 512,        # Maximum number of channels in any layer.
-                 mbstd_group_size: int | None = 4,  # Minibatch-std group size, None = whole batch, 0 = off.
-                 mbstd_num_channels: int = 1,   # Number of minibatch-std channels, 0 = off.
-                 conv_clamp: float | None = None):  # Clamp conv outputs to +-X, None = no clamping.
+    def __init__(
+        self,
+        img_resolution: int,  # Input resolution, a power of two >= 8.
+        img_channels: int = 3,  # Number of input colour channels.
+        channel_base: int = 32768,  # Overall multiplier for the number of channels.
+        channel_max: int = 512,  # Maximum number of channels in any layer.
+        mbstd_group_size: int | None = 4,  # Minibatch-std group size, None = whole batch, 0 = off.
+        mbstd_num_channels: int = 1,  # Number of minibatch-std channels, 0 = off.
+        conv_clamp: float | None = None,
+    ):  # Clamp conv outputs to +-X, None = no clamping.
         super().__init__()
         if img_resolution < 8 or img_resolution & (img_resolution - 1):
             raise ValueError(f"img_resolution must be a power of two >= 8, got {img_resolution}")
-        self.init_kwargs = dict(img_resolution=img_resolution, img_channels=img_channels,
-                                channel_base=channel_base, channel_max=channel_max,
-                                mbstd_group_size=mbstd_group_size, mbstd_num_channels=mbstd_num_channels,
-                                conv_clamp=conv_clamp)
+        self.init_kwargs = dict(
+            img_resolution=img_resolution,
+            img_channels=img_channels,
+            channel_base=channel_base,
+            channel_max=channel_max,
+            mbstd_group_size=mbstd_group_size,
+            mbstd_num_channels=mbstd_num_channels,
+            conv_clamp=conv_clamp,
+        )
         self.img_resolution = img_resolution
         self.img_channels = img_channels
         log2 = int(np.log2(img_resolution))
-        self.block_resolutions = [2 ** i for i in range(log2, 2, -1)]
+        self.block_resolutions = [2**i for i in range(log2, 2, -1)]
         channels = {res: min(channel_base // res, channel_max) for res in self.block_resolutions + [4]}
         self.channels = channels
         for res in self.block_resolutions:
             in_channels = channels[res] if res < img_resolution else 0
-            block = DiscriminatorBlock(in_channels, channels[res], channels[res // 2], res, img_channels,
-                                       conv_clamp=conv_clamp)
+            block = DiscriminatorBlock(
+                in_channels, channels[res], channels[res // 2], res, img_channels, conv_clamp=conv_clamp
+            )
             setattr(self, f"b{res}", block)
-        self.b4 = DiscriminatorEpilogue(channels[4], resolution=4, mbstd_group_size=mbstd_group_size,
-                                        mbstd_num_channels=mbstd_num_channels, conv_clamp=conv_clamp)
+        self.b4 = DiscriminatorEpilogue(
+            channels[4],
+            resolution=4,
+            mbstd_group_size=mbstd_group_size,
+            mbstd_num_channels=mbstd_num_channels,
+            conv_clamp=conv_clamp,
+        )
 
     def forward(self, img: torch.Tensor) -> torch.Tensor:
         """Scores images.

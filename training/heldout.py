@@ -40,16 +40,30 @@ from stylegan import Generator
 from stylegan.images import uint8_from_network
 from training.dataset import HOLDOUT_PATH, load_holdout
 
-__all__ = ["EYES", "MOUTH_CORNERS", "heldout_crops", "crop_landmarks", "InvertedFace", "invert_face",
-           "mouth_targets", "DragTestResult", "mouth_drag_test"]
+__all__ = [
+    "EYES",
+    "MOUTH_CORNERS",
+    "heldout_crops",
+    "crop_landmarks",
+    "InvertedFace",
+    "invert_face",
+    "mouth_targets",
+    "DragTestResult",
+    "mouth_drag_test",
+]
 
-EYES = slice(36, 48)        # iBUG 68: right eye 36-41, left eye 42-47
-MOUTH_CORNERS = (48, 54)    # iBUG 68: outer mouth corners
-LANDMARK_UPSCALE = 4        # dlib's HOG detector needs faces of ~80 px; a 64-px crop is enlarged 4x
+EYES = slice(36, 48)  # iBUG 68: right eye 36-41, left eye 42-47
+MOUTH_CORNERS = (48, 54)  # iBUG 68: outer mouth corners
+LANDMARK_UPSCALE = 4  # dlib's HOG detector needs faces of ~80 px; a 64-px crop is enlarged 4x
 
 
-def heldout_crops(utkface_dir: str | os.PathLike, size: int, align_config: AlignConfig, count: int,
-                  holdout: str | os.PathLike = HOLDOUT_PATH) -> list[tuple[str, object]]:
+def heldout_crops(
+    utkface_dir: str | os.PathLike,
+    size: int,
+    align_config: AlignConfig,
+    count: int,
+    holdout: str | os.PathLike = HOLDOUT_PATH,
+) -> list[tuple[str, object]]:
     """The first `count` held-out faces (hold-out list order) that dlib aligns.
 
     Args:
@@ -112,8 +126,13 @@ class InvertedFace:
     seconds: dict
 
 
-def invert_face(G: Generator, crop: np.ndarray, config: InversionConfig, methods=("w", "w+", "pti"),
-                pti_noise: tuple[bool, ...] = (False,)) -> InvertedFace:
+def invert_face(
+    G: Generator,
+    crop: np.ndarray,
+    config: InversionConfig,
+    methods=("w", "w+", "pti"),
+    pti_noise: tuple[bool, ...] = (False,),
+) -> InvertedFace:
     """Inverts one aligned crop with every method from one shared W projection.
 
     Args:
@@ -130,10 +149,16 @@ def invert_face(G: Generator, crop: np.ndarray, config: InversionConfig, methods
     """
     target = target_to_tensor(np.array(crop), G)
     device = G.device
-    lpips = LPIPSLoss.build(config.lpips_net, config.lpips_backbone, device, config.lpips_max_resolution,
-                            config.lpips_min_resolution)
-    pti_lpips = LPIPSLoss.build(config.pti_lpips_net, config.lpips_backbone, device,
-                                config.pti_lpips_max_resolution, config.lpips_min_resolution)
+    lpips = LPIPSLoss.build(
+        config.lpips_net, config.lpips_backbone, device, config.lpips_max_resolution, config.lpips_min_resolution
+    )
+    pti_lpips = LPIPSLoss.build(
+        config.pti_lpips_net,
+        config.lpips_backbone,
+        device,
+        config.pti_lpips_max_resolution,
+        config.lpips_min_resolution,
+    )
     t = time.perf_counter()
     w_avg, w_std = G.mean_w(num_samples=config.w_avg_samples, seed=config.seed)
     proj = project_w(G, target, lpips, w_avg, float(w_std), config)
@@ -171,8 +196,11 @@ def _with_noise(G: Generator, noise: dict | None) -> Generator:
 
 def reconstruction_scores(reconstruction: np.ndarray, target: np.ndarray, backbone: str | None = None) -> dict:
     """{'psnr', 'ssim', 'lpips'} of a reconstruction against its target (LPIPS-squeeze, the shipped backbone)."""
-    return {"psnr": psnr(target, reconstruction), "ssim": ssim(target, reconstruction),
-            "lpips": lpips_distance(target, reconstruction, net="squeeze", backbone=backbone)}
+    return {
+        "psnr": psnr(target, reconstruction),
+        "ssim": ssim(target, reconstruction),
+        "lpips": lpips_distance(target, reconstruction, net="squeeze", backbone=backbone),
+    }
 
 
 def mouth_targets(landmarks_crop: np.ndarray, fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
@@ -217,12 +245,23 @@ class DragTestResult:
     @property
     def passed(self) -> bool:
         """Converged, face found, mouth wider, eyes still (< 1.5 px)."""
-        return (self.converged and self.face_found and self.mouth_width_change is not None
-                and self.mouth_width_change > 0 and self.eye_shift < 1.5)
+        return (
+            self.converged
+            and self.face_found
+            and self.mouth_width_change is not None
+            and self.mouth_width_change > 0
+            and self.eye_shift < 1.5
+        )
 
 
-def mouth_drag_test(G_edit: Generator, ws: torch.Tensor, landmarks_crop: np.ndarray, reconstruction: np.ndarray,
-                    config: DragConfig = DragConfig(), fraction: float = 0.1) -> DragTestResult:
+def mouth_drag_test(
+    G_edit: Generator,
+    ws: torch.Tensor,
+    landmarks_crop: np.ndarray,
+    reconstruction: np.ndarray,
+    config: DragConfig = DragConfig(),
+    fraction: float = 0.1,
+) -> DragTestResult:
     """Drags both mouth corners outward by `fraction` of the eye distance and checks the result.
 
     Args:
@@ -249,5 +288,6 @@ def mouth_drag_test(G_edit: Generator, ws: torch.Tensor, landmarks_crop: np.ndar
         return float(np.hypot(*(points[MOUTH_CORNERS[1]] - points[MOUTH_CORNERS[0]])))
 
     eye_shift = float(np.hypot(*(after[EYES] - before[EYES]).T).mean())
-    return DragTestResult(bool(result.converged), final, True, width(after) - width(before), eye_shift,
-                          int(result.steps))
+    return DragTestResult(
+        bool(result.converged), final, True, width(after) - width(before), eye_shift, int(result.steps)
+    )

@@ -47,8 +47,7 @@ from align.geometry import crop_corners
 from stylegan.errors import DragPipelineError
 from training.dataset import HOLDOUT_PATH, IMAGE_EXTENSIONS, load_holdout, write_holdout
 
-__all__ = ["PrepareConfig", "PrepareResult", "PrepareError", "preset_align_config",
-           "prepare_dataset", "main"]
+__all__ = ["PrepareConfig", "PrepareResult", "PrepareError", "preset_align_config", "prepare_dataset", "main"]
 
 MANIFEST_FORMAT = "draggan-pipeline/aligned-dataset"
 
@@ -72,13 +71,13 @@ def preset_align_config(preset: str) -> AlignConfig:
 class PrepareConfig:
     """How a folder of photos becomes a folder of aligned training crops."""
 
-    size: int = 128                     # crop side (the generator's resolution)
-    preset: str = "utkface"             # face-crop preset (see preset_align_config)
-    holdout: str | None = "default"     # names never written: 'default' = training/data/utkface_holdout.txt,
-                                        # a path, or None
-    image_format: str = "png"           # 'png' (lossless) or 'jpg' (about 8x smaller, for carrying the set around)
-    jpeg_quality: int = 95              # quality of 'jpg' output
-    workers: int = 1                    # processes aligning in parallel
+    size: int = 128  # crop side (the generator's resolution)
+    preset: str = "utkface"  # face-crop preset (see preset_align_config)
+    holdout: str | None = "default"  # names never written: 'default' = training/data/utkface_holdout.txt,
+    # a path, or None
+    image_format: str = "png"  # 'png' (lossless) or 'jpg' (about 8x smaller, for carrying the set around)
+    jpeg_quality: int = 95  # quality of 'jpg' output
+    workers: int = 1  # processes aligning in parallel
 
     def __post_init__(self) -> None:
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 8:
@@ -127,8 +126,11 @@ def _quad_outside_photo(crop_from_photo: np.ndarray, size: int, photo_shape: tup
     corners_photo = transform_points(np.linalg.inv(crop_from_photo), crop_corners(size))
     height, width = photo_shape
     tol = 1e-6
-    return bool(np.any(corners_photo < -0.5 - tol) or np.any(corners_photo[:, 0] > width - 0.5 + tol)
-                or np.any(corners_photo[:, 1] > height - 0.5 + tol))
+    return bool(
+        np.any(corners_photo < -0.5 - tol)
+        or np.any(corners_photo[:, 0] > width - 0.5 + tol)
+        or np.any(corners_photo[:, 1] > height - 0.5 + tol)
+    )
 
 
 def _align_one(job: tuple[str, str, PrepareConfig]) -> dict:
@@ -154,14 +156,23 @@ def _align_one(job: tuple[str, str, PrepareConfig]) -> dict:
         image.save(Path(out_dir) / crop_name, optimize=False)
     else:
         image.save(Path(out_dir) / crop_name, quality=config.jpeg_quality, subsampling=0)
-    record.update(status="ok", crop=crop_name, landmarks_ok=alignment.landmarks_photo is not None,
-                  num_faces=len(alignment.all_face_boxes),
-                  padded=_quad_outside_photo(alignment.crop_from_photo, config.size, alignment.photo_shape))
+    record.update(
+        status="ok",
+        crop=crop_name,
+        landmarks_ok=alignment.landmarks_photo is not None,
+        num_faces=len(alignment.all_face_boxes),
+        padded=_quad_outside_photo(alignment.crop_from_photo, config.size, alignment.photo_shape),
+    )
     return record
 
 
-def prepare_dataset(images_dir: str | Path, out_dir: str | Path, config: PrepareConfig = PrepareConfig(),
-                    progress: bool = True, limit: int | None = None) -> PrepareResult:
+def prepare_dataset(
+    images_dir: str | Path,
+    out_dir: str | Path,
+    config: PrepareConfig = PrepareConfig(),
+    progress: bool = True,
+    limit: int | None = None,
+) -> PrepareResult:
     """Aligns every face photo of a folder into `out_dir` (see the module docstring).
 
     Args:
@@ -226,14 +237,34 @@ def prepare_dataset(images_dir: str | Path, out_dir: str | Path, config: Prepare
 
     align_config = preset_align_config(config.preset)
     manifest = {
-        "format": MANIFEST_FORMAT, "version": 1,
-        "source_dir": str(images_dir), "size": config.size, "preset": config.preset,
-        "align_config": {key: getattr(align_config, key) for key in ("eye_scale", "mouth_scale", "center_shift",
-                                                                     "detector", "detect_upsample", "pad_mode",
-                                                                     "interpolation", "antialias")},
-        "holdout": config.holdout, "config": asdict(config),
-        "counts": {"total": result.total, "written": result.written, "held_out": result.held_out,
-                   "no_face": result.no_face, "unreadable": result.unreadable, "padded": result.padded},
+        "format": MANIFEST_FORMAT,
+        "version": 1,
+        "source_dir": str(images_dir),
+        "size": config.size,
+        "preset": config.preset,
+        "align_config": {
+            key: getattr(align_config, key)
+            for key in (
+                "eye_scale",
+                "mouth_scale",
+                "center_shift",
+                "detector",
+                "detect_upsample",
+                "pad_mode",
+                "interpolation",
+                "antialias",
+            )
+        },
+        "holdout": config.holdout,
+        "config": asdict(config),
+        "counts": {
+            "total": result.total,
+            "written": result.written,
+            "held_out": result.held_out,
+            "no_face": result.no_face,
+            "unreadable": result.unreadable,
+            "padded": result.padded,
+        },
         "seconds": round(time.perf_counter() - start, 1),
         "images": records,
     }
@@ -249,17 +280,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="output folder of aligned crops (required unless --write-holdout)")
     p.add_argument("--size", type=int, default=defaults.size, help="crop side")
     p.add_argument("--preset", default=defaults.preset, help=f"face-crop preset: one of {sorted(FACE_PRESETS)}")
-    p.add_argument("--holdout", default="default",
-                   help="hold-out list ('default' = training/data/utkface_holdout.txt, or a path)")
+    p.add_argument(
+        "--holdout", default="default", help="hold-out list ('default' = training/data/utkface_holdout.txt, or a path)"
+    )
     p.add_argument("--no-holdout", action="store_true", help="write every image")
     p.add_argument("--format", dest="image_format", default=defaults.image_format, choices=("png", "jpg"))
     p.add_argument("--jpeg-quality", type=int, default=defaults.jpeg_quality)
     p.add_argument("--workers", type=int, default=defaults.workers, help="parallel processes")
     p.add_argument("--limit", type=int, default=None, help="only the first N images (sorted), for a quick check")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--write-holdout", metavar="PATH", default=None,
-                   help="instead of aligning: regenerate the hold-out list from the --images listing "
-                        "(300 names, seed 0) into PATH ('default' = the committed file)")
+    p.add_argument(
+        "--write-holdout",
+        metavar="PATH",
+        default=None,
+        help="instead of aligning: regenerate the hold-out list from the --images listing "
+        "(300 names, seed 0) into PATH ('default' = the committed file)",
+    )
     args = p.parse_args(argv)
     try:
         if args.write_holdout is not None:
@@ -269,15 +305,23 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not args.out:
             p.error("--out is required")
-        config = PrepareConfig(size=args.size, preset=args.preset, holdout=None if args.no_holdout else args.holdout,
-                               image_format=args.image_format, jpeg_quality=args.jpeg_quality, workers=args.workers)
+        config = PrepareConfig(
+            size=args.size,
+            preset=args.preset,
+            holdout=None if args.no_holdout else args.holdout,
+            image_format=args.image_format,
+            jpeg_quality=args.jpeg_quality,
+            workers=args.workers,
+        )
         result = prepare_dataset(args.images, args.out, config, progress=not args.no_progress, limit=args.limit)
     except DragPipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    print(f"{result.total} images: {result.written} crops written to {result.out_dir} "
-          f"({result.padded} padded), {result.held_out} held out, {result.no_face} without a detected face, "
-          f"{result.unreadable} unreadable; manifest {result.manifest}")
+    print(
+        f"{result.total} images: {result.written} crops written to {result.out_dir} "
+        f"({result.padded} padded), {result.held_out} held out, {result.no_face} without a detected face, "
+        f"{result.unreadable} unreadable; manifest {result.manifest}"
+    )
     return 0
 
 

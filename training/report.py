@@ -41,8 +41,8 @@ from stylegan.networks import Generator
 
 __all__ = ["FaceRateConfig", "FaceRateResult", "face_detection_rate", "main"]
 
-FACE_RATE_BAR = 0.7   # issue 11 acceptance
-PTI_PSNR_BAR = 24.0   # dB
+FACE_RATE_BAR = 0.7  # issue 11 acceptance
+PTI_PSNR_BAR = 24.0  # dB
 PTI_LPIPS_BAR = 0.15  # LPIPS-squeeze
 DRAG_CONVERGED_BAR = 0.8
 DRAG_FACE_BAR = 0.9
@@ -56,12 +56,12 @@ class FaceRateError(DragPipelineError, ValueError):
 class FaceRateConfig:
     """Sampling and detection settings of the proxy."""
 
-    num_samples: int = 200          # acceptance: 200 samples
-    truncation_psi: float = 0.7     # acceptance: truncation 0.7
-    seed: int = 0                   # latents z come from torch.Generator(cpu).manual_seed(seed)
-    batch: int = 25                 # samples generated at once
-    detect_upsample: int = 1        # dlib frontal detector upsampling (acceptance: once)
-    noise_mode: str = "const"       # the generator's noise mode
+    num_samples: int = 200  # acceptance: 200 samples
+    truncation_psi: float = 0.7  # acceptance: truncation 0.7
+    seed: int = 0  # latents z come from torch.Generator(cpu).manual_seed(seed)
+    batch: int = 25  # samples generated at once
+    detect_upsample: int = 1  # dlib frontal detector upsampling (acceptance: once)
+    noise_mode: str = "const"  # the generator's noise mode
 
     def __post_init__(self) -> None:
         for name in ("num_samples", "batch"):
@@ -111,15 +111,20 @@ def face_detection_rate(G: Generator, config: FaceRateConfig = FaceRateConfig())
     align_config = AlignConfig(detect_upsample=config.detect_upsample)
     images, found = [], []
     for start in range(0, config.num_samples, config.batch):
-        z = z_all[start:start + config.batch].to(G.device)
+        z = z_all[start : start + config.batch].to(G.device)
         img = G(z, None, truncation_psi=config.truncation_psi, noise_mode=config.noise_mode)
         img = uint8_from_network(img)
         for sample in img:
             images.append(sample)
             found.append(len(detect_faces(np.ascontiguousarray(sample), align_config)) > 0)
     found_arr = np.array(found, dtype=bool)
-    return FaceRateResult(rate=float(found_arr.mean()), detected=int(found_arr.sum()), total=len(found_arr),
-                          found=found_arr, images=np.stack(images))
+    return FaceRateResult(
+        rate=float(found_arr.mean()),
+        detected=int(found_arr.sum()),
+        total=len(found_arr),
+        found=found_arr,
+        images=np.stack(images),
+    )
 
 
 def _contact_sheet(images: np.ndarray, found: np.ndarray, columns: int = 20) -> np.ndarray:
@@ -132,7 +137,7 @@ def _contact_sheet(images: np.ndarray, found: np.ndarray, columns: int = 20) -> 
         if not ok:
             tile[:2], tile[-2:], tile[:, :2], tile[:, -2:] = (255, 0, 0), (255, 0, 0), (255, 0, 0), (255, 0, 0)
         y, x = divmod(i, columns)
-        sheet[y * r:(y + 1) * r, x * r:(x + 1) * r] = tile
+        sheet[y * r : (y + 1) * r, x * r : (x + 1) * r] = tile
     return sheet
 
 
@@ -152,7 +157,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--faces", type=int, default=50, help="held-out faces inverted (default 50)")
     p.add_argument("--drag-faces", type=int, default=20, help="of those, faces edited by the drag test (default 20)")
-    p.add_argument("--utkface", default=None, help="UTKFace folder (default ../shared/data/utkface, env DRAGGAN_SHARED)")
+    p.add_argument(
+        "--utkface", default=None, help="UTKFace folder (default ../shared/data/utkface, env DRAGGAN_SHARED)"
+    )
     p.add_argument("--shard", default="0/1", help="K/N: only faces K, K+N, ... (to split the work)")
     p.add_argument("--records", default=None, help="write the per-face numbers to this JSON file")
     p.add_argument("--combine", nargs="+", default=None, help="print the tables of these --records files and exit")
@@ -183,21 +190,30 @@ def _real_face_records(G, info, args, shard: tuple[int, int], log) -> list[dict]
             continue
         dragged = "drag" in sections and index < args.drag_faces
         methods = ("w", "w+", "pti") if "inversion" in sections else ("pti",)
-        inverted = invert_face(G, alignment.crop, config.inversion, methods,
-                               pti_noise=(False, True) if dragged else (False,))
+        inverted = invert_face(
+            G, alignment.crop, config.inversion, methods, pti_noise=(False, True) if dragged else (False,)
+        )
         record: dict = {"index": index, "name": name, "inversion": {}, "drag": {}}
         for method in inverted.ws:  # 'w', 'w+', 'pti', and 'pti-noise' on the drag faces
-            record["inversion"][method] = reconstruction_scores(inverted.reconstruction[method],
-                                                                np.array(alignment.crop))
+            record["inversion"][method] = reconstruction_scores(
+                inverted.reconstruction[method], np.array(alignment.crop)
+            )
             record["inversion"][method]["seconds"] = inverted.seconds[method]
         if dragged:
             for key in ("pti", "pti-noise"):
-                result = mouth_drag_test(inverted.G[key], inverted.ws[key], alignment.landmarks_crop,
-                                         inverted.reconstruction[key], config.drag)
+                result = mouth_drag_test(
+                    inverted.G[key],
+                    inverted.ws[key],
+                    alignment.landmarks_crop,
+                    inverted.reconstruction[key],
+                    config.drag,
+                )
                 record["drag"][key] = dataclasses.asdict(result)
         records.append(record)
-        log(f"{index:3d} {name}: PTI {record['inversion']['pti']['psnr']:.1f} dB"
-            + (f", drag converged {record['drag']['pti']['converged']}" if dragged else ""))
+        log(
+            f"{index:3d} {name}: PTI {record['inversion']['pti']['psnr']:.1f} dB"
+            + (f", drag converged {record['drag']['pti']['converged']}" if dragged else "")
+        )
     return records
 
 
@@ -214,15 +230,21 @@ def print_tables(records: list[dict]) -> None:
         print("|---|---|---|---|---|---|")
         for m in methods:
             rows = [r["inversion"][m] for r in records if m in r["inversion"]]
-            print(f"| {m} | {len(rows)} | {_mean(x['psnr'] for x in rows):.2f} | {_mean(x['ssim'] for x in rows):.3f} | "
-                  f"{_mean(x['lpips'] for x in rows):.3f} | {_mean(x['seconds'] for x in rows):.1f} |")
+            print(
+                f"| {m} | {len(rows)} | {_mean(x['psnr'] for x in rows):.2f} | {_mean(x['ssim'] for x in rows):.3f} | "
+                f"{_mean(x['lpips'] for x in rows):.3f} | {_mean(x['seconds'] for x in rows):.1f} |"
+            )
         pti = [r["inversion"]["pti"] for r in records if "pti" in r["inversion"]]
         ok = _mean(x["psnr"] for x in pti) >= PTI_PSNR_BAR and _mean(x["lpips"] for x in pti) <= PTI_LPIPS_BAR
-        print(f"\nPTI bar (PSNR >= {PTI_PSNR_BAR:g} dB, LPIPS-squeeze <= {PTI_LPIPS_BAR:g}): {'PASS' if ok else 'FAIL'}\n")
+        print(
+            f"\nPTI bar (PSNR >= {PTI_PSNR_BAR:g} dB, LPIPS-squeeze <= {PTI_LPIPS_BAR:g}): {'PASS' if ok else 'FAIL'}\n"
+        )
     variants = [k for k in ("pti", "pti-noise") if any(k in r["drag"] for r in records)]
     if variants:
-        print("| drag on | faces | converged | mean final distance (px) | face found | mouth wider | "
-              "mean eye shift (px) | all checks |")
+        print(
+            "| drag on | faces | converged | mean final distance (px) | face found | mouth wider | "
+            "mean eye shift (px) | all checks |"
+        )
         print("|---|---|---|---|---|---|---|---|")
         for k in variants:
             rows = [r["drag"][k] for r in records if k in r["drag"]]
@@ -230,10 +252,17 @@ def print_tables(records: list[dict]) -> None:
             conv = sum(x["converged"] for x in rows) / n
             face = sum(x["face_found"] for x in rows) / n
             wider = sum((x["mouth_width_change"] or 0) > 0 for x in rows) / n
-            passed = sum(x["converged"] and x["face_found"] and (x["mouth_width_change"] or 0) > 0
-                         and x["eye_shift"] < 1.5 for x in rows) / n
-            print(f"| {k} | {n} | {conv:.0%} | {_mean(x['final_distance'] for x in rows):.2f} | {face:.0%} | "
-                  f"{wider:.0%} | {_mean(x['eye_shift'] for x in rows):.2f} | {passed:.0%} |")
+            passed = (
+                sum(
+                    x["converged"] and x["face_found"] and (x["mouth_width_change"] or 0) > 0 and x["eye_shift"] < 1.5
+                    for x in rows
+                )
+                / n
+            )
+            print(
+                f"| {k} | {n} | {conv:.0%} | {_mean(x['final_distance'] for x in rows):.2f} | {face:.0%} | "
+                f"{wider:.0%} | {_mean(x['eye_shift'] for x in rows):.2f} | {passed:.0%} |"
+            )
         print(f"\ndrag bars: converged >= {DRAG_CONVERGED_BAR:.0%}, face found >= {DRAG_FACE_BAR:.0%}")
 
 
@@ -262,8 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         resolved = resolve_checkpoint(args.checkpoint, allow_download=False)
         G = load_checkpoint(resolved, device=args.device)
         if "face" in sections:
-            config = dataclasses.replace(FaceRateConfig(), num_samples=args.samples,
-                                         truncation_psi=args.truncation, seed=args.seed)
+            config = dataclasses.replace(
+                FaceRateConfig(), num_samples=args.samples, truncation_psi=args.truncation, seed=args.seed
+            )
             result = face_detection_rate(G, config)
             if args.sheet:
                 from PIL import Image
@@ -272,13 +302,16 @@ def main(argv: list[str] | None = None) -> int:
             ok &= result.rate >= FACE_RATE_BAR
             print("| checkpoint | resolution | samples | truncation | faces found | rate | bar |")
             print("|---|---|---|---|---|---|---|")
-            print(f"| {resolved.label} | {G.img_resolution} | {result.total} | {config.truncation_psi:g} | "
-                  f"{result.detected} | {result.rate:.1%} | >= {FACE_RATE_BAR:.0%} "
-                  f"{'PASS' if result.rate >= FACE_RATE_BAR else 'FAIL'} |\n")
+            print(
+                f"| {resolved.label} | {G.img_resolution} | {result.total} | {config.truncation_psi:g} | "
+                f"{result.detected} | {result.rate:.1%} | >= {FACE_RATE_BAR:.0%} "
+                f"{'PASS' if result.rate >= FACE_RATE_BAR else 'FAIL'} |\n"
+            )
         if sections & {"inversion", "drag"}:
             t = time.perf_counter()
-            records = _real_face_records(G, resolved.info, args, (k, n),
-                                         lambda line: print(line, file=sys.stderr, flush=True))
+            records = _real_face_records(
+                G, resolved.info, args, (k, n), lambda line: print(line, file=sys.stderr, flush=True)
+            )
             if args.records:
                 Path(args.records).write_text(json.dumps(records, indent=1) + "\n")
             print_tables(records)

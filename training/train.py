@@ -37,7 +37,6 @@ Resuming restores the RNG states and the position in the (seeded) data order, so
 CPU a resumed run reproduces the uninterrupted run's losses exactly.
 """
 
-
 from __future__ import annotations
 
 import argparse
@@ -67,12 +66,36 @@ from training.trainer import (
     update_ema,
 )
 
-__all__ = ["TrainConfig", "TrainError", "TrainResult", "Trainer", "train", "build_networks", "ema_beta", "update_ema",
-           "r1_gamma_heuristic", "load_train_state", "generator_metadata", "main"]
+__all__ = [
+    "TrainConfig",
+    "TrainError",
+    "TrainResult",
+    "Trainer",
+    "train",
+    "build_networks",
+    "ema_beta",
+    "update_ema",
+    "r1_gamma_heuristic",
+    "load_train_state",
+    "generator_metadata",
+    "main",
+]
 
 # Fields that fix the networks' shapes or the data order: a resumed run must keep them.
-_RESUME_FIXED = ("resolution", "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max",
-                 "d_channel_base", "d_channel_max", "mbstd_group", "seed", "xflip", "holdout")
+_RESUME_FIXED = (
+    "resolution",
+    "z_dim",
+    "w_dim",
+    "mapping_layers",
+    "channel_base",
+    "channel_max",
+    "d_channel_base",
+    "d_channel_max",
+    "mbstd_group",
+    "seed",
+    "xflip",
+    "holdout",
+)
 
 
 @dataclass
@@ -134,6 +157,7 @@ def _sync(device: torch.device) -> None:
 
 # ----------------------------------------------------------------------------- the loop
 
+
 def _check_resume(config: TrainConfig, resume: str | os.PathLike | None) -> dict[str, Any] | None:
     """The saved state to resume, after checking that `config` may continue it."""
     if resume is None:
@@ -142,8 +166,10 @@ def _check_resume(config: TrainConfig, resume: str | os.PathLike | None) -> dict
     saved = TrainConfig.from_dict(state["config"])
     changed = [name for name in _RESUME_FIXED if getattr(saved, name) != getattr(config, name)]
     if changed:
-        raise TrainError(f"cannot resume with different {changed} (saved: "
-                         f"{ {name: getattr(saved, name) for name in changed} }); keep the saved values")
+        raise TrainError(
+            f"cannot resume with different {changed} (saved: "
+            f"{ {name: getattr(saved, name) for name in changed} }); keep the saved values"
+        )
     return state
 
 
@@ -184,26 +210,43 @@ class _RunLog:
         self.interval_time, self.interval_nimg = now, trainer.cur_nimg
         keys = sorted({key for row in rows for key in row} - {"step"})
         means = {key: sum(row[key] for row in rows if key in row) / sum(key in row for row in rows) for key in keys}
-        record = {"step": trainer.step, "kimg": trainer.cur_nimg / 1000, "img_per_s": speed,
-                  "minutes": (now - self.start_time) / 60, **means}
+        record = {
+            "step": trainer.step,
+            "kimg": trainer.cur_nimg / 1000,
+            "img_per_s": speed,
+            "minutes": (now - self.start_time) / 60,
+            **means,
+        }
         self.file.write(json.dumps(record) + "\n")
         self.file.flush()
         self._warn_at_chance(means)
-        self.bar.set_postfix({"G": f"{means.get('loss_G', float('nan')):.3f}",
-                              "D": f"{means.get('loss_D', float('nan')):.3f}",
-                              "r1": f"{means['r1']:.3g}" if "r1" in means else "-",
-                              "p": f"{means['augment_p']:.2f}" if "augment_p" in means else "-",
-                              "img/s": f"{speed:.0f}"}, refresh=False)
+        self.bar.set_postfix(
+            {
+                "G": f"{means.get('loss_G', float('nan')):.3f}",
+                "D": f"{means.get('loss_D', float('nan')):.3f}",
+                "r1": f"{means['r1']:.3g}" if "r1" in means else "-",
+                "p": f"{means['augment_p']:.2f}" if "augment_p" in means else "-",
+                "img/s": f"{speed:.0f}",
+            },
+            refresh=False,
+        )
 
     def _warn_at_chance(self, means: dict[str, float]) -> None:
-        at_chance = (abs(means.get("logits_real", 1.0)) < CHANCE_LOGIT
-                     and abs(means.get("logits_fake", 1.0)) < CHANCE_LOGIT)
+        at_chance = (
+            abs(means.get("logits_real", 1.0)) < CHANCE_LOGIT and abs(means.get("logits_fake", 1.0)) < CHANCE_LOGIT
+        )
         if at_chance and not self.warned_chance:
-            fix = ("ADA is lowering the augmentation probability" if self.trainer.config.ada_target is not None
-                   else "lighten --augment (e.g. translation) or enable ADA")
-            print(f"warning: the discriminator is at chance at kimg {self.trainer.cur_nimg / 1000:g} (mean logits "
-                  f"real {means['logits_real']:+.3f}, fake {means['logits_fake']:+.3f}); {fix}", file=sys.stderr,
-                  flush=True)
+            fix = (
+                "ADA is lowering the augmentation probability"
+                if self.trainer.config.ada_target is not None
+                else "lighten --augment (e.g. translation) or enable ADA"
+            )
+            print(
+                f"warning: the discriminator is at chance at kimg {self.trainer.cur_nimg / 1000:g} (mean logits "
+                f"real {means['logits_real']:+.3f}, fake {means['logits_fake']:+.3f}); {fix}",
+                file=sys.stderr,
+                flush=True,
+            )
         self.warned_chance = at_chance
 
     def close(self) -> None:
@@ -250,9 +293,14 @@ def _deferred_interrupt():
         signal.signal(signal.SIGINT, previous)
 
 
-def train(config: TrainConfig, data_dir: str | os.PathLike, out_dir: str | os.PathLike,
-          resume: str | os.PathLike | None = None, progress: bool = True,
-          max_minutes: float | None = None) -> TrainResult:
+def train(
+    config: TrainConfig,
+    data_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    resume: str | os.PathLike | None = None,
+    progress: bool = True,
+    max_minutes: float | None = None,
+) -> TrainResult:
     """Trains (or resumes training) until `config.kimg` thousand real images were shown.
 
     Args:
@@ -285,8 +333,9 @@ def train(config: TrainConfig, data_dir: str | os.PathLike, out_dir: str | os.Pa
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
 
-    dataset = ImageFolderDataset(data_dir, config.resolution, exclude=_holdout_names(config), xflip=config.xflip,
-                                 cache=config.cache_images)
+    dataset = ImageFolderDataset(
+        data_dir, config.resolution, exclude=_holdout_names(config), xflip=config.xflip, cache=config.cache_images
+    )
     trainer = Trainer(config, device)
     if state is not None:
         trainer.load_state_dict(state)
@@ -297,13 +346,22 @@ def train(config: TrainConfig, data_dir: str | os.PathLike, out_dir: str | os.Pa
     source = _BatchSource(dataset, config, device, trainer.cur_nimg)
     result = TrainResult(out_dir=out_dir, step=trainer.step, cur_nimg=trainer.cur_nimg)
     start_time, start_nimg = time.perf_counter(), trainer.cur_nimg
-    print(f"training.train: {dataset.num_images} images ({dataset.num_excluded} held out) from {data_dir}, "
-          f"device {device}, amp {trainer.amp_dtype or 'off'}, G {_count(trainer.G) / 1e6:.2f} M / "
-          f"D {_count(trainer.D) / 1e6:.2f} M params, r1_gamma {trainer.r1_gamma:.4g}, "
-          f"ema {config.effective_ema_kimg:g} kimg, from kimg {trainer.cur_nimg / 1000:g} to {config.kimg:g}",
-          flush=True)
-    bar = tqdm(total=config.total_nimg, initial=min(trainer.cur_nimg, config.total_nimg), unit="img",
-               unit_scale=True, disable=not progress, dynamic_ncols=True, desc=f"train {config.resolution}px")
+    print(
+        f"training.train: {dataset.num_images} images ({dataset.num_excluded} held out) from {data_dir}, "
+        f"device {device}, amp {trainer.amp_dtype or 'off'}, G {_count(trainer.G) / 1e6:.2f} M / "
+        f"D {_count(trainer.D) / 1e6:.2f} M params, r1_gamma {trainer.r1_gamma:.4g}, "
+        f"ema {config.effective_ema_kimg:g} kimg, from kimg {trainer.cur_nimg / 1000:g} to {config.kimg:g}",
+        flush=True,
+    )
+    bar = tqdm(
+        total=config.total_nimg,
+        initial=min(trainer.cur_nimg, config.total_nimg),
+        unit="img",
+        unit_scale=True,
+        disable=not progress,
+        dynamic_ncols=True,
+        desc=f"train {config.resolution}px",
+    )
     log = _RunLog(trainer, out_dir, result, bar, start_time)
     try:
         with _deferred_interrupt() as interrupted:
@@ -318,8 +376,15 @@ def train(config: TrainConfig, data_dir: str | os.PathLike, out_dir: str | os.Pa
     return result
 
 
-def _train_loop(trainer: Trainer, source: _BatchSource, log: _RunLog, out_dir: Path, result: TrainResult,
-                max_minutes: float | None, interrupted: list[bool]) -> None:
+def _train_loop(
+    trainer: Trainer,
+    source: _BatchSource,
+    log: _RunLog,
+    out_dir: Path,
+    result: TrainResult,
+    max_minutes: float | None,
+    interrupted: list[bool],
+) -> None:
     """Steps until kimg, snapshotting on schedule; stops at the time limit or on Ctrl-C (state saved)."""
     config = trainer.config
     total_nimg = config.total_nimg
@@ -358,28 +423,50 @@ def _count(module: torch.nn.Module) -> int:
 
 # ----------------------------------------------------------------------------- CLI
 
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m training.train",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     defaults = TrainConfig()
     p.add_argument("--data", required=True, help="folder of aligned images (python -m training.prepare)")
     p.add_argument("--out", required=True, help="output folder (snapshots, latest.pt, log.jsonl)")
-    p.add_argument("--resume", default=None, help="latest.pt (or its run folder) to continue; its config is the "
-                                                  "default for every option not given")
+    p.add_argument(
+        "--resume",
+        default=None,
+        help="latest.pt (or its run folder) to continue; its config is the default for every option not given",
+    )
     p.add_argument("--max-minutes", type=float, default=None, help="stop cleanly (resumable) after this many minutes")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     # Every config option defaults to None here = TrainConfig's default (or the resumed run's value).
     options = [
-        ("--kimg", float, "kimg"), ("--batch", int, "batch"), ("--resolution", int, "resolution"),
-        ("--seed", int, "seed"), ("--device", str, "device"), ("--amp", str, "amp"),
-        ("--snapshot-kimg", float, "snapshot_kimg"), ("--log-every", int, "log_every"),
-        ("--z-dim", int, "z_dim"), ("--w-dim", int, "w_dim"), ("--mapping-layers", int, "mapping_layers"),
-        ("--channel-base", int, "channel_base"), ("--channel-max", int, "channel_max"),
-        ("--g-lr", float, "g_lr"), ("--d-lr", float, "d_lr"), ("--r1-gamma", float, "r1_gamma"),
-        ("--r1-interval", int, "r1_interval"), ("--pl-weight", float, "pl_weight"),
-        ("--style-mixing-prob", float, "style_mixing_prob"), ("--ema-kimg", float, "ema_kimg"),
-        ("--augment", str, "augment"), ("--workers", int, "workers"), ("--holdout", str, "holdout"),
-        ("--ada-target", float, "ada_target"), ("--ada-kimg", float, "ada_kimg"),
+        ("--kimg", float, "kimg"),
+        ("--batch", int, "batch"),
+        ("--resolution", int, "resolution"),
+        ("--seed", int, "seed"),
+        ("--device", str, "device"),
+        ("--amp", str, "amp"),
+        ("--snapshot-kimg", float, "snapshot_kimg"),
+        ("--log-every", int, "log_every"),
+        ("--z-dim", int, "z_dim"),
+        ("--w-dim", int, "w_dim"),
+        ("--mapping-layers", int, "mapping_layers"),
+        ("--channel-base", int, "channel_base"),
+        ("--channel-max", int, "channel_max"),
+        ("--g-lr", float, "g_lr"),
+        ("--d-lr", float, "d_lr"),
+        ("--r1-gamma", float, "r1_gamma"),
+        ("--r1-interval", int, "r1_interval"),
+        ("--pl-weight", float, "pl_weight"),
+        ("--style-mixing-prob", float, "style_mixing_prob"),
+        ("--ema-kimg", float, "ema_kimg"),
+        ("--augment", str, "augment"),
+        ("--workers", int, "workers"),
+        ("--holdout", str, "holdout"),
+        ("--ada-target", float, "ada_target"),
+        ("--ada-kimg", float, "ada_kimg"),
     ]
     for flag, kind, name in options:
         p.add_argument(flag, type=kind, default=None, dest=name, help=f"(default {getattr(defaults, name)!r})")
@@ -397,8 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     option_names = [f.name for f in dataclasses.fields(TrainConfig)]
     try:
         base = TrainConfig.from_dict(load_train_state(args.resume)["config"]) if args.resume else TrainConfig()
-        changes = {name: getattr(args, name) for name in option_names
-                   if getattr(args, name, None) is not None}
+        changes = {name: getattr(args, name) for name in option_names if getattr(args, name, None) is not None}
         if args.no_holdout:
             changes["holdout"] = None
         if args.no_xflip:
@@ -410,8 +496,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.keep_states:
             changes["keep_states"] = True
         config = dataclasses.replace(base, **changes)
-        result = train(config, args.data, args.out, resume=args.resume, progress=not args.no_progress,
-                       max_minutes=args.max_minutes)
+        result = train(
+            config, args.data, args.out, resume=args.resume, progress=not args.no_progress, max_minutes=args.max_minutes
+        )
     except DragPipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -422,8 +509,10 @@ def main(argv: list[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     last = result.losses[-1] if result.losses else {}
-    print(f"done: step {result.step}, kimg {result.cur_nimg / 1000:g}, {result.images_per_second:.1f} img/s, "
-          f"loss_G {last.get('loss_G', float('nan')):.4f}, loss_D {last.get('loss_D', float('nan')):.4f}")
+    print(
+        f"done: step {result.step}, kimg {result.cur_nimg / 1000:g}, {result.images_per_second:.1f} img/s, "
+        f"loss_G {last.get('loss_G', float('nan')):.4f}, loss_D {last.get('loss_D', float('nan')):.4f}"
+    )
     print(f"state: {result.state}")
     if result.final is not None:
         print(f"final: {result.final}" + (f"  fp16: {result.final_half}" if result.final_half else ""))

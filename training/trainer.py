@@ -10,8 +10,9 @@ import contextlib
 import copy
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -22,8 +23,7 @@ from training.config import TrainConfig, TrainError
 from training.dataset import HOLDOUT_PATH, ImageFolderDataset, load_holdout
 from training.discriminator import Discriminator
 
-__all__ = ["Trainer", "build_networks", "ema_beta", "update_ema", "load_train_state", "STATE_FORMAT",
-           "STATE_VERSION"]
+__all__ = ["Trainer", "build_networks", "ema_beta", "update_ema", "load_train_state", "STATE_FORMAT", "STATE_VERSION"]
 
 STATE_FORMAT = "draggan-pipeline/train-state"
 STATE_VERSION = 1
@@ -31,17 +31,28 @@ STATE_VERSION = 1
 
 # ----------------------------------------------------------------------------- building blocks
 
+
 def build_networks(config: TrainConfig, device: torch.device | str = "cpu") -> tuple[Generator, Discriminator]:
     """Freshly initialised G and D for a config (seed the RNG first for a fixed init).
 
     Returns:
         (G, D) on `device`, in train mode, float32.
     """
-    G = Generator(z_dim=config.z_dim, c_dim=0, w_dim=config.w_dim, img_resolution=config.resolution,
-                  channel_base=config.channel_base, channel_max=config.channel_max,
-                  mapping_layers=config.mapping_layers)
-    D = Discriminator(config.resolution, channel_base=config.d_channel_base or config.channel_base,
-                      channel_max=config.d_channel_max or config.channel_max, mbstd_group_size=config.mbstd_group)
+    G = Generator(
+        z_dim=config.z_dim,
+        c_dim=0,
+        w_dim=config.w_dim,
+        img_resolution=config.resolution,
+        channel_base=config.channel_base,
+        channel_max=config.channel_max,
+        mapping_layers=config.mapping_layers,
+    )
+    D = Discriminator(
+        config.resolution,
+        channel_base=config.d_channel_base or config.channel_base,
+        channel_max=config.d_channel_max or config.channel_max,
+        mbstd_group_size=config.mbstd_group,
+    )
     return G.to(device).train(), D.to(device).train()
 
 
@@ -121,10 +132,15 @@ class _BatchSource:
             self.images = dataset.uint8_images().to(device)
         else:
             loader = torch.utils.data.DataLoader(
-                dataset, batch_size=config.batch, sampler=_InfiniteSampler(len(dataset), config.seed, start_nimg),
-                num_workers=config.workers, pin_memory=device.type == "cuda", drop_last=True,
+                dataset,
+                batch_size=config.batch,
+                sampler=_InfiniteSampler(len(dataset), config.seed, start_nimg),
+                num_workers=config.workers,
+                pin_memory=device.type == "cuda",
+                drop_last=True,
                 persistent_workers=config.workers > 0,
-                generator=torch.Generator().manual_seed(config.seed))  # never draws from the global RNG
+                generator=torch.Generator().manual_seed(config.seed),
+            )  # never draws from the global RNG
             self.loader_iter = iter(loader)
 
     def next(self) -> torch.Tensor:
@@ -162,15 +178,16 @@ class Trainer:
         self.ada_signs = torch.zeros([2], device=device)  # sum of sign(D(real)), count, since the last adjustment
         self.step = 0
         self.cur_nimg = 0
-        use_amp = config.amp == "bf16" or (config.amp == "auto" and device.type == "cuda"
-                                           and torch.cuda.is_bf16_supported())
+        use_amp = config.amp == "bf16" or (
+            config.amp == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()
+        )
         self.amp_dtype = torch.bfloat16 if use_amp else None
 
     def _optimizer(self, module: torch.nn.Module, lr: float, reg_interval: int | None) -> torch.optim.Adam:
         # Lazy regularisation: the main and the regularisation steps share one Adam whose
         # lr and betas are scaled by interval / (interval + 1) (StyleGAN2, Appendix B).
         ratio = reg_interval / (reg_interval + 1) if reg_interval else 1.0
-        betas = tuple(b ** ratio for b in self.config.betas)
+        betas = tuple(b**ratio for b in self.config.betas)
         return torch.optim.Adam(module.parameters(), lr=lr * ratio, betas=betas, eps=1e-8)
 
     def _autocast(self):
@@ -260,9 +277,13 @@ class Trainer:
         loss_Dreal = F.softplus(-logits_real).mean()
         (loss_Dgen + loss_Dreal).backward()
         self._step_optimizer(self.opt_D, D)
-        stats.update(loss_D=(loss_Dgen + loss_Dreal).detach(), loss_Dreal=loss_Dreal.detach(),
-                     loss_Dgen=loss_Dgen.detach(), logits_real=logits_real.mean().detach(),
-                     logits_fake=logits_fake.mean().detach())
+        stats.update(
+            loss_D=(loss_Dgen + loss_Dreal).detach(),
+            loss_Dreal=loss_Dreal.detach(),
+            loss_Dgen=loss_Dgen.detach(),
+            logits_real=logits_real.mean().detach(),
+            logits_fake=logits_fake.mean().detach(),
+        )
         if cfg.ada_target is not None:
             self._adapt_augment(logits_real.detach(), batch)
             stats["augment_p"] = self.augment_p.clone()
@@ -291,8 +312,9 @@ class Trainer:
         # (NVlabs training_loop.py), so p can go from 0 to 1 in ada_kimg thousand images.
         # A discriminator at chance has r_t ~ 0 < target, so p falls and D can separate again.
         cfg = self.config
-        self.ada_signs += torch.stack([logits_real.sign().sum(), torch.tensor(float(logits_real.numel()),
-                                                                              device=logits_real.device)])
+        self.ada_signs += torch.stack(
+            [logits_real.sign().sum(), torch.tensor(float(logits_real.numel()), device=logits_real.device)]
+        )
         if (self.step + 1) % cfg.ada_interval == 0:
             r_t = self.ada_signs[0] / self.ada_signs[1].clamp(min=1)
             adjust = torch.sign(r_t - cfg.ada_target) * (batch * cfg.ada_interval) / (cfg.ada_kimg * 1000)
@@ -307,12 +329,20 @@ class Trainer:
         elif self.device.type == "mps":
             rng["device"] = torch.mps.get_rng_state()
         return {
-            "format": STATE_FORMAT, "version": STATE_VERSION, "config": self.config.to_dict(),
-            "step": self.step, "cur_nimg": self.cur_nimg,
-            "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
-            "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
-            "pl_mean": self.pl_mean.detach().cpu(), "rng": rng,
-            "augment_p": self.augment_p.detach().cpu(), "ada_signs": self.ada_signs.detach().cpu(),
+            "format": STATE_FORMAT,
+            "version": STATE_VERSION,
+            "config": self.config.to_dict(),
+            "step": self.step,
+            "cur_nimg": self.cur_nimg,
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "G_ema": self.G_ema.state_dict(),
+            "opt_G": self.opt_G.state_dict(),
+            "opt_D": self.opt_D.state_dict(),
+            "pl_mean": self.pl_mean.detach().cpu(),
+            "rng": rng,
+            "augment_p": self.augment_p.detach().cpu(),
+            "ada_signs": self.ada_signs.detach().cpu(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -348,12 +378,18 @@ def load_train_state(path: str | os.PathLike) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same one-line message
-        raise TrainError(f"cannot read training state {path} ({type(exc).__name__}: {exc}); "
-                         f"pass a latest.pt written by training.train") from None
+        raise TrainError(
+            f"cannot read training state {path} ({type(exc).__name__}: {exc}); "
+            f"pass a latest.pt written by training.train"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-        raise TrainError(f"{path} is not a training state of training.train (a generator checkpoint cannot be "
-                         f"resumed; pass latest.pt)")
+        raise TrainError(
+            f"{path} is not a training state of training.train (a generator checkpoint cannot be "
+            f"resumed; pass latest.pt)"
+        )
     if state.get("version") != STATE_VERSION:
-        raise TrainError(f"{path} has training-state version {state.get('version')}, expected {STATE_VERSION}; "
-                         f"resume it with the code version that wrote it")
+        raise TrainError(
+            f"{path} has training-state version {state.get('version')}, expected {STATE_VERSION}; "
+            f"resume it with the code version that wrote it"
+        )
     return state

@@ -77,42 +77,56 @@ def main(argv: list[str] | None = None) -> int:
             pivots[steps] = done.ws["w"]
         default = None
         target_tensor = target_to_tensor(target, G)
-        lpips = LPIPSLoss.build(config.inversion.pti_lpips_net, None, G.device,
-                                config.inversion.pti_lpips_max_resolution, config.inversion.lpips_min_resolution)
+        lpips = LPIPSLoss.build(
+            config.inversion.pti_lpips_net,
+            None,
+            G.device,
+            config.inversion.pti_lpips_max_resolution,
+            config.inversion.lpips_min_resolution,
+        )
         pivot = pivots[config.inversion.w_steps]
         for steps in PTI_STEPS:  # every tuning from the same default W pivot, G's own noise
             t = time.perf_counter()
-            tuned = pivotal_tuning(G, pivot, target_tensor, lpips,
-                                   dataclasses.replace(config.inversion, pti_steps=steps)).G
+            tuned = pivotal_tuning(
+                G, pivot, target_tensor, lpips, dataclasses.replace(config.inversion, pti_steps=steps)
+            ).G
             with torch.no_grad():
                 recon = uint8_from_network(synthesize(tuned, pivot))[0]
             inv_rows.setdefault(f"PTI {steps} steps (from W {config.inversion.w_steps})", []).append(
-                (reconstruction_scores(recon, target), time.perf_counter() - t))
+                (reconstruction_scores(recon, target), time.perf_counter() - t)
+            )
             if steps == config.inversion.pti_steps:
                 default = (tuned, pivot, recon)
         assert default is not None, "the default PTI step count must be among PTI_STEPS"
         for label, changes in DRAG_VARIANTS:
             drag_config = dataclasses.replace(config.drag, **changes)
-            drag_rows.setdefault(label, []).append(mouth_drag_test(
-                default[0], default[1], alignment.landmarks_crop, default[2], drag_config))
+            drag_rows.setdefault(label, []).append(
+                mouth_drag_test(default[0], default[1], alignment.landmarks_crop, default[2], drag_config)
+            )
         print(f"{index:3d} {name}", file=sys.stderr, flush=True)
 
     print(f"{len(faces)} held-out faces, {resolved.label}\n")
     print("| inversion | PSNR (dB) | LPIPS-squeeze | s / face |")
     print("|---|---|---|---|")
     for label, rows in inv_rows.items():
-        print(f"| {label} | {np.mean([s['psnr'] for s, _ in rows]):.2f} | {np.mean([s['lpips'] for s, _ in rows]):.3f} "
-              f"| {np.mean([t for _, t in rows]):.1f} |")
-    print("\n| drag variant | converged | mean steps | mean final distance (px) | face found | mouth wider | "
-          "mean eye shift (px) |")
+        print(
+            f"| {label} | {np.mean([s['psnr'] for s, _ in rows]):.2f} | {np.mean([s['lpips'] for s, _ in rows]):.3f} "
+            f"| {np.mean([t for _, t in rows]):.1f} |"
+        )
+    print(
+        "\n| drag variant | converged | mean steps | mean final distance (px) | face found | mouth wider | "
+        "mean eye shift (px) |"
+    )
     print("|---|---|---|---|---|---|---|")
     for label, rows in drag_rows.items():
         widths = [r.mouth_width_change for r in rows if r.mouth_width_change is not None]
         shifts = [r.eye_shift for r in rows if r.eye_shift is not None]
-        print(f"| {label} | {np.mean([r.converged for r in rows]):.0%} | {np.mean([r.steps for r in rows]):.0f} | "
-              f"{np.mean([r.final_distance for r in rows]):.2f} | {np.mean([r.face_found for r in rows]):.0%} | "
-              f"{np.mean([w > 0 for w in widths]) if widths else float('nan'):.0%} | "
-              f"{np.mean(shifts) if shifts else float('nan'):.2f} |")
+        print(
+            f"| {label} | {np.mean([r.converged for r in rows]):.0%} | {np.mean([r.steps for r in rows]):.0f} | "
+            f"{np.mean([r.final_distance for r in rows]):.2f} | {np.mean([r.face_found for r in rows]):.0%} | "
+            f"{np.mean([w > 0 for w in widths]) if widths else float('nan'):.0%} | "
+            f"{np.mean(shifts) if shifts else float('nan'):.2f} |"
+        )
     return 0
 
 

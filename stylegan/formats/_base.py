@@ -17,7 +17,6 @@ import torch
 
 from stylegan import _keymaps as km
 
-
 FORMAT_NATIVE = "native"
 FORMAT_NVLABS = "nvlabs-pickle"
 FORMAT_NVLABS_TF = "nvlabs-tf-pickle"
@@ -49,15 +48,17 @@ class Problem(Exception):
 @dataclass
 class Parsed:
     """A checkpoint converted to NVlabs names, ready for validation."""
+
     fmt: str
     state_dict: dict[str, torch.Tensor]
     hints: dict[str, Any] = field(default_factory=dict)
-    config: dict[str, Any] | None = None      # native only: the stored Generator kwargs
+    config: dict[str, Any] | None = None  # native only: the stored Generator kwargs
     origin: dict[str, str] = field(default_factory=dict)  # NVlabs key -> key in the file
-    fill_w_avg: bool = False                  # compute mapping.w_avg from mapped samples
-    fill_noise_seed: int | None = None        # create noise_const buffers with this seed
-    fill_resample_filters: bool = False       # the format does not store NVlabs' resample_filter buffers
+    fill_w_avg: bool = False  # compute mapping.w_avg from mapped samples
+    fill_noise_seed: int | None = None  # create noise_const buffers with this seed
+    fill_resample_filters: bool = False  # the format does not store NVlabs' resample_filter buffers
     metadata: dict[str, Any] = field(default_factory=dict)  # native only: becomes G.metadata
+
 
 class FormatProblem(Exception):
     """Internal: a Problem once the format is known."""
@@ -107,11 +108,12 @@ def strip_prefix(sd: dict[str, torch.Tensor], marker_suffix: str, preferred: tup
     if not prefixes:
         raise Problem("no generator found", key=marker_suffix)
     chosen = next((p for p in preferred if p in prefixes), prefixes[0])
-    return {k[len(chosen):]: v for k, v in sd.items() if k.startswith(chosen)}
+    return {k[len(chosen) :]: v for k, v in sd.items() if k.startswith(chosen)}
 
 
-def apply_rules(sd: dict[str, torch.Tensor], rules: list[km.KeyRule], ignored: re.Pattern,
-                optional: set[str] = frozenset()) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def apply_rules(
+    sd: dict[str, torch.Tensor], rules: list[km.KeyRule], ignored: re.Pattern, optional: set[str] = frozenset()
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Maps foreign keys to NVlabs names; the first missing / unexpected / mis-shaped key is an error."""
     out, origin = {}, {}
     for rule in rules:

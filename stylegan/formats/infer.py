@@ -13,6 +13,7 @@ from stylegan.formats._base import Problem
 
 def _infer_channel_base(channels: dict[int, int], hints: dict[str, Any]) -> tuple[int, int]:
     """(channel_base, channel_max) such that channels[res] == min(channel_base // res, channel_max)."""
+
     def reproduces(base: int, cmax: int) -> bool:
         return all(min(base // r, cmax) == c for r, c in channels.items())
 
@@ -30,12 +31,16 @@ def _infer_channel_base(channels: dict[int, int], hints: dict[str, Any]) -> tupl
         if lo <= base <= hi and reproduces(base, cmax):
             return base, cmax
     res = sorted(channels)
-    raise Problem(f"the channel counts {[channels[r] for r in res]} at resolutions {res} do not follow "
-                  "min(channel_base // res, channel_max)", key=f"synthesis.b{res[-1]}.conv1.weight")
+    raise Problem(
+        f"the channel counts {[channels[r] for r in res]} at resolutions {res} do not follow "
+        "min(channel_base // res, channel_max)",
+        key=f"synthesis.b{res[-1]}.conv1.weight",
+    )
 
 
 def infer_config(sd: dict[str, torch.Tensor], hints: dict[str, Any]) -> dict[str, Any]:
     """Generator kwargs from NVlabs-named tensors' shapes plus `hints`; raises Problem (public: checkpoints)."""
+
     def shape(key: str, ndim: int) -> tuple[int, ...]:
         if key not in sd:
             raise Problem("missing tensor", key=key)
@@ -45,8 +50,10 @@ def infer_config(sd: dict[str, torch.Tensor], hints: dict[str, Any]) -> dict[str
         return s
 
     if any(k.startswith("synthesis.input.") for k in sd):
-        raise Problem("StyleGAN3 (alias-free) generators are not supported",
-                      fix="use a StyleGAN2 checkpoint (e.g. stylegan2-*.pkl)")
+        raise Problem(
+            "StyleGAN3 (alias-free) generators are not supported",
+            fix="use a StyleGAN2 checkpoint (e.g. stylegan2-*.pkl)",
+        )
     num_mapping = 0
     while f"mapping.fc{num_mapping}.weight" in sd:
         num_mapping += 1
@@ -64,9 +71,10 @@ def infer_config(sd: dict[str, torch.Tensor], hints: dict[str, Any]) -> dict[str
         raise Problem("missing tensor", key="synthesis.b4.const")
     img_resolution = max(found)
     if img_resolution & (img_resolution - 1):
-        raise Problem(f"block resolution {img_resolution} is not a power of two",
-                      key=f"synthesis.b{img_resolution}.conv1.weight")
-    resolutions = [2 ** i for i in range(2, int(math.log2(img_resolution)) + 1)]
+        raise Problem(
+            f"block resolution {img_resolution} is not a power of two", key=f"synthesis.b{img_resolution}.conv1.weight"
+        )
+    resolutions = [2**i for i in range(2, int(math.log2(img_resolution)) + 1)]
     for res in resolutions:
         if res not in found:
             raise Problem("missing tensor", key=f"synthesis.b{res}.conv1.weight")
@@ -77,8 +85,17 @@ def infer_config(sd: dict[str, torch.Tensor], hints: dict[str, Any]) -> dict[str
     channel_base, channel_max = _infer_channel_base(channels, hints)
     w_avg_beta = hints.get("w_avg_beta")
     lr = hints.get("mapping_lr_multiplier")
-    return dict(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
-                channel_base=channel_base, channel_max=channel_max,
-                num_fp16_res=int(hints.get("num_fp16_res") or 0), conv_clamp=hints.get("conv_clamp"),
-                mapping_layers=num_mapping, mapping_lr_multiplier=0.01 if lr is None else lr,
-                w_avg_beta=0.995 if w_avg_beta is None else w_avg_beta)
+    return dict(
+        z_dim=z_dim,
+        c_dim=c_dim,
+        w_dim=w_dim,
+        img_resolution=img_resolution,
+        img_channels=img_channels,
+        channel_base=channel_base,
+        channel_max=channel_max,
+        num_fp16_res=int(hints.get("num_fp16_res") or 0),
+        conv_clamp=hints.get("conv_clamp"),
+        mapping_layers=num_mapping,
+        mapping_lr_multiplier=0.01 if lr is None else lr,
+        w_avg_beta=0.995 if w_avg_beta is None else w_avg_beta,
+    )

@@ -17,7 +17,6 @@ import torch
 from stylegan.formats._base import FORMAT_NATIVE, Parsed, Problem, tensor_dict
 from stylegan.networks import Generator
 
-
 NATIVE_FORMAT = "draggan-pipeline.stylegan2"
 NATIVE_VERSION = 1
 
@@ -45,8 +44,13 @@ def generator_to_dict(G: Generator, half: bool = False, metadata: dict[str, Any]
     problem = metadata_problem(metadata)
     if problem:
         raise ValueError(f"generator metadata {problem}; use str, int, float or bool values")
-    payload = {"format": NATIVE_FORMAT, "version": NATIVE_VERSION, "config": plain_config(G.init_kwargs),
-               "dtype": "float16" if half else "float32", "state_dict": state_dict}
+    payload = {
+        "format": NATIVE_FORMAT,
+        "version": NATIVE_VERSION,
+        "config": plain_config(G.init_kwargs),
+        "dtype": "float16" if half else "float32",
+        "state_dict": state_dict,
+    }
     if metadata:
         payload["metadata"] = metadata
     return payload
@@ -66,8 +70,10 @@ def parse_native(obj: dict) -> Parsed:
     """A native payload: version and config checked, tensors taken as they are."""
     version = obj.get("version")
     if version != NATIVE_VERSION:
-        raise Problem(f"native format version {version!r} is not supported (this code reads version "
-                      f"{NATIVE_VERSION})", fix="upgrade the draggan-pipeline package")
+        raise Problem(
+            f"native format version {version!r} is not supported (this code reads version {NATIVE_VERSION})",
+            fix="upgrade the draggan-pipeline package",
+        )
     config = obj.get("config")
     if not isinstance(config, dict):
         raise Problem("the 'config' entry is missing")
@@ -79,12 +85,14 @@ def parse_native(obj: dict) -> Parsed:
     problem = metadata_problem(metadata)
     if problem:
         raise Problem(f"the 'metadata' entry {problem}")
-    return Parsed(FORMAT_NATIVE, tensor_dict(obj.get("state_dict"), "'state_dict'"), config=dict(config),
-                  metadata=dict(metadata))
+    return Parsed(
+        FORMAT_NATIVE, tensor_dict(obj.get("state_dict"), "'state_dict'"), config=dict(config), metadata=dict(metadata)
+    )
 
 
 def plain_config(config: dict[str, Any]) -> dict[str, Any]:
     """Checks G.init_kwargs holds only JSON-like values (so weights_only loading accepts it)."""
+
     def plain(v: Any) -> Any:
         if v is None or isinstance(v, (bool, int, float, str)):
             return v
@@ -95,4 +103,5 @@ def plain_config(config: dict[str, Any]) -> dict[str, Any]:
         if isinstance(v, dict):
             return {str(k): plain(x) for k, x in v.items()}
         raise TypeError(f"generator config value {v!r} is not a plain number/string/list/dict")
+
     return {str(k): plain(v) for k, v in config.items()}

@@ -15,8 +15,16 @@ from typing import Any
 import torch
 
 from stylegan._safe_pickle import PersistentRecord
-from stylegan.formats._base import (FORMAT_NVLABS, FORMAT_NVLABS_STATE_DICT, Parsed, Problem, as_float, strip_prefix,
-                                    tensor_dict, unwrap_state_dict)
+from stylegan.formats._base import (
+    FORMAT_NVLABS,
+    FORMAT_NVLABS_STATE_DICT,
+    Parsed,
+    Problem,
+    as_float,
+    strip_prefix,
+    tensor_dict,
+    unwrap_state_dict,
+)
 
 
 def _iter_records(rec: PersistentRecord, prefix: str = ""):
@@ -46,8 +54,9 @@ def _record_state_dict(rec: PersistentRecord, prefix: str, out: dict[str, torch.
         if child is None:
             continue
         if not isinstance(child, PersistentRecord):
-            raise Problem(f"sub-module of type {type(child).__name__} is not a persistent network record",
-                          key=prefix + name)
+            raise Problem(
+                f"sub-module of type {type(child).__name__} is not a persistent network record", key=prefix + name
+            )
         _record_state_dict(child, f"{prefix}{name}.", out)
 
 
@@ -58,13 +67,17 @@ def parse_nvlabs(obj: Any) -> Parsed:
         raise Problem(f"the network is a {rec.class_name!r}, not a Generator")
     records = dict(_iter_records(rec))
     if any(r.class_name == "SynthesisInput" for r in records.values()) or "synthesis.input." in records:
-        raise Problem("StyleGAN3 (alias-free) generators are not supported",
-                      fix="use a StyleGAN2 checkpoint (e.g. stylegan2-*.pkl)")
+        raise Problem(
+            "StyleGAN3 (alias-free) generators are not supported",
+            fix="use a StyleGAN2 checkpoint (e.g. stylegan2-*.pkl)",
+        )
     sd: dict[str, torch.Tensor] = {}
     _record_state_dict(rec, "", sd)
     if any(k.startswith("synthesis.input.") for k in sd):
-        raise Problem("StyleGAN3 (alias-free) generators are not supported",
-                      fix="use a StyleGAN2 checkpoint (e.g. stylegan2-*.pkl)")
+        raise Problem(
+            "StyleGAN3 (alias-free) generators are not supported",
+            fix="use a StyleGAN2 checkpoint (e.g. stylegan2-*.pkl)",
+        )
 
     # What shapes cannot tell: the effective attributes recorded in each module's
     # state first, then the constructor kwargs (stylegan2-ada nests them in
@@ -84,19 +97,22 @@ def parse_nvlabs(obj: Any) -> Parsed:
     hints: dict[str, Any] = {}
     architecture = state_of("synthesis.b4.").get("architecture", synthesis_kwargs.get("architecture", "skip"))
     if architecture != "skip":
-        raise Problem(f"synthesis architecture {architecture!r} is not supported (only 'skip', as in config-f)",
-                      fix="use a config-f / stylegan2 'skip' generator")
-    for layer_name, default in (("synthesis.b4.conv1.", synthesis_kwargs.get("activation", "lrelu")),
-                                ("mapping.fc0.", mapping_kwargs.get("activation", "lrelu"))):
+        raise Problem(
+            f"synthesis architecture {architecture!r} is not supported (only 'skip', as in config-f)",
+            fix="use a config-f / stylegan2 'skip' generator",
+        )
+    for layer_name, default in (
+        ("synthesis.b4.conv1.", synthesis_kwargs.get("activation", "lrelu")),
+        ("mapping.fc0.", mapping_kwargs.get("activation", "lrelu")),
+    ):
         activation = state_of(layer_name).get("activation", default)
         if activation != "lrelu":
-            raise Problem(f"activation {activation!r} is not supported (only 'lrelu')",
-                          key=layer_name.rstrip("."))
+            raise Problem(f"activation {activation!r} is not supported (only 'lrelu')", key=layer_name.rstrip("."))
     clamp_state = state_of("synthesis.b4.conv1.")
-    hints["conv_clamp"] = as_float(clamp_state["conv_clamp"] if "conv_clamp" in clamp_state
-                                   else synthesis_kwargs.get("conv_clamp"))
-    fp16_flags = [r.state.get("use_fp16") for name, r in records.items()
-                  if re.fullmatch(r"synthesis\.b\d+\.", name)]
+    hints["conv_clamp"] = as_float(
+        clamp_state["conv_clamp"] if "conv_clamp" in clamp_state else synthesis_kwargs.get("conv_clamp")
+    )
+    fp16_flags = [r.state.get("use_fp16") for name, r in records.items() if re.fullmatch(r"synthesis\.b\d+\.", name)]
     if fp16_flags and all(isinstance(f, bool) for f in fp16_flags):
         hints["num_fp16_res"] = sum(fp16_flags)
     elif "num_fp16_res" in synthesis_kwargs:
@@ -104,8 +120,9 @@ def parse_nvlabs(obj: Any) -> Parsed:
     lr = as_float(state_of("mapping.fc0.").get("bias_gain"))
     hints["mapping_lr_multiplier"] = lr if lr is not None else as_float(mapping_kwargs.get("lr_multiplier"))
     mapping_state = state_of("mapping.")
-    hints["w_avg_beta"] = as_float(mapping_state["w_avg_beta"] if "w_avg_beta" in mapping_state
-                                   else mapping_kwargs.get("w_avg_beta"))
+    hints["w_avg_beta"] = as_float(
+        mapping_state["w_avg_beta"] if "w_avg_beta" in mapping_state else mapping_kwargs.get("w_avg_beta")
+    )
     for key in ("channel_base", "channel_max"):
         if isinstance(synthesis_kwargs.get(key), int):
             hints[key] = synthesis_kwargs[key]
@@ -116,7 +133,8 @@ def parse_nvlabs(obj: Any) -> Parsed:
 def parse_nvlabs_state_dict(obj: Any) -> Parsed:
     """A bare NVlabs generator state dict (an EMA copy preferred when several generators are stored)."""
     sd = unwrap_state_dict(obj)
-    sd = strip_prefix(tensor_dict(sd, "the state dict"), "synthesis.b4.const",
-                      ("G_ema.", "g_ema.", "generator_ema.", ""))
+    sd = strip_prefix(
+        tensor_dict(sd, "the state dict"), "synthesis.b4.const", ("G_ema.", "g_ema.", "generator_ema.", "")
+    )
     # conv_clamp is not part of a state dict; NVlabs' stylegan2 default is None.
     return Parsed(FORMAT_NVLABS_STATE_DICT, sd, {}, fill_w_avg="mapping.w_avg" not in sd)

@@ -32,8 +32,7 @@ def parse_rosinality(obj: dict) -> Parsed:
         nv["mapping.w_avg"] = latent_avg.reshape(-1)
         origin["mapping.w_avg"] = "latent_avg"
     hints = {"conv_clamp": None, "mapping_lr_multiplier": 0.01}
-    return Parsed(FORMAT_ROSINALITY, nv, hints, origin=origin, fill_w_avg=fill_w_avg,
-                  fill_resample_filters=True)
+    return Parsed(FORMAT_ROSINALITY, nv, hints, origin=origin, fill_w_avg=fill_w_avg, fill_resample_filters=True)
 
 
 def export_rosinality_checkpoint(G: Generator) -> dict[str, Any]:

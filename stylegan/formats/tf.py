@@ -37,8 +37,10 @@ def parse_tf(obj: tuple) -> Parsed:
     collect(gs, "", tf_params)
     kw = gs.state.get("static_kwargs") or {}
     if any(re.fullmatch(r"synthesis/ToRGB_lod\d+/.*", k) for k in tf_params):
-        raise Problem("synthesis architecture 'orig' is not supported (only 'skip', as in config-f)",
-                      fix="use a config-f / stylegan2 'skip' generator")
+        raise Problem(
+            "synthesis architecture 'orig' is not supported (only 'skip', as in config-f)",
+            fix="use a config-f / stylegan2 'skip' generator",
+        )
     for key, supported in (("architecture", "skip"), ("nonlinearity", "lrelu"), ("mapping_nonlinearity", "lrelu")):
         if kw.get(key, supported) != supported:
             raise Problem(f"{key} {kw[key]!r} is not supported (only {supported!r})")

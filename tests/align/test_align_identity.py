@@ -47,8 +47,11 @@ def test_only_align_imports_dlib_and_inversion_library_code_never_imports_align(
     for package in ("stylegan", "align", "inversion", "draggan", "pipeline", "training"):
         for path in (repo / package).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                    [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
+                names = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else ([node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
+                )
                 for name in names:
                     top = name.split(".")[0]
                     if top == "dlib" and package != "align":

@@ -11,7 +11,7 @@ def test_measure_on_tiny_generator_returns_a_consistent_row(tiny_G):
     assert isinstance(row["median_s"], float) and isinstance(row["min_s"], float)
     assert 0 < row["min_s"] <= row["median_s"] < 60
     # Peak RSS of this process during the drag: at least torch itself (> 50 MiB), at most the machine.
-    assert isinstance(row["peak_mib"], float) and math.isfinite(row["peak_mib"]) and 50 < row["peak_mib"] < 2 ** 20
+    assert isinstance(row["peak_mib"], float) and math.isfinite(row["peak_mib"]) and 50 < row["peak_mib"] < 2**20
     assert "RSS" in row["mem_kind"] and row["threads"] >= 1
     line = _row(row)
     assert line.split()[:2] == ["32", "fp32"] and f"{row['median_s'] * 1e3:.1f}" in line

@@ -7,12 +7,28 @@ import pytest
 from draggan import DragConfig, DragError, resolve_feature_res, resolve_stop_distance, scaled_radius
 
 
-@pytest.mark.parametrize("field,value", [
-    ("lr", 0), ("lr", float("nan")), ("max_steps", -1), ("max_steps", 1.5), ("r1", 0), ("r2", -3),
-    ("lambda_mask", -1), ("feature_res", 100), ("optimise_rows", 0), ("stop_distance", -1),
-    ("w_space", "z"), ("frame_every", -2), ("subpixel_tracking", 1), ("autocast", "int8"), ("seed", "x"),
-    ("official_disc_grid", 1), ("local_features", "yes"),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("lr", 0),
+        ("lr", float("nan")),
+        ("max_steps", -1),
+        ("max_steps", 1.5),
+        ("r1", 0),
+        ("r2", -3),
+        ("lambda_mask", -1),
+        ("feature_res", 100),
+        ("optimise_rows", 0),
+        ("stop_distance", -1),
+        ("w_space", "z"),
+        ("frame_every", -2),
+        ("subpixel_tracking", 1),
+        ("autocast", "int8"),
+        ("seed", "x"),
+        ("official_disc_grid", 1),
+        ("local_features", "yes"),
+    ],
+)
 def test_invalid_values_raise(field, value):
     with pytest.raises(DragError, match=f"DragConfig.{field}"):
         DragConfig(**{field: value})

@@ -60,9 +60,14 @@ def _reference_drag(G, ws0, handles, targets, config, steps):
             if d.norm() <= 1:
                 continue
             d = d / (d.norm() + 1e-7)
-            qs = [(x + i, y + j) for j in range(-r1, r1 + 1) for i in range(-r1, r1 + 1)
-                  if i * i + j * j < r1 * r1 and 0 <= x + i < res and 0 <= y + j < res]
-            qx = torch.tensor([q[0] for q in qs]); qy = torch.tensor([q[1] for q in qs])
+            qs = [
+                (x + i, y + j)
+                for j in range(-r1, r1 + 1)
+                for i in range(-r1, r1 + 1)
+                if i * i + j * j < r1 * r1 and 0 <= x + i < res and 0 <= y + j < res
+            ]
+            qx = torch.tensor([q[0] for q in qs])
+            qy = torch.tensor([q[1] for q in qs])
             grid = torch.stack([(qx + d[0]) / (res - 1) * 2 - 1, (qy + d[1]) / (res - 1) * 2 - 1], dim=-1)
             moved = F.grid_sample(up, grid[None, None], align_corners=True)[:, :, 0]
             loss = loss + F.l1_loss(up[:, :, qy, qx].detach(), moved)
@@ -147,8 +152,9 @@ def test_mask_keeps_fixed_region(G64):
     with torch.no_grad():
         f0 = G64.synthesis.features(ws0, until_res=32)
         fixed = torch.from_numpy(~mask[1::2, 1::2])
-        change = [((G64.synthesis.features(r.ws, until_res=32) - f0).abs().mean(dim=1)[0][fixed]).mean()
-                  for r in (free, held)]
+        change = [
+            ((G64.synthesis.features(r.ws, until_res=32) - f0).abs().mean(dim=1)[0][fixed]).mean() for r in (free, held)
+        ]
     assert change[1] < 0.7 * change[0]
 
 
@@ -191,8 +197,9 @@ def test_callback_frames_and_early_stop(G64):
 
 def test_tensor_inputs_and_tiny_default_generator(tiny_G):
     ws0 = _ws0(tiny_G)
-    result = drag(tiny_G, ws0, torch.tensor([[10.0, 12.0]]), torch.tensor([[20.0, 12.0]]),
-                  config=DragConfig(max_steps=2))
+    result = drag(
+        tiny_G, ws0, torch.tensor([[10.0, 12.0]]), torch.tensor([[20.0, 12.0]]), config=DragConfig(max_steps=2)
+    )
     assert result.image.shape == (32, 32, 3) and result.steps <= 2
 
 
@@ -203,25 +210,31 @@ def test_bfloat16_autocast_on_cpu(G64):
     assert result.ws.dtype == torch.float32
 
 
-@pytest.mark.parametrize("handles,targets,match", [
-    ([[70, 10]], [[10, 10]], "outside the 64x64 image"),
-    ([[10, 10]], [[10, -1]], "outside the 64x64 image"),
-    ([[10, 10], [20, 20]], [[30, 30]], "2 handles but 1 targets"),
-    ([], [], "empty"),
-    ([[10, float("nan")]], [[30, 30]], "not finite"),
-    ([[10, 10, 3]], [[30, 30, 3]], r"shape \(N, 2\)"),
-    ("ab", [[30, 30]], "array"),
-])
+@pytest.mark.parametrize(
+    "handles,targets,match",
+    [
+        ([[70, 10]], [[10, 10]], "outside the 64x64 image"),
+        ([[10, 10]], [[10, -1]], "outside the 64x64 image"),
+        ([[10, 10], [20, 20]], [[30, 30]], "2 handles but 1 targets"),
+        ([], [], "empty"),
+        ([[10, float("nan")]], [[30, 30]], "not finite"),
+        ([[10, 10, 3]], [[30, 30, 3]], r"shape \(N, 2\)"),
+        ("ab", [[30, 30]], "array"),
+    ],
+)
 def test_invalid_points(G64, handles, targets, match):
     with pytest.raises(DragError, match=match):
         drag(G64, _ws0(G64), handles, targets, config=CFG64)
 
 
-@pytest.mark.parametrize("mask,match", [
-    (np.ones((32, 32)), r"shape \(64, 64\)"),
-    (np.full((64, 64), 2.0), r"in \[0, 1\]"),
-    (np.full((64, 64), np.nan), r"in \[0, 1\]"),
-])
+@pytest.mark.parametrize(
+    "mask,match",
+    [
+        (np.ones((32, 32)), r"shape \(64, 64\)"),
+        (np.full((64, 64), 2.0), r"in \[0, 1\]"),
+        (np.full((64, 64), np.nan), r"in \[0, 1\]"),
+    ],
+)
 def test_invalid_mask(G64, mask, match):
     with pytest.raises(DragError, match=match):
         drag(G64, _ws0(G64), [[10, 10]], [[30, 30]], mask=mask, config=CFG64)
@@ -243,6 +256,7 @@ def test_invalid_latent_and_setup(G64):
         drag(G64, ws0, [[10, 10]], [[30, 30]], config={"lr": 1})
     # Bad input is also a ValueError, and part of the project's hierarchy.
     from stylegan import DragPipelineError
+
     assert issubclass(DragError, ValueError) and issubclass(DragError, DragPipelineError)
 
 
@@ -251,6 +265,7 @@ def test_drag_with_reduced_precision_top_blocks_converges_like_fp32(tiny_generat
     # NVlabs pickles run their top blocks in fp16 (num_fp16_res, conv_clamp); here those blocks, including
     # the supervising b32, run in fp16 on the CPU (bf16 as a stand-in where this PyTorch lacks fp16 convs).
     from stylegan.networks import reduced_precision
+
     if dtype == torch.float16:
         try:
             F.conv2d(torch.ones(1, 1, 3, 3, dtype=torch.float16), torch.ones(1, 1, 3, 3, dtype=torch.float16))

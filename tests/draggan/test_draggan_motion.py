@@ -9,8 +9,9 @@ from draggan.sampling import sample_upsampled
 
 def _blob_feat(center, size=32, channels=3, sigma=3.0):
     """Gaussian blobs (different widths per channel) centred at `center` (x, y)."""
-    ys, xs = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32),
-                            indexing="ij")
+    ys, xs = torch.meshgrid(
+        torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32), indexing="ij"
+    )
     d2 = (xs - center[0]) ** 2 + (ys - center[1]) ** 2
     return torch.stack([torch.exp(-d2 / (2 * (sigma * (1 + 0.3 * c)) ** 2)) for c in range(channels)])[None]
 
@@ -20,7 +21,7 @@ def test_disc_offsets_strictly_inside(radius, count):
     """Pixels at distance < r (paper: 'less than r1'); r1 = 3 at 512 px gives 25 pixels."""
     off = disc_offsets(radius)
     assert off.shape == (count, 2)
-    assert (off.square().sum(dim=1) < radius ** 2).all()
+    assert (off.square().sum(dim=1) < radius**2).all()
     assert [0.0, 0.0] in off.tolist()
 
 
@@ -64,7 +65,7 @@ def test_vectorised_equals_sum_of_single_handles():
     handles = torch.tensor([[20.0, 30.0], [40.0, 10.0], [5.0, 60.0]])
     targets = torch.tensor([[30.0, 30.0], [40.5, 10.2], [0.0, 50.0]])  # the second is within 1 px: no term
     total = motion_loss(feat, handles, targets, 64, 3)
-    parts = sum(motion_loss(feat, handles[i:i + 1], targets[i:i + 1], 64, 3) for i in range(3))
+    parts = sum(motion_loss(feat, handles[i : i + 1], targets[i : i + 1], 64, 3) for i in range(3))
     assert torch.allclose(total, parts)
     assert motion_loss(feat, handles[1:2], targets[1:2], 64, 3).item() == 0.0
 
@@ -95,6 +96,7 @@ def test_fixed_weight_and_mask_loss():
 def test_official_disc_pixels_match_official_grid(res, radius):
     """The pixels the official renderer picks: grid = linspace(0, h, h), |grid - p| < r (rows, cols)."""
     from draggan.motion import official_disc_pixels
+
     handles = torch.tensor([[3.0, 5.0], [res / 2, res / 3], [res - 2.0, res - 1.0]])
     pixels, selected = official_disc_pixels(handles, radius, res)
     lin = torch.linspace(0, res, res)
@@ -103,8 +105,9 @@ def test_official_disc_pixels_match_official_grid(res, radius):
         keep = ((rows - y) ** 2 + (cols - x) ** 2) ** 0.5 < radius
         ys, xs = torch.where(keep)
         want = sorted(zip(xs.tolist(), ys.tolist()))
-        got = sorted(tuple(map(int, p)) for p in pixels[i][selected[i]].tolist()
-                     if 0 <= min(p) and max(p) <= res - 1)  # motion_loss drops pixels off the image
+        got = sorted(
+            tuple(map(int, p)) for p in pixels[i][selected[i]].tolist() if 0 <= min(p) and max(p) <= res - 1
+        )  # motion_loss drops pixels off the image
         assert got == want
 
 
@@ -116,5 +119,6 @@ def test_official_disc_grid_changes_only_the_pixel_set():
     b = motion_loss(feat, handles, targets, 128, 3, official_disc_grid=True)
     assert torch.allclose(a, b)
     far = torch.tensor([[120.0, 120.0]])
-    assert not torch.allclose(motion_loss(feat, far, far - 20, 128, 3),
-                              motion_loss(feat, far, far - 20, 128, 3, official_disc_grid=True))
+    assert not torch.allclose(
+        motion_loss(feat, far, far - 20, 128, 3), motion_loss(feat, far, far - 20, 128, 3, official_disc_grid=True)
+    )

@@ -61,8 +61,20 @@ def test_points_beyond_the_border_read_zeros_like_the_official_grid_sample(feat,
     half a pixel outside the image gets half the border value; far outside, zero."""
     res = 32
     up = F.interpolate(feat, [res, res], mode="bilinear", align_corners=False)
-    pts = torch.tensor([[-0.5, 10.0], [31.5, 4.25], [12.0, -0.3], [7.7, 31.9], [-0.6, -0.6], [-3.0, 5.0],
-                        [40.0, 40.0], [0.0, 0.0], [31.0, 31.0], [30.2, 15.6]])
+    pts = torch.tensor(
+        [
+            [-0.5, 10.0],
+            [31.5, 4.25],
+            [12.0, -0.3],
+            [7.7, 31.9],
+            [-0.6, -0.6],
+            [-3.0, 5.0],
+            [40.0, 40.0],
+            [0.0, 0.0],
+            [31.0, 31.0],
+            [30.2, 15.6],
+        ]
+    )
     grid = (pts / (res - 1) * 2 - 1).reshape(1, 1, -1, 2)
     want = F.grid_sample(up, grid, mode="bilinear", padding_mode="zeros", align_corners=True)[0, :, 0].t()
     if crops:  # one crop per point: the whole 8x8 map with a zero frame, first pixel at (-1, -1)

@@ -15,11 +15,12 @@ def _random_feat(channels=16, size=32, seed=0):
 
 def _smooth_feat(size=64, shift=(0.0, 0.0)):
     """Channels of smooth sinusoids, optionally translated by shift = (dx, dy) pixels."""
-    ys, xs = torch.meshgrid(torch.arange(size, dtype=torch.float64), torch.arange(size, dtype=torch.float64),
-                            indexing="ij")
+    ys, xs = torch.meshgrid(
+        torch.arange(size, dtype=torch.float64), torch.arange(size, dtype=torch.float64), indexing="ij"
+    )
     xs, ys = xs - shift[0], ys - shift[1]
     chans = []
-    for k, (fx, fy, ph) in enumerate([(1, 0, 0), (0, 1, 0.3), (1, 1, 1.0), (1, -1, 2.0), (2, 1, 0.5), (1, 2, 1.5)]):
+    for fx, fy, ph in [(1, 0, 0), (0, 1, 0.3), (1, 1, 1.0), (1, -1, 2.0), (2, 1, 0.5), (1, 2, 1.5)]:
         chans.append(torch.sin(2 * math.pi * (fx * xs + fy * ys) / 61.0 + ph))
     return torch.stack(chans)[None].to(torch.float32)
 

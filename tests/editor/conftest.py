@@ -14,9 +14,22 @@ from stylegan import save_generator
 # Offline settings for every test: random LPIPS backbone, CPU, no shared inversion cache.
 SERVER = {"device": "cpu", "lpips_backbone": "random", "lpips_net": "squeeze", "no_cache": True}
 # The page's settings for a seconds-long run (API parameter names).
-FAST = {"align_mode": "center", "box": "", "face_index": "", "inversion_method": "w", "steps": "2",
-        "drag_steps": "3", "lr": "0.05", "stop_distance": "", "w_space": None, "r1": "", "r2": "",
-        "feature_res": "", "lambda_mask": "", "seed": 0}
+FAST = {
+    "align_mode": "center",
+    "box": "",
+    "face_index": "",
+    "inversion_method": "w",
+    "steps": "2",
+    "drag_steps": "3",
+    "lr": "0.05",
+    "stop_distance": "",
+    "w_space": None,
+    "r1": "",
+    "r2": "",
+    "feature_res": "",
+    "lambda_mask": "",
+    "seed": 0,
+}
 
 
 def free_port() -> int:
@@ -43,8 +56,14 @@ def editor_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("editor")
     (root / "checkpoints").mkdir()
     ckpt = save_generator(build_random_generator(32, seed=3), root / "checkpoints" / "tiny.pt")
-    app = EditorApp(ServerOptions(**SERVER), checkpoint=str(ckpt), checkpoints_dir=root / "checkpoints",
-                    allow_download=False, max_upload_mb=1.0, temp_dir=root / "app")
+    app = EditorApp(
+        ServerOptions(**SERVER),
+        checkpoint=str(ckpt),
+        checkpoints_dir=root / "checkpoints",
+        allow_download=False,
+        max_upload_mb=1.0,
+        temp_dir=root / "app",
+    )
     demo = launch(app, port=free_port(), block=False)
     yield demo.local_url, app, ckpt
     demo.close()

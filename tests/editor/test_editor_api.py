@@ -46,21 +46,58 @@ def test_edit_through_the_api_writes_what_the_cli_writes(client, editor_server, 
     assert pts[1]["handles"] == [[10.0, 12.0]] and pts[1]["targets"] == [[15.0, 12.0]]
     result = client.predict(**FAST, api_name="/drag")
     files = _by_name(result[10])
-    assert {"edited.png", "comparison.png", "drag.mp4", "latents.pt", "report.json"} <= set(files) or \
-        {"edited.png", "comparison.png", "drag.gif", "latents.pt", "report.json"} <= set(files)
+    assert {"edited.png", "comparison.png", "drag.mp4", "latents.pt", "report.json"} <= set(files) or {
+        "edited.png",
+        "comparison.png",
+        "drag.gif",
+        "latents.pt",
+        "report.json",
+    } <= set(files)
     report = json.loads(files["report.json"].read_text())
     # The same edit on the command line, with the photo points the editor reports.
-    (tmp_path / "points.json").write_text(json.dumps({"handles": report["points"]["handles_photo"],
-                                                      "targets": report["points"]["targets_photo"]}))
+    (tmp_path / "points.json").write_text(
+        json.dumps({"handles": report["points"]["handles_photo"], "targets": report["points"]["targets_photo"]})
+    )
     out = tmp_path / "cli"
-    code = cli_main(["--image", str(photo), "--points", str(tmp_path / "points.json"), "--out", str(out),
-                     "--checkpoint", str(ckpt), "--align", "center", "--inversion", "w", "--steps", "2",
-                     "--drag-steps", "3", "--lr", "0.05", "--video", "mp4", "--device", "cpu", "--seed", "0",
-                     "--no-cache", "--lpips-net", "squeeze", "--lpips-backbone", "random", "--quiet"])
+    code = cli_main(
+        [
+            "--image",
+            str(photo),
+            "--points",
+            str(tmp_path / "points.json"),
+            "--out",
+            str(out),
+            "--checkpoint",
+            str(ckpt),
+            "--align",
+            "center",
+            "--inversion",
+            "w",
+            "--steps",
+            "2",
+            "--drag-steps",
+            "3",
+            "--lr",
+            "0.05",
+            "--video",
+            "mp4",
+            "--device",
+            "cpu",
+            "--seed",
+            "0",
+            "--no-cache",
+            "--lpips-net",
+            "squeeze",
+            "--lpips-backbone",
+            "random",
+            "--quiet",
+        ]
+    )
     assert code == 0
     for name in ("edited.png", "aligned.png", "reconstruction.png", "edited_crop.png", "comparison.png"):
-        np.testing.assert_array_equal(np.asarray(Image.open(files[name])), np.asarray(Image.open(out / name)),
-                                      err_msg=name)
+        np.testing.assert_array_equal(
+            np.asarray(Image.open(files[name])), np.asarray(Image.open(out / name)), err_msg=name
+        )
     video = next(n for n in files if n.startswith("drag."))
     assert (out / video).read_bytes() == files[video].read_bytes()
     ours, theirs = (torch.load(p, weights_only=True) for p in (files["latents.pt"], out / "latents.pt"))
@@ -147,7 +184,9 @@ def test_page_loads_nothing_from_the_internet(editor_server):
     url = editor_server[0]
     html = urllib.request.urlopen(url).read().decode()
     css = urllib.request.urlopen(f"{url}theme.css").read().decode()
-    external = re.compile(r"""(?:src|href)\s*=\s*["'](https?:)?//(?!127\.0\.0\.1|localhost)|@import\s+url\(\s*["']?https?:|url\(\s*["']?https?://(?!127\.0\.0\.1|localhost)""")
+    external = re.compile(
+        r"""(?:src|href)\s*=\s*["'](https?:)?//(?!127\.0\.0\.1|localhost)|@import\s+url\(\s*["']?https?:|url\(\s*["']?https?://(?!127\.0\.0\.1|localhost)"""
+    )
     assert not external.findall(html), external.findall(html)
     assert not external.findall(css), external.findall(css)
     assert "fonts.googleapis" not in html + css

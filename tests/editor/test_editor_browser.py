@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,9 +20,18 @@ from tests.editor.conftest import SERVER, free_port, write_photo
 pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "editor.png"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Screenshots go to pytest's temporary folder; EDITOR_SCREENSHOT=docs/editor.png refreshes the README's.
+SCREENSHOT = Path(os.environ.get("EDITOR_SCREENSHOT") or Path(tempfile.gettempdir()) / "draggan-editor" / "editor.png")
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +45,14 @@ def browser_app(tmp_path_factory):
     from pipeline.registry import build_random_generator
 
     root = tmp_path_factory.mktemp("browser")
-    app = EditorApp(ServerOptions(**SERVER), checkpoint="tiny-32", generators={"tiny-32": build_random_generator(32, 2)},
-                    checkpoints_dir=root / "checkpoints", temp_dir=root / "app", allow_download=False)
+    app = EditorApp(
+        ServerOptions(**SERVER),
+        checkpoint="tiny-32",
+        generators={"tiny-32": build_random_generator(32, 2)},
+        checkpoints_dir=root / "checkpoints",
+        temp_dir=root / "app",
+        allow_download=False,
+    )
     demo = launch(app, port=free_port(), block=False)
     yield demo.local_url, app, root
     demo.close()
@@ -84,6 +100,7 @@ def _wait_status(page, text: str, timeout_s: float = 60.0) -> float:
     t = time.monotonic()
     while text not in _status(page):
         if time.monotonic() - t > timeout_s:
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT.with_name("editor-failure.png")), full_page=True)
             raise AssertionError(f"status never showed {text!r}; it shows {_status(page)!r}")
         time.sleep(0.05)
@@ -168,7 +185,7 @@ def test_upload_click_drag_stop_in_the_browser(page, browser_app):
     assert session.history[-1].drag.stopped_by_callback and len(session.history) == 3
     assert page.locator(".toast-body.error").count() == 0, "the page showed an error"
     time.sleep(1.0)  # let the last images settle before the screenshot
-    SCREENSHOT.parent.mkdir(exist_ok=True)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=False)
     assert SCREENSHOT.stat().st_size > 10_000
 

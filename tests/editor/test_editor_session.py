@@ -17,9 +17,14 @@ from tests.editor.conftest import FAST, SERVER, write_photo
 
 @pytest.fixture
 def app(tmp_path):
-    a = EditorApp(ServerOptions(**(SERVER | {"no_cache": False, "cache_dir": str(tmp_path / "cache")})),
-                  checkpoint="tiny", generators={"tiny": build_random_generator(32, seed=1)},
-                  checkpoints_dir=tmp_path / "checkpoints", temp_dir=tmp_path / "app", allow_download=False)
+    a = EditorApp(
+        ServerOptions(**(SERVER | {"no_cache": False, "cache_dir": str(tmp_path / "cache")})),
+        checkpoint="tiny",
+        generators={"tiny": build_random_generator(32, seed=1)},
+        checkpoints_dir=tmp_path / "checkpoints",
+        temp_dir=tmp_path / "app",
+        allow_download=False,
+    )
     yield a
     a.close()
 
@@ -144,8 +149,10 @@ class _Select:
 def _page():
     from types import SimpleNamespace
 
-    names = ("photo_view aligned reconstruction metrics canvas points_json pairs mask_editor original edited files "
-             "status face_index box").split()
+    names = (
+        "photo_view aligned reconstruction metrics canvas points_json pairs mask_editor original edited files "
+        "status face_index box"
+    ).split()
     page = SimpleNamespace(**{n: n for n in names})
     page.pairs_update = lambda labels: labels
     return page

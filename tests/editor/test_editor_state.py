@@ -81,9 +81,9 @@ def test_gen_from_display_known_values_and_clipping():
 def test_mask_from_strokes_modes_and_coverage():
     size, scale = 8, 4
     layer = np.zeros((size * scale, size * scale, 4), np.uint8)
-    layer[0:8, 0:8, 3] = 255          # generator pixels (0..1, 0..1) fully painted
-    layer[8:10, 8:12, 3] = 255        # half of pixel (2, 2): counts (>= 50%)
-    layer[12:13, 12:16, 3] = 255      # a quarter of pixel (3, 3): does not count
+    layer[0:8, 0:8, 3] = 255  # generator pixels (0..1, 0..1) fully painted
+    layer[8:10, 8:12, 3] = 255  # half of pixel (2, 2): counts (>= 50%)
+    layer[12:13, 12:16, 3] = 255  # a quarter of pixel (3, 3): does not count
     flexible = mask_from_strokes(layer, size, "flexible")
     expected = np.zeros((size, size), np.float32)
     expected[0:2, 0:2] = 1

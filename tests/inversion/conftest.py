@@ -6,19 +6,20 @@ from pathlib import Path
 
 import pytest
 import torch
+from inversion_testutils import make_inrange_generator, synthesize_target
 
 from inversion import InversionConfig
-from inversion_testutils import make_inrange_generator, synthesize_target
+
 
 @pytest.fixture(autouse=True)
 def _no_downloads(monkeypatch):
     """Any attempt to download weights fails the test (tests must never download)."""
+
     def refuse(*args, **kwargs):
         raise AssertionError(f"a test tried to download {args[:1]}")
 
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", refuse)
     monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
-
 
 
 @pytest.fixture
@@ -37,9 +38,18 @@ def known_target(inrange_G):
 @pytest.fixture
 def fast_config() -> InversionConfig:
     """Few steps, the random LPIPS-squeeze (tests only), NVlabs' 0.1 peak rate (the tiny W has std ~5)."""
-    return InversionConfig(w_steps=20, wplus_steps=20, pti_steps=20, w_lr=0.1, wplus_lr=0.1, w_avg_samples=1000,
-                           lpips_net="squeeze", pti_lpips_net="squeeze", lpips_backbone="random",
-                           pti_lpips_threshold=0.0)
+    return InversionConfig(
+        w_steps=20,
+        wplus_steps=20,
+        pti_steps=20,
+        w_lr=0.1,
+        wplus_lr=0.1,
+        w_avg_samples=1000,
+        lpips_net="squeeze",
+        pti_lpips_net="squeeze",
+        lpips_backbone="random",
+        pti_lpips_threshold=0.0,
+    )
 
 
 @pytest.fixture

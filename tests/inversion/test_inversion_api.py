@@ -7,10 +7,10 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from inversion_testutils import assert_state_dict_equal, make_inrange_generator, state_dict_copy
 
 from inversion import InversionConfig, InversionError, InversionResult, invert
 from inversion.project import synthesize
-from inversion_testutils import assert_state_dict_equal, make_inrange_generator, state_dict_copy
 from stylegan.errors import CheckpointError, DragPipelineError
 
 
@@ -19,14 +19,17 @@ def tiny_config(fast_config):
     return dataclasses.replace(fast_config, w_steps=3, wplus_steps=3, pti_steps=3)
 
 
-@pytest.mark.parametrize("bad, match", [
-    (np.zeros((32, 32, 3), np.float32), "uint8"),
-    (np.zeros((64, 64, 3), np.uint8), "align and resize"),
-    (np.zeros((32, 48, 3), np.uint8), "32x32"),
-    (np.zeros((32, 32), np.uint8), r"\(H, W, 3\)"),
-    (np.zeros((32, 32, 4), np.uint8), r"\(H, W, 3\)"),
-    (torch.zeros(32, 32, 3, dtype=torch.uint8), "numpy"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.zeros((32, 32, 3), np.float32), "uint8"),
+        (np.zeros((64, 64, 3), np.uint8), "align and resize"),
+        (np.zeros((32, 48, 3), np.uint8), "32x32"),
+        (np.zeros((32, 32), np.uint8), r"\(H, W, 3\)"),
+        (np.zeros((32, 32, 4), np.uint8), r"\(H, W, 3\)"),
+        (torch.zeros(32, 32, 3, dtype=torch.uint8), "numpy"),
+    ],
+)
 def test_bad_targets_raise_clear_errors(inrange_G, tiny_config, bad, match):
     with pytest.raises(InversionError, match=match) as info:
         invert(inrange_G, bad, "w", tiny_config)
@@ -101,8 +104,9 @@ def test_pti_result_round_trips_through_save_and_load(known_target, tiny_config,
     assert not loaded.G.training and not any(p.requires_grad for p in loaded.G.parameters())
     with torch.no_grad():
         again = synthesize(loaded.G, loaded.ws)
-    assert np.array_equal((again[0] * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy(),
-                          result.reconstruction)
+    assert np.array_equal(
+        (again[0] * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy(), result.reconstruction
+    )
 
 
 def test_untuned_result_needs_the_base_generator(known_target, tiny_config, tmp_path, tiny_generator_factory):
@@ -142,8 +146,9 @@ def test_missing_lpips_backbone_fails_before_any_work(known_target, tmp_path, mo
 
 def test_shared_squeeze_backbone_end_to_end(known_target, fast_config, squeeze_backbone):
     G, _, target = known_target
-    config = dataclasses.replace(fast_config, lpips_backbone=str(squeeze_backbone), w_steps=15, pti_steps=10,
-                                 pti_lr=2e-3)
+    config = dataclasses.replace(
+        fast_config, lpips_backbone=str(squeeze_backbone), w_steps=15, pti_steps=10, pti_lr=2e-3
+    )
     result = invert(G, target, "pti", config)
     assert result.losses["pti"][-1] < result.losses["pti"][0]
     assert result.losses["w"][-1] < result.losses["w"][0]
@@ -153,7 +158,9 @@ def test_inversion_is_fp32_even_when_the_top_blocks_run_in_reduced_precision(tin
     # Projection and PTI synthesise with force_fp32 (their losses need fp32 gradients), so fp16 top blocks
     # (NVlabs' num_fp16_res with conv_clamp), here forced onto the CPU, change nothing.
     from inversion_testutils import synthesize_target
+
     from stylegan.networks import reduced_precision
+
     G = make_inrange_generator(tiny_generator_factory, num_fp16_res=2, conv_clamp=256)
     _, target = synthesize_target(G)
     config = dataclasses.replace(fast_config, w_steps=10, pti_steps=5)
@@ -164,4 +171,3 @@ def test_inversion_is_fp32_even_when_the_top_blocks_run_in_reduced_precision(tin
     assert torch.equal(out.ws, ref.ws)
     assert np.array_equal(out.reconstruction, ref.reconstruction)
     assert out.losses["pti"][-1] < out.losses["pti"][0]
-

@@ -25,15 +25,44 @@ def image_dir(tmp_path):
 
 def test_bench_writes_tables_and_grid(image_dir, tmp_path, capsys):
     out = tmp_path / "out"
-    summary = bench.main(["--images", str(image_dir), "--methods", "w,w+,pti", "--limit", "2", "--out", str(out),
-                          "--device", "cpu", "--w-steps", "2", "--wplus-steps", "2", "--pti-steps", "2",
-                          "--w-avg-samples", "100", "--lpips-net", "squeeze", "--pti-lpips-net", "squeeze",
-                          "--metric-lpips-net", "squeeze", "--lpips-backbone", "random",
-                          "--random-resolution", "32", "--grid", "1"])
+    summary = bench.main(
+        [
+            "--images",
+            str(image_dir),
+            "--methods",
+            "w,w+,pti",
+            "--limit",
+            "2",
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--w-steps",
+            "2",
+            "--wplus-steps",
+            "2",
+            "--pti-steps",
+            "2",
+            "--w-avg-samples",
+            "100",
+            "--lpips-net",
+            "squeeze",
+            "--pti-lpips-net",
+            "squeeze",
+            "--metric-lpips-net",
+            "squeeze",
+            "--lpips-backbone",
+            "random",
+            "--random-resolution",
+            "32",
+            "--grid",
+            "1",
+        ]
+    )
     assert [r["method"] for r in summary] == ["w", "w+", "pti"] and all(r["n"] == 2 for r in summary)
     for r in summary:  # measured values, in their ranges (random generator and backbone: no quality bar)
         assert 0 < r["psnr_mean"] < 100 and -1 <= r["ssim_mean"] <= 1 and r["lpips_mean"] >= 0
-        assert 0 < r["seconds_mean"] < 600 and isinstance(r["peak_mib"], float) and 50 < r["peak_mib"] < 2 ** 20
+        assert 0 < r["seconds_mean"] < 600 and isinstance(r["peak_mib"], float) and 50 < r["peak_mib"] < 2**20
     printed = capsys.readouterr().out
     assert "| method | n | PSNR (dB) |" in printed and "| pti | 2 |" in printed
     with open(out / "results.csv") as f:
@@ -88,10 +117,35 @@ def test_random_generator_outputs_stay_in_range():
 @pytest.mark.slow
 def test_torchrun_two_ranks_write_the_single_process_table(image_dir, tmp_path, run_torchrun):
     Image.fromarray(skimage.data.astronaut()[0:200, 160:360]).save(image_dir / "c.png")
-    common = ["--images", str(image_dir), "--methods", "w,pti", "--limit", "3", "--device", "cpu", "--w-steps", "2",
-              "--pti-steps", "2", "--w-avg-samples", "100", "--lpips-net", "squeeze", "--pti-lpips-net", "squeeze",
-              "--metric-lpips-net", "squeeze", "--lpips-backbone", "random", "--random-resolution", "32",
-              "--grid", "3", "--no-identity"]
+    common = [
+        "--images",
+        str(image_dir),
+        "--methods",
+        "w,pti",
+        "--limit",
+        "3",
+        "--device",
+        "cpu",
+        "--w-steps",
+        "2",
+        "--pti-steps",
+        "2",
+        "--w-avg-samples",
+        "100",
+        "--lpips-net",
+        "squeeze",
+        "--pti-lpips-net",
+        "squeeze",
+        "--metric-lpips-net",
+        "squeeze",
+        "--lpips-backbone",
+        "random",
+        "--random-resolution",
+        "32",
+        "--grid",
+        "3",
+        "--no-identity",
+    ]
     done = run_torchrun(2, ["inversion.bench", *common, "--out", str(tmp_path / "two")])
     assert done.returncode == 0, done.stderr[-3000:]
     bench.main([*common, "--out", str(tmp_path / "one")])
@@ -105,5 +159,6 @@ def test_torchrun_two_ranks_write_the_single_process_table(image_dir, tmp_path, 
     per_image = table(tmp_path / "two", "per_image.csv", timing)
     assert [r["image"] for r in per_image] == ["a.png", "a.png", "b.jpg", "b.jpg", "c.png", "c.png"]
     assert per_image == table(tmp_path / "one", "per_image.csv", timing)
-    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "two" / "grid.png")),
-                                  np.asarray(Image.open(tmp_path / "one" / "grid.png")))
+    np.testing.assert_array_equal(
+        np.asarray(Image.open(tmp_path / "two" / "grid.png")), np.asarray(Image.open(tmp_path / "one" / "grid.png"))
+    )

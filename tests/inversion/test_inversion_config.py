@@ -31,11 +31,24 @@ def test_files_written_before_inversion_stopped_downloading_still_load():
     assert "allow_download" not in InversionConfig().to_dict()
 
 
-@pytest.mark.parametrize("change", [
-    {"w_steps": -1}, {"pti_steps": 1.5}, {"w_lr": -0.1}, {"lpips_net": "resnet"}, {"pti_lpips_net": "VGG"},
-    {"lr_rampdown": 2.0}, {"noise_ramp_length": 0.0}, {"wplus_init": "z"}, {"pti_pivot": "z"},
-    {"lpips_max_resolution": 8}, {"w_avg_samples": 0}, {"seed": "0"}, {"pti_lpips_threshold": float("nan")},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"w_steps": -1},
+        {"pti_steps": 1.5},
+        {"w_lr": -0.1},
+        {"lpips_net": "resnet"},
+        {"pti_lpips_net": "VGG"},
+        {"lr_rampdown": 2.0},
+        {"noise_ramp_length": 0.0},
+        {"wplus_init": "z"},
+        {"pti_pivot": "z"},
+        {"lpips_max_resolution": 8},
+        {"w_avg_samples": 0},
+        {"seed": "0"},
+        {"pti_lpips_threshold": float("nan")},
+    ],
+)
 def test_invalid_values_raise(change):
     with pytest.raises(InversionError, match=next(iter(change))):
         InversionConfig(**change)

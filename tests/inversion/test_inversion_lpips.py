@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import lpips
 from pathlib import Path
 
+import lpips
 import pytest
 import torch
 import torchvision

@@ -37,7 +37,7 @@ def test_known_gaussian_noise_gives_the_expected_psnr():
     sigma = 5.0
     b = np.clip(np.round(a + rng.normal(0, sigma, a.shape)), 0, 255).astype(np.uint8)
     # Rounding adds 1/12 of a level of variance.
-    assert psnr(a, b) == pytest.approx(10 * math.log10(255 ** 2 / (sigma ** 2 + 1 / 12)), abs=0.05)
+    assert psnr(a, b) == pytest.approx(10 * math.log10(255**2 / (sigma**2 + 1 / 12)), abs=0.05)
 
 
 def test_metrics_order_by_noise_level(photo, squeeze_backbone):
@@ -49,8 +49,9 @@ def test_metrics_order_by_noise_level(photo, squeeze_backbone):
     assert 0 < d[0] < d[1]
 
 
-@pytest.mark.parametrize("bad", [np.zeros((8, 8, 3), np.float32), np.zeros((8, 8), np.uint8),
-                                 np.zeros((9, 8, 3), np.uint8), [[0]]])
+@pytest.mark.parametrize(
+    "bad", [np.zeros((8, 8, 3), np.float32), np.zeros((8, 8), np.uint8), np.zeros((9, 8, 3), np.uint8), [[0]]]
+)
 def test_bad_inputs(bad):
     good = np.zeros((8, 8, 3), np.uint8)
     for fn in (psnr, ssim, mse):

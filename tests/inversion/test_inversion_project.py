@@ -8,14 +8,20 @@ import math
 import numpy as np
 import pytest
 import torch
+from inversion_testutils import assert_state_dict_equal, state_dict_copy, synthesize_target
 
 from inversion import invert, target_to_tensor
 from inversion.lpips_loss import LPIPSLoss
 from inversion.metrics import psnr
-from inversion.project import (latent_noise_scale, learning_rate, noise_buffer_names, noise_regularization,
-                               project_w, project_wplus, synthesize)
-
-from inversion_testutils import assert_state_dict_equal, state_dict_copy, synthesize_target
+from inversion.project import (
+    latent_noise_scale,
+    learning_rate,
+    noise_buffer_names,
+    noise_regularization,
+    project_w,
+    project_wplus,
+    synthesize,
+)
 
 
 def _lpips(config):
@@ -105,8 +111,9 @@ def test_wplus_reaches_30_db_on_a_generated_image(known_target, fast_config):
     assert result.losses["w+"][-1] < result.losses["w"][0]
     with torch.no_grad():  # The reconstruction is what the returned G makes at the returned ws.
         again = synthesize(result.G, result.ws)
-    assert np.array_equal((again[0] * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy(),
-                          result.reconstruction)
+    assert np.array_equal(
+        (again[0] * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy(), result.reconstruction
+    )
 
 
 def test_w_projection_from_the_same_generator(known_target, fast_config):

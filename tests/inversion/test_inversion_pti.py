@@ -6,13 +6,13 @@ import dataclasses
 
 import pytest
 import torch
+from inversion_testutils import assert_state_dict_equal, state_dict_copy
 
 from inversion import invert, target_to_tensor
 from inversion.lpips_loss import LPIPSLoss
 from inversion.metrics import psnr
 from inversion.project import synthesize
 from inversion.pti import locality_latents, pivotal_tuning
-from inversion_testutils import assert_state_dict_equal, state_dict_copy
 
 
 def _lpips(config):
@@ -50,8 +50,14 @@ def test_pti_writes_projected_noise_into_the_copy(known_target, fast_config):
     G, ws, target = known_target
     noise = {"b8.conv0.noise_const": torch.full((8, 8), 0.5)}
     before = G.synthesis.b8.conv0.noise_const.clone()
-    out = pivotal_tuning(G, ws, target_to_tensor(target, G), _lpips(fast_config),
-                         dataclasses.replace(fast_config, pti_steps=1), noise=noise)
+    out = pivotal_tuning(
+        G,
+        ws,
+        target_to_tensor(target, G),
+        _lpips(fast_config),
+        dataclasses.replace(fast_config, pti_steps=1),
+        noise=noise,
+    )
     assert torch.equal(out.G.synthesis.b8.conv0.noise_const, noise["b8.conv0.noise_const"])
     assert torch.equal(G.synthesis.b8.conv0.noise_const, before)
 
@@ -73,8 +79,7 @@ def test_locality_regularization_keeps_G_closer_away_from_the_pivot(known_target
     G, _, target = known_target
     img = target_to_tensor(target, G)
     ws = G.mapping.w_avg.reshape(1, 1, -1).repeat(1, G.num_ws, 1)  # A poor pivot: tuning must change G a lot.
-    base = dataclasses.replace(fast_config, pti_steps=25, pti_lr=3e-3, locality_alpha=3.0,
-                               locality_num_samples=2)
+    base = dataclasses.replace(fast_config, pti_steps=25, pti_lr=3e-3, locality_alpha=3.0, locality_num_samples=2)
     probe = locality_latents(G, ws, 4, 3.0, 0.5, torch.Generator().manual_seed(123))
     with torch.no_grad():
         reference = synthesize(G, probe, noise_mode="none")

@@ -11,6 +11,7 @@ from PIL import Image
 
 from stylegan import save_generator
 
+
 @pytest.fixture
 def tiny_checkpoint(tiny_generator_factory, tmp_path) -> Path:
     """A 32-px random generator saved in the native format, loaded by the CLI like a user file."""
@@ -27,8 +28,20 @@ def lpips_args(squeeze_backbone) -> list[str]:
 @pytest.fixture
 def fast_args(tmp_path, lpips_args) -> list[str]:
     """Options of a seconds-long CPU run: 2 inversion steps per stage, 3 drag steps, private cache."""
-    return ["--steps", "2", "--drag-steps", "3", "--lr", "0.05", "--device", "cpu", "--quiet",
-            "--cache-dir", str(tmp_path / "cache"), *lpips_args]
+    return [
+        "--steps",
+        "2",
+        "--drag-steps",
+        "3",
+        "--lr",
+        "0.05",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        *lpips_args,
+    ]
 
 
 def smooth_photo(width: int = 96, height: int = 64, seed: int = 0) -> np.ndarray:

@@ -19,15 +19,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-
 from pipeline_testutils import run_cli, write_points
+
 from pipeline.points import MAX_POINTS, MAX_POINTS_FILE_BYTES
 from pipeline.registry import REGISTRY
 
 REPO = Path(__file__).resolve().parents[2]
 LONG = "x" * 300  # longer than the 255 bytes a file name may have on ext4, APFS, NTFS
-
-
 
 
 def _unreadable_file(folder: Path) -> Path | None:
@@ -75,46 +73,86 @@ def _bad_cases(tmp_path: Path, photo_file: Path, points_file: Path, tiny_checkpo
         # --- the photo ---
         "missing image": (["--image", inputs / "nope.png", "--points", points_file, *ck], 2, "photo not found"),
         "not an image": (["--image", not_an_image, "--points", points_file, *ck], 2, "not an image"),
-        "image name too long": (["--image", inputs / (LONG + ".png"), "--points", points_file, *ck], 2,
-                                "photo '"),
+        "image name too long": (["--image", inputs / (LONG + ".png"), "--points", points_file, *ck], 2, "photo '"),
         "image is a folder": (["--image", inputs, "--points", points_file, *ck], 2, "folder, not a file"),
-        "image path through a file": (["--image", a_file / "photo.png", "--points", points_file, *ck], 2,
-                                      "is a file, not a folder"),
+        "image path through a file": (
+            ["--image", a_file / "photo.png", "--points", points_file, *ck],
+            2,
+            "is a file, not a folder",
+        ),
         "image empty path": (["--image", "", "--points", points_file, *ck], 2, "--image and --points are required"),
         # --- the points file ---
         "malformed json": (["--image", photo_file, "--points", malformed, *ck], 2, "line 4, column 3"),
-        "missing points file": (["--image", photo_file, "--points", inputs / "nope.json", *ck], 2,
-                                "points file not found"),
-        "points name too long": (["--image", photo_file, "--points", inputs / (LONG + ".json"), *ck], 2,
-                                 "name is too long"),
+        "missing points file": (
+            ["--image", photo_file, "--points", inputs / "nope.json", *ck],
+            2,
+            "points file not found",
+        ),
+        "points name too long": (
+            ["--image", photo_file, "--points", inputs / (LONG + ".json"), *ck],
+            2,
+            "name is too long",
+        ),
         "points is a folder": (["--image", photo_file, "--points", inputs, *ck], 2, "folder, not a file"),
         "deeply nested json": (["--image", photo_file, "--points", deep, *ck], 2, "nested too deeply"),
         "huge points file": (["--image", photo_file, "--points", huge, *ck], 2, "more than the limit"),
-        "too many points": (["--image", photo_file, "--points", p("many.json", many, many), *ck], 2,
-                             f"more than the limit of {MAX_POINTS}"),
+        "too many points": (
+            ["--image", photo_file, "--points", p("many.json", many, many), *ck],
+            2,
+            f"more than the limit of {MAX_POINTS}",
+        ),
         "integer too long": (["--image", photo_file, "--points", big_int, *ck], 2, "not valid points JSON"),
-        "unequal counts": (["--image", photo_file, "--points", p("u.json", [[40, 30], [50, 30]], [[44, 30]]), *ck],
-                           2, "2 handles but 1 targets"),
-        "outside the photo": (["--image", photo_file, "--points", p("o.json", [[40, 30]], [[140, 30]]), *ck], 2,
-                              "target 0 at (140, 30) is outside the 96x64 photo"),
-        "outside the crop": (["--image", photo_file, "--points", p("c.json", [[3, 30]], [[44, 30]]), *ck], 2,
-                             "outside the aligned 32x32 crop"),
+        "unequal counts": (
+            ["--image", photo_file, "--points", p("u.json", [[40, 30], [50, 30]], [[44, 30]]), *ck],
+            2,
+            "2 handles but 1 targets",
+        ),
+        "outside the photo": (
+            ["--image", photo_file, "--points", p("o.json", [[40, 30]], [[140, 30]]), *ck],
+            2,
+            "target 0 at (140, 30) is outside the 96x64 photo",
+        ),
+        "outside the crop": (
+            ["--image", photo_file, "--points", p("c.json", [[3, 30]], [[44, 30]]), *ck],
+            2,
+            "outside the aligned 32x32 crop",
+        ),
         # --- the mask ---
-        "mask size mismatch": (["--image", photo_file,
-                                "--points", p("m.json", [[40, 30]], [[44, 30]], mask="small_mask.png"), *ck], 2,
-                               "is 10x10 but the photo is 96x64"),
+        "mask size mismatch": (
+            ["--image", photo_file, "--points", p("m.json", [[40, 30]], [[44, 30]], mask="small_mask.png"), *ck],
+            2,
+            "is 10x10 but the photo is 96x64",
+        ),
         "mask is a folder": ([*ok, "--mask", inputs, *ck], 2, "mask"),
         "mask name too long": ([*ok, "--mask", inputs / (LONG + ".png"), *ck], 2, "name is too long"),
         "mask not an image": ([*ok, "--mask", not_an_image, *ck], 2, "mask"),
         # --- the checkpoint ---
-        "unknown checkpoint name": ([*ok, "--checkpoint", "ffhq-9000", "--align", "center"], 2,
-                                    "unknown checkpoint name 'ffhq-9000'"),
+        "unknown checkpoint name": (
+            [*ok, "--checkpoint", "ffhq-9000", "--align", "center"],
+            2,
+            "unknown checkpoint name 'ffhq-9000'",
+        ),
         "not a checkpoint": ([*ok, "--checkpoint", garbage_ckpt, "--align", "center"], 2, "cannot load"),
-        "checkpoint name too long": ([*ok, "--checkpoint", inputs / (LONG + ".pt"), "--align", "center"], 2,
-                                     "name is too long"),
+        "checkpoint name too long": (
+            [*ok, "--checkpoint", inputs / (LONG + ".pt"), "--align", "center"],
+            2,
+            "name is too long",
+        ),
         "checkpoint is a folder": ([*ok, "--checkpoint", inputs, "--align", "center"], 2, "folder, not a file"),
-        "missing weights offline": ([*ok, "--checkpoint", "ffhq-256", "--checkpoints-dir", tmp_path / "empty",
-                                     "--offline", "--align", "center"], 3, REGISTRY["ffhq-256"].url),
+        "missing weights offline": (
+            [
+                *ok,
+                "--checkpoint",
+                "ffhq-256",
+                "--checkpoints-dir",
+                tmp_path / "empty",
+                "--offline",
+                "--align",
+                "center",
+            ],
+            3,
+            REGISTRY["ffhq-256"].url,
+        ),
         # --- the output ---
         "out name too long": ([*ok, *ck, "--out", tmp_path / LONG], 2, "--out"),
         "out below a file": ([*ok, *ck, "--out", a_file / "sub" / "out"], 2, "--out"),
@@ -122,25 +160,70 @@ def _bad_cases(tmp_path: Path, photo_file: Path, points_file: Path, tiny_checkpo
         "cache dir name too long": ([*ok, *ck, "--cache-dir", tmp_path / LONG], 2, "--cache-dir"),
         "lpips backbone name too long": ([*ok, *ck, "--lpips-backbone", tmp_path / LONG], 2, "LPIPS backbone"),
         # --- options ---
-        "no face found": (["--image", flat, "--points", p("f.json", [[60, 60]], [[64, 60]]),
-                           "--checkpoint", tiny_checkpoint, "--align", "face"], 2, "no face found"),
+        "no face found": (
+            [
+                "--image",
+                flat,
+                "--points",
+                p("f.json", [[60, 60]], [[64, 60]]),
+                "--checkpoint",
+                tiny_checkpoint,
+                "--align",
+                "face",
+            ],
+            2,
+            "no face found",
+        ),
         "box without --box": ([*ok, *ck[:2], "--align", "box"], 2, "--align box needs --box"),
         "bad option value": ([*ok, *ck, "--inversion", "z"], 2, "invalid choice"),
     }
     unreadable = _unreadable_file(inputs)
     if unreadable is not None:
-        cases["image permission denied"] = (["--image", unreadable, "--points", points_file, *ck], 2,
-                                            "permission denied")
+        cases["image permission denied"] = (
+            ["--image", unreadable, "--points", points_file, *ck],
+            2,
+            "permission denied",
+        )
     return cases
 
 
-CASES = ["missing image", "not an image", "image name too long", "image is a folder", "image path through a file",
-         "image empty path", "malformed json", "missing points file", "points name too long", "points is a folder",
-         "deeply nested json", "huge points file", "too many points", "integer too long", "unequal counts",
-         "outside the photo", "outside the crop", "mask size mismatch", "mask is a folder", "mask name too long",
-         "mask not an image", "unknown checkpoint name", "not a checkpoint", "checkpoint name too long",
-         "checkpoint is a folder", "missing weights offline", "out name too long", "out below a file",
-         "out is a file", "cache dir name too long", "lpips backbone name too long", "no face found", "box without --box", "bad option value", "image permission denied"]
+CASES = [
+    "missing image",
+    "not an image",
+    "image name too long",
+    "image is a folder",
+    "image path through a file",
+    "image empty path",
+    "malformed json",
+    "missing points file",
+    "points name too long",
+    "points is a folder",
+    "deeply nested json",
+    "huge points file",
+    "too many points",
+    "integer too long",
+    "unequal counts",
+    "outside the photo",
+    "outside the crop",
+    "mask size mismatch",
+    "mask is a folder",
+    "mask name too long",
+    "mask not an image",
+    "unknown checkpoint name",
+    "not a checkpoint",
+    "checkpoint name too long",
+    "checkpoint is a folder",
+    "missing weights offline",
+    "out name too long",
+    "out below a file",
+    "out is a file",
+    "cache dir name too long",
+    "lpips backbone name too long",
+    "no face found",
+    "box without --box",
+    "bad option value",
+    "image permission denied",
+]
 
 
 def _leftovers(folder: Path, before: set[str]) -> list[str]:
@@ -168,8 +251,9 @@ def test_bad_input_exit_codes(case, tmp_path, photo_file, points_file, tiny_chec
         assert _leftovers(folder, names) == [], case
 
 
-def test_unwritable_output_fails_before_any_work(tmp_path, photo_file, points_file, tiny_checkpoint, fast_args,
-                                                 capsys, monkeypatch):
+def test_unwritable_output_fails_before_any_work(
+    tmp_path, photo_file, points_file, tiny_checkpoint, fast_args, capsys, monkeypatch
+):
     # Root may write anywhere, so the file system's refusal is simulated where the probe is made.
     import stylegan.paths
 
@@ -189,16 +273,33 @@ def test_unwritable_output_fails_before_any_work(tmp_path, photo_file, points_fi
 
     monkeypatch.setattr(stylegan.paths.tempfile, "mkstemp", refuse)
     monkeypatch.setattr(pipeline.registry, "load_checkpoint", never)
-    code, _, stderr = run_cli(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
-                            "--align", "center", "--out", locked / "a" / "b", *fast_args], capsys)
+    code, _, stderr = run_cli(
+        [
+            "--image",
+            photo_file,
+            "--points",
+            points_file,
+            "--checkpoint",
+            tiny_checkpoint,
+            "--align",
+            "center",
+            "--out",
+            locked / "a" / "b",
+            *fast_args,
+        ],
+        capsys,
+    )
     assert code == 2, stderr
-    assert stderr.strip() == f"error: --out {str(locked / 'a' / 'b')!r}: cannot write there, permission denied; " \
-                             "choose another --out folder"
+    assert (
+        stderr.strip() == f"error: --out {str(locked / 'a' / 'b')!r}: cannot write there, permission denied; "
+        "choose another --out folder"
+    )
     assert list(locked.iterdir()) == []
 
 
-def test_a_failed_write_leaves_no_folder_it_created(tmp_path, photo_file, points_file, tiny_checkpoint, fast_args,
-                                                    capsys, monkeypatch):
+def test_a_failed_write_leaves_no_folder_it_created(
+    tmp_path, photo_file, points_file, tiny_checkpoint, fast_args, capsys, monkeypatch
+):
     import pipeline.report
 
     def fail(result, folder, extra=None):
@@ -208,8 +309,25 @@ def test_a_failed_write_leaves_no_folder_it_created(tmp_path, photo_file, points
     monkeypatch.setattr(pipeline.report, "write_results", fail)
     out = tmp_path / "new" / "deeper" / "out"
     before = set(os.listdir(tmp_path))
-    code, _, stderr = run_cli(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
-                            "--align", "center", "--inversion", "w", "--no-cache", "--out", out, *fast_args], capsys)
+    code, _, stderr = run_cli(
+        [
+            "--image",
+            photo_file,
+            "--points",
+            points_file,
+            "--checkpoint",
+            tiny_checkpoint,
+            "--align",
+            "center",
+            "--inversion",
+            "w",
+            "--no-cache",
+            "--out",
+            out,
+            *fast_args,
+        ],
+        capsys,
+    )
     assert code == 1 and stderr.startswith("error: ")
     assert _leftovers(tmp_path, before) == []  # not even tmp_path/new
 
@@ -223,8 +341,25 @@ def test_staging_of_a_killed_run_is_cleaned_up(tmp_path, photo_file, points_file
     (stale / "edited.png").write_bytes(b"half")
     live = tmp_path / f".out.{os.getppid()}.def456.partial"  # a running process: not ours to remove
     live.mkdir()
-    code, _, stderr = run_cli(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
-                            "--align", "center", "--inversion", "w", "--no-cache", "--out", out, *fast_args], capsys)
+    code, _, stderr = run_cli(
+        [
+            "--image",
+            photo_file,
+            "--points",
+            points_file,
+            "--checkpoint",
+            tiny_checkpoint,
+            "--align",
+            "center",
+            "--inversion",
+            "w",
+            "--no-cache",
+            "--out",
+            out,
+            *fast_args,
+        ],
+        capsys,
+    )
     assert code == 0, stderr
     assert not stale.exists() and live.is_dir()
     assert (out / "edited.png").is_file()
@@ -246,13 +381,42 @@ def test_existing_output_is_refused_and_kept(tmp_path, photo_file, points_file, 
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    code, _, stderr = run_cli(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
-                            "--align", "center", "--out", out, *fast_args], capsys)
+    code, _, stderr = run_cli(
+        [
+            "--image",
+            photo_file,
+            "--points",
+            points_file,
+            "--checkpoint",
+            tiny_checkpoint,
+            "--align",
+            "center",
+            "--out",
+            out,
+            *fast_args,
+        ],
+        capsys,
+    )
     assert code == 2 and "--overwrite" in stderr
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     # The input folder itself is never a valid output folder, even with --overwrite.
-    code, _, stderr = run_cli(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
-                            "--align", "center", "--out", photo_file.parent, "--overwrite", *fast_args], capsys)
+    code, _, stderr = run_cli(
+        [
+            "--image",
+            photo_file,
+            "--points",
+            points_file,
+            "--checkpoint",
+            tiny_checkpoint,
+            "--align",
+            "center",
+            "--out",
+            photo_file.parent,
+            "--overwrite",
+            *fast_args,
+        ],
+        capsys,
+    )
     assert code == 2 and "contains the input" in stderr
     assert photo_file.is_file()
 
@@ -268,8 +432,25 @@ def test_interrupt_leaves_nothing(tmp_path, photo_file, points_file, tiny_checkp
 
     monkeypatch.setattr(pipeline.report, "write_results", write_then_interrupt)
     out = tmp_path / "out"
-    code, _, stderr = run_cli(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
-                            "--align", "center", "--inversion", "w", "--no-cache", "--out", out, *fast_args], capsys)
+    code, _, stderr = run_cli(
+        [
+            "--image",
+            photo_file,
+            "--points",
+            points_file,
+            "--checkpoint",
+            tiny_checkpoint,
+            "--align",
+            "center",
+            "--inversion",
+            "w",
+            "--no-cache",
+            "--out",
+            out,
+            *fast_args,
+        ],
+        capsys,
+    )
     assert code == 130 and stderr.strip() == "error: interrupted"
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
@@ -282,8 +463,10 @@ def test_debug_prints_the_traceback(tmp_path, points_file, capsys):
 
 def test_subprocess_exit_codes(tmp_path, points_file):
     env_run = dict(cwd=REPO, capture_output=True, text=True, timeout=120)
-    bad = subprocess.run([sys.executable, "run_pipeline.py", "--image", str(tmp_path / "nope.png"),
-                          "--points", str(points_file)], **env_run)
+    bad = subprocess.run(
+        [sys.executable, "run_pipeline.py", "--image", str(tmp_path / "nope.png"), "--points", str(points_file)],
+        **env_run,
+    )
     assert bad.returncode == 2
     assert bad.stderr.strip().startswith("error: photo not found") and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
@@ -293,8 +476,10 @@ def test_subprocess_exit_codes(tmp_path, points_file):
 
 # The two ways a user starts the command line: the script, and the `draggan-edit` entry point
 # (pip's wrapper does exactly `from pipeline.cli import main; sys.exit(main())`).
-ENTRIES = {"run_pipeline.py": ["run_pipeline.py"],
-           "draggan-edit": ["-c", "import sys; from pipeline.cli import main; sys.exit(main())"]}
+ENTRIES = {
+    "run_pipeline.py": ["run_pipeline.py"],
+    "draggan-edit": ["-c", "import sys; from pipeline.cli import main; sys.exit(main())"],
+}
 
 
 def _interpreter_startup_seconds() -> float:
@@ -308,10 +493,30 @@ def _interpreter_startup_seconds() -> float:
 @pytest.mark.parametrize("entry", list(ENTRIES))
 def test_interrupt_at_any_moment_is_one_line_and_130(entry, tmp_path, photo_file, points_file, tiny_checkpoint):
     startup = _interpreter_startup_seconds()
-    args = [sys.executable, *ENTRIES[entry], "--image", str(photo_file), "--points", str(points_file),
-            "--checkpoint", str(tiny_checkpoint), "--align", "center", "--device", "cpu", "--steps", "100000",
-            "--lpips-net", "squeeze", "--lpips-backbone", "random", "--no-cache", "--quiet",
-            "--out", str(tmp_path / "out")]
+    args = [
+        sys.executable,
+        *ENTRIES[entry],
+        "--image",
+        str(photo_file),
+        "--points",
+        str(points_file),
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--align",
+        "center",
+        "--device",
+        "cpu",
+        "--steps",
+        "100000",
+        "--lpips-net",
+        "squeeze",
+        "--lpips-backbone",
+        "random",
+        "--no-cache",
+        "--quiet",
+        "--out",
+        str(tmp_path / "out"),
+    ]
     # ~0.05 s: importing; 0.5-2 s: importing torch or loading; 6 s: inverting (100000 steps).
     for delay in (0.05, 0.5, 2.0, 6.0):
         proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -29,7 +29,9 @@ def _write_jobs(folder: Path, lines: list) -> Path:
         rng = np.random.default_rng(seed)
         ys, xs = np.mgrid[0:64, 0:96]
         img = np.stack([xs * 2.5, ys * 3.5, 128 + 100 * np.sin(xs / (5 + seed) + ys / 7)], axis=2)
-        Image.fromarray((img + rng.uniform(0, 20, img.shape)).clip(0, 255).astype(np.uint8)).save(folder / f"p{seed}.png")
+        Image.fromarray((img + rng.uniform(0, 20, img.shape)).clip(0, 255).astype(np.uint8)).save(
+            folder / f"p{seed}.png"
+        )
     path = folder / "jobs.jsonl"
     path.write_text("\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n")
     return path
@@ -40,9 +42,9 @@ GOOD = [
     {"image": "p1.png", "pairs": [{"handle": [50, 32], "target": [46, 30]}, {"handle": [36, 40], "target": [38, 44]}]},
 ]
 BAD = [
-    "{not json",                                                                          # line 3
-    {"id": "c", "image": "missing.png", "handles": [[40, 30]], "targets": [[44, 30]]},      # line 4
-    {"id": "d", "image": "p0.png", "handles": [[500, 30]], "targets": [[44, 30]]},          # line 5
+    "{not json",  # line 3
+    {"id": "c", "image": "missing.png", "handles": [[40, 30]], "targets": [[44, 30]]},  # line 4
+    {"id": "d", "image": "p0.png", "handles": [[500, 30]], "targets": [[44, 30]]},  # line 5
     {"id": "e", "image": "p0.png", "handles": [[40, 30]], "targets": [[44, 30]], "zoom": 2},  # line 6
 ]
 # Inside the 96x64 photo but outside its centre crop (x 16..79): fails when the job runs.
@@ -50,8 +52,19 @@ FAILS = {"id": "f", "image": "p0.png", "handles": [[5, 30]], "targets": [[44, 30
 
 
 def _batch(tmp_path, jobs: Path, out: Path, tiny_checkpoint, fast_args, *more) -> list[str]:
-    return ["--batch", str(jobs), "--out", str(out), "--checkpoint", str(tiny_checkpoint), "--align", "center",
-            "--no-cache", *fast_args, *map(str, more)]
+    return [
+        "--batch",
+        str(jobs),
+        "--out",
+        str(out),
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--align",
+        "center",
+        "--no-cache",
+        *fast_args,
+        *map(str, more),
+    ]
 
 
 def _lines(out: Path) -> list[dict]:
@@ -84,7 +97,14 @@ def test_batch_equals_single_mode_and_reports_bad_lines(tmp_path, tiny_checkpoin
     records = {r["id"]: r for r in _lines(out)}
     assert len(_lines(out)) == len(records) == 7  # one line per job, bad lines included
     assert {i: r["status"] for i, r in records.items()} == {
-        "a": "ok", "2": "ok", "line3": "error", "line4": "error", "line5": "error", "line6": "error", "f": "error"}
+        "a": "ok",
+        "2": "ok",
+        "line3": "error",
+        "line4": "error",
+        "line5": "error",
+        "line6": "error",
+        "f": "error",
+    }
     assert records["f"]["error"] == "PointsError" and "outside the aligned" in records["f"]["message"]
     assert {"invert", "drag", "paste", "write"} <= set(records["a"]["seconds"])
     assert len(records["2"]["final_distances_photo"]) == 2 and isinstance(records["a"]["converged"], bool)
@@ -98,8 +118,25 @@ def test_batch_equals_single_mode_and_reports_bad_lines(tmp_path, tiny_checkpoin
         else:
             pts.write_text(json.dumps({"handles": spec["handles"], "targets": spec["targets"]}))
         single = tmp_path / f"single_{job_id}"
-        assert main(["--image", str(tmp_path / "in" / spec["image"]), "--points", str(pts), "--out", str(single),
-                     "--checkpoint", str(tiny_checkpoint), "--align", "center", "--no-cache", *fast_args]) == 0
+        assert (
+            main(
+                [
+                    "--image",
+                    str(tmp_path / "in" / spec["image"]),
+                    "--points",
+                    str(pts),
+                    "--out",
+                    str(single),
+                    "--checkpoint",
+                    str(tiny_checkpoint),
+                    "--align",
+                    "center",
+                    "--no-cache",
+                    *fast_args,
+                ]
+            )
+            == 0
+        )
         _assert_same_folder(out / job_id, single)
 
     # Rerun: nothing is recomputed (ok jobs stay, the failed one is skipped) ...
@@ -144,8 +181,9 @@ def _env() -> dict:
 
 
 def _slow_jobs(tmp_path) -> Path:
-    lines = [{"id": f"j{i}", "image": f"p{i % 2}.png", "handles": [[40 + i, 30]], "targets": [[44, 32]]}
-             for i in range(4)]
+    lines = [
+        {"id": f"j{i}", "image": f"p{i % 2}.png", "handles": [[40 + i, 30]], "targets": [[44, 32]]} for i in range(4)
+    ]
     return _write_jobs(tmp_path / "in", lines)
 
 
@@ -153,8 +191,11 @@ def _slow_jobs(tmp_path) -> Path:
 def test_killed_batch_resumes_without_recomputing(tmp_path, tiny_checkpoint, fast_args):
     jobs = _slow_jobs(tmp_path)
     # 20 drag steps: each job lasts long enough for the kill to land between jobs.
-    args = [sys.executable, str(REPO / "run_pipeline.py"),
-            *_batch(tmp_path, jobs, tmp_path / "killed", tiny_checkpoint, fast_args, "--drag-steps", "20")]
+    args = [
+        sys.executable,
+        str(REPO / "run_pipeline.py"),
+        *_batch(tmp_path, jobs, tmp_path / "killed", tiny_checkpoint, fast_args, "--drag-steps", "20"),
+    ]
     proc = subprocess.Popen(args, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     results = tmp_path / "killed" / RESULTS
     deadline = time.monotonic() + 120

@@ -9,18 +9,36 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from pipeline_testutils import run_cli, write_points
 
 from align import align_face, load_photo, transform_points
-from pipeline_testutils import run_cli, write_points
 from pipeline.registry import REGISTRY
 from pipeline.report import load_latents
 
-OUTPUTS = {"edited.png", "aligned.png", "reconstruction.png", "edited_crop.png", "comparison.png", "latents.pt",
-           "report.json"}
-REPORT_FIELDS = {"versions", "device", "config", "seconds", "metrics", "cache_hit", "alignment", "points", "drag",
-                 "inversion", "inputs", "checkpoint", "outputs"}
-
-
+OUTPUTS = {
+    "edited.png",
+    "aligned.png",
+    "reconstruction.png",
+    "edited_crop.png",
+    "comparison.png",
+    "latents.pt",
+    "report.json",
+}
+REPORT_FIELDS = {
+    "versions",
+    "device",
+    "config",
+    "seconds",
+    "metrics",
+    "cache_hit",
+    "alignment",
+    "points",
+    "drag",
+    "inversion",
+    "inputs",
+    "checkpoint",
+    "outputs",
+}
 
 
 def _untouched_outside_crop(photo: np.ndarray, edited: np.ndarray, crop_from_photo, size: int) -> None:
@@ -52,8 +70,21 @@ def _check_outputs(out: Path, photo: np.ndarray, size: int, video: str | None = 
 
 def test_center_end_to_end_then_the_cache(tmp_path, photo_file, points_file, tiny_checkpoint, fast_args, capsys):
     out = tmp_path / "result"
-    args = ["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint, "--align", "center",
-            "--out", out, "--video", "gif", *fast_args]
+    args = [
+        "--image",
+        photo_file,
+        "--points",
+        points_file,
+        "--checkpoint",
+        tiny_checkpoint,
+        "--align",
+        "center",
+        "--out",
+        out,
+        "--video",
+        "gif",
+        *fast_args,
+    ]
     code, stdout, stderr = run_cli(args, capsys)
     assert code == 0, stderr
     assert "edited photo:" in stdout
@@ -85,15 +116,26 @@ def test_center_end_to_end_then_the_cache(tmp_path, photo_file, points_file, tin
 
     # New points, same photo/checkpoint/inversion config: only the drag runs again.
     points2 = write_points(tmp_path / "inputs" / "points2.json", [[48, 32]], [[44, 28]])
-    args2 = ["--image", photo_file, "--points", points2, "--checkpoint", tiny_checkpoint, "--align", "center",
-             "--out", out, "--overwrite", *fast_args]
+    args2 = [
+        "--image",
+        photo_file,
+        "--points",
+        points2,
+        "--checkpoint",
+        tiny_checkpoint,
+        "--align",
+        "center",
+        "--out",
+        out,
+        "--overwrite",
+        *fast_args,
+    ]
     code, stdout, stderr = run_cli(args2, capsys)
     assert code == 0, stderr
     report2 = _check_outputs(out, photo, 32)
     assert report2["cache_hit"] is True and report2["cache_key"] == report["cache_key"]
     assert "inversion from cache" in stdout
-    assert np.array_equal(np.asarray(Image.open(out / "reconstruction.png")),
-                          _reconstruction_of(latents))
+    assert np.array_equal(np.asarray(Image.open(out / "reconstruction.png")), _reconstruction_of(latents))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "inputs", "result", "tiny_G.pt"]
 
 
@@ -105,9 +147,25 @@ def _reconstruction_of(latents) -> np.ndarray:
 
 
 def test_box_alignment_and_default_out_dir(tmp_path, photo_file, points_file, tiny_checkpoint, fast_args, capsys):
-    code, _, stderr = run_cli(["--image", photo_file, "--points", points_file, "--checkpoint", tiny_checkpoint,
-                            "--align", "box", "--box", "24,12,72,56", "--inversion", "w", "--no-cache", *fast_args],
-                           capsys)
+    code, _, stderr = run_cli(
+        [
+            "--image",
+            photo_file,
+            "--points",
+            points_file,
+            "--checkpoint",
+            tiny_checkpoint,
+            "--align",
+            "box",
+            "--box",
+            "24,12,72,56",
+            "--inversion",
+            "w",
+            "--no-cache",
+            *fast_args,
+        ],
+        capsys,
+    )
     assert code == 0, stderr
     out = photo_file.parent / "photo_edit"  # next to the image
     report = _check_outputs(out, load_photo(photo_file), 32)
@@ -127,8 +185,22 @@ def test_face_alignment_on_a_real_photo(tmp_path, shared_dir, tiny_checkpoint, f
     targets = [(lm[48] + [-8, -6]).tolist(), (lm[54] + [8, -6]).tolist()]
     points = write_points(tmp_path / "p.json", handles, targets)
     out = tmp_path / "out"
-    code, _, stderr = run_cli(["--image", photo_path, "--points", points, "--checkpoint", tiny_checkpoint,
-                            "--align", "face", "--out", out, *fast_args], capsys)
+    code, _, stderr = run_cli(
+        [
+            "--image",
+            photo_path,
+            "--points",
+            points,
+            "--checkpoint",
+            tiny_checkpoint,
+            "--align",
+            "face",
+            "--out",
+            out,
+            *fast_args,
+        ],
+        capsys,
+    )
     assert code == 0, stderr
     report = _check_outputs(out, photo, 32)
     assert report["alignment"]["mode"] == "face" and report["alignment"]["faces_found"] >= 1

@@ -18,10 +18,23 @@ from pipeline.errors import PipelineError, PointsError
 @pytest.fixture
 def fast_config(tmp_path, squeeze_backbone):
     """Factory: a PipelineConfig of a sub-second run (centre crop, 1 inversion step, 2 drag steps)."""
-    inversion = InversionConfig(w_steps=1, wplus_steps=1, pti_steps=1, w_avg_samples=500, lpips_net="squeeze",
-                                pti_lpips_net="squeeze", lpips_backbone=squeeze_backbone)
-    base = PipelineConfig(align_mode="center", inversion_method="w", inversion=inversion,
-                          drag=DragConfig(max_steps=2, lr=0.05), device="cpu", cache_dir=str(tmp_path / "cache"))
+    inversion = InversionConfig(
+        w_steps=1,
+        wplus_steps=1,
+        pti_steps=1,
+        w_avg_samples=500,
+        lpips_net="squeeze",
+        pti_lpips_net="squeeze",
+        lpips_backbone=squeeze_backbone,
+    )
+    base = PipelineConfig(
+        align_mode="center",
+        inversion_method="w",
+        inversion=inversion,
+        drag=DragConfig(max_steps=2, lr=0.05),
+        device="cpu",
+        cache_dir=str(tmp_path / "cache"),
+    )
     return lambda **changes: dataclasses.replace(base, **changes)
 
 
@@ -85,8 +98,9 @@ def test_edit_photo_end_to_end_in_python(tiny_G, make_photo, fast_config):
     config = fast_config(inversion_method="pti")
     mask = np.zeros((64, 96), bool)
     mask[16:48, 32:64] = True
-    result = edit_photo(photo, np.array([[48.0, 32.0]]), np.array([[54.0, 34.0]]), tiny_G, config, mask_photo=mask,
-                        progress=False)
+    result = edit_photo(
+        photo, np.array([[48.0, 32.0]]), np.array([[54.0, 34.0]]), tiny_G, config, mask_photo=mask, progress=False
+    )
     assert result.edited_photo.shape == photo.shape and result.edited_photo.dtype == np.uint8
     assert result.edited_crop.shape == result.reconstruction_crop.shape == (32, 32, 3)
     assert result.mask_crop is not None and result.mask_crop.shape == (32, 32)

@@ -55,8 +55,7 @@ def test_a_failing_drag_setting_becomes_an_error_row(monkeypatch):
     monkeypatch.setattr(gpu_suite, "_compiled", broken)
     row = gpu_suite.measure_drag(32, "fp32", True, gpu_suite.SuiteConfig.quick(), gpu_suite.resolve_device("cpu"))
     assert row["error"] == "RuntimeError: backend not available" and "ms_per_step" not in row
-    assert "failed: RuntimeError" in gpu_suite.format_markdown(
-        gpu_suite.SuiteResult("cpu", "x", True, drag=[row]))
+    assert "failed: RuntimeError" in gpu_suite.format_markdown(gpu_suite.SuiteResult("cpu", "x", True, drag=[row]))
 
 
 def test_compiled_drag_uses_the_compiled_hot_path_and_restores_the_eager_function(monkeypatch):
@@ -66,6 +65,7 @@ def test_compiled_drag_uses_the_compiled_hot_path_and_restores_the_eager_functio
 
     import stylegan.local as local
     import stylegan.networks as networks
+
     compiled_calls, backends = [], []
 
     def fake_compile(fn, **kwargs):
@@ -74,6 +74,7 @@ def test_compiled_drag_uses_the_compiled_hot_path_and_restores_the_eager_functio
         def wrapper(*args, **kw):
             compiled_calls.append(1)
             return fn(*args, **kw)
+
         return wrapper
 
     monkeypatch.setattr(torch, "compile", fake_compile)
@@ -88,8 +89,10 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
     assert gpu_suite.main(["--out", str(tmp_path), "--device", "tpu", "--quick"]) == 2
     assert capsys.readouterr().err.startswith("error: ")
     from stylegan.errors import MissingWeightsError
+
     with pytest.raises(MissingWeightsError, match="absent.pth"):
-        gpu_suite.measure_pti(gpu_suite.SuiteConfig.quick(lpips_backbone=str(tmp_path / "absent.pth")),
-                              gpu_suite.resolve_device("cpu"))
+        gpu_suite.measure_pti(
+            gpu_suite.SuiteConfig.quick(lpips_backbone=str(tmp_path / "absent.pth")), gpu_suite.resolve_device("cpu")
+        )
     with pytest.raises(ValueError, match="budget_s"):
         gpu_suite.SuiteConfig(budget_s=0)

@@ -40,8 +40,9 @@ def _in_crop(photo_shape, alignment, margin: float = 2.0) -> np.ndarray:
     """(H, W) bool: photo pixels whose crop position lies on the crop (plus an interpolation margin)."""
     h, w = photo_shape[:2]
     ys, xs = np.mgrid[0:h, 0:w]
-    crop = transform_points(np.asarray(alignment.crop_from_photo),
-                            np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64))
+    crop = transform_points(
+        np.asarray(alignment.crop_from_photo), np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64)
+    )
     size = alignment.size
     return ((crop >= -margin) & (crop <= size - 1 + margin)).all(axis=1).reshape(h, w)
 
@@ -59,8 +60,21 @@ def test_points_on_both_faces_edit_both(tmp_path, two_people, alignments, tiny_c
     assert len(alignments) == 2
     pts = _points(tmp_path / "pts.json", [(FACE0, (FACE0[0] + 50, FACE0[1] + 20)), (FACE1, (FACE1[0] - 50, FACE1[1]))])
     out = tmp_path / "both"
-    code = main(["--image", two_people, "--points", pts, "--face-index", "all", "--checkpoint", tiny_checkpoint,
-                 "--out", out, *fast_args])
+    code = main(
+        [
+            "--image",
+            two_people,
+            "--points",
+            pts,
+            "--face-index",
+            "all",
+            "--checkpoint",
+            tiny_checkpoint,
+            "--out",
+            out,
+            *fast_args,
+        ]
+    )
     assert code == EXIT_OK, capsys.readouterr().err
     photo = load_photo(two_people)
     edited = np.asarray(Image.open(out / "edited.png"))
@@ -76,12 +90,21 @@ def test_points_on_both_faces_edit_both(tmp_path, two_people, alignments, tiny_c
 
 def test_a_face_without_points_keeps_its_pixels(tmp_path, two_people, alignments, tiny_checkpoint, fast_args):
     # Through batch mode: the job's folder is written like a single-mode group run.
-    (tmp_path / "jobs.jsonl").write_text(json.dumps(
-        {"id": "g", "image": str(two_people), "pairs": [{"handle": FACE1, "target": [FACE1[0], FACE1[1] + 50]}],
-         "face_index": "all"}) + "\n")
+    (tmp_path / "jobs.jsonl").write_text(
+        json.dumps(
+            {
+                "id": "g",
+                "image": str(two_people),
+                "pairs": [{"handle": FACE1, "target": [FACE1[0], FACE1[1] + 50]}],
+                "face_index": "all",
+            }
+        )
+        + "\n"
+    )
     out = tmp_path / "out"
-    assert main(["--batch", tmp_path / "jobs.jsonl", "--out", out, "--checkpoint", tiny_checkpoint,
-                 *fast_args]) == EXIT_OK
+    assert (
+        main(["--batch", tmp_path / "jobs.jsonl", "--out", out, "--checkpoint", tiny_checkpoint, *fast_args]) == EXIT_OK
+    )
     photo = load_photo(two_people)
     edited = np.asarray(Image.open(out / "g" / "edited.png"))
     face0 = _in_crop(photo.shape, alignments[0])
@@ -101,7 +124,20 @@ def test_a_pair_must_fit_exactly_one_face(alignments, two_people, tmp_path, tiny
         assign_pairs([(600.0, 600.0)], [(610.0, 600.0)], alignments)
     # From the command line: a one-line error and exit code 2, no output folder.
     pts = _points(tmp_path / "pts.json", [((600.0, 600.0), (610.0, 600.0))])
-    code = main(["--image", two_people, "--points", pts, "--face-index", "all", "--checkpoint", tiny_checkpoint,
-                 "--out", tmp_path / "o", *fast_args])
+    code = main(
+        [
+            "--image",
+            two_people,
+            "--points",
+            pts,
+            "--face-index",
+            "all",
+            "--checkpoint",
+            tiny_checkpoint,
+            "--out",
+            tmp_path / "o",
+            *fast_args,
+        ]
+    )
     assert code == EXIT_BAD_INPUT and "lies in no face's crop" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 
 import numpy as np
 import pytest
@@ -43,8 +42,8 @@ def utk_G(tiny_G):
 
 
 def test_the_file_records_the_framing_for_any_path(utk_G, tiny_G):
-    assert model_face_preset(utk_G) == "utkface"          # a file given by path: the file says
-    assert model_face_preset(tiny_G) == "ffhq"            # nothing recorded: the public models' framing
+    assert model_face_preset(utk_G) == "utkface"  # a file given by path: the file says
+    assert model_face_preset(tiny_G) == "ffhq"  # nothing recorded: the public models' framing
     assert model_face_preset(tiny_G, REGISTRY["face-64"]) == "utkface"
     assert _framing(config_for_model(PipelineConfig(), utk_G)) == FACE_PRESETS["utkface"]
     bad = copy.deepcopy(tiny_G)
@@ -64,8 +63,11 @@ def test_small_models_get_the_measured_defaults(utk_G):
 
 
 def test_options_the_user_set_win(utk_G):
-    user = PipelineConfig(inversion=InversionConfig(w_steps=77, lpips_net="alex", pti_lpips_net="alex"),
-                          drag=DragConfig(stop_distance=3.0), align=AlignConfig(eye_scale=1.5))
+    user = PipelineConfig(
+        inversion=InversionConfig(w_steps=77, lpips_net="alex", pti_lpips_net="alex"),
+        drag=DragConfig(stop_distance=3.0),
+        align=AlignConfig(eye_scale=1.5),
+    )
     assert changed_fields(user) >= {"inversion.w_steps", "drag.stop_distance", "align.eye_scale"}
     config = config_for_model(user, utk_G)
     assert (config.inversion.w_steps, config.inversion.pti_steps) == (77, SMALL_MODEL_INVERSION["pti_steps"])
@@ -85,9 +87,14 @@ def test_content_aspect_for_box_crops():
 
 def test_the_python_api_adapts_the_config_like_the_cli(tiny_G, tmp_path, make_photo):
     # No backbone given: LPIPS-squeeze comes from the package.
-    base = PipelineConfig(align_mode="center", inversion_method="w", device="cpu", cache_dir=str(tmp_path / "c"),
-                          inversion=InversionConfig(w_steps=1, w_avg_samples=500),
-                          drag=DragConfig(max_steps=2))
+    base = PipelineConfig(
+        align_mode="center",
+        inversion_method="w",
+        device="cpu",
+        cache_dir=str(tmp_path / "c"),
+        inversion=InversionConfig(w_steps=1, w_avg_samples=500),
+        drag=DragConfig(max_steps=2),
+    )
     photo = make_photo(96, 64)
     result = edit_photo(photo, np.array([[48.0, 30.0]]), np.array([[50.0, 30.0]]), tiny_G, base, progress=False)
     # The model's settings where the caller set none, the caller's where they did.

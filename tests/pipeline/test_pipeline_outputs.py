@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -128,4 +127,3 @@ def test_write_video_falls_back_to_gif_without_imageio_ffmpeg(tmp_path, monkeypa
     assert list(tmp_path.iterdir()) == [path] and path.name == "drag.gif"
     with Image.open(path) as im:
         assert im.n_frames == 2 and im.size == (48, 32)
-

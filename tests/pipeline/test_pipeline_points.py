@@ -32,17 +32,20 @@ def test_malformed_json_reports_line_and_column():
         parse_points('{\n  "handles": [[1, 2]],\n  "targets" [[3, 4]]\n}', source="pts.json")
 
 
-@pytest.mark.parametrize("text, message", [
-    ('{"handles": [[1, 2], [3, 4]], "targets": [[5, 6]]}', "2 handles but 1 targets"),
-    ('{"handles": [], "targets": []}', "no drag points"),
-    ('{"handles": [[1, "a"]], "targets": [[5, 6]]}', r"handles\[0\] must be a pair of numbers"),
-    ('{"handles": [[1, 2, 3]], "targets": [[5, 6]]}', "pair of numbers"),
-    ('{"handles": [[1, 2]]}', "expected"),
-    ('{"handles": [[1, 2]], "targets": [[5, 6]], "colour": 1}', "unknown key"),
-    ('[{"handle": [1, 2]}]', r"points\[0\] must be an object"),
-    ('42', "expected a JSON object or list"),
-    ('{"handles": [[1, 2]], "targets": [[5, 6]], "mask": 3}', "mask"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"handles": [[1, 2], [3, 4]], "targets": [[5, 6]]}', "2 handles but 1 targets"),
+        ('{"handles": [], "targets": []}', "no drag points"),
+        ('{"handles": [[1, "a"]], "targets": [[5, 6]]}', r"handles\[0\] must be a pair of numbers"),
+        ('{"handles": [[1, 2, 3]], "targets": [[5, 6]]}', "pair of numbers"),
+        ('{"handles": [[1, 2]]}', "expected"),
+        ('{"handles": [[1, 2]], "targets": [[5, 6]], "colour": 1}', "unknown key"),
+        ('[{"handle": [1, 2]}]', r"points\[0\] must be an object"),
+        ("42", "expected a JSON object or list"),
+        ('{"handles": [[1, 2]], "targets": [[5, 6]], "mask": 3}', "mask"),
+    ],
+)
 def test_bad_points_are_rejected(text, message):
     with pytest.raises(PointsError, match=message):
         parse_points(text)

@@ -32,7 +32,7 @@ def _with_out(words: list[str], out: Path, cache: Path) -> list[str]:
     words = list(words)
     if "--out" in words:
         i = words.index("--out")
-        del words[i:i + 2]
+        del words[i : i + 2]
     return [*words, "--out", str(out), "--cache-dir", str(cache)]
 
 
@@ -93,25 +93,44 @@ def test_main_command_runs_with_the_network_blocked(tmp_path):
     guard = tmp_path / "guard"
     guard.mkdir()
     (guard / "sitecustomize.py").write_text(_NO_NETWORK)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(guard), str(REPO)]),
-           "TORCH_HOME": str(tmp_path / "torch_home"),             # no torchvision cache
-           "DRAGGAN_CHECKPOINTS": str(tmp_path / "checkpoints"),   # no downloaded checkpoints
-           "DRAGGAN_CACHE_DIR": str(tmp_path / "cache")}            # no cached inversion
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(guard), str(REPO)]),
+        "TORCH_HOME": str(tmp_path / "torch_home"),  # no torchvision cache
+        "DRAGGAN_CHECKPOINTS": str(tmp_path / "checkpoints"),  # no downloaded checkpoints
+        "DRAGGAN_CACHE_DIR": str(tmp_path / "cache"),
+    }  # no cached inversion
     env.pop("DRAGGAN_OFFLINE", None)  # not told: the run must simply never connect
     out = tmp_path / "out"
     main_command = _readme_commands()[0]
     assert main_command == ["--image", "examples/astronaut.png", "--points", "examples/astronaut_points.json"]
-    done = subprocess.run([sys.executable, "run_pipeline.py", *main_command, "--out", str(out), "--quiet"],
-                          cwd=REPO, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "run_pipeline.py", *main_command, "--out", str(out), "--quiet"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
-    names = {"edited.png", "aligned.png", "reconstruction.png", "edited_crop.png", "comparison.png", "latents.pt",
-             "report.json"}
+    names = {
+        "edited.png",
+        "aligned.png",
+        "reconstruction.png",
+        "edited_crop.png",
+        "comparison.png",
+        "latents.pt",
+        "report.json",
+    }
     assert names <= {p.name for p in out.iterdir()}
     report = json.loads((out / "report.json").read_text())
     assert report["checkpoint"]["name"] == "face-64" and report["metrics"]["reconstruction"]["lpips"] is not None
     # The guard really was active in the subprocess.
-    probe = subprocess.run([sys.executable, "-c", "import socket; socket.create_connection(('127.0.0.1', 9))"],
-                           env=env, capture_output=True, text=True)
+    probe = subprocess.run(
+        [sys.executable, "-c", "import socket; socket.create_connection(('127.0.0.1', 9))"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert "network blocked by the test" in probe.stderr
 
 

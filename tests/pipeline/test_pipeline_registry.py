@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import torch
 import pytest
+import torch
 
 from pipeline import registry
 from pipeline.errors import UnknownCheckpointError
 from pipeline.registry import (
     DEFAULT_CHECKPOINT,
-    PACKAGES_ROOT,
     OFFLINE_CHECKPOINT,
+    PACKAGES_ROOT,
     REGISTRY,
     build_random_generator,
     domain_warning,
@@ -75,6 +75,7 @@ def test_registered_file_already_present_is_used(tmp_path):
 
 def _sha256(data: bytes) -> str:
     import hashlib
+
     return hashlib.sha256(data).hexdigest()
 
 
@@ -125,8 +126,9 @@ def test_every_registered_url_is_https_and_every_hash_is_well_formed():
     with pytest.raises(ValueError, match="https"):
         registry.CheckpointInfo("x", "x.pkl", "http://example.com/x.pkl", "nvlabs-pkl", "face", 256, "test")
     with pytest.raises(ValueError, match="64 lowercase hex"):
-        registry.CheckpointInfo("x", "x.pkl", "https://example.com/x.pkl", "nvlabs-pkl", "face", 256, "test",
-                                sha256="abc")
+        registry.CheckpointInfo(
+            "x", "x.pkl", "https://example.com/x.pkl", "nvlabs-pkl", "face", 256, "test", sha256="abc"
+        )
 
 
 def test_failed_download_leaves_nothing(tmp_path):
@@ -138,8 +140,16 @@ def test_failed_download_leaves_nothing(tmp_path):
 
 def test_registry_download_through_a_local_url(tmp_path, monkeypatch, tiny_checkpoint):
     # Point a registry entry at a file:// URL: the whole resolve -> download -> load path runs offline.
-    info = registry.CheckpointInfo("tiny-test", "tiny.pt", tiny_checkpoint.as_uri(), "native", "none", 32, "test",
-                                   sha256=_sha256(tiny_checkpoint.read_bytes()))
+    info = registry.CheckpointInfo(
+        "tiny-test",
+        "tiny.pt",
+        tiny_checkpoint.as_uri(),
+        "native",
+        "none",
+        32,
+        "test",
+        sha256=_sha256(tiny_checkpoint.read_bytes()),
+    )
     monkeypatch.setitem(REGISTRY, "tiny-test", info)
     folder = tmp_path / "checkpoints"
     resolved = resolve_checkpoint("tiny-test", folder, progress=False)
@@ -172,8 +182,17 @@ def test_domain_warning():
 def test_packaged_file_is_found_without_download(tmp_path, monkeypatch, tiny_checkpoint):
     # A model shipped inside the installed packages wins over the checkpoints folder and is never downloaded.
     monkeypatch.setattr(registry, "PACKAGES_ROOT", tiny_checkpoint.parent)
-    info = registry.CheckpointInfo("packaged-test", "tiny.pt", None, "native", "face", 32, "test",
-                                   face_preset="ffhq", packaged=tiny_checkpoint.name)
+    info = registry.CheckpointInfo(
+        "packaged-test",
+        "tiny.pt",
+        None,
+        "native",
+        "face",
+        32,
+        "test",
+        face_preset="ffhq",
+        packaged=tiny_checkpoint.name,
+    )
     monkeypatch.setitem(REGISTRY, "packaged-test", info)
     resolved = resolve_checkpoint("packaged-test", tmp_path / "empty", allow_download=False)
     assert resolved.path == tiny_checkpoint and not resolved.downloaded
@@ -183,8 +202,9 @@ def test_packaged_file_is_found_without_download(tmp_path, monkeypatch, tiny_che
 
 
 def test_registry_download_with_a_wrong_hash_fails_and_leaves_the_folder_empty(tmp_path, monkeypatch, tiny_checkpoint):
-    info = registry.CheckpointInfo("tiny-bad", "tiny.pt", tiny_checkpoint.as_uri(), "native", "none", 32, "test",
-                                   sha256="f" * 64)
+    info = registry.CheckpointInfo(
+        "tiny-bad", "tiny.pt", tiny_checkpoint.as_uri(), "native", "none", 32, "test", sha256="f" * 64
+    )
     monkeypatch.setitem(REGISTRY, "tiny-bad", info)
     folder = tmp_path / "checkpoints"
     with pytest.raises(MissingWeightsError, match="wrong SHA-256"):

@@ -13,9 +13,19 @@ import numpy as np
 import pytest
 import torch
 
-from stylegan import (CheckpointError, DragPipelineError, Generator, detect_format, export_mmagic_state_dict,
-                      export_rosinality_checkpoint, generator_from_dict, generator_to_dict, infer_config, load_generator,
-                      save_generator)
+from stylegan import (
+    CheckpointError,
+    DragPipelineError,
+    Generator,
+    detect_format,
+    export_mmagic_state_dict,
+    export_rosinality_checkpoint,
+    generator_from_dict,
+    generator_to_dict,
+    infer_config,
+    load_generator,
+    save_generator,
+)
 from stylegan.checkpoints import MMAGIC_NOISE_SEED, NATIVE_FORMAT
 
 
@@ -39,6 +49,7 @@ def G(tiny_generator_factory) -> Generator:
 
 
 # ----------------------------------------------------------------------------- native
+
 
 def test_native_round_trip_is_bit_exact(G, tmp_path):
     path = save_generator(G, tmp_path / "g.pt")
@@ -118,8 +129,12 @@ def nvlabs_pickler(monkeypatch):
 
     EasyDict.__module__, EasyDict.__qualname__ = "dnnlib.util", "EasyDict"
     util.EasyDict = EasyDict
-    for name, module in (("torch_utils", types.ModuleType("torch_utils")), ("torch_utils.persistence", persistence),
-                         ("dnnlib", types.ModuleType("dnnlib")), ("dnnlib.util", util)):
+    for name, module in (
+        ("torch_utils", types.ModuleType("torch_utils")),
+        ("torch_utils.persistence", persistence),
+        ("dnnlib", types.ModuleType("dnnlib")),
+        ("dnnlib.util", util),
+    ):
         monkeypatch.setitem(sys.modules, name, module)
 
     class Persistent:
@@ -129,27 +144,41 @@ def nvlabs_pickler(monkeypatch):
         def __reduce__(self):
             state = dict(self.module.__dict__)
             state["_modules"] = collections.OrderedDict(
-                (name, Persistent(child)) for name, child in self.module._modules.items())
+                (name, Persistent(child)) for name, child in self.module._modules.items()
+            )
             state["_init_args"] = ()
             state["_init_kwargs"] = self.init_kwargs
-            meta = dict(type="class", version=6, module_src=DUMMY_MODULE_SRC,
-                        class_name=type(self.module).__name__, state=state)
+            meta = dict(
+                type="class", version=6, module_src=DUMMY_MODULE_SRC, class_name=type(self.module).__name__, state=state
+            )
             return (_reconstruct_persistent_obj, (meta,))
 
     def write(path, G: Generator, extra: dict | None = None, top_level_G: bool = False, protocol: int = 4):
         cfg = G.init_kwargs
-        init_kwargs = dict(z_dim=cfg["z_dim"], c_dim=cfg["c_dim"], w_dim=cfg["w_dim"],
-                           img_resolution=cfg["img_resolution"], img_channels=cfg["img_channels"],
-                           mapping_kwargs=EasyDict(num_layers=cfg["mapping_layers"]),
-                           synthesis_kwargs=EasyDict(channel_base=cfg["channel_base"],
-                                                     channel_max=cfg["channel_max"],
-                                                     num_fp16_res=cfg["num_fp16_res"],
-                                                     conv_clamp=cfg["conv_clamp"]))
+        init_kwargs = dict(
+            z_dim=cfg["z_dim"],
+            c_dim=cfg["c_dim"],
+            w_dim=cfg["w_dim"],
+            img_resolution=cfg["img_resolution"],
+            img_channels=cfg["img_channels"],
+            mapping_kwargs=EasyDict(num_layers=cfg["mapping_layers"]),
+            synthesis_kwargs=EasyDict(
+                channel_base=cfg["channel_base"],
+                channel_max=cfg["channel_max"],
+                num_fp16_res=cfg["num_fp16_res"],
+                conv_clamp=cfg["conv_clamp"],
+            ),
+        )
         obj = Persistent(G, init_kwargs)
         if not top_level_G:
-            obj = {"G": Persistent(G, init_kwargs), "D": None, "G_ema": obj, "augment_pipe": None,
-                   "training_set_kwargs": EasyDict(path="data.zip", resolution=cfg["img_resolution"]),
-                   **(extra or {})}
+            obj = {
+                "G": Persistent(G, init_kwargs),
+                "D": None,
+                "G_ema": obj,
+                "augment_pipe": None,
+                "training_set_kwargs": EasyDict(path="data.zip", resolution=cfg["img_resolution"]),
+                **(extra or {}),
+            }
         with open(path, "wb") as f:
             pickle.dump(obj, f, protocol=protocol)
         return path
@@ -199,6 +228,7 @@ class _Payload:
 def _payloads(target):
     import builtins
     import subprocess
+
     return {
         "os.system": _Payload(os.system, (f"touch {target}",)),
         "builtins.open": _Payload(builtins.open, (str(target), "w")),
@@ -208,8 +238,7 @@ def _payloads(target):
     }
 
 
-@pytest.mark.parametrize("name", ["os.system", "builtins.open", "builtins.eval", "builtins.exec",
-                                  "subprocess.Popen"])
+@pytest.mark.parametrize("name", ["os.system", "builtins.open", "builtins.eval", "builtins.exec", "subprocess.Popen"])
 def test_malicious_nvlabs_pickle_is_refused_and_runs_nothing(G, nvlabs_pickler, tmp_path, name):
     target = tmp_path / "pwned"
     payload = _payloads(target)[name]
@@ -256,6 +285,7 @@ def test_non_skip_architecture_is_refused(G, nvlabs_pickler, tmp_path):
 
 # ----------------------------------------------------------------------------- legacy TensorFlow pickles
 
+
 def _tf_variables(G: Generator) -> tuple[dict, dict]:
     """Inverse of NVlabs legacy.py's variable map (TF layouts), for a synthetic TF pickle."""
     sd = {k: v.numpy() for k, v in G.state_dict().items()}
@@ -283,7 +313,7 @@ def _tf_variables(G: Generator) -> tuple[dict, dict]:
     layer("4x4/Conv", "synthesis.b4.conv1", 0)
     torgb("4x4/ToRGB", "synthesis.b4.torgb")
     for log2 in range(3, G.img_resolution.bit_length()):
-        r = 2 ** log2
+        r = 2**log2
         layer(f"{r}x{r}/Conv0_up", f"synthesis.b{r}.conv0", 2 * log2 - 5, flip=True)
         layer(f"{r}x{r}/Conv1", f"synthesis.b{r}.conv1", 2 * log2 - 4)
         torgb(f"{r}x{r}/ToRGB", f"synthesis.b{r}.torgb")
@@ -295,9 +325,15 @@ def test_tensorflow_pickle_loads(G, monkeypatch, tmp_path):
 
     class Network:  # mimics dnnlib.tflib.network.Network's pickled state
         def __init__(self, name, variables, components, static_kwargs):
-            self.state = dict(version=4, name=name, static_kwargs=static_kwargs, components=components,
-                              build_module_src=DUMMY_MODULE_SRC, build_func_name="G_main",
-                              variables=list(variables.items()))
+            self.state = dict(
+                version=4,
+                name=name,
+                static_kwargs=static_kwargs,
+                components=components,
+                build_module_src=DUMMY_MODULE_SRC,
+                build_func_name="G_main",
+                variables=list(variables.items()),
+            )
 
         def __getstate__(self):
             return self.state
@@ -308,12 +344,23 @@ def test_tensorflow_pickle_loads(G, monkeypatch, tmp_path):
         monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
     monkeypatch.setitem(sys.modules, "dnnlib.tflib.network", network_module)
     mapping, synthesis, top = _tf_variables(G)
-    kwargs = dict(resolution=32, num_channels=3, label_size=0, fmap_base=G.init_kwargs["channel_base"] // 2,
-                  fmap_max=G.init_kwargs["channel_max"], mapping_layers=2, architecture="skip")
+    kwargs = dict(
+        resolution=32,
+        num_channels=3,
+        label_size=0,
+        fmap_base=G.init_kwargs["channel_base"] // 2,
+        fmap_max=G.init_kwargs["channel_max"],
+        mapping_layers=2,
+        architecture="skip",
+    )
 
     def make(name):
-        return Network(name, top, {"mapping": Network("G_mapping", mapping, {}, {}),
-                                   "synthesis": Network("G_synthesis", synthesis, {}, {})}, kwargs)
+        return Network(
+            name,
+            top,
+            {"mapping": Network("G_mapping", mapping, {}, {}), "synthesis": Network("G_synthesis", synthesis, {}, {})},
+            kwargs,
+        )
 
     path = tmp_path / "stylegan2-car-config-f.pkl"
     with open(path, "wb") as f:
@@ -328,6 +375,7 @@ def test_tensorflow_pickle_loads(G, monkeypatch, tmp_path):
 
 # ----------------------------------------------------------------------------- mmagic / rosinality
 
+
 def test_mmagic_state_dict_round_trip(G, tmp_path):
     sd = export_mmagic_state_dict(G)
     assert "generator_ema.module.constant_input.input" in sd
@@ -335,11 +383,13 @@ def test_mmagic_state_dict_round_trip(G, tmp_path):
     assert sd["generator_ema.module.to_rgbs.0.bias"].shape == (1, 3, 1, 1)
     # A realistic file also holds the non-EMA generator, a discriminator and FIR kernels.
     noisy = {k.replace("generator_ema.module.", "generator."): torch.randn_like(v) for k, v in sd.items()}
-    extra = {"discriminator.convs.0.0.weight": torch.randn(4, 3, 1, 1),
-             "generator_ema.module.convs.0.conv.blur.kernel": torch.ones(4, 4) / 4,
-             "generator_ema.module.to_rgbs.0.upsample.kernel": torch.ones(4, 4),
-             "generator_ema.module.injected_noise_0": torch.randn(1, 1, 4, 4),
-             "generator_ema.steps": torch.tensor(3)}
+    extra = {
+        "discriminator.convs.0.0.weight": torch.randn(4, 3, 1, 1),
+        "generator_ema.module.convs.0.conv.blur.kernel": torch.ones(4, 4) / 4,
+        "generator_ema.module.to_rgbs.0.upsample.kernel": torch.ones(4, 4),
+        "generator_ema.module.injected_noise_0": torch.randn(1, 1, 4, 4),
+        "generator_ema.steps": torch.tensor(3),
+    }
     path = tmp_path / "stylegan2_lions_512_pytorch_mmagic.pth"
     torch.save({**noisy, **sd, **extra}, path)
     assert detect_format(path) == "mmagic"
@@ -408,6 +458,7 @@ def test_infer_config_from_shapes(tiny_generator_factory):
 
 # ----------------------------------------------------------------------------- broken and wrong files
 
+
 def _check_error(path, *fragments):
     with pytest.raises(CheckpointError) as info:
         load_generator(path)
@@ -423,8 +474,9 @@ def test_missing_file(tmp_path):
     _check_error(tmp_path / "nope.pkl", "not found")
 
 
-@pytest.mark.parametrize("content", [b"", b"hello world, not a checkpoint\n", b"\x89PNG\r\n\x1a\n" + bytes(64),
-                                     b'{"weights": [1, 2, 3]}'])
+@pytest.mark.parametrize(
+    "content", [b"", b"hello world, not a checkpoint\n", b"\x89PNG\r\n\x1a\n" + bytes(64), b'{"weights": [1, 2, 3]}']
+)
 def test_garbage_files(tmp_path, content):
     path = tmp_path / "g.pkl"
     path.write_bytes(content)

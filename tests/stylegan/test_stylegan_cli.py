@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _read_png(path: Path) -> np.ndarray:
     from PIL import Image
+
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"))
 
@@ -43,8 +44,22 @@ def test_generate_writes_pngs_for_every_format(tiny_generator_factory, tmp_path,
     else:
         torch.save(export_rosinality_checkpoint(G), ckpt)
     out = tmp_path / "out"
-    status = generate_main(["--checkpoint", str(ckpt), "--seeds", "0-2", "--out", str(out), "--trunc", "0.7",
-                            "--device", "cpu", "--noise-mode", "none"])
+    status = generate_main(
+        [
+            "--checkpoint",
+            str(ckpt),
+            "--seeds",
+            "0-2",
+            "--out",
+            str(out),
+            "--trunc",
+            "0.7",
+            "--device",
+            "cpu",
+            "--noise-mode",
+            "none",
+        ]
+    )
     assert status == 0
     files = sorted(out.glob("*.png"))
     assert [f.name for f in files] == ["seed0000.png", "seed0001.png", "seed0002.png"]
@@ -67,14 +82,17 @@ def test_generate_conditional_needs_class(tiny_generator_factory, tmp_path, caps
     assert (tmp_path / "o" / "seed0000.png").exists()
 
 
-@pytest.mark.parametrize("args,fragment", [
-    (["--seeds", "0", "--out", "o"], "--checkpoint"),
-    (["--checkpoint", "{missing}", "--seeds", "0", "--out", "o"], "not found"),
-    (["--checkpoint", "{garbage}", "--seeds", "0", "--out", "o"], "not a recognised checkpoint"),
-    (["--checkpoint", "{garbage}", "--seeds", "x-y", "--out", "o"], "bad seed list"),
-    (["--checkpoint", "{garbage}", "--seeds", "0", "--out", "o", "--noise-mode", "loud"], "noise-mode"),
-    (["--checkpoint", "{garbage}", "--seeds", "0", "--out", "o", "--trunc", "lots"], "--trunc"),
-])
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["--seeds", "0", "--out", "o"], "--checkpoint"),
+        (["--checkpoint", "{missing}", "--seeds", "0", "--out", "o"], "not found"),
+        (["--checkpoint", "{garbage}", "--seeds", "0", "--out", "o"], "not a recognised checkpoint"),
+        (["--checkpoint", "{garbage}", "--seeds", "x-y", "--out", "o"], "bad seed list"),
+        (["--checkpoint", "{garbage}", "--seeds", "0", "--out", "o", "--noise-mode", "loud"], "noise-mode"),
+        (["--checkpoint", "{garbage}", "--seeds", "0", "--out", "o", "--trunc", "lots"], "--trunc"),
+    ],
+)
 def test_generate_bad_input_is_one_line_exit_2(tmp_path, capsys, args, fragment):
     garbage = tmp_path / "garbage.pkl"
     garbage.write_bytes(b"not a model")
@@ -91,9 +109,24 @@ def test_generate_module_entry_point_in_subprocess(tmp_path):
     garbage = tmp_path / "g.pt"
     garbage.write_bytes(b"PK\x03\x04 truncated zip")
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-m", "stylegan.generate", "--checkpoint", str(garbage), "--seeds",
-                           "0-3", "--out", str(tmp_path / "o")], capture_output=True, text=True, env=env,
-                          cwd=tmp_path, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stylegan.generate",
+            "--checkpoint",
+            str(garbage),
+            "--seeds",
+            "0-3",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
     assert str(garbage) in proc.stderr
@@ -106,6 +139,7 @@ def test_bench_rows_hold_measured_values_and_the_table_prints_them(capsys):
 
     from stylegan.bench import format_table, run_bench
     from stylegan.bench import main as bench_main
+
     results = run_bench(torch.device("cpu"), [16], repeats=2, channel_max=16, until_res=8)
     assert [(r.res, r.mode, r.batch) for r in results] == [(16, "full", 1), (16, "features<=8", 1)]
     for r in results:
@@ -115,6 +149,7 @@ def test_bench_rows_hold_measured_values_and_the_table_prints_them(capsys):
     table = format_table(results, torch.device("cpu"), 16)
     for r in results:
         assert f"| {r.res} | {r.mode} | {r.batch} | {r.time_ms:.1f} | {r.peak_mib:.1f} | {r.mem_kind} |" in table
-    assert bench_main(["--device", "cpu", "--res", "16", "--repeats", "1", "--channel-max", "16",
-                       "--until-res", "8"]) == 0
+    assert (
+        bench_main(["--device", "cpu", "--res", "16", "--repeats", "1", "--channel-max", "16", "--until-res", "8"]) == 0
+    )
     assert "| 16 | features<=8 | 1 |" in capsys.readouterr().out

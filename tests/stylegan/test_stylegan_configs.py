@@ -16,8 +16,16 @@ from training.config import TrainConfig
 from training.prepare import PrepareConfig
 from training.report import FaceRateConfig
 
-CONFIGS = [AlignConfig, PasteConfig, InversionConfig, DragConfig, PipelineConfig, TrainConfig, PrepareConfig,
-           FaceRateConfig]
+CONFIGS = [
+    AlignConfig,
+    PasteConfig,
+    InversionConfig,
+    DragConfig,
+    PipelineConfig,
+    TrainConfig,
+    PrepareConfig,
+    FaceRateConfig,
+]
 FLAT = [c for c in CONFIGS if c is not PipelineConfig]  # PipelineConfig nests the stage configs
 
 
@@ -28,8 +36,11 @@ def test_configs_are_frozen_and_replace_validates(cls):
     with pytest.raises(dataclasses.FrozenInstanceError):
         setattr(config, field, getattr(config, field))
     # `replace` runs __post_init__ again: a value of the wrong type is refused with the project's error.
-    numeric = next(f.name for f in dataclasses.fields(cls)
-                   if isinstance(getattr(config, f.name), (int, float)) and not isinstance(getattr(config, f.name), bool))
+    numeric = next(
+        f.name
+        for f in dataclasses.fields(cls)
+        if isinstance(getattr(config, f.name), (int, float)) and not isinstance(getattr(config, f.name), bool)
+    )
     with pytest.raises(DragPipelineError):
         dataclasses.replace(config, **{numeric: "not a number"})
 

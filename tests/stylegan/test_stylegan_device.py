@@ -14,7 +14,7 @@ def test_peak_memory_sees_a_temporary_allocation_that_is_freed_inside_the_block(
     if "VmHWM" not in mem.kind:
         pytest.skip("the peak RSS can only be reset on Linux (/proc/self/clear_refs)")
     with mem:
-        x = torch.ones(64 * 2 ** 20 // 4)  # 64 MiB, touched
+        x = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched
         del x
     assert mem.delta_mib >= 60 and mem.peak_mib >= mem.base_mib + 60
     with PeakMemory(torch.device("cpu")) as quiet:

@@ -40,9 +40,19 @@ def test_exit_code_follows_the_class_not_valueerror():
 
 
 def test_every_project_error_has_a_bad_input_or_missing_weights_code():
-    for module in ("align", "inversion", "draggan", "pipeline.errors", "pipeline.jobs", "pipeline.batch",
-                   "training.prepare", "training.report", "training.dataset", "training.config",
-                   "training.augment"):
+    for module in (
+        "align",
+        "inversion",
+        "draggan",
+        "pipeline.errors",
+        "pipeline.jobs",
+        "pipeline.batch",
+        "training.prepare",
+        "training.report",
+        "training.dataset",
+        "training.config",
+        "training.augment",
+    ):
         importlib.import_module(module)
     classes = _all_subclasses(DragPipelineError)
     assert len(classes) >= 10

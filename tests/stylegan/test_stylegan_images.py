@@ -185,7 +185,7 @@ def test_pil_global_limit_is_never_changed(tmp_path, monkeypatch):
             for _ in range(20):
                 seen.append(Image.MAX_IMAGE_PIXELS)
                 if i % 2:
-                    read_image(tmp_path / "p.png", max_pixels=10 ** 12)
+                    read_image(tmp_path / "p.png", max_pixels=10**12)
                 else:
                     with pytest.raises(ImageFileError):
                         read_image(tmp_path / "p.png", max_pixels=100)

@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 
 from draggan import DragConfig, drag
-from stylegan.local import crop_features, plan_crops, supports_crops
 from draggan.motion import motion_loss
 from draggan.tracking import track_points
+from stylegan.local import crop_features, plan_crops, supports_crops
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def _crop_of(dense, origin, size, pad=64):
     padded = F.pad(dense, (pad,) * 4)
     out = []
     for ox, oy in origin.long().tolist():
-        out.append(padded[0, :, oy + pad: oy + pad + size, ox + pad: ox + pad + size])
+        out.append(padded[0, :, oy + pad : oy + pad + size, ox + pad : ox + pad + size])
     return torch.stack(out)
 
 

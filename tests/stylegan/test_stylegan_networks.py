@@ -6,18 +6,20 @@ import pytest
 import torch
 
 
-
-@pytest.mark.parametrize("img_resolution,channel_max,kwargs", [
-    (8, 16, {}),
-    (16, 32, {}),
-    (32, 32, {"img_channels": 1}),
-    (64, 24, {"mapping_layers": 3}),
-])
+@pytest.mark.parametrize(
+    "img_resolution,channel_max,kwargs",
+    [
+        (8, 16, {}),
+        (16, 32, {}),
+        (32, 32, {"img_channels": 1}),
+        (64, 24, {"mapping_layers": 3}),
+    ],
+)
 def test_forward_shapes_and_ranges(tiny_generator_factory, img_resolution, channel_max, kwargs):
     G = tiny_generator_factory(img_resolution=img_resolution, channel_max=channel_max, **kwargs)
     log2 = img_resolution.bit_length() - 1
     assert G.num_ws == 2 * log2 - 2
-    assert G.synthesis.block_resolutions == [2 ** i for i in range(2, log2 + 1)]
+    assert G.synthesis.block_resolutions == [2**i for i in range(2, log2 + 1)]
     z = torch.randn(5, G.z_dim, generator=torch.Generator().manual_seed(0))
     ws = G.mapping(z)
     assert ws.shape == (5, G.num_ws, G.w_dim) and ws.dtype == torch.float32
@@ -30,8 +32,9 @@ def test_forward_shapes_and_ranges(tiny_generator_factory, img_resolution, chann
         # Equalised learning rate keeps activations near unit scale even untrained.
         assert 0.05 < img.std().item() < 10 and img.abs().max().item() < 50
     # 'const' noise is deterministic; 'random' is not (noise strength is non-zero here).
-    G_noisy = tiny_generator_factory(img_resolution=img_resolution, channel_max=channel_max,
-                                     noise_strength=0.5, **kwargs)
+    G_noisy = tiny_generator_factory(
+        img_resolution=img_resolution, channel_max=channel_max, noise_strength=0.5, **kwargs
+    )
     ws = G_noisy.mapping(z)
     assert torch.equal(G_noisy.synthesis(ws, noise_mode="const"), G_noisy.synthesis(ws, noise_mode="const"))
     assert not torch.equal(G_noisy.synthesis(ws, noise_mode="random"), G_noisy.synthesis(ws, noise_mode="random"))

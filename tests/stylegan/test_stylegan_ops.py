@@ -9,16 +9,17 @@ import torch
 from stylegan.ops import setup_filter, upfirdn2d, upsample2d
 
 
-def reference_upfirdn2d(x: np.ndarray, f: np.ndarray, up: int, down: int, padding: tuple[int, int, int, int],
-                        gain: float) -> np.ndarray:
+def reference_upfirdn2d(
+    x: np.ndarray, f: np.ndarray, up: int, down: int, padding: tuple[int, int, int, int], gain: float
+) -> np.ndarray:
     """Loops straight from the definition: zero insertion, pad (negative = crop), true convolution, decimate."""
     left, right, top, bottom = padding
     h, w = x.shape
     u = np.zeros((h * up, w * up))
     u[::up, ::up] = x
     padded = np.zeros((h * up + max(top, 0) + max(bottom, 0), w * up + max(left, 0) + max(right, 0)))
-    padded[max(top, 0):max(top, 0) + h * up, max(left, 0):max(left, 0) + w * up] = u
-    padded = padded[max(-top, 0):padded.shape[0] - max(-bottom, 0), max(-left, 0):padded.shape[1] - max(-right, 0)]
+    padded[max(top, 0) : max(top, 0) + h * up, max(left, 0) : max(left, 0) + w * up] = u
+    padded = padded[max(-top, 0) : padded.shape[0] - max(-bottom, 0), max(-left, 0) : padded.shape[1] - max(-right, 0)]
     kh, kw = f.shape
     out = np.zeros((padded.shape[0] - kh + 1, padded.shape[1] - kw + 1))
     for i in range(out.shape[0]):
@@ -29,8 +30,10 @@ def reference_upfirdn2d(x: np.ndarray, f: np.ndarray, up: int, down: int, paddin
     return out[::down, ::down]
 
 
-@pytest.mark.parametrize("up,down,padding", [(1, 1, (0, 0, 0, 0)), (2, 1, (2, 1, 2, 1)), (1, 2, (1, 2, 0, 1)),
-                                             (2, 2, (1, 1, 2, 0)), (1, 1, (-1, 2, 1, -1))])
+@pytest.mark.parametrize(
+    "up,down,padding",
+    [(1, 1, (0, 0, 0, 0)), (2, 1, (2, 1, 2, 1)), (1, 2, (1, 2, 0, 1)), (2, 2, (1, 1, 2, 0)), (1, 1, (-1, 2, 1, -1))],
+)
 def test_upfirdn2d_matches_the_definition_for_an_asymmetric_filter(up, down, padding):
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(2, 3, 6, 7, generator=gen, dtype=torch.float64)
@@ -56,8 +59,12 @@ def test_flip_filter_turns_the_convolution_into_a_correlation():
 def test_symmetric_stylegan_filter_is_unchanged_by_the_flip():
     x = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(2))
     f = setup_filter((1, 3, 3, 1))
-    torch.testing.assert_close(upfirdn2d(x, f, up=2, padding=(2, 1, 2, 1)),
-                               upfirdn2d(x, f, up=2, padding=(2, 1, 2, 1), flip_filter=True), rtol=0, atol=0)
+    torch.testing.assert_close(
+        upfirdn2d(x, f, up=2, padding=(2, 1, 2, 1)),
+        upfirdn2d(x, f, up=2, padding=(2, 1, 2, 1), flip_filter=True),
+        rtol=0,
+        atol=0,
+    )
     assert upsample2d(x, f).shape == (1, 4, 16, 16)
 
 

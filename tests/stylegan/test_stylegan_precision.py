@@ -28,8 +28,9 @@ def _keep_global_rng():
 
 def config_f_shaped(factory, **kwargs):
     """64 px, channels min(2048 // res, 128): config-f's halving above 16 px, 8 mapping layers, noise on."""
-    return factory(img_resolution=64, w_dim=128, channel_max=128, mapping_layers=8, noise_strength=0.1, seed=3,
-                   **kwargs)
+    return factory(
+        img_resolution=64, w_dim=128, channel_max=128, mapping_layers=8, noise_strength=0.1, seed=3, **kwargs
+    )
 
 
 def _ws(G, batch=2):
@@ -61,8 +62,9 @@ def test_demodulation_coefficients_stay_fp32_under_bf16_autocast():
         from_bf16 = demodulation_coefficients(weight, styles.bfloat16())
     assert got.dtype == torch.float32 and from_bf16.dtype == torch.float32
     torch.testing.assert_close(got.double(), expected, rtol=1e-5, atol=0)
-    expected_bf16_in = (styles.bfloat16().double().square() @ weight.double().square().sum(dim=[2, 3]).t()
-                        + 1e-8).rsqrt()
+    expected_bf16_in = (
+        styles.bfloat16().double().square() @ weight.double().square().sum(dim=[2, 3]).t() + 1e-8
+    ).rsqrt()
     torch.testing.assert_close(from_bf16.double(), expected_bf16_in, rtol=1e-5, atol=0)
 
 
@@ -89,8 +91,13 @@ def test_fp16_top_blocks_run_reduced_and_stay_close_to_fp32(tiny_generator_facto
         with reduced_precision(G, dtype):
             out, feats = G.synthesis.image_and_features(ws)
             forced = G.synthesis(ws, force_fp32=True)
-    assert {res: f.dtype for res, f in feats.items()} == {4: torch.float32, 8: torch.float32, 16: torch.float32,
-                                                          32: dtype, 64: dtype}
+    assert {res: f.dtype for res, f in feats.items()} == {
+        4: torch.float32,
+        8: torch.float32,
+        16: torch.float32,
+        32: dtype,
+        64: dtype,
+    }
     assert all(f.dtype == torch.float32 for f in ref_feats.values())  # fp16 blocks are fp32 off CUDA by default
     assert all(b.reduced_dtype is None for b in G.modules() if hasattr(b, "reduced_dtype"))  # restored
     assert torch.equal(forced, ref)  # force_fp32 wins over the override

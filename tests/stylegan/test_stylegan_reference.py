@@ -20,7 +20,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 REF_DIR = os.environ.get("STYLEGAN2_REF_DIR")
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = textwrap.dedent("""
     import os, pickle, sys, tempfile, warnings
     warnings.filterwarnings("ignore")
     import torch
@@ -59,19 +59,22 @@ SCRIPT = textwrap.dedent('''
                     ref.synthesis(ws_plus, noise_mode="const", force_fp32=True)).abs().max().item())
         worst = max(worst, diff)
     print(f"MAXDIFF {worst:.3e}")
-''')
+""")
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not REF_DIR or not Path(REF_DIR, "torch_utils", "persistence.py").is_file(),
-                    reason="set STYLEGAN2_REF_DIR to an NVlabs stylegan2-ada-pytorch or stylegan3 checkout")
+@pytest.mark.skipif(
+    not REF_DIR or not Path(REF_DIR, "torch_utils", "persistence.py").is_file(),
+    reason="set STYLEGAN2_REF_DIR to an NVlabs stylegan2-ada-pytorch or stylegan3 checkout",
+)
 def test_matches_nvlabs_reference(tmp_path):
     stubs = tmp_path / "stubs"
     stubs.mkdir()
     # Their dnnlib imports `requests` (downloads only) and stylegan3 `pkg_resources` (version checks).
     (stubs / "requests.py").write_text("")
     (stubs / "pkg_resources.py").write_text(
-        "import re\ndef parse_version(v):\n    return tuple(int(x) for x in re.findall(r'\\d+', v)[:3])\n")
+        "import re\ndef parse_version(v):\n    return tuple(int(x) for x in re.findall(r'\\d+', v)[:3])\n"
+    )
     probe = subprocess.run([sys.executable, "-c", "import requests, pkg_resources"], capture_output=True)
     path_entries = ([] if probe.returncode == 0 else [str(stubs)]) + [REF_DIR, str(REPO)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(path_entries)}

@@ -17,8 +17,12 @@ def _imported_modules(path: Path) -> set[str]:
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module)
-        elif (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None))
-              in ("import_module", "__import__") and node.args and isinstance(node.args[0], ast.Constant)):
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", None)) in ("import_module", "__import__")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
             names.add(str(node.args[0].value))  # importlib.import_module("training....")
     return names
 
@@ -51,5 +55,7 @@ def test_training_imports_only_align_and_stylegan_of_the_project():
 
 def test_the_scan_finds_an_import(tmp_path):
     probe = tmp_path / "probe.py"
-    probe.write_text("import os\nfrom training.train import train\nimport importlib\nimportlib.import_module('training')\n")
+    probe.write_text(
+        "import os\nfrom training.train import train\nimport importlib\nimportlib.import_module('training')\n"
+    )
     assert {"training.train", "training", "os"} <= _imported_modules(probe)

@@ -38,20 +38,21 @@ def face64():
 @pytest.mark.slow
 def test_mouth_drag_on_a_heldout_face(face64, utkface_dir):
     G, config = face64
-    (name, alignment), = heldout_crops(utkface_dir, 64, config.align, 1)
+    ((name, alignment),) = heldout_crops(utkface_dir, 64, config.align, 1)
     inverted = invert_face(G, alignment.crop, config.inversion, methods=("pti",))
-    result = mouth_drag_test(inverted.G["pti"], inverted.ws["pti"], alignment.landmarks_crop,
-                             inverted.reconstruction["pti"], config.drag)
+    result = mouth_drag_test(
+        inverted.G["pti"], inverted.ws["pti"], alignment.landmarks_crop, inverted.reconstruction["pti"], config.drag
+    )
     assert result.converged and result.final_distance <= config.drag.stop_distance
     assert result.face_found
-    assert result.mouth_width_change > 0.5     # both corners moved out by ~1.5 px each at 64 px
-    assert result.eye_shift < 1.5             # far from the mouth, the face stays put
+    assert result.mouth_width_change > 0.5  # both corners moved out by ~1.5 px each at 64 px
+    assert result.eye_shift < 1.5  # far from the mouth, the face stays put
 
 
 def test_mouth_targets_move_outward_along_the_eye_axis():
     landmarks = np.zeros((68, 2))
-    landmarks[36:42] = (20.0, 25.0)   # right eye centre (image left)
-    landmarks[42:48] = (40.0, 25.0)   # left eye centre: eye distance 20 px along +x
+    landmarks[36:42] = (20.0, 25.0)  # right eye centre (image left)
+    landmarks[42:48] = (40.0, 25.0)  # left eye centre: eye distance 20 px along +x
     landmarks[48], landmarks[54] = (24.0, 45.0), (36.0, 45.0)
     handles, targets = mouth_targets(landmarks, 0.1)
     np.testing.assert_allclose(handles, [[24, 45], [36, 45]])
@@ -69,7 +70,7 @@ def test_edit_of_a_photo_changes_only_pixels_near_the_mouth(face64, shared_dir):
     handles, targets = mouth_targets(landmarks, 0.1)
     mouth = landmarks[48:68].mean(0)
     eye_distance = float(np.hypot(*(landmarks[36:42].mean(0) - landmarks[42:48].mean(0))))
-    yy, xx = np.mgrid[:photo.shape[0], :photo.shape[1]]
+    yy, xx = np.mgrid[: photo.shape[0], : photo.shape[1]]
     mask = np.hypot(xx - mouth[0], yy - mouth[1]) <= eye_distance
     # lambda 5 instead of the paper's 20: at 64 px the mask term otherwise holds the corners back (measured:
     # 20 moves them 0.4 px in 80 steps; 5 converges in ~60 steps and still keeps the eyes byte-identical).
@@ -77,11 +78,11 @@ def test_edit_of_a_photo_changes_only_pixels_near_the_mouth(face64, shared_dir):
     result = edit_photo(photo, handles, targets, G, config, mask_photo=mask, progress=False)
 
     changed = np.any(result.edited_photo != photo, axis=2)
-    assert changed.sum() > 500                                       # the mouth did change
+    assert changed.sum() > 500  # the mouth did change
     ys, xs = np.nonzero(changed)
     # Nothing beyond the painted region and the paste-back's feathered border (a few crop pixels).
     assert np.hypot(xs - mouth[0], ys - mouth[1]).max() <= 1.3 * eye_distance
-    assert not changed[:int(landmarks[17:27, 1].min())].any()            # brows, forehead, hair, background above
+    assert not changed[: int(landmarks[17:27, 1].min())].any()  # brows, forehead, hair, background above
     eyes = landmarks[36:48]
     x0, y0 = (eyes.min(0) - 0.2 * eye_distance).astype(int)
     x1, y1 = (eyes.max(0) + 0.2 * eye_distance).astype(int)

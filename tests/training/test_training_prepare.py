@@ -50,8 +50,22 @@ def test_prepare_cli_jpeg_output(tmp_path, utkface_dir):
     images = tmp_path / "photos"
     images.mkdir()
     (images / name).write_bytes((utkface_dir / name).read_bytes())
-    assert main(["--images", str(images), "--out", str(tmp_path / "out"), "--size", "32", "--format", "jpg",
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "--images",
+                str(images),
+                "--out",
+                str(tmp_path / "out"),
+                "--size",
+                "32",
+                "--format",
+                "jpg",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     from PIL import Image
 
     with Image.open(tmp_path / "out" / (name.rsplit(".", 1)[0] + ".jpg")) as crop:
@@ -78,6 +92,7 @@ def test_prepare_write_holdout_regenerates_the_committed_list(tmp_path, utkface_
 
 
 # ----------------------------------------------------------------------------- face-rate proxy
+
 
 class _ImageGenerator(torch.nn.Module):
     """Stands in for a generator: returns the same image for every latent."""

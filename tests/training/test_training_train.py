@@ -47,10 +47,22 @@ from training.train import (
     update_ema,
 )
 
-TINY = TrainConfig(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=16, batch=4,
-                   r1_interval=2, kimg=0.016, snapshot_kimg=0.008, log_every=2, holdout=None, device="cpu",
-                   export_half=True)
-
+TINY = TrainConfig(
+    resolution=16,
+    z_dim=16,
+    w_dim=16,
+    mapping_layers=2,
+    channel_base=256,
+    channel_max=16,
+    batch=4,
+    r1_interval=2,
+    kimg=0.016,
+    snapshot_kimg=0.008,
+    log_every=2,
+    holdout=None,
+    device="cpu",
+    export_half=True,
+)
 
 
 def _write_images(folder, count=6, size=20, seed=0, names=None):
@@ -73,6 +85,7 @@ def data_dir(tmp_path):
 
 
 # ----------------------------------------------------------------------------- augmentation
+
 
 @pytest.mark.parametrize("op", [rand_brightness, rand_saturation, rand_contrast, rand_translation, rand_cutout])
 def test_each_augmentation_keeps_shape_and_is_differentiable(op):
@@ -137,6 +150,7 @@ def test_bad_policy_is_refused():
 
 # ----------------------------------------------------------------------------- discriminator
 
+
 def test_discriminator_shapes_names_and_gradients():
     D = Discriminator(32, channel_base=256, channel_max=32, mbstd_group_size=4)
     img = torch.randn(8, 3, 32, 32, requires_grad=True)
@@ -146,8 +160,18 @@ def test_discriminator_shapes_names_and_gradients():
     assert torch.isfinite(grad).all() and grad.abs().sum() > 0
     keys = set(D.state_dict())
     # NVlabs stylegan2-ada-pytorch names (resnet architecture).
-    for key in ("b32.fromrgb.weight", "b32.conv0.weight", "b32.conv1.bias", "b32.skip.weight", "b8.skip.weight",
-                "b4.conv.weight", "b4.fc.weight", "b4.out.weight", "b4.out.bias", "b32.resample_filter"):
+    for key in (
+        "b32.fromrgb.weight",
+        "b32.conv0.weight",
+        "b32.conv1.bias",
+        "b32.skip.weight",
+        "b8.skip.weight",
+        "b4.conv.weight",
+        "b4.fc.weight",
+        "b4.out.weight",
+        "b4.out.bias",
+        "b32.resample_filter",
+    ):
         assert key in keys
     assert "b16.fromrgb.weight" not in keys and "b32.skip.bias" not in keys
     assert D.b4.out.weight.shape == (1, D.channels[4])
@@ -178,6 +202,7 @@ def test_discriminator_downsampling_halves_resolution_and_keeps_constants():
 
 
 # ----------------------------------------------------------------------------- data set
+
 
 def test_dataset_reads_resizes_flips_and_caches(tmp_path):
     folder = _write_images(tmp_path / "d", count=3, size=24)
@@ -246,13 +271,22 @@ def test_make_holdout_list_is_deterministic_and_order_free():
 
 # ----------------------------------------------------------------------------- config
 
+
 def test_config_validation_and_heuristics():
     assert r1_gamma_heuristic(128, 32) == pytest.approx(0.1024)
     config = TrainConfig()
     assert config.effective_r1_gamma == pytest.approx(0.1024) and config.effective_ema_kimg == 10
     assert config.resolution == 128 and config.betas == (0.0, 0.99)
-    for bad in (dict(resolution=100), dict(batch=6), dict(amp="fp8"), dict(augment="color,zoom"),
-                dict(betas=(0.0, 1.0)), dict(kimg=-1), dict(style_mixing_prob=1.5), dict(batch=0)):
+    for bad in (
+        dict(resolution=100),
+        dict(batch=6),
+        dict(amp="fp8"),
+        dict(augment="color,zoom"),
+        dict(betas=(0.0, 1.0)),
+        dict(kimg=-1),
+        dict(style_mixing_prob=1.5),
+        dict(batch=0),
+    ):
         with pytest.raises(ValueError):
             dataclasses.replace(config, **bad)
     with pytest.raises(TrainError, match="multiple of mbstd_group"):
@@ -265,10 +299,11 @@ def test_default_model_fits_25_mb_in_fp16(tmp_path):
     G, _ = build_networks(TrainConfig())
     assert G.img_resolution == 128 and G.synthesis.channels[128] == 64
     path = save_generator(G, tmp_path / "g16.pt", half=True)
-    assert path.stat().st_size < 25 * 2 ** 20
+    assert path.stat().st_size < 25 * 2**20
 
 
 # ----------------------------------------------------------------------------- training
+
 
 def test_losses_are_finite_and_r1_runs_on_the_lazy_interval(tmp_path, data_dir):
     config = dataclasses.replace(TINY, kimg=0.02, r1_interval=2)  # 5 steps
@@ -364,8 +399,13 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path, data_dir):
 def test_resume_refuses_a_different_architecture(tmp_path, data_dir):
     train(dataclasses.replace(TINY, kimg=0.004), data_dir, tmp_path / "run", progress=False)
     with pytest.raises(TrainError, match="channel_max"):
-        train(dataclasses.replace(TINY, channel_max=8), data_dir, tmp_path / "run", resume=tmp_path / "run",
-              progress=False)
+        train(
+            dataclasses.replace(TINY, channel_max=8),
+            data_dir,
+            tmp_path / "run",
+            resume=tmp_path / "run",
+            progress=False,
+        )
     with pytest.raises(TrainError, match="not found"):
         load_train_state(tmp_path / "nothing.pt")
 
@@ -386,8 +426,9 @@ def test_time_limit_stops_cleanly_and_resumes(tmp_path, data_dir):
 
 def test_dataloader_path_gives_the_cached_batches(tmp_path, data_dir):
     cached = train(dataclasses.replace(TINY, kimg=0.008), data_dir, tmp_path / "a", progress=False)
-    loaded = train(dataclasses.replace(TINY, kimg=0.008, cache_images=False, workers=0), data_dir, tmp_path / "b",
-                   progress=False)
+    loaded = train(
+        dataclasses.replace(TINY, kimg=0.008, cache_images=False, workers=0), data_dir, tmp_path / "b", progress=False
+    )
     assert cached.losses == loaded.losses
 
 
@@ -406,14 +447,47 @@ def test_exported_checkpoints_load_as_the_ema_generator(tmp_path, data_dir):
 
 def test_cli_trains_and_resumes(tmp_path, data_dir, capsys):
     out = tmp_path / "cli"
-    tiny_args = ["--resolution", "16", "--z-dim", "16", "--w-dim", "16", "--mapping-layers", "2",
-                 "--channel-base", "256", "--channel-max", "16", "--batch", "4", "--device", "cpu", "--no-holdout",
-                 "--snapshot-kimg", "0.004", "--no-progress"]
+    tiny_args = [
+        "--resolution",
+        "16",
+        "--z-dim",
+        "16",
+        "--w-dim",
+        "16",
+        "--mapping-layers",
+        "2",
+        "--channel-base",
+        "256",
+        "--channel-max",
+        "16",
+        "--batch",
+        "4",
+        "--device",
+        "cpu",
+        "--no-holdout",
+        "--snapshot-kimg",
+        "0.004",
+        "--no-progress",
+    ]
     assert main(["--data", str(data_dir), "--out", str(out), "--kimg", "0.004", *tiny_args]) == 0
     assert "final:" in capsys.readouterr().out
     # Resume takes every setting from the state; only --kimg changes.
-    assert main(["--data", str(data_dir), "--out", str(out), "--resume", str(out / "latest.pt"),
-                 "--kimg", "0.008", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "--data",
+                str(data_dir),
+                "--out",
+                str(out),
+                "--resume",
+                str(out / "latest.pt"),
+                "--kimg",
+                "0.008",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert load_train_state(out)["step"] == 2
     assert main(["--data", str(tmp_path / "missing"), "--out", str(out), "--kimg", "0.004", *tiny_args]) == 2
 
@@ -423,8 +497,13 @@ def test_ada_moves_p_by_the_nvlabs_step_towards_the_target(data_dir):
     trainer = Trainer(config, torch.device("cpu"))
     delta = config.batch * config.ada_interval / (config.ada_kimg * 1000)  # 0.16 per adjustment
     assert float(trainer.augment_p) == 0.0
-    for logits, expected in ((torch.ones(4, 1), delta), (torch.ones(4, 1), 2 * delta),
-                             (-torch.ones(4, 1), delta), (torch.zeros(4, 1), 0.0), (torch.zeros(4, 1), 0.0)):
+    for logits, expected in (
+        (torch.ones(4, 1), delta),
+        (torch.ones(4, 1), 2 * delta),
+        (-torch.ones(4, 1), delta),
+        (torch.zeros(4, 1), 0.0),
+        (torch.zeros(4, 1), 0.0),
+    ):
         for _ in range(config.ada_interval):  # r_t over one interval: 1 (overfitting), -1, 0 (chance)
             trainer._adapt_augment(logits, config.batch)
             trainer.step += 1
@@ -470,9 +549,32 @@ def test_ctrl_c_saves_a_resumable_state_and_exits_130(tmp_path, data_dir, capsys
 
     monkeypatch.setattr(Trainer, "train_step", step_then_ctrl_c)
     out = tmp_path / "cli"
-    tiny_args = ["--resolution", "16", "--z-dim", "16", "--w-dim", "16", "--mapping-layers", "2",
-                 "--channel-base", "256", "--channel-max", "16", "--batch", "4", "--device", "cpu", "--no-holdout",
-                 "--r1-interval", "2", "--log-every", "2", "--snapshot-kimg", "0.008", "--no-progress"]
+    tiny_args = [
+        "--resolution",
+        "16",
+        "--z-dim",
+        "16",
+        "--w-dim",
+        "16",
+        "--mapping-layers",
+        "2",
+        "--channel-base",
+        "256",
+        "--channel-max",
+        "16",
+        "--batch",
+        "4",
+        "--device",
+        "cpu",
+        "--no-holdout",
+        "--r1-interval",
+        "2",
+        "--log-every",
+        "2",
+        "--snapshot-kimg",
+        "0.008",
+        "--no-progress",
+    ]
     assert main(["--data", str(data_dir), "--out", str(out), "--kimg", "0.016", *tiny_args]) == 130
     captured = capsys.readouterr()
     assert captured.err.strip().splitlines()[-1] == "error: interrupted"
