@@ -35,7 +35,9 @@ class DragConfig:
     stop_distance: float | None = None  # stop when every handle is this close to its target (image px);
     # None = max(2, 2 * R / 512) (official renderer)
     w_space: str = "w+"  # 'w+': optimise each of the first rows; 'w': one w repeated into them
-    frame_every: int = 0  # render a full image every k steps for a progress video, 0 = never
+    frame_every: int = 0  # render a full image every k steps (the callback's live preview), 0 = never
+    latent_every: int = 0  # keep a CPU copy of ws at step 0, every k steps and the last step, 0 = never;
+    # cheap (no synthesis): the drag video is rendered from them afterwards
     subpixel_tracking: bool = False  # refine tracked points by a quadratic fit of the feature distance;
     # False = integer-pixel steps, as the official code
     official_disc_grid: bool = True  # the official renderer's disc grid (linspace(0, h, h): up to 1 px off-centre
@@ -80,6 +82,10 @@ class DragConfig:
             raise DragError(f"DragConfig.w_space must be one of {_W_SPACES}, got {self.w_space!r}")
         if not (isinstance(self.frame_every, int) and self.frame_every >= 0):
             raise DragError(f"DragConfig.frame_every must be an int >= 0 (0 = no frames), got {self.frame_every!r}")
+        if not (isinstance(self.latent_every, int) and self.latent_every >= 0):
+            raise DragError(
+                f"DragConfig.latent_every must be an int >= 0 (0 = no latent snapshots), got {self.latent_every!r}"
+            )
         if not isinstance(self.subpixel_tracking, bool):
             raise DragError(f"DragConfig.subpixel_tracking must be a bool, got {self.subpixel_tracking!r}")
         if not isinstance(self.official_disc_grid, bool):

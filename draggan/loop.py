@@ -8,7 +8,8 @@ supervising block (b128 for generators of >= 256 px) and, without a mask, runs
 its high-resolution blocks only on crops around the handles (`stylegan.local`,
 exact); the generator is frozen so the backward pass computes only input
 gradients, and points are processed as batches; the full image is rendered only
-for the result and for progress frames.
+for the result and for live-preview frames; the drag video is rendered afterwards
+from latent snapshots (`DragConfig.latent_every`, `DragResult.frame_latents`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import torch
 from draggan.config import DragConfig, resolve_feature_res, resolve_stop_distance, scaled_radius
 from draggan.errors import DragError
 from draggan.motion import fixed_weight, mask_loss, motion_loss
-from draggan.result import DragResult, to_uint8_image
+from draggan.result import DragResult, render_image
 from draggan.sampling import sample_upsampled
 from draggan.tracking import track_points
 from stylegan.local import crop_features, plan_crops
@@ -69,7 +70,7 @@ def drag(
 
     Returns:
         `DragResult` with the final ws, handle positions and history, step count,
-        convergence flag, final image and the progress frames.
+        convergence flag, final image, the progress frames and the latent snapshots.
 
     Raises:
         DragError: invalid latent, points, mask or configuration for this generator.
@@ -172,7 +173,12 @@ class _FeatureSource:
     def render(self) -> np.ndarray:
         """The full image of the current latent, (R, R, 3) uint8."""
         with torch.no_grad():
-            return to_uint8_image(self.G.synthesis(self.latent.build(), noise_mode="const"))
+            return render_image(self.G, self.latent.build())
+
+    def snapshot(self) -> torch.Tensor:
+        """A detached CPU copy of the current ws, (1, num_ws, w_dim) float32 (no synthesis)."""
+        with torch.no_grad():
+            return self.latent.build().detach().cpu().clone()
 
 
 def _optimise(
@@ -201,6 +207,11 @@ def _optimise(
     if config.frame_every:
         frames.append(source.render())
         frame_steps.append(0)
+    latents: list[torch.Tensor] = []
+    latent_steps: list[int] = []
+    if config.latent_every:
+        latents.append(source.snapshot())
+        latent_steps.append(0)
     steps = 0
     converged = stopped = False
     while True:
@@ -247,12 +258,18 @@ def _optimise(
             image = source.render()
             frames.append(image)
             frame_steps.append(steps)
+        if config.latent_every and steps % config.latent_every == 0:
+            latents.append(source.snapshot())
+            latent_steps.append(steps)
         if callback is not None and callback(steps, current.copy(), image):
             stopped = True
 
     del feat
     final_image = frames[-1] if frame_steps and frame_steps[-1] == steps else source.render()
-    ws_final = latent.build().detach().cpu().clone()
+    ws_final = source.snapshot()
+    if config.latent_every and latent_steps[-1] != steps:
+        latents.append(ws_final.clone())
+        latent_steps.append(steps)
     return DragResult(
         ws=ws_final,
         handles=history[-1].copy(),
@@ -262,6 +279,8 @@ def _optimise(
         image=final_image,
         frames=frames,
         frame_steps=frame_steps,
+        frame_latents=latents,
+        latent_steps=latent_steps,
         losses=np.asarray(losses, dtype=np.float64),
         stopped_by_callback=stopped,
     )

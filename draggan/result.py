@@ -10,7 +10,7 @@ import torch
 from draggan.errors import DragError
 from stylegan.images import uint8_from_network
 
-__all__ = ["DragResult", "to_uint8_image"]
+__all__ = ["DragResult", "to_uint8_image", "render_image"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,9 @@ class DragResult:
     image: np.ndarray  # (R, R, 3) uint8 RGB image of the final ws
     frames: list[np.ndarray] = field(default_factory=list)  # (R, R, 3) uint8 progress frames (frame_every > 0)
     frame_steps: list[int] = field(default_factory=list)  # the step of each frame (0 = the initial image)
+    frame_latents: list[torch.Tensor] = field(default_factory=list)  # (1, num_ws, w_dim) float32 CPU copies of ws
+    # (latent_every > 0); `render_image(G, frame_latents[i])` is the image the loop would render at that step
+    latent_steps: list[int] = field(default_factory=list)  # the step of each latent (0, every k, the last)
     losses: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (steps,) float64 loss of each step
     stopped_by_callback: bool = False  # the callback asked to stop
 
@@ -45,3 +48,18 @@ def to_uint8_image(img: torch.Tensor) -> np.ndarray:
     if img.ndim != 3 or img.shape[0] != 3:
         raise DragError(f"img must have shape (1, 3, H, W) or (3, H, W), got {tuple(img.shape)}")
     return uint8_from_network(img)
+
+
+def render_image(G: torch.nn.Module, ws: torch.Tensor) -> np.ndarray:
+    """The full image of `ws` as `drag` renders it (noise_mode 'const', no autocast, float32).
+
+    Args:
+        G: the generator (its parameters' device is used).
+        ws: (1, num_ws, w_dim) float latent, any device.
+
+    Returns:
+        (R, R, 3) uint8 RGB.
+    """
+    device = next(G.parameters()).device
+    with torch.no_grad():
+        return to_uint8_image(G.synthesis(ws.to(device=device, dtype=torch.float32), noise_mode="const"))

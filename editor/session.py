@@ -27,9 +27,10 @@ from editor.state import Clicks, history_push, history_reset, history_undo
 
 __all__ = ["PREVIEW_FRAMES", "DragUpdate", "Model", "Session", "Step"]
 
-# Live-preview frames per drag (also the drag video's frames). A frame is one full synthesis,
-# which at 64 px costs more than a drag step (local features stop at b32); one every
-# max_steps / 10 steps keeps the editor within 10% of `draggan.drag` (python -m editor.bench).
+# Live-preview frames per drag. A frame is one full synthesis, which at 64 px costs more than a
+# drag step (local features stop at b32); one every max_steps / 10 steps keeps the editor within
+# 10% of `draggan.drag` (python -m editor.bench). The drag video does not use them: like the CLI's,
+# it is rendered from latent snapshots after the drag (`pipeline.render_drag_frames`).
 PREVIEW_FRAMES = 10
 PREVIEW_MAX_STRIDE = 30  # but at least one frame every 30 steps, however high the step cap
 
@@ -220,9 +221,10 @@ class Session:
     def drag(self) -> Iterator[DragUpdate]:
         """Run a drag from the current latent, streaming a preview every rendered frame.
 
-        Frames are rendered every max_steps / `PREVIEW_FRAMES` steps; they are also the
-        frames of the drag video (the CLI's video has `pipeline.edit.VIDEO_FRAMES`). Stop
-        (`self.stop`) ends the drag after the current step and keeps its result.
+        Preview frames are rendered every max_steps / `PREVIEW_FRAMES` steps. The drag keeps
+        the CLI's latent snapshots (`pipeline.video_drag_config`), from which the download's
+        video is rendered as `run_pipeline.py --video` renders it. Stop (`self.stop`) ends
+        the drag after the current step and keeps its result.
 
         Yields:
             `DragUpdate`s, the last one with done=True (the history then holds the result).
@@ -257,7 +259,7 @@ class Session:
                     config,
                     progress=False,
                     callback=on_step,
-                    video_frames=frames_wanted,
+                    preview_frames=frames_wanted,
                 )
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                 outcome["error"] = exc

@@ -54,6 +54,7 @@ _LAZY = {
     "render": "pipeline.edit",
     "reconstruction_metrics": "pipeline.edit",
     "video_drag_config": "pipeline.edit",
+    "render_drag_frames": "pipeline.edit",
     "config_for_model": "pipeline.model_defaults",
     "generator_identity": "pipeline.interactive",
     "seed_start": "pipeline.interactive",

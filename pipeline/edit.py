@@ -29,7 +29,7 @@ import torch
 from align import Alignment, align_box, align_center, align_face, load_photo, paste_back, to_crop, to_photo
 from align.alignment import points_outside_crop
 from align.photo import check_photo
-from draggan import DragResult, drag, resolve_stop_distance, to_uint8_image
+from draggan import DragResult, drag, render_image, resolve_stop_distance
 from draggan.loop import DragCallback
 from inversion import InversionResult, invert
 from pipeline.cache import InversionCache, generator_sha256, inversion_key
@@ -49,6 +49,7 @@ __all__ = [
     "render",
     "drag_crop",
     "video_drag_config",
+    "render_drag_frames",
     "paste_edit",
     "reconstruction_metrics",
     "generator_on_device",
@@ -58,7 +59,7 @@ __all__ = [
 
 Log = Callable[[str], None]
 
-VIDEO_FRAMES = 60  # progress frames of a drag video, about, whatever the step count
+VIDEO_FRAMES = 60  # frames of a drag video, about, whatever the step count (each costs one synthesis)
 
 
 @dataclass(frozen=True, eq=False)
@@ -240,9 +241,7 @@ def render(G, ws: torch.Tensor) -> np.ndarray:
     Returns:
         uint8 (R, R, 3) RGB.
     """
-    device = next(G.parameters()).device
-    with torch.no_grad():
-        return to_uint8_image(G.synthesis(ws.to(device=device, dtype=torch.float32), noise_mode="const"))
+    return render_image(G, ws)
 
 
 def invert_crop(
@@ -307,27 +306,34 @@ def drag_crop(
     config: PipelineConfig = PipelineConfig(),
     progress: bool = True,
     callback: DragCallback | None = None,
-    video_frames: int = VIDEO_FRAMES,
+    preview_frames: int = 0,
 ) -> DragResult:
     """Stage 4: drag the handles to the targets in the generator's image.
+
+    With `config.video`, the drag keeps latent snapshots for the video (`video_drag_config`);
+    its frames are rendered afterwards by `render_drag_frames`, so a live preview does not
+    change the video.
 
     Args:
         G: the generator to edit with (the tuned copy after PTI).
         ws: (1, num_ws, w_dim) pivot latent.
         handles_crop, targets_crop: (N, 2) float crop (= generator) pixels in [0, R - 1].
         mask_crop: (R, R) float in [0, 1] or None.
-        config: `drag` (and `video`, which turns on progress frames) are used.
+        config: `drag` (and `video`, which turns on the latent snapshots) are used.
         progress: show a progress bar.
         callback: optional `callback(step, handles_crop, frame)` after every step (frame: uint8
             (R, R, 3) on the steps that render one, else None); returning True stops the drag
             after that step, keeping its result (the editor's Stop button).
-        video_frames: about how many progress frames a video gets (the editor's live preview
-            uses fewer: each costs a full synthesis).
+        preview_frames: about how many frames to render during the drag for `callback` (the
+            editor's live preview; each costs a full synthesis); 0 = none unless
+            `config.drag.frame_every` asks for them.
 
     Returns:
         `draggan.DragResult`.
     """
-    drag_config = video_drag_config(config, video_frames)
+    drag_config = video_drag_config(config)
+    if preview_frames > 0 and drag_config.frame_every == 0:
+        drag_config = dataclasses.replace(drag_config, frame_every=max(1, drag_config.max_steps // preview_frames))
     stop = resolve_stop_distance(drag_config, int(G.img_resolution))
     bar = None
     if progress and drag_config.max_steps > 0:
@@ -351,16 +357,40 @@ def drag_crop(
 
 
 def video_drag_config(config: PipelineConfig, frames: int = VIDEO_FRAMES):
-    """The `DragConfig` `drag_crop` runs: with a video, a progress frame about every max_steps / frames steps.
+    """The `DragConfig` `drag_crop` runs: with a video, a latent snapshot about every max_steps / frames steps.
 
     Returns:
-        `draggan.DragConfig` (config.drag itself when no frames are added).
+        `draggan.DragConfig` (config.drag itself when no snapshots are added).
     """
     drag_config = config.drag
-    if config.video is not None and drag_config.frame_every == 0:
-        # A frame costs one full synthesis, so their number, not their rate, is fixed.
-        drag_config = dataclasses.replace(drag_config, frame_every=max(1, drag_config.max_steps // frames))
+    if config.video is not None and drag_config.latent_every == 0:
+        # A video frame costs one full synthesis, so their number, not their rate, is fixed.
+        drag_config = dataclasses.replace(drag_config, latent_every=max(1, drag_config.max_steps // frames))
     return drag_config
+
+
+def render_drag_frames(G, result: DragResult) -> tuple[list[np.ndarray], list[int]]:
+    """The frames of the drag video: the latent snapshots of `result`, rendered as the drag renders.
+
+    Every writer of drag.mp4 / drag.gif (the CLI, batch jobs, the editor's downloads) calls
+    this after the drag, so a video depends only on the snapshot schedule
+    (`DragConfig.latent_every`), never on live-preview frames.
+
+    Args:
+        G: the generator the drag ran with.
+        result: a `draggan.DragResult`; without snapshots the frames are its final image only.
+
+    Returns:
+        (frames, steps): uint8 (R, R, 3) RGB images and the step of each; the last frame is
+        `result.image` (the final latent's image, not rendered twice).
+    """
+    if not result.frame_latents:
+        return [result.image], [result.steps]
+    frames = [
+        result.image if step == result.steps else render_image(G, ws)
+        for ws, step in zip(result.frame_latents, result.latent_steps)
+    ]
+    return frames, list(result.latent_steps)
 
 
 def paste_edit(

@@ -20,7 +20,7 @@ import torch
 
 from align import to_photo
 from pipeline.config import config_to_json
-from pipeline.edit import EditResult
+from pipeline.edit import EditResult, render_drag_frames
 from pipeline.errors import PipelineError
 from pipeline.outputs import comparison_image, display_scale, draw_points, write_png, write_video
 from stylegan import generator_from_dict, generator_to_dict
@@ -199,12 +199,9 @@ def load_latents(path: str | os.PathLike, device: str | torch.device = "cpu") ->
 
 def _video_frames(result: EditResult) -> list[np.ndarray]:
     d = result.drag
-    frames, steps = list(d.frames), list(d.frame_steps)
-    if not frames:
-        frames, steps = [result.reconstruction_crop, d.image], [0, d.steps]
-    elif steps[-1] != d.steps:
-        frames.append(d.image)
-        steps.append(d.steps)
+    frames, steps = render_drag_frames(result.inversion.G, d)
+    if not d.frame_latents:  # a drag without snapshots: from the reconstruction to the edit
+        frames, steps = [result.reconstruction_crop, *frames], [0, *steps]
     scale = display_scale(result.alignment.size)
     return [
         draw_points(f, d.history[min(s, len(d.history) - 1)], result.targets_crop, arrows=True, scale=scale)

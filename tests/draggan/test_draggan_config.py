@@ -22,6 +22,8 @@ from draggan import DragConfig, DragError, resolve_feature_res, resolve_stop_dis
         ("stop_distance", -1),
         ("w_space", "z"),
         ("frame_every", -2),
+        ("latent_every", -1),
+        ("latent_every", 2.0),
         ("subpixel_tracking", 1),
         ("autocast", "int8"),
         ("seed", "x"),

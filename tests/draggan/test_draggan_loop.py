@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from draggan import DragConfig, DragError, DragResult, drag, to_uint8_image
+from draggan import DragConfig, DragError, DragResult, drag, render_image, to_uint8_image
 
 # A config whose radii are not rounded away on a 64-px generator (r1 = 3 px, r2 = 6 px there).
 # The paper's centred disc: the looped reference below implements the paper, not the official grid.
@@ -193,6 +193,29 @@ def test_callback_frames_and_early_stop(G64):
     assert [c[2] for c in calls] == [None, (64, 64, 3), None]
     assert result.frame_steps == [0, 2] and len(result.frames) == 2
     assert np.array_equal(calls[-1][1], result.handles)
+
+
+def test_latent_snapshots_follow_their_schedule_and_render_the_loops_frames(G64):
+    """Snapshots at 0, every k and the last step, apart from the preview schedule; rendering one
+    gives exactly the frame the loop rendered at that step (and the final image)."""
+    ws0 = _ws0(G64)
+    config = dataclasses.replace(CFG64, max_steps=11, stop_distance=0.0, frame_every=2, latent_every=4)
+    result = drag(G64, ws0, [[20, 30]], [[40, 30]], config=config)
+    assert result.steps == 11
+    assert result.latent_steps == [0, 4, 8, 11] and len(result.frame_latents) == 4
+    assert result.frame_steps == [0, 2, 4, 6, 8, 10]
+    for ws in result.frame_latents:
+        assert ws.shape == ws0.shape and ws.device.type == "cpu" and not ws.requires_grad
+    torch.testing.assert_close(result.frame_latents[0], ws0, rtol=0, atol=0)
+    torch.testing.assert_close(result.frame_latents[-1], result.ws, rtol=0, atol=0)
+    frames = dict(zip(result.frame_steps, result.frames))
+    for ws, step in zip(result.frame_latents, result.latent_steps):
+        expected = frames[step] if step in frames else result.image
+        np.testing.assert_array_equal(render_image(G64, ws), expected, err_msg=f"step {step}")
+    assert not np.array_equal(frames[0], result.image)  # the drag changed the image
+    plain = drag(G64, ws0, [[20, 30]], [[40, 30]], config=dataclasses.replace(config, latent_every=0, frame_every=0))
+    assert plain.frame_latents == [] and plain.latent_steps == []
+    np.testing.assert_array_equal(plain.history, result.history)  # snapshots do not change the drag
 
 
 def test_tensor_inputs_and_tiny_default_generator(tiny_G):

@@ -34,17 +34,23 @@ def _points(result):
     return result[5] if isinstance(result[5], dict) else json.loads(result[5])
 
 
-def test_edit_through_the_api_writes_what_the_cli_writes(client, editor_server, tmp_path):
+@pytest.mark.parametrize(
+    ("drag_steps", "stop_distance"),
+    [("3", ""), ("75", "0")],  # 75 steps (all run): more than VIDEO_FRAMES, one snapshot a step
+    ids=["3-steps", "75-steps"],
+)
+def test_edit_through_the_api_writes_what_the_cli_writes(client, editor_server, tmp_path, drag_steps, stop_distance):
     """photo -> invert -> points -> drag -> the download files equal run_pipeline.py's for the same inputs."""
+    fast = FAST | {"drag_steps": drag_steps, "stop_distance": stop_distance}
     _, _, ckpt = editor_server
     photo = write_photo(tmp_path / "photo.png", 64, 64)
-    _upload(client, photo)
-    result = client.predict(**FAST, api_name="/invert")
+    _upload(client, photo, **fast)
+    result = client.predict(**fast, api_name="/invert")
     assert "inverted with w" in result[-1] and "PSNR" in result[3]
     client.predict(10, 12, api_name="/add_point")
     pts = client.predict(15, 12, api_name="/add_point")
     assert pts[1]["handles"] == [[10.0, 12.0]] and pts[1]["targets"] == [[15.0, 12.0]]
-    result = client.predict(**FAST, api_name="/drag")
+    result = client.predict(**fast, api_name="/drag")
     files = _by_name(result[10])
     assert {"edited.png", "comparison.png", "drag.mp4", "latents.pt", "report.json"} <= set(files) or {
         "edited.png",
@@ -76,7 +82,8 @@ def test_edit_through_the_api_writes_what_the_cli_writes(client, editor_server, 
             "--steps",
             "2",
             "--drag-steps",
-            "3",
+            drag_steps,
+            *(["--stop-distance", stop_distance] if stop_distance else []),
             "--lr",
             "0.05",
             "--video",
@@ -100,6 +107,14 @@ def test_edit_through_the_api_writes_what_the_cli_writes(client, editor_server, 
         )
     video = next(n for n in files if n.startswith("drag."))
     assert (out / video).read_bytes() == files[video].read_bytes()
+    if video == "drag.mp4" and drag_steps == "75":
+        import imageio_ffmpeg
+
+        reader = imageio_ffmpeg.read_frames(str(files[video]))
+        next(reader)  # metadata
+        # 76 snapshots (steps 0..75, max_steps // VIDEO_FRAMES = 1) + the last held 1 s at 10 fps,
+        # not the ~10 live-preview frames
+        assert sum(1 for _ in reader) == 76 + 10
     ours, theirs = (torch.load(p, weights_only=True) for p in (files["latents.pt"], out / "latents.pt"))
     for key in ("pivot_ws", "edited_ws", "handles_crop", "targets_crop", "final_handles_crop", "crop_from_photo"):
         torch.testing.assert_close(ours[key], theirs[key], rtol=0, atol=0, msg=key)
