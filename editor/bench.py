@@ -3,8 +3,10 @@
     python -m editor.bench [--checkpoint random-64] [--steps 300] [--repeats 3]
 
 Prints a table; the ratio is editor / plain (target <= 1.10). The editor's drag renders a
-preview frame every max_steps / `editor.session.PREVIEW_FRAMES` steps and streams it from
-another thread; the plain run is `pipeline.drag_crop` with no frames and no callback.
+preview frame every max_steps / `editor.session.PREVIEW_FRAMES` steps, streams it from
+another thread and keeps the video's latent snapshots (rendered after the drag, when the
+download files are written); the plain run is `pipeline.drag_crop` with no frames, no
+snapshots and no callback.
 Both run with a stop distance of 0 so every run does exactly --steps steps.
 """
 
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         session.settings = EditorSettings(drag_steps=args.steps, stop_distance=0.0)
         handles = np.array([[0.4 * r, 0.5 * r]])
         targets = np.array([[0.6 * r, 0.5 * r]])
-        config = dataclasses.replace(session.config, drag=session._config().drag)
+        config = session._drag_config()
         plain_config = dataclasses.replace(config, video=None)
         editor_times, plain_times = [], []
         for _ in range(args.repeats):  # interleaved, so both see the same machine load

@@ -75,6 +75,8 @@ class Step:
         drag: the `draggan.DragResult` that produced it (None for the original).
         handles_crop, targets_crop: (N, 2) the points of that drag (None for the original).
         mask_crop: (R, R) mask of that drag or None.
+        config: the `pipeline.PipelineConfig` of that drag (its drag settings may differ from
+            the inversion's); None for the original.
     """
 
     ws: torch.Tensor
@@ -83,6 +85,7 @@ class Step:
     handles_crop: np.ndarray | None = None
     targets_crop: np.ndarray | None = None
     mask_crop: np.ndarray | None = None
+    config: pl.PipelineConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -218,6 +221,16 @@ class Session:
             self.history = (Step(ws, image),)
 
     # --- drag ------------------------------------------------------------------------------
+    def _drag_config(self) -> pl.PipelineConfig:
+        """The inversion's config with the page's current drag options (and their `user_options`).
+
+        The drag options may change between drags; alignment and inversion stay as inverted.
+        """
+        fresh, inverted = self._config(), self.config
+        options = [o for o in fresh.user_options if o.startswith("drag.") or o in inverted.user_options]
+        options += [o for o in inverted.user_options if not o.startswith("drag.") and o not in options]
+        return dataclasses.replace(inverted, drag=fresh.drag, user_options=tuple(options))
+
     def drag(self) -> Iterator[DragUpdate]:
         """Run a drag from the current latent, streaming a preview every rendered frame.
 
@@ -233,8 +246,7 @@ class Session:
             raise ValueError("invert a photo or generate an image from a seed first")
         if len(self.clicks) == 0:
             raise ValueError("click a handle point and then its target on the image first")
-        # The drag options may change between drags; alignment and inversion stay as inverted.
-        config = dataclasses.replace(self.config, drag=self._config().drag)
+        config = self._drag_config()
         current = self.history[-1]
         handles, targets, mask = self.clicks.handles, self.clicks.targets, self.mask_crop
         frames_wanted = max(PREVIEW_FRAMES, -(-config.drag.max_steps // PREVIEW_MAX_STRIDE))
@@ -288,7 +300,8 @@ class Session:
         self.seconds["drag"] = outcome["seconds"]
         self.last_drag_span = outcome["span"]  # (start, end) monotonic: the queue runs one drag at a time
         with self.lock:
-            self.history = history_push(self.history, Step(result.ws, result.image, result, handles, targets, mask))
+            step = Step(result.ws, result.image, result, handles, targets, mask, config)
+            self.history = history_push(self.history, step)
             # Continue from here: the tracked handles keep their targets; new clicks start new pairs.
             self.clicks = Clicks(
                 tuple(
@@ -347,7 +360,7 @@ class Session:
             cache_hit=self.cache_hit,
             cache_key=self.cache_key,
             device=str(pl.resolve_device(self.config.device)),
-            config=self.config,
+            config=last.config or self.config,
         )
 
     def write_outputs(self) -> list[Path]:

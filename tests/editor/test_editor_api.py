@@ -44,8 +44,8 @@ def test_edit_through_the_api_writes_what_the_cli_writes(client, editor_server, 
     fast = FAST | {"drag_steps": drag_steps, "stop_distance": stop_distance}
     _, _, ckpt = editor_server
     photo = write_photo(tmp_path / "photo.png", 64, 64)
-    _upload(client, photo, **fast)
-    result = client.predict(**fast, api_name="/invert")
+    _upload(client, photo)
+    result = client.predict(**FAST, api_name="/invert")  # the drag settings change after inverting
     assert "inverted with w" in result[-1] and "PSNR" in result[3]
     client.predict(10, 12, api_name="/add_point")
     pts = client.predict(15, 12, api_name="/add_point")
