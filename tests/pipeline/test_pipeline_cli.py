@@ -68,23 +68,9 @@ def _check_outputs(out: Path, photo: np.ndarray, size: int, video: str | None = 
     return report
 
 
-def test_center_end_to_end_then_the_cache(tmp_path, photo_file, points_file, tiny_checkpoint, fast_args, capsys):
+def test_center_end_to_end_then_the_cache(tmp_path, center_args, photo_file, tiny_checkpoint, fast_args, capsys):
     out = tmp_path / "result"
-    args = [
-        "--image",
-        photo_file,
-        "--points",
-        points_file,
-        "--checkpoint",
-        tiny_checkpoint,
-        "--align",
-        "center",
-        "--out",
-        out,
-        "--video",
-        "gif",
-        *fast_args,
-    ]
+    args = [*center_args, "--out", out, "--video", "gif"]
     code, stdout, stderr = run_cli(args, capsys)
     assert code == 0, stderr
     assert "edited photo:" in stdout
