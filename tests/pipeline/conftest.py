@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from pipeline_testutils import write_points
+from pipeline_testutils import center_run, write_points
 
 from stylegan import save_generator
 
@@ -88,14 +88,4 @@ def points_file(tmp_path) -> Path:
 @pytest.fixture
 def center_args(photo_file, points_file, tiny_checkpoint, fast_args) -> list:
     """CLI options of a fast run on `photo_file` with `points_file` and `tiny_checkpoint`, centre crop."""
-    return [
-        "--image",
-        photo_file,
-        "--points",
-        points_file,
-        "--checkpoint",
-        tiny_checkpoint,
-        "--align",
-        "center",
-        *fast_args,
-    ]
+    return center_run(photo_file, points_file, tiny_checkpoint, fast_args)
