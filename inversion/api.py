@@ -148,6 +148,37 @@ class InversionResult:
         )
 
 
+def lpips_losses(
+    config: InversionConfig, device: torch.device | str, pti: bool = True
+) -> tuple[LPIPSLoss, LPIPSLoss | None]:
+    """The LPIPS losses of an inversion, built from its config.
+
+    Args:
+        config: gives the nets (`lpips_net`, `pti_lpips_net`), the backbone and the resolutions.
+        device: where the losses run.
+        pti: also build the tuning loss.
+
+    Returns:
+        (projection loss, PTI loss or None when not `pti`).
+
+    Raises:
+        MissingWeightsError: a backbone is not available offline.
+    """
+    proj = LPIPSLoss.build(
+        config.lpips_net, config.lpips_backbone, device, config.lpips_max_resolution, config.lpips_min_resolution
+    )
+    if not pti:
+        return proj, None
+    tune = LPIPSLoss.build(
+        config.pti_lpips_net,
+        config.lpips_backbone,
+        device,
+        config.pti_lpips_max_resolution,
+        config.lpips_min_resolution,
+    )
+    return proj, tune
+
+
 def target_to_tensor(target: np.ndarray, G: Generator) -> torch.Tensor:
     """Checks an aligned crop and converts it for the network.
 
@@ -225,18 +256,7 @@ def invert(
     losses: dict[str, list[float]] = {}
 
     t = time.perf_counter()
-    proj_lpips = LPIPSLoss.build(
-        config.lpips_net, config.lpips_backbone, device, config.lpips_max_resolution, config.lpips_min_resolution
-    )
-    pti_lpips = None
-    if method == "pti":
-        pti_lpips = LPIPSLoss.build(
-            config.pti_lpips_net,
-            config.lpips_backbone,
-            device,
-            config.pti_lpips_max_resolution,
-            config.lpips_min_resolution,
-        )
+    proj_lpips, pti_lpips = lpips_losses(config, device, pti=method == "pti")
     timings["setup"] = time.perf_counter() - t
 
     t = time.perf_counter()

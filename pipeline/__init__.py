@@ -12,8 +12,6 @@ takes milliseconds, not the seconds torch needs: the command line then handles C
 bad options itself, even while the heavy modules are still importing.
 """
 
-from importlib import import_module
-
 from pipeline.errors import (
     DragPipelineError,
     MissingWeightsError,
@@ -22,6 +20,7 @@ from pipeline.errors import (
     PointsError,
     UnknownCheckpointError,
 )
+from stylegan.lazy import lazy_getattr
 
 _LAZY = {
     "PipelineConfig": "pipeline.config",
@@ -77,10 +76,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    """Imports the public names of the torch-heavy submodules on first access."""
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'pipeline' has no attribute {name!r}")
+# The torch-heavy submodules are imported on first access.
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())

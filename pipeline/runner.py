@@ -160,22 +160,10 @@ def edit_job(job: Job, inputs: JobInputs, model: LoadedModel, progress: bool = T
     config = config_for_model(job.config, model.G, model.resolved.info)
     pts = job.points
     if job.all_faces:
-        from pipeline.group import edit_group
-
-        return edit_group(
-            inputs.photo,
-            pts.handles_photo,
-            pts.targets_photo,
-            model.G,
-            config,
-            mask_photo=inputs.mask,
-            generator_id=model.generator_id,
-            progress=progress,
-            log=log,
-        )
-    from pipeline.edit import edit_photo
-
-    return edit_photo(
+        from pipeline.group import edit_group as edit
+    else:
+        from pipeline.edit import edit_photo as edit
+    return edit(
         inputs.photo,
         pts.handles_photo,
         pts.targets_photo,

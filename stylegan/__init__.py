@@ -6,9 +6,8 @@ The torch-heavy submodules are imported on first use, so `stylegan.errors` (the
 project's exception hierarchy, used by every package) imports without torch.
 """
 
-from importlib import import_module
-
 from stylegan.errors import CheckpointError, DeviceError, DragPipelineError, MissingWeightsError
+from stylegan.lazy import lazy_getattr
 
 _LAZY = {
     "Generator": "stylegan.networks",
@@ -27,10 +26,5 @@ _LAZY = {
 __all__ = ["CheckpointError", "DeviceError", "DragPipelineError", "MissingWeightsError", *_LAZY]
 
 
-def __getattr__(name: str):
-    """Imports the public names of the torch-heavy submodules on first access."""
-    if name in _LAZY:
-        value = getattr(import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'stylegan' has no attribute {name!r}")
+# The torch-heavy submodules are imported on first access.
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())

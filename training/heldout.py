@@ -31,8 +31,7 @@ from align import AlignConfig, align_face, detect_faces, face_landmarks, load_ph
 from align.errors import AlignError
 from draggan import DragConfig, drag
 from inversion import InversionConfig
-from inversion.api import target_to_tensor
-from inversion.lpips_loss import LPIPSLoss
+from inversion.api import lpips_losses, target_to_tensor
 from inversion.metrics import lpips_distance, psnr, ssim
 from inversion.project import project_w, project_wplus, synthesize
 from inversion.pti import pivotal_tuning
@@ -149,16 +148,7 @@ def invert_face(
     """
     target = target_to_tensor(np.array(crop), G)
     device = G.device
-    lpips = LPIPSLoss.build(
-        config.lpips_net, config.lpips_backbone, device, config.lpips_max_resolution, config.lpips_min_resolution
-    )
-    pti_lpips = LPIPSLoss.build(
-        config.pti_lpips_net,
-        config.lpips_backbone,
-        device,
-        config.pti_lpips_max_resolution,
-        config.lpips_min_resolution,
-    )
+    lpips, pti_lpips = lpips_losses(config, device)
     t = time.perf_counter()
     w_avg, w_std = G.mean_w(num_samples=config.w_avg_samples, seed=config.seed)
     proj = project_w(G, target, lpips, w_avg, float(w_std), config)

@@ -11,6 +11,28 @@ from PIL import Image
 
 from inversion import bench
 
+# Options of a seconds-long CPU run: 2 steps per stage, the random generator and LPIPS backbone.
+FAST_RANDOM = [
+    "--device",
+    "cpu",
+    "--w-steps",
+    "2",
+    "--pti-steps",
+    "2",
+    "--w-avg-samples",
+    "100",
+    "--lpips-net",
+    "squeeze",
+    "--pti-lpips-net",
+    "squeeze",
+    "--metric-lpips-net",
+    "squeeze",
+    "--lpips-backbone",
+    "random",
+    "--random-resolution",
+    "32",
+]
+
 
 @pytest.fixture
 def image_dir(tmp_path):
@@ -25,40 +47,8 @@ def image_dir(tmp_path):
 
 def test_bench_writes_tables_and_grid(image_dir, tmp_path, capsys):
     out = tmp_path / "out"
-    summary = bench.main(
-        [
-            "--images",
-            str(image_dir),
-            "--methods",
-            "w,w+,pti",
-            "--limit",
-            "2",
-            "--out",
-            str(out),
-            "--device",
-            "cpu",
-            "--w-steps",
-            "2",
-            "--wplus-steps",
-            "2",
-            "--pti-steps",
-            "2",
-            "--w-avg-samples",
-            "100",
-            "--lpips-net",
-            "squeeze",
-            "--pti-lpips-net",
-            "squeeze",
-            "--metric-lpips-net",
-            "squeeze",
-            "--lpips-backbone",
-            "random",
-            "--random-resolution",
-            "32",
-            "--grid",
-            "1",
-        ]
-    )
+    args = ["--images", str(image_dir), "--methods", "w,w+,pti", "--limit", "2", "--out", str(out)]
+    summary = bench.main([*args, *FAST_RANDOM, "--wplus-steps", "2", "--grid", "1"])
     assert [r["method"] for r in summary] == ["w", "w+", "pti"] and all(r["n"] == 2 for r in summary)
     for r in summary:  # measured values, in their ranges (random generator and backbone: no quality bar)
         assert 0 < r["psnr_mean"] < 100 and -1 <= r["ssim_mean"] <= 1 and r["lpips_mean"] >= 0
@@ -117,35 +107,8 @@ def test_random_generator_outputs_stay_in_range():
 @pytest.mark.slow
 def test_torchrun_two_ranks_write_the_single_process_table(image_dir, tmp_path, run_torchrun):
     Image.fromarray(skimage.data.astronaut()[0:200, 160:360]).save(image_dir / "c.png")
-    common = [
-        "--images",
-        str(image_dir),
-        "--methods",
-        "w,pti",
-        "--limit",
-        "3",
-        "--device",
-        "cpu",
-        "--w-steps",
-        "2",
-        "--pti-steps",
-        "2",
-        "--w-avg-samples",
-        "100",
-        "--lpips-net",
-        "squeeze",
-        "--pti-lpips-net",
-        "squeeze",
-        "--metric-lpips-net",
-        "squeeze",
-        "--lpips-backbone",
-        "random",
-        "--random-resolution",
-        "32",
-        "--grid",
-        "3",
-        "--no-identity",
-    ]
+    common = ["--images", str(image_dir), "--methods", "w,pti", "--limit", "3", "--grid", "3", "--no-identity"]
+    common += FAST_RANDOM
     done = run_torchrun(2, ["inversion.bench", *common, "--out", str(tmp_path / "two")])
     assert done.returncode == 0, done.stderr[-3000:]
     bench.main([*common, "--out", str(tmp_path / "one")])

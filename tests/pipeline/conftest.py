@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from pipeline_testutils import center_run, write_points
 
 from stylegan import save_generator
 
@@ -79,13 +79,13 @@ def photo_file(tmp_path) -> Path:
     return path
 
 
-def write_points(path: Path, handles, targets, **extra) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"handles": handles, "targets": targets, **extra}))
-    return path
-
-
 @pytest.fixture
 def points_file(tmp_path) -> Path:
     """Two handle/target pairs inside the centre crop of `photo_file`."""
     return write_points(tmp_path / "inputs" / "points.json", [[40, 30], [56, 36]], [[44, 30], [52, 40]])
+
+
+@pytest.fixture
+def center_args(photo_file, points_file, tiny_checkpoint, fast_args) -> list:
+    """CLI options of a fast run on `photo_file` with `points_file` and `tiny_checkpoint`, centre crop."""
+    return center_run(photo_file, points_file, tiny_checkpoint, fast_args)

@@ -251,9 +251,7 @@ def test_bad_input_exit_codes(case, tmp_path, photo_file, points_file, tiny_chec
         assert _leftovers(folder, names) == [], case
 
 
-def test_unwritable_output_fails_before_any_work(
-    tmp_path, photo_file, points_file, tiny_checkpoint, fast_args, capsys, monkeypatch
-):
+def test_unwritable_output_fails_before_any_work(tmp_path, center_args, capsys, monkeypatch):
     # Root may write anywhere, so the file system's refusal is simulated where the probe is made.
     import stylegan.paths
 
@@ -274,19 +272,7 @@ def test_unwritable_output_fails_before_any_work(
     monkeypatch.setattr(stylegan.paths.tempfile, "mkstemp", refuse)
     monkeypatch.setattr(pipeline.registry, "load_checkpoint", never)
     code, _, stderr = run_cli(
-        [
-            "--image",
-            photo_file,
-            "--points",
-            points_file,
-            "--checkpoint",
-            tiny_checkpoint,
-            "--align",
-            "center",
-            "--out",
-            locked / "a" / "b",
-            *fast_args,
-        ],
+        [*center_args, "--out", locked / "a" / "b"],
         capsys,
     )
     assert code == 2, stderr
@@ -297,9 +283,7 @@ def test_unwritable_output_fails_before_any_work(
     assert list(locked.iterdir()) == []
 
 
-def test_a_failed_write_leaves_no_folder_it_created(
-    tmp_path, photo_file, points_file, tiny_checkpoint, fast_args, capsys, monkeypatch
-):
+def test_a_failed_write_leaves_no_folder_it_created(tmp_path, center_args, capsys, monkeypatch):
     import pipeline.report
 
     def fail(result, folder, extra=None):
@@ -310,29 +294,14 @@ def test_a_failed_write_leaves_no_folder_it_created(
     out = tmp_path / "new" / "deeper" / "out"
     before = set(os.listdir(tmp_path))
     code, _, stderr = run_cli(
-        [
-            "--image",
-            photo_file,
-            "--points",
-            points_file,
-            "--checkpoint",
-            tiny_checkpoint,
-            "--align",
-            "center",
-            "--inversion",
-            "w",
-            "--no-cache",
-            "--out",
-            out,
-            *fast_args,
-        ],
+        [*center_args, "--inversion", "w", "--no-cache", "--out", out],
         capsys,
     )
     assert code == 1 and stderr.startswith("error: ")
     assert _leftovers(tmp_path, before) == []  # not even tmp_path/new
 
 
-def test_staging_of_a_killed_run_is_cleaned_up(tmp_path, photo_file, points_file, tiny_checkpoint, fast_args, capsys):
+def test_staging_of_a_killed_run_is_cleaned_up(tmp_path, center_args, capsys):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()  # a process id that no longer runs
     out = tmp_path / "out"
@@ -342,22 +311,7 @@ def test_staging_of_a_killed_run_is_cleaned_up(tmp_path, photo_file, points_file
     live = tmp_path / f".out.{os.getppid()}.def456.partial"  # a running process: not ours to remove
     live.mkdir()
     code, _, stderr = run_cli(
-        [
-            "--image",
-            photo_file,
-            "--points",
-            points_file,
-            "--checkpoint",
-            tiny_checkpoint,
-            "--align",
-            "center",
-            "--inversion",
-            "w",
-            "--no-cache",
-            "--out",
-            out,
-            *fast_args,
-        ],
+        [*center_args, "--inversion", "w", "--no-cache", "--out", out],
         capsys,
     )
     assert code == 0, stderr
@@ -377,51 +331,26 @@ def test_results_moved_aside_by_a_killed_run_are_restored(tmp_path):
     assert (tmp_path / "out" / "edited.png").read_bytes() == b"previous" and not trash.exists()
 
 
-def test_existing_output_is_refused_and_kept(tmp_path, photo_file, points_file, tiny_checkpoint, fast_args, capsys):
+def test_existing_output_is_refused_and_kept(tmp_path, center_args, photo_file, capsys):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
     code, _, stderr = run_cli(
-        [
-            "--image",
-            photo_file,
-            "--points",
-            points_file,
-            "--checkpoint",
-            tiny_checkpoint,
-            "--align",
-            "center",
-            "--out",
-            out,
-            *fast_args,
-        ],
+        [*center_args, "--out", out],
         capsys,
     )
     assert code == 2 and "--overwrite" in stderr
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     # The input folder itself is never a valid output folder, even with --overwrite.
     code, _, stderr = run_cli(
-        [
-            "--image",
-            photo_file,
-            "--points",
-            points_file,
-            "--checkpoint",
-            tiny_checkpoint,
-            "--align",
-            "center",
-            "--out",
-            photo_file.parent,
-            "--overwrite",
-            *fast_args,
-        ],
+        [*center_args, "--out", photo_file.parent, "--overwrite"],
         capsys,
     )
     assert code == 2 and "contains the input" in stderr
     assert photo_file.is_file()
 
 
-def test_interrupt_leaves_nothing(tmp_path, photo_file, points_file, tiny_checkpoint, fast_args, capsys, monkeypatch):
+def test_interrupt_leaves_nothing(tmp_path, center_args, capsys, monkeypatch):
     import pipeline.report
 
     real = pipeline.report.write_results
@@ -433,22 +362,7 @@ def test_interrupt_leaves_nothing(tmp_path, photo_file, points_file, tiny_checkp
     monkeypatch.setattr(pipeline.report, "write_results", write_then_interrupt)
     out = tmp_path / "out"
     code, _, stderr = run_cli(
-        [
-            "--image",
-            photo_file,
-            "--points",
-            points_file,
-            "--checkpoint",
-            tiny_checkpoint,
-            "--align",
-            "center",
-            "--inversion",
-            "w",
-            "--no-cache",
-            "--out",
-            out,
-            *fast_args,
-        ],
+        [*center_args, "--inversion", "w", "--no-cache", "--out", out],
         capsys,
     )
     assert code == 130 and stderr.strip() == "error: interrupted"

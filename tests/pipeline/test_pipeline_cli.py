@@ -9,21 +9,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from pipeline_testutils import run_cli, write_points
+from pipeline_testutils import OUTPUTS, center_run, run_cli, write_points
 
 from align import align_face, load_photo, transform_points
 from pipeline.registry import REGISTRY
 from pipeline.report import load_latents
 
-OUTPUTS = {
-    "edited.png",
-    "aligned.png",
-    "reconstruction.png",
-    "edited_crop.png",
-    "comparison.png",
-    "latents.pt",
-    "report.json",
-}
 REPORT_FIELDS = {
     "versions",
     "device",
@@ -68,23 +59,9 @@ def _check_outputs(out: Path, photo: np.ndarray, size: int, video: str | None = 
     return report
 
 
-def test_center_end_to_end_then_the_cache(tmp_path, photo_file, points_file, tiny_checkpoint, fast_args, capsys):
+def test_center_end_to_end_then_the_cache(tmp_path, center_args, photo_file, tiny_checkpoint, fast_args, capsys):
     out = tmp_path / "result"
-    args = [
-        "--image",
-        photo_file,
-        "--points",
-        points_file,
-        "--checkpoint",
-        tiny_checkpoint,
-        "--align",
-        "center",
-        "--out",
-        out,
-        "--video",
-        "gif",
-        *fast_args,
-    ]
+    args = [*center_args, "--out", out, "--video", "gif"]
     code, stdout, stderr = run_cli(args, capsys)
     assert code == 0, stderr
     assert "edited photo:" in stdout
@@ -116,20 +93,7 @@ def test_center_end_to_end_then_the_cache(tmp_path, photo_file, points_file, tin
 
     # New points, same photo/checkpoint/inversion config: only the drag runs again.
     points2 = write_points(tmp_path / "inputs" / "points2.json", [[48, 32]], [[44, 28]])
-    args2 = [
-        "--image",
-        photo_file,
-        "--points",
-        points2,
-        "--checkpoint",
-        tiny_checkpoint,
-        "--align",
-        "center",
-        "--out",
-        out,
-        "--overwrite",
-        *fast_args,
-    ]
+    args2 = [*center_run(photo_file, points2, tiny_checkpoint, fast_args), "--out", out, "--overwrite"]
     code, stdout, stderr = run_cli(args2, capsys)
     assert code == 0, stderr
     report2 = _check_outputs(out, photo, 32)

@@ -51,6 +51,25 @@ def main(args) -> int:
     return cli_main([str(a) for a in args])
 
 
+def _edit_all_faces(photo: Path, points: Path, checkpoint: Path, out: Path, fast_args: list) -> int:
+    """Runs the CLI on every face of `photo` (`--face-index all`); returns the exit code."""
+    return main(
+        [
+            "--image",
+            photo,
+            "--points",
+            points,
+            "--face-index",
+            "all",
+            "--checkpoint",
+            checkpoint,
+            "--out",
+            out,
+            *fast_args,
+        ]
+    )
+
+
 def _points(path: Path, pairs) -> Path:
     path.write_text(json.dumps([{"handle": list(h), "target": list(t)} for h, t in pairs]))
     return path
@@ -60,21 +79,7 @@ def test_points_on_both_faces_edit_both(tmp_path, two_people, alignments, tiny_c
     assert len(alignments) == 2
     pts = _points(tmp_path / "pts.json", [(FACE0, (FACE0[0] + 50, FACE0[1] + 20)), (FACE1, (FACE1[0] - 50, FACE1[1]))])
     out = tmp_path / "both"
-    code = main(
-        [
-            "--image",
-            two_people,
-            "--points",
-            pts,
-            "--face-index",
-            "all",
-            "--checkpoint",
-            tiny_checkpoint,
-            "--out",
-            out,
-            *fast_args,
-        ]
-    )
+    code = _edit_all_faces(two_people, pts, tiny_checkpoint, out, fast_args)
     assert code == EXIT_OK, capsys.readouterr().err
     photo = load_photo(two_people)
     edited = np.asarray(Image.open(out / "edited.png"))
@@ -124,20 +129,6 @@ def test_a_pair_must_fit_exactly_one_face(alignments, two_people, tmp_path, tiny
         assign_pairs([(600.0, 600.0)], [(610.0, 600.0)], alignments)
     # From the command line: a one-line error and exit code 2, no output folder.
     pts = _points(tmp_path / "pts.json", [((600.0, 600.0), (610.0, 600.0))])
-    code = main(
-        [
-            "--image",
-            two_people,
-            "--points",
-            pts,
-            "--face-index",
-            "all",
-            "--checkpoint",
-            tiny_checkpoint,
-            "--out",
-            tmp_path / "o",
-            *fast_args,
-        ]
-    )
+    code = _edit_all_faces(two_people, pts, tiny_checkpoint, tmp_path / "o", fast_args)
     assert code == EXIT_BAD_INPUT and "lies in no face's crop" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()

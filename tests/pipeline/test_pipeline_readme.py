@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pipeline_testutils import OUTPUTS
 
 from pipeline.cli import main
 
@@ -112,16 +113,7 @@ def test_main_command_runs_with_the_network_blocked(tmp_path):
         text=True,
     )
     assert done.returncode == 0, done.stderr
-    names = {
-        "edited.png",
-        "aligned.png",
-        "reconstruction.png",
-        "edited_crop.png",
-        "comparison.png",
-        "latents.pt",
-        "report.json",
-    }
-    assert names <= {p.name for p in out.iterdir()}
+    assert OUTPUTS <= {p.name for p in out.iterdir()}
     report = json.loads((out / "report.json").read_text())
     assert report["checkpoint"]["name"] == "face-64" and report["metrics"]["reconstruction"]["lpips"] is not None
     # The guard really was active in the subprocess.

@@ -64,6 +64,27 @@ TINY = TrainConfig(
     export_half=True,
 )
 
+# The command-line options of a tiny CPU run without a hold-out set (the networks of TINY).
+TINY_CLI = [
+    "--resolution",
+    "16",
+    "--z-dim",
+    "16",
+    "--w-dim",
+    "16",
+    "--mapping-layers",
+    "2",
+    "--channel-base",
+    "256",
+    "--channel-max",
+    "16",
+    "--batch",
+    "4",
+    "--device",
+    "cpu",
+    "--no-holdout",
+]
+
 
 def _write_images(folder, count=6, size=20, seed=0, names=None):
     from PIL import Image
@@ -448,23 +469,7 @@ def test_exported_checkpoints_load_as_the_ema_generator(tmp_path, data_dir):
 def test_cli_trains_and_resumes(tmp_path, data_dir, capsys):
     out = tmp_path / "cli"
     tiny_args = [
-        "--resolution",
-        "16",
-        "--z-dim",
-        "16",
-        "--w-dim",
-        "16",
-        "--mapping-layers",
-        "2",
-        "--channel-base",
-        "256",
-        "--channel-max",
-        "16",
-        "--batch",
-        "4",
-        "--device",
-        "cpu",
-        "--no-holdout",
+        *TINY_CLI,
         "--snapshot-kimg",
         "0.004",
         "--no-progress",
@@ -550,23 +555,7 @@ def test_ctrl_c_saves_a_resumable_state_and_exits_130(tmp_path, data_dir, capsys
     monkeypatch.setattr(Trainer, "train_step", step_then_ctrl_c)
     out = tmp_path / "cli"
     tiny_args = [
-        "--resolution",
-        "16",
-        "--z-dim",
-        "16",
-        "--w-dim",
-        "16",
-        "--mapping-layers",
-        "2",
-        "--channel-base",
-        "256",
-        "--channel-max",
-        "16",
-        "--batch",
-        "4",
-        "--device",
-        "cpu",
-        "--no-holdout",
+        *TINY_CLI,
         "--r1-interval",
         "2",
         "--log-every",
