@@ -29,12 +29,13 @@ import torch
 from align import Alignment, align_box, align_center, align_face, load_photo, paste_back, to_crop, to_photo
 from align.alignment import points_outside_crop
 from align.photo import check_photo
-from draggan import DragResult, drag, render_image, resolve_stop_distance
+from draggan import DragResult, drag, resolve_stop_distance
 from draggan.loop import DragCallback
 from inversion import InversionResult, invert
 from pipeline.cache import InversionCache, generator_sha256, inversion_key
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError, PointsError
+from pipeline.frames import render, render_drag_frames, video_drag_config
 from pipeline.model_defaults import config_for_model
 from pipeline.points import check_points_in_frame
 from stylegan.device import resolve_device
@@ -58,8 +59,6 @@ __all__ = [
 ]
 
 Log = Callable[[str], None]
-
-VIDEO_FRAMES = 60  # frames of a drag video, about, whatever the step count (each costs one synthesis)
 
 
 @dataclass(frozen=True, eq=False)
@@ -235,15 +234,6 @@ def mask_to_crop(mask_photo: np.ndarray, alignment: Alignment, threshold: float 
     return crop_mask
 
 
-def render(G, ws: torch.Tensor) -> np.ndarray:
-    """The generator's image of `ws`, exactly as `draggan.drag` renders it (noise_mode 'const').
-
-    Returns:
-        uint8 (R, R, 3) RGB.
-    """
-    return render_image(G, ws)
-
-
 def invert_crop(
     G,
     crop: np.ndarray,
@@ -354,43 +344,6 @@ def drag_crop(
     finally:
         if bar is not None:
             bar.close()
-
-
-def video_drag_config(config: PipelineConfig, frames: int = VIDEO_FRAMES):
-    """The `DragConfig` `drag_crop` runs: with a video, a latent snapshot about every max_steps / frames steps.
-
-    Returns:
-        `draggan.DragConfig` (config.drag itself when no snapshots are added).
-    """
-    drag_config = config.drag
-    if config.video is not None and drag_config.latent_every == 0:
-        # A video frame costs one full synthesis, so their number, not their rate, is fixed.
-        drag_config = dataclasses.replace(drag_config, latent_every=max(1, drag_config.max_steps // frames))
-    return drag_config
-
-
-def render_drag_frames(G, result: DragResult) -> tuple[list[np.ndarray], list[int]]:
-    """The frames of the drag video: the latent snapshots of `result`, rendered as the drag renders.
-
-    Every writer of drag.mp4 / drag.gif (the CLI, batch jobs, the editor's downloads) calls
-    this after the drag, so a video depends only on the snapshot schedule
-    (`DragConfig.latent_every`), never on live-preview frames.
-
-    Args:
-        G: the generator the drag ran with.
-        result: a `draggan.DragResult`; without snapshots the frames are its final image only.
-
-    Returns:
-        (frames, steps): uint8 (R, R, 3) RGB images and the step of each; the last frame is
-        `result.image` (the final latent's image, not rendered twice).
-    """
-    if not result.frame_latents:
-        return [result.image], [result.steps]
-    frames = [
-        result.image if step == result.steps else render_image(G, ws)
-        for ws, step in zip(result.frame_latents, result.latent_steps)
-    ]
-    return frames, list(result.latent_steps)
 
 
 def paste_edit(

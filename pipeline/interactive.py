@@ -16,7 +16,7 @@ from align import align_center
 from inversion import InversionResult
 from pipeline.cache import InversionCache, file_sha256, generator_sha256
 from pipeline.config import PipelineConfig
-from pipeline.edit import render
+from pipeline.frames import render
 from pipeline.registry import ResolvedCheckpoint
 
 __all__ = ["generator_identity", "seed_inversion", "seed_start"]

@@ -20,8 +20,9 @@ import torch
 
 from align import to_photo
 from pipeline.config import config_to_json
-from pipeline.edit import EditResult, render_drag_frames
+from pipeline.edit import EditResult
 from pipeline.errors import PipelineError
+from pipeline.frames import render_drag_frames
 from pipeline.outputs import comparison_image, display_scale, draw_points, write_png, write_video
 from stylegan import generator_from_dict, generator_to_dict
 
