@@ -44,8 +44,8 @@ class FullyConnectedLayer(nn.Module):
         bias: bool = True,  # Learn a bias?
         activation: str = "linear",  # 'linear' or 'lrelu'.
         lr_multiplier: float = 1.0,  # Learning-rate multiplier of weight and bias.
-        bias_init: float = 0.0,
-    ):  # Initial value of the bias.
+        bias_init: float = 0.0,  # Initial value of the bias.
+    ):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
@@ -82,8 +82,8 @@ class MappingNetwork(nn.Module):
         layer_features: int | None = None,  # Hidden layer width, None = same as w_dim.
         activation: str = "lrelu",  # Activation of the hidden layers.
         lr_multiplier: float = 0.01,  # Learning-rate multiplier of the mapping layers.
-        w_avg_beta: float | None = 0.995,
-    ):  # Decay of the running w average, None = no tracking.
+        w_avg_beta: float | None = 0.995,  # Decay of the running w average, None = no tracking.
+    ):
         super().__init__()
         self.z_dim, self.c_dim, self.w_dim, self.num_ws = z_dim, c_dim, w_dim, num_ws
         self.num_layers = num_layers
@@ -163,8 +163,8 @@ class SynthesisLayer(nn.Module):
         up: int = 1,  # Upsampling factor, 1 or 2.
         use_noise: bool = True,  # Add per-pixel noise?
         activation: str = "lrelu",  # Activation function.
-        conv_clamp: float | None = None,
-    ):  # Clamp the output to +-X, None = no clamping.
+        conv_clamp: float | None = None,  # Clamp the output to +-X, None = no clamping.
+    ):
         super().__init__()
         self.resolution = resolution
         self.up = up
@@ -231,8 +231,8 @@ class ToRGBLayer(nn.Module):
         out_channels: int,  # Number of image channels.
         w_dim: int,  # Intermediate latent (W) dimensionality.
         kernel_size: int = 1,  # Convolution kernel size.
-        conv_clamp: float | None = None,
-    ):  # Clamp the output to +-X, None = no clamping.
+        conv_clamp: float | None = None,  # Clamp the output to +-X, None = no clamping.
+    ):
         super().__init__()
         self.conv_clamp = conv_clamp
         self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
@@ -264,8 +264,8 @@ class SynthesisBlock(nn.Module):
         img_channels: int,  # Number of output image channels.
         is_last: bool,  # Is this the last block?
         use_fp16: bool = False,  # Run this block in fp16 (on CUDA only)?
-        conv_clamp: float | None = None,
-    ):  # Clamp conv outputs to +-X, None = no clamping.
+        conv_clamp: float | None = None,  # Clamp conv outputs to +-X, None = no clamping.
+    ):
         super().__init__()
         self.in_channels = in_channels
         self.resolution = resolution
@@ -350,8 +350,8 @@ class SynthesisNetwork(nn.Module):
         channel_base: int = 32768,  # Overall multiplier for the number of channels.
         channel_max: int = 512,  # Maximum number of channels in any layer.
         num_fp16_res: int = 0,  # Use fp16 for the N highest resolutions (CUDA only).
-        conv_clamp: float | None = None,
-    ):  # Clamp conv outputs to +-X, None = no clamping.
+        conv_clamp: float | None = None,  # Clamp conv outputs to +-X, None = no clamping.
+    ):
         super().__init__()
         if img_resolution < 4 or img_resolution & (img_resolution - 1):
             raise ValueError(f"img_resolution must be a power of two >= 4, got {img_resolution}")
@@ -509,8 +509,8 @@ class Generator(nn.Module):
         conv_clamp: float | None = None,  # Clamp conv outputs to +-X, None = no clamping.
         mapping_layers: int = 8,  # Number of mapping-network layers.
         mapping_lr_multiplier: float = 0.01,  # Learning-rate multiplier of the mapping network.
-        w_avg_beta: float = 0.995,
-    ):  # Decay of the running w average (truncation centre).
+        w_avg_beta: float = 0.995,  # Decay of the running w average (truncation centre).
+    ):
         super().__init__()
         self.init_kwargs: dict[str, Any] = dict(
             z_dim=z_dim,

@@ -138,8 +138,8 @@ class ImageFolderDataset(torch.utils.data.Dataset):
         resolution: int,  # Side of the training images; others are resized (area).
         exclude: Iterable[str] | None = None,  # File names (matched by stem) never to use, None = none.
         xflip: bool = True,  # Add a mirrored copy of every image.
-        cache: bool = False,
-    ):  # Keep every image in memory as uint8 (N, R, R, 3).
+        cache: bool = False,  # Keep every image in memory as uint8 (N, R, R, 3).
+    ):
         self.path = Path(path)
         if not self.path.is_dir():
             raise DatasetError(

@@ -56,8 +56,8 @@ class Conv2dLayer(nn.Module):
         bias: bool = True,  # Learn a bias?
         activation: str = "linear",  # 'linear' or 'lrelu'.
         down: int = 1,  # Downsampling factor, 1 or 2.
-        conv_clamp: float | None = None,
-    ):  # Clamp the output to +-X, None = no clamping.
+        conv_clamp: float | None = None,  # Clamp the output to +-X, None = no clamping.
+    ):
         super().__init__()
         if down not in (1, 2):
             raise ValueError(f"down must be 1 or 2, got {down}")
@@ -92,8 +92,8 @@ class MinibatchStdLayer(nn.Module):
     def __init__(
         self,
         group_size: int,  # Samples per group, None = the whole batch.
-        num_channels: int = 1,
-    ):  # Number of std channels appended.
+        num_channels: int = 1,  # Number of std channels appended.
+    ):
         super().__init__()
         self.group_size = group_size
         self.num_channels = num_channels
@@ -126,8 +126,8 @@ class DiscriminatorBlock(nn.Module):
         out_channels: int,  # Output channels.
         resolution: int,  # Input resolution of this block.
         img_channels: int,  # Number of image colour channels.
-        conv_clamp: float | None = None,
-    ):  # Clamp conv outputs to +-X, None = no clamping.
+        conv_clamp: float | None = None,  # Clamp conv outputs to +-X, None = no clamping.
+    ):
         super().__init__()
         self.in_channels = in_channels
         self.resolution = resolution
@@ -163,8 +163,8 @@ class DiscriminatorEpilogue(nn.Module):
         resolution: int,  # Resolution of this block (4).
         mbstd_group_size: int | None = 4,  # Minibatch-std group size, None = whole batch, 0 = off.
         mbstd_num_channels: int = 1,  # Number of minibatch-std channels, 0 = off.
-        conv_clamp: float | None = None,
-    ):  # Clamp conv outputs to +-X, None = no clamping.
+        conv_clamp: float | None = None,  # Clamp conv outputs to +-X, None = no clamping.
+    ):
         super().__init__()
         self.in_channels = in_channels
         self.resolution = resolution
@@ -197,8 +197,8 @@ class Discriminator(nn.Module):
         channel_max: int = 512,  # Maximum number of channels in any layer.
         mbstd_group_size: int | None = 4,  # Minibatch-std group size, None = whole batch, 0 = off.
         mbstd_num_channels: int = 1,  # Number of minibatch-std channels, 0 = off.
-        conv_clamp: float | None = None,
-    ):  # Clamp conv outputs to +-X, None = no clamping.
+        conv_clamp: float | None = None,  # Clamp conv outputs to +-X, None = no clamping.
+    ):
         super().__init__()
         if img_resolution < 8 or img_resolution & (img_resolution - 1):
             raise ValueError(f"img_resolution must be a power of two >= 8, got {img_resolution}")

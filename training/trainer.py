@@ -139,8 +139,8 @@ class _BatchSource:
                 pin_memory=device.type == "cuda",
                 drop_last=True,
                 persistent_workers=config.workers > 0,
-                generator=torch.Generator().manual_seed(config.seed),
-            )  # never draws from the global RNG
+                generator=torch.Generator().manual_seed(config.seed),  # never draws from the global RNG
+            )
             self.loader_iter = iter(loader)
 
     def next(self) -> torch.Tensor:
