@@ -16,6 +16,6 @@ def _interrupted_while_importing(signum, frame):
 
 if __name__ == "__main__":
     signal.signal(signal.SIGINT, _interrupted_while_importing)
-    from pipeline.cli import main
+    from pipeline.cli.main import main
 
     sys.exit(main())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 # Imported from the module, not the package: `stylegan/__init__` may import torch,
 # and `import align` must stay light.
-from stylegan.errors import DragPipelineError, ImageFileError, MissingWeightsError
+from common.errors import DragPipelineError, ImageFileError, MissingWeightsError
 
 __all__ = ["AlignError", "NoFaceFoundError", "PhotoError", "FaceModelError"]
 

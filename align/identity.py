@@ -15,7 +15,7 @@ import numpy as np
 
 from align.errors import AlignError
 from align.faces import _hog_detector, dlib_model
-from stylegan.images import check_rgb_pair
+from common.images import check_rgb_pair
 
 __all__ = ["identity_similarity", "IDENTITY_MIN_SIZE"]
 

@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from align.errors import PhotoError
-from stylegan import images
+from common import images
 
 __all__ = ["load_photo", "to_rgb_uint8", "check_photo", "DEFAULT_MAX_PIXELS"]
 
@@ -15,7 +15,7 @@ DEFAULT_MAX_PIXELS = images.DEFAULT_MAX_PIXELS  # same default as AlignConfig.ma
 
 
 def to_rgb_uint8(image: np.ndarray) -> np.ndarray:
-    """Convert an image array of a common layout to uint8 (H, W, 3) RGB (`stylegan.images.to_rgb_uint8`).
+    """Convert an image array of a common layout to uint8 (H, W, 3) RGB (`common.images.to_rgb_uint8`).
 
     Accepted: (H, W) or (H, W, 1) grey, (H, W, 2) grey + alpha, (H, W, 3) RGB,
     (H, W, 4) RGBA; dtype uint8, uint16 (0-65535, scaled by 255/65535), bool, or float
@@ -53,7 +53,7 @@ def check_photo(photo: np.ndarray, max_pixels: int = DEFAULT_MAX_PIXELS, name: s
 
 
 def load_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Read a photo file as uint8 (H, W, 3) RGB, upright (the project's one loader, `stylegan.images.read_image`).
+    """Read a photo file as uint8 (H, W, 3) RGB, upright (the project's one loader, `common.images.read_image`).
 
     The EXIF orientation tag is applied; grey, palette, CMYK, 16-bit and alpha images are
     converted (alpha on white). The pixel count is checked from the file header, before

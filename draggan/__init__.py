@@ -13,7 +13,7 @@ Modules: `config` (DragConfig, scaled radii), `sampling` (reading the features a
 the official code's upsampled map, lazily), `motion` (motion supervision and the
 mask term), `tracking` (nearest-neighbour point tracking), `local` (features of
 the high-resolution blocks computed exactly on crops around the handles), `loop`
-(`drag`), `result` (DragResult, to_uint8_image, render_image), `bench` (`python -m draggan.bench`).
+(`drag`), `result` (DragResult, to_uint8_image, render_image), `bench` (`python -m benchmarks.drag`).
 """
 
 from draggan.config import DragConfig, resolve_feature_res, resolve_stop_distance, scaled_radius

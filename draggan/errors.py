@@ -6,7 +6,7 @@ Every message names the problem and the fix on one line.
 from __future__ import annotations
 
 # From the module, not the package, so that importing the errors stays light.
-from stylegan.errors import DragPipelineError
+from common.errors import DragPipelineError
 
 __all__ = ["DragError"]
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from common.images import uint8_from_network
 from draggan.errors import DragError
-from stylegan.images import uint8_from_network
 
 __all__ = ["DragResult", "to_uint8_image", "render_image"]
 
@@ -33,7 +33,7 @@ class DragResult:
 
 
 def to_uint8_image(img: torch.Tensor) -> np.ndarray:
-    """Converts one generator image to an RGB array (`stylegan.images.uint8_from_network`, NVlabs' rounding).
+    """Converts one generator image to an RGB array (`common.images.uint8_from_network`, NVlabs' rounding).
 
     Args:
         img: (1, 3, R, R) or (3, R, R) float image in about [-1, 1].

@@ -29,7 +29,7 @@ __all__ = ["PREVIEW_FRAMES", "DragUpdate", "Model", "Session", "Step"]
 
 # Live-preview frames per drag. A frame is one full synthesis, which at 64 px costs more than a
 # drag step (local features stop at b32); one every max_steps / 10 steps keeps the editor within
-# 10% of `draggan.drag` (python -m editor.bench). The drag video does not use them: like the CLI's,
+# 10% of `draggan.drag` (python -m benchmarks.editor). The drag video does not use them: like the CLI's,
 # it is rendered from latent snapshots after the drag (`pipeline.render_drag_frames`).
 PREVIEW_FRAMES = 10
 PREVIEW_MAX_STRIDE = 30  # but at least one frame every 30 steps, however high the step cap

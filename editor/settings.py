@@ -1,7 +1,7 @@
 """The editor's settings -> the `PipelineConfig` the command line would build for the same choices.
 
 The settings are turned into `run_pipeline.py` arguments and parsed by the CLI's own parser
-(`pipeline.cli.build_parser` / `config_from_args`), so an edit made in the browser and the
+(`pipeline.cli.main.build_parser` / `config_from_args`), so an edit made in the browser and the
 same edit made on the command line run with identical configurations; `report.json` records
 that command. Drag options the CLI has no flag for (W / W+, r1, r2, feature block, lambda)
 are then set on the `DragConfig`.
@@ -13,7 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from pipeline import PipelineConfig
-from pipeline.cli import build_parser, config_from_args
+from pipeline.cli.main import build_parser, config_from_args
 
 __all__ = ["EditorSettings", "ServerOptions"]
 

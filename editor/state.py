@@ -6,7 +6,7 @@ changes its input, so a handler can compute the next state, check it, and only t
 *Convention*: points are float (x, y), x right, y down, pixel centres at integer
 coordinates. `_gen` = generator (= aligned crop) pixels, `_display` = pixels of the enlarged
 image shown in the page (an integer enlargement `scale`, nearest neighbour, as
-`pipeline.outputs.draw_points` draws it).
+`pipeline.io.outputs.draw_points` draws it).
 """
 
 from __future__ import annotations

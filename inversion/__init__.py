@@ -4,7 +4,7 @@
     result = invert(G, crop, method="pti", config=InversionConfig(lpips_backbone="weights/lpips"))
     result.G, result.ws        # generator and pivot to edit with
 
-Metrics live in `inversion.metrics`; the benchmark is `python -m inversion.bench`.
+Metrics live in `inversion.metrics`; the benchmark is `python -m evaluation.inversion_quality`.
 """
 
 from inversion.api import METHODS, InversionResult, invert, target_to_tensor

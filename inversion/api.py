@@ -18,16 +18,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from common.errors import CheckpointError
+from common.fileio import atomic_save
+from common.hashing import generator_sha256
+from common.images import uint8_from_network
 from inversion.config import InversionConfig
 from inversion.errors import InversionError
 from inversion.lpips_loss import LPIPSLoss
 from inversion.project import ProjectionResult, project_w, project_wplus, synthesize
 from inversion.pti import pivotal_tuning
 from stylegan import Generator, generator_from_dict, generator_to_dict
-from stylegan.errors import CheckpointError
-from stylegan.fileio import atomic_save
-from stylegan.hashing import generator_sha256
-from stylegan.images import uint8_from_network
 
 METHODS = ("w", "w+", "pti")
 FORMAT = "draggan-pipeline.inversion"
@@ -50,7 +50,7 @@ class InversionResult:
         timings: stage ('setup', 'w_avg', 'w', 'w+', 'pti', 'total') -> seconds.
         config: the configuration used.
         tuned: True when G differs from the caller's generator (its weights are saved).
-        base_sha256: `stylegan.hashing.generator_sha256` of the caller's generator,
+        base_sha256: `common.hashing.generator_sha256` of the caller's generator,
             so that `load` can check it is given the right base generator.
     """
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from common.configs import config_from_dict, config_to_dict
 from inversion.errors import InversionError
-from stylegan.configs import config_from_dict, config_to_dict
 
 LPIPS_NETS = ("vgg", "alex", "squeeze")
 WPLUS_INITS = ("w", "w_avg")
@@ -44,7 +44,7 @@ class InversionConfig:
     linear calibration layers always come from the `lpips` package):
       * None: torchvision's cache (`torch.hub.get_dir()/checkpoints/<file>`); if
         the file is absent, `MissingWeightsError` (inversion never downloads:
-        `run_pipeline.py` fetches it first, `pipeline.weights`);
+        `run_pipeline.py` fetches it first, `hub.lpips_weights`);
       * a file: a features state dict (`squeezenet1_1().features.state_dict()`
         keys `0.weight` ..., or torchvision's full file with `features.*` keys)
         for the net(s) in use; a single file cannot serve two different nets;

@@ -1,8 +1,8 @@
-"""Errors raised by the inversion package (all rooted at `stylegan.errors.DragPipelineError`)."""
+"""Errors raised by the inversion package (all rooted at `common.errors.DragPipelineError`)."""
 
 from __future__ import annotations
 
-from stylegan.errors import DragPipelineError, MissingWeightsError
+from common.errors import DragPipelineError, MissingWeightsError
 
 
 class InversionError(DragPipelineError, ValueError):

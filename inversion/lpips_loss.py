@@ -15,7 +15,7 @@ so torchvision never downloads) and the backbone weights are then loaded from:
     torchvision's ImageNet weights, 2.9 MB), so LPIPS-squeeze always works offline.
 
 Nothing here downloads: otherwise `MissingWeightsError` says which file to put where
-(the CLI's explicit download step, `pipeline.weights.ensure_lpips_backbones`, fills
+(the CLI's explicit download step, `hub.lpips_weights.ensure_lpips_backbones`, fills
 torchvision's cache).
 
 Key renaming: lpips splits torchvision's `features` Sequential into slices and
@@ -35,10 +35,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from common.errors import CheckpointError, MissingWeightsError
+from common.paths import os_error_reason, show_path
 from inversion.config import LPIPS_NETS
 from inversion.errors import InversionError
-from stylegan.errors import CheckpointError, MissingWeightsError
-from stylegan.paths import os_error_reason, show_path
 
 RANDOM_BACKBONE = "random"
 

@@ -18,9 +18,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from common.images import check_rgb_pair
 from inversion.errors import InversionError
 from inversion.lpips_loss import LPIPSLoss
-from stylegan.images import check_rgb_pair
 
 
 def _check_pair(a: np.ndarray, b: np.ndarray) -> None:

@@ -5,13 +5,14 @@
     result.edited_photo            # uint8 (H, W, 3), untouched pixels byte-identical to the photo
 
 The command line is `python run_pipeline.py --image photo.jpg --points pts.json`
-(`pipeline.cli.main`); checkpoints are resolved by `pipeline.registry`.
+(`pipeline.cli.main.main`); checkpoints are resolved by `hub.registry`.
 
-The public names are imported on first use (as in `stylegan`), so that `import pipeline.cli`
+The public names are imported on first use (as in `stylegan`), so that `import pipeline.cli.main`
 takes milliseconds, not the seconds torch needs: the command line then handles Ctrl-C and
 bad options itself, even while the heavy modules are still importing.
 """
 
+from common.lazy import lazy_getattr
 from pipeline.errors import (
     DragPipelineError,
     MissingWeightsError,
@@ -20,7 +21,6 @@ from pipeline.errors import (
     PointsError,
     UnknownCheckpointError,
 )
-from stylegan.lazy import lazy_getattr
 
 _LAZY = {
     "PipelineConfig": "pipeline.config",
@@ -33,19 +33,19 @@ _LAZY = {
     "drag_crop": "pipeline.edit",
     "paste_edit": "pipeline.edit",
     "resolve_device": "pipeline.edit",
-    "DragPoints": "pipeline.points",
-    "parse_points": "pipeline.points",
-    "load_points": "pipeline.points",
-    "load_mask": "pipeline.points",
-    "REGISTRY": "pipeline.registry",
-    "CheckpointInfo": "pipeline.registry",
-    "resolve_checkpoint": "pipeline.registry",
-    "load_checkpoint": "pipeline.registry",
+    "DragPoints": "pipeline.io.points",
+    "parse_points": "pipeline.io.points",
+    "load_points": "pipeline.io.points",
+    "load_mask": "pipeline.io.points",
+    "REGISTRY": "hub.registry",
+    "CheckpointInfo": "hub.registry",
+    "resolve_checkpoint": "hub.registry",
+    "load_checkpoint": "hub.registry",
     "InversionCache": "pipeline.cache",
     "inversion_key": "pipeline.cache",
-    "build_report": "pipeline.report",
-    "write_results": "pipeline.report",
-    "load_latents": "pipeline.report",
+    "build_report": "pipeline.io.report",
+    "write_results": "pipeline.io.report",
+    "load_latents": "pipeline.io.report",
     # for interactive front ends (the editor), which reach the stages only through pipeline
     "load_photo": "align",
     "to_photo": "align",
@@ -55,14 +55,14 @@ _LAZY = {
     "video_drag_config": "pipeline.frames",
     "render_drag_frames": "pipeline.frames",
     "config_for_model": "pipeline.model_defaults",
-    "generator_identity": "pipeline.interactive",
-    "seed_start": "pipeline.interactive",
-    "seed_inversion": "pipeline.interactive",
-    "display_scale": "pipeline.outputs",
-    "draw_points": "pipeline.outputs",
-    "DEFAULT_CHECKPOINT": "pipeline.registry",
-    "ResolvedCheckpoint": "pipeline.registry",
-    "default_checkpoints_dir": "pipeline.registry",
+    "generator_identity": "pipeline.seeds",
+    "seed_start": "pipeline.seeds",
+    "seed_inversion": "pipeline.seeds",
+    "display_scale": "pipeline.io.outputs",
+    "draw_points": "pipeline.io.outputs",
+    "DEFAULT_CHECKPOINT": "hub.registry",
+    "ResolvedCheckpoint": "hub.registry",
+    "default_checkpoints_dir": "hub.registry",
 }
 
 __all__ = [

@@ -3,7 +3,7 @@
     python run_pipeline.py --batch jobs.jsonl --out DIR [single-mode options = every job's defaults]
     torchrun --nproc_per_node=N -m pipeline.batch --batch jobs.jsonl --out DIR [...]
 
-Every line of the jobs file is checked first (`pipeline.jobs.read_jobs`): a bad line is
+Every line of the jobs file is checked first (`pipeline.io.jobs.read_jobs`): a bad line is
 reported with its number and skipped, or with --strict the run stops before any work. The
 generator and LPIPS are loaded once per process. Each job goes through the same steps as a
 single-mode run (`pipeline.runner.run_job`) and writes `DIR/<id>/` atomically. `DIR/results.jsonl`
@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.jobs import BadLine, Job
+from pipeline.io.jobs import BadLine, Job
 
 __all__ = ["RESULTS", "read_results", "merge_results", "job_record", "run_batch", "main"]
 
@@ -139,7 +139,7 @@ class _ResultsFile:
 
 
 def _remove_stale_staging(out: Path) -> None:
-    # Staging folders of a killed run (`pipeline.outputs.staged_output_dir`): never a result.
+    # Staging folders of a killed run (`pipeline.io.outputs.staged_output_dir`): never a result.
     for path in out.glob(".*.partial"):
         shutil.rmtree(path, ignore_errors=True)
     for path in out.glob(".*.old"):
@@ -159,7 +159,7 @@ def _pending(jobs: list[Job], previous: dict[str, dict], out: Path, retry_failed
 
 
 def _check_batch_usage(args) -> Path:
-    from pipeline.cli import UsageError, check_align_usage
+    from pipeline.cli.main import UsageError, check_align_usage
 
     if not args.out:
         raise UsageError("--batch needs --out DIR (the folder of the job folders and results.jsonl)")
@@ -265,16 +265,16 @@ def run_batch(args, argv: list[str], log) -> int:
     """Run the jobs of `args.batch` (see the module docstring); returns the exit code.
 
     Args:
-        args: the parsed command line (`pipeline.cli.build_parser`).
+        args: the parsed command line (`pipeline.cli.main.build_parser`).
         argv: the arguments, recorded in each report.json.
         log: one-line status callback (stderr).
     """
     import dataclasses
     import shlex
 
-    from pipeline.cli import EXIT_JOBS_FAILED, EXIT_OK, config_from_args, models_from_args
-    from pipeline.jobs import read_jobs
-    from stylegan.distributed import Distributed
+    from common.distributed import Distributed
+    from pipeline.cli.main import EXIT_JOBS_FAILED, EXIT_OK, config_from_args, models_from_args
+    from pipeline.io.jobs import read_jobs
 
     out = _check_batch_usage(args)
     config = config_from_args(args)
@@ -283,7 +283,7 @@ def run_batch(args, argv: list[str], log) -> int:
     try:
         _report_bad_lines(bad if dist.is_main else [], Path(args.batch).name, args.strict, log)
         if bad and args.strict:  # every rank read the same file: all stop here
-            from pipeline.jobs import JobLineError
+            from pipeline.io.jobs import JobLineError
 
             raise JobLineError(
                 f"{len(bad)} bad line(s) in {args.batch} (--strict): fix them, or run without "
@@ -336,14 +336,14 @@ def run_batch(args, argv: list[str], log) -> int:
 
 def shard_jobs(jobs: list[Job], dist) -> list[Job]:
     """This rank's jobs (pending jobs dealt out round-robin by rank)."""
-    from stylegan.distributed import shard
+    from common.distributed import shard
 
     return shard(jobs, dist.rank, dist.world_size)
 
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m pipeline.batch` / `torchrun -m pipeline.batch`: the CLI with --batch required."""
-    from pipeline.cli import main as cli_main
+    from pipeline.cli.main import main as cli_main
 
     argv = list(sys.argv[1:] if argv is None else argv)
     if (

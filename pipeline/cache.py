@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from stylegan.fileio import atomic_write_text
-from stylegan.hashing import file_sha256 as _file_sha256
-from stylegan.hashing import generator_sha256
+from common.fileio import atomic_write_text
+from common.hashing import file_sha256 as _file_sha256
+from common.hashing import generator_sha256
 
 __all__ = [
     "default_cache_dir",

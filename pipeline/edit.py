@@ -29,6 +29,7 @@ import torch
 from align import Alignment, align_box, align_center, align_face, load_photo, paste_back, to_crop, to_photo
 from align.alignment import points_outside_crop
 from align.photo import check_photo
+from common.device import resolve_device
 from draggan import DragResult, drag, resolve_stop_distance
 from draggan.loop import DragCallback
 from inversion import InversionResult, invert
@@ -36,9 +37,8 @@ from pipeline.cache import InversionCache, generator_sha256, inversion_key
 from pipeline.config import PipelineConfig
 from pipeline.errors import PipelineError, PointsError
 from pipeline.frames import render, render_drag_frames, video_drag_config
+from pipeline.io.points import check_points_in_frame
 from pipeline.model_defaults import config_for_model
-from pipeline.points import check_points_in_frame
-from stylegan.device import resolve_device
 
 __all__ = [
     "EditResult",
@@ -411,7 +411,7 @@ def generator_on_device(
 
     Args:
         G: a `stylegan.Generator`, or a checkpoint path / registry name (resolved with
-            `pipeline.registry`, downloading a registered checkpoint if needed).
+            `hub.registry`, downloading a registered checkpoint if needed).
         config: `device` is used ('auto' keeps a Generator where it is).
         progress: download progress bar.
         log: optional one-line status callback.
@@ -421,7 +421,7 @@ def generator_on_device(
         there (the caller's is never moved); load_seconds is None unless a file was loaded.
     """
     if isinstance(G, (str, os.PathLike)):
-        from pipeline.registry import load_checkpoint, resolve_checkpoint
+        from hub.registry import load_checkpoint, resolve_checkpoint
 
         device = resolve_device(config.device)
         t = time.perf_counter()
@@ -527,7 +527,7 @@ def _registry_info(G):
     """The registry entry a checkpoint name refers to (an existing file wins, as in resolve_checkpoint), or None."""
     if not isinstance(G, (str, os.PathLike)) or Path(G).expanduser().is_file():
         return None
-    from pipeline.registry import REGISTRY
+    from hub.registry import REGISTRY
 
     return REGISTRY.get(os.fspath(G))
 
@@ -553,7 +553,7 @@ def edit_photo(
         handles_photo: (N, 2) float handle points, photo pixels.
         targets_photo: (N, 2) float target points, photo pixels.
         G: a `stylegan.Generator`, or a checkpoint path / registry name (resolved with
-            `pipeline.registry`, downloading a registered checkpoint if needed).
+            `hub.registry`, downloading a registered checkpoint if needed).
         config: the `PipelineConfig`; adapted to the model first, as the CLI does
             (`pipeline.model_defaults.config_for_model`: its face framing, small-model steps
             and radii), changing only fields the caller left at their defaults.

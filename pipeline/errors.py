@@ -6,7 +6,7 @@ Every message names the problem and the fix on one line. The CLI maps them to ex
 
 from __future__ import annotations
 
-from stylegan.errors import CheckpointError, DragPipelineError, MissingWeightsError
+from common.errors import CheckpointError, DragPipelineError, MissingWeightsError
 
 __all__ = [
     "PipelineError",

@@ -187,8 +187,8 @@ def write_group_results(result: GroupEditResult, folder: str | os.PathLike, extr
         The written names (face folders as 'face<K>/'), report.json last.
     """
     from pipeline.config import config_to_json
-    from pipeline.outputs import write_png
-    from pipeline.report import build_report, versions, write_results
+    from pipeline.io.outputs import write_png
+    from pipeline.io.report import build_report, versions, write_results
 
     folder = Path(folder)
     write_png(folder / "edited.png", result.edited_photo)

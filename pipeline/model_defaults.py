@@ -12,7 +12,7 @@ model changes some of them:
     fewer inversion steps, LPIPS-squeeze (shipped with the package: no download) and
     drag radii, feature block and stop distance that suit a few-dozen-pixel face. The
     numbers were chosen by measurement on held-out UTKFace faces
-    (`python -m training.tune_defaults`; README, "The default model").
+    (`python -m evaluation.tune_defaults`; README, "The default model").
 
 Options the user set always win: `config_for_model` changes only fields the caller did not
 set: those named in `PipelineConfig.user_options` (the CLI records what was given, so
@@ -46,7 +46,7 @@ __all__ = [
 # Generators up to this resolution get the small-model settings below.
 SMALL_MODEL_MAX_RESOLUTION = 128
 
-# Measured on the shipped face-64 model and 6 held-out UTKFace faces (training.tune_defaults;
+# Measured on the shipped face-64 model and 6 held-out UTKFace faces (evaluation.tune_defaults;
 # README "Defaults for small models"): PTI keeps gaining past 150 steps (26.1 dB at 150, 27.6 at
 # 250), but 150 clears the 24 dB bar (25.8 dB over 50 faces) and keeps the README's first
 # command near 30 s on a 2-core CPU; W 450 adds 0.9 dB to the pivot for 28 s more.
@@ -80,7 +80,7 @@ def model_face_preset(G, info=None) -> str:
 
     Args:
         G: the generator (`G.metadata['face_preset']` from a native file, if any).
-        info: its `pipeline.registry.CheckpointInfo`, or None for a file given by path.
+        info: its `hub.registry.CheckpointInfo`, or None for a file given by path.
 
     Returns:
         A key of `align.FACE_PRESETS`: the file's record wins over the registry's, which

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.config import PipelineConfig
-from pipeline.jobs import Job
+from pipeline.io.jobs import Job
 from pipeline.model_defaults import config_for_model
 
 __all__ = ["JobInputs", "LoadedModel", "Models", "read_job_inputs", "edit_job", "write_job", "JobOutcome", "run_job"]
@@ -44,7 +44,7 @@ class LoadedModel:
 
     Attributes:
         G: the `stylegan.Generator` on its device.
-        resolved: the `pipeline.registry.ResolvedCheckpoint` it came from.
+        resolved: the `hub.registry.ResolvedCheckpoint` it came from.
         generator_id: its identity in the inversion cache key (None when the cache is off).
         seconds: {'fetch_weights', 'load_generator'} wall-clock seconds.
     """
@@ -62,7 +62,7 @@ def read_job_inputs(job: Job) -> JobInputs:
         PhotoError, PointsError: bad input.
     """
     from align import load_photo
-    from pipeline.points import check_points_in_frame, load_mask
+    from pipeline.io.points import check_points_in_frame, load_mask
 
     t = time.perf_counter()
     photo = load_photo(job.image, max_pixels=job.config.align.max_photo_pixels)
@@ -116,10 +116,10 @@ class Models:
         return self._loaded[checkpoint]
 
     def _load(self, checkpoint: str) -> LoadedModel:
+        from hub.lpips_weights import ensure_lpips_backbones
+        from hub.registry import domain_warning, load_checkpoint, resolve_checkpoint
         from pipeline.edit import resolve_device
-        from pipeline.interactive import generator_identity
-        from pipeline.registry import domain_warning, load_checkpoint, resolve_checkpoint
-        from pipeline.weights import ensure_lpips_backbones
+        from pipeline.seeds import generator_identity
 
         config = self.config
         device = resolve_device(config.device)
@@ -182,8 +182,8 @@ def write_job(result, job: Job, model: LoadedModel, out: Path, command: str, ove
     Returns:
         The written file names (report.json last).
     """
-    from pipeline.outputs import staged_output_dir
-    from pipeline.report import write_results
+    from pipeline.io.outputs import staged_output_dir
+    from pipeline.io.report import write_results
 
     G = model.G
     h, w = result.photo.shape[:2]

@@ -2,12 +2,12 @@
 
     from stylegan import Generator, load_generator, save_generator, CheckpointError
 
-The torch-heavy submodules are imported on first use, so `stylegan.errors` (the
+The torch-heavy submodules are imported on first use, so `common.errors` (the
 project's exception hierarchy, used by every package) imports without torch.
 """
 
-from stylegan.errors import CheckpointError, DeviceError, DragPipelineError, MissingWeightsError
-from stylegan.lazy import lazy_getattr
+from common.errors import CheckpointError, DeviceError, DragPipelineError, MissingWeightsError
+from common.lazy import lazy_getattr
 
 _LAZY = {
     "Generator": "stylegan.networks",
@@ -15,10 +15,10 @@ _LAZY = {
     "save_generator": "stylegan.checkpoints",
     "generator_to_dict": "stylegan.checkpoints",
     "generator_from_dict": "stylegan.checkpoints",
-    "atomic_save": "stylegan.fileio",
+    "atomic_save": "common.fileio",
     "detect_format": "stylegan.checkpoints",
     "infer_config": "stylegan.checkpoints",
-    "resolve_device": "stylegan.device",
+    "resolve_device": "common.device",
     "export_mmagic_state_dict": "stylegan.checkpoints",
     "export_rosinality_checkpoint": "stylegan.checkpoints",
 }

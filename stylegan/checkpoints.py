@@ -65,10 +65,10 @@ from typing import Any
 
 import torch
 
+from common.device import resolve_device
+from common.errors import CheckpointError
+from common.fileio import atomic_save
 from stylegan._safe_pickle import PersistentRecord, TFNetworkRecord, UnsafePickleError, safe_load
-from stylegan.device import resolve_device
-from stylegan.errors import CheckpointError
-from stylegan.fileio import atomic_save
 from stylegan.formats._base import (
     FORMAT_DESCRIPTIONS,
     FORMAT_MMAGIC,

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common.device import resolve_device
+from common.errors import DragPipelineError
+from common.images import uint8_from_network
 from stylegan.checkpoints import load_generator
-from stylegan.device import resolve_device
-from stylegan.errors import DragPipelineError
-from stylegan.images import uint8_from_network
 from stylegan.networks import NOISE_MODES, Generator
 
 EXIT_BAD_INPUT = 2

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from stylegan import Generator
+from stylegan import Generator, save_generator
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -74,6 +74,13 @@ def tiny_generator_factory():
 def tiny_G() -> Generator:
     """A 32x32 seeded random generator (num_ws 8, w_dim 32)."""
     return make_tiny_generator()
+
+
+@pytest.fixture
+def tiny_checkpoint(tiny_generator_factory, tmp_path) -> Path:
+    """A 32-px random generator saved in the native format, loaded by the CLI like a user file."""
+    G = tiny_generator_factory(img_resolution=32, seed=3)
+    return save_generator(G, tmp_path / "tiny_G.pt")
 
 
 @pytest.fixture(scope="session")

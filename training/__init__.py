@@ -2,7 +2,7 @@
 
     python -m training.prepare --images ../shared/data/utkface --out data/utk64 --size 64
     python -m training.train --data data/utk64 --out runs/face64 --resolution 64
-    python -m training.report --checkpoint face-64
+    python -m evaluation.face_model_report --checkpoint face-64
 
 The trainer (`training.train`), its discriminator, DiffAugment and dataset live here, apart
 from the generator (`stylegan`): training may import `align` and `stylegan`, and no other

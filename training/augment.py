@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from stylegan.errors import DragPipelineError
+from common.errors import DragPipelineError
 
 __all__ = [
     "AugmentError",

@@ -10,8 +10,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from stylegan.configs import config_from_dict, config_to_dict
-from stylegan.errors import DragPipelineError
+from common.configs import config_from_dict, config_to_dict
+from common.errors import DragPipelineError
 from training.augment import DEFAULT_POLICY, parse_policy
 
 __all__ = ["TrainConfig", "TrainError", "r1_gamma_heuristic", "AMP_MODES"]

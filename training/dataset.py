@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stylegan.errors import DragPipelineError
-from stylegan.images import read_image
+from common.errors import DragPipelineError
+from common.images import read_image
 
 __all__ = [
     "DatasetError",

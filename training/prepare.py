@@ -44,7 +44,7 @@ from align import (
 )
 from align.errors import PhotoError
 from align.geometry import crop_corners
-from stylegan.errors import DragPipelineError
+from common.errors import DragPipelineError
 from training.dataset import HOLDOUT_PATH, IMAGE_EXTENSIONS, load_holdout, write_holdout
 
 __all__ = ["PrepareConfig", "PrepareResult", "PrepareError", "preset_align_config", "prepare_dataset", "main"]

@@ -11,7 +11,7 @@ Reproducing the shipped 128 px face model (defaults of `TrainConfig`, seed 0):
     #    On machines that run one command for a limited time, add --max-minutes M and repeat
     #    with --resume runs/utkface128/latest.pt until kimg is reached (exact resume).
     # 3. CPU: quality proxy (dlib face rate of 200 samples at truncation 0.7, bar 80%).
-    python -m training.report --checkpoint runs/utkface128/network-final-fp16.pt
+    python -m evaluation.face_model_report --checkpoint runs/utkface128/network-final-fp16.pt
 
 Follows StyleGAN2 / StyleGAN2-ADA (NVlabs stylegan2-ada-pytorch `training/loss.py`,
 `training/training_loop.py`, read for facts):
@@ -52,8 +52,8 @@ from typing import Any
 
 import torch
 
+from common.errors import DragPipelineError
 from stylegan.checkpoints import atomic_save, resolve_device, save_generator
-from stylegan.errors import DragPipelineError
 from training.config import TrainConfig, TrainError, r1_gamma_heuristic
 from training.dataset import ImageFolderDataset
 from training.trainer import (

@@ -1,4 +1,4 @@
-"""AlignConfig / PasteConfig validation and presets (frozen-ness: tests/stylegan/test_stylegan_configs.py)."""
+"""AlignConfig / PasteConfig validation and presets (frozen-ness: tests/common/test_common_configs.py)."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ def test_identity_of_a_face_with_itself_and_with_a_flat_image():
 
 
 def test_identity_separates_people(utkface_dir):
-    from stylegan.images import read_image
+    from common.images import read_image
 
     files = sorted(utkface_dir.glob("*.jpg"))[:2]
     a, b = (read_image(f) for f in files)

@@ -1,4 +1,4 @@
-"""align.load_photo / to_rgb_uint8 / check_photo: the align-side wrappers of stylegan.images."""
+"""align.load_photo / to_rgb_uint8 / check_photo: the align-side wrappers of common.images."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from align import AlignConfig, PhotoError, align_center, load_photo, to_rgb_uint8
-from stylegan.errors import ImageFileError
+from common.errors import ImageFileError
 
 
 def test_load_photo_raises_photo_error_with_the_align_fix(tmp_path):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.registry import build_random_generator
+from hub.registry import build_random_generator
 from stylegan import save_generator
 
 # Offline settings for every test: random LPIPS backbone, CPU, no shared inversion cache.

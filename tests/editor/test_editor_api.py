@@ -17,7 +17,7 @@ gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
-from pipeline.cli import main as cli_main  # noqa: E402
+from pipeline.cli.main import main as cli_main  # noqa: E402
 
 
 def _upload(client, path, **settings):

@@ -42,7 +42,7 @@ def browser_app(tmp_path_factory):
     from editor.app import EditorApp
     from editor.server import launch
     from editor.settings import ServerOptions
-    from pipeline.registry import build_random_generator
+    from hub.registry import build_random_generator
 
     root = tmp_path_factory.mktemp("browser")
     app = EditorApp(

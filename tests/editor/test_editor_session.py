@@ -10,8 +10,8 @@ import pytest
 from editor.app import EditorApp
 from editor.handlers import settings_from
 from editor.settings import EditorSettings, ServerOptions
+from hub.registry import build_random_generator
 from pipeline import UnknownCheckpointError
-from pipeline.registry import build_random_generator
 from tests.editor.conftest import FAST, SERVER, write_photo
 
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 from inversion_testutils import assert_state_dict_equal, make_inrange_generator, state_dict_copy
 
+from common.errors import CheckpointError, DragPipelineError
 from inversion import InversionConfig, InversionError, InversionResult, invert
 from inversion.project import synthesize
-from stylegan.errors import CheckpointError, DragPipelineError
 
 
 @pytest.fixture
@@ -138,7 +138,7 @@ def test_load_rejects_other_files(tmp_path):
 def test_missing_lpips_backbone_fails_before_any_work(known_target, tmp_path, monkeypatch):
     G, _, target = known_target
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    from stylegan.errors import MissingWeightsError
+    from common.errors import MissingWeightsError
 
     with pytest.raises(MissingWeightsError, match="vgg16-397923af.pth"):
         invert(G, target, "w", InversionConfig(w_steps=1))

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
+from common.errors import DragPipelineError
 from inversion import InversionConfig, InversionError
-from stylegan.errors import DragPipelineError
 
 
 def test_defaults_follow_the_references():

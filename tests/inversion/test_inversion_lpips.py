@@ -9,10 +9,10 @@ import pytest
 import torch
 import torchvision
 
+from common.errors import CheckpointError, MissingWeightsError
 from inversion import lpips_loss as L
 from inversion.errors import InversionError
 from inversion.lpips_loss import LPIPSLoss, build_lpips, resolve_backbone
-from stylegan.errors import CheckpointError, MissingWeightsError
 
 
 @pytest.fixture

@@ -9,15 +9,6 @@ import pytest
 from PIL import Image
 from pipeline_testutils import center_run, write_points
 
-from stylegan import save_generator
-
-
-@pytest.fixture
-def tiny_checkpoint(tiny_generator_factory, tmp_path) -> Path:
-    """A 32-px random generator saved in the native format, loaded by the CLI like a user file."""
-    G = tiny_generator_factory(img_resolution=32, seed=3)
-    return save_generator(G, tmp_path / "tiny_G.pt")
-
 
 @pytest.fixture
 def lpips_args(squeeze_backbone) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline.cli import main
+from pipeline.cli.main import main
 
 # The files every run writes (a video adds drag.gif / drag.mp4).
 OUTPUTS = frozenset(
@@ -34,7 +34,7 @@ def center_run(photo: Path, points: Path, checkpoint: Path, fast_args: list) -> 
 
 
 def run_cli(args, capsys) -> tuple[int, str, str]:
-    """Run `pipeline.cli.main` in-process; returns (exit code, stdout, stderr)."""
+    """Run `pipeline.cli.main.main` in-process; returns (exit code, stdout, stderr)."""
     code = main([str(a) for a in args])
     captured = capsys.readouterr()
     return code, captured.out, captured.err

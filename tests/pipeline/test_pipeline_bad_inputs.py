@@ -1,6 +1,6 @@
 """Bad input and faults on the command line, table-driven: exit code, one `error:` line, nothing left behind.
 
-Every row runs `pipeline.cli.main` in-process and checks: the exit code (2 bad input, 3 missing
+Every row runs `pipeline.cli.main.main` in-process and checks: the exit code (2 bad input, 3 missing
 weights), exactly one stderr line starting with `error: ` that contains the expected words, no
 traceback, no output folder and no hidden staging folder (`.out.*`), and no parent folder created.
 Interrupts are tested on real subprocesses with SIGINT at several moments, imports included.
@@ -21,8 +21,8 @@ import pytest
 from PIL import Image
 from pipeline_testutils import run_cli, write_points
 
-from pipeline.points import MAX_POINTS, MAX_POINTS_FILE_BYTES
-from pipeline.registry import REGISTRY
+from hub.registry import REGISTRY
+from pipeline.io.points import MAX_POINTS, MAX_POINTS_FILE_BYTES
 
 REPO = Path(__file__).resolve().parents[2]
 LONG = "x" * 300  # longer than the 255 bytes a file name may have on ext4, APFS, NTFS
@@ -253,24 +253,24 @@ def test_bad_input_exit_codes(case, tmp_path, photo_file, points_file, tiny_chec
 
 def test_unwritable_output_fails_before_any_work(tmp_path, center_args, capsys, monkeypatch):
     # Root may write anywhere, so the file system's refusal is simulated where the probe is made.
-    import stylegan.paths
+    import common.paths
 
     locked = tmp_path / "locked"
     locked.mkdir()
-    real_mkstemp = stylegan.paths.tempfile.mkstemp
+    real_mkstemp = common.paths.tempfile.mkstemp
 
     def refuse(*args, dir=None, **kwargs):
         if Path(dir) == locked:
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(locked))
         return real_mkstemp(*args, dir=dir, **kwargs)
 
-    import pipeline.registry
+    import hub.registry
 
     def never(*args, **kwargs):
         raise AssertionError("the checkpoint was loaded although the output cannot be written")
 
-    monkeypatch.setattr(stylegan.paths.tempfile, "mkstemp", refuse)
-    monkeypatch.setattr(pipeline.registry, "load_checkpoint", never)
+    monkeypatch.setattr(common.paths.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(hub.registry, "load_checkpoint", never)
     code, _, stderr = run_cli(
         [*center_args, "--out", locked / "a" / "b"],
         capsys,
@@ -284,13 +284,13 @@ def test_unwritable_output_fails_before_any_work(tmp_path, center_args, capsys, 
 
 
 def test_a_failed_write_leaves_no_folder_it_created(tmp_path, center_args, capsys, monkeypatch):
-    import pipeline.report
+    import pipeline.io.report
 
     def fail(result, folder, extra=None):
         (Path(folder) / "half.png").write_bytes(b"half")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(pipeline.report, "write_results", fail)
+    monkeypatch.setattr(pipeline.io.report, "write_results", fail)
     out = tmp_path / "new" / "deeper" / "out"
     before = set(os.listdir(tmp_path))
     code, _, stderr = run_cli(
@@ -320,7 +320,7 @@ def test_staging_of_a_killed_run_is_cleaned_up(tmp_path, center_args, capsys):
 
 
 def test_results_moved_aside_by_a_killed_run_are_restored(tmp_path):
-    from pipeline.outputs import remove_stale_staging
+    from pipeline.io.outputs import remove_stale_staging
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -351,15 +351,15 @@ def test_existing_output_is_refused_and_kept(tmp_path, center_args, photo_file, 
 
 
 def test_interrupt_leaves_nothing(tmp_path, center_args, capsys, monkeypatch):
-    import pipeline.report
+    import pipeline.io.report
 
-    real = pipeline.report.write_results
+    real = pipeline.io.report.write_results
 
     def write_then_interrupt(result, folder, extra=None):
         real(result, folder, extra)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline.report, "write_results", write_then_interrupt)
+    monkeypatch.setattr(pipeline.io.report, "write_results", write_then_interrupt)
     out = tmp_path / "out"
     code, _, stderr = run_cli(
         [*center_args, "--inversion", "w", "--no-cache", "--out", out],
@@ -389,10 +389,10 @@ def test_subprocess_exit_codes(tmp_path, points_file):
 # --- Ctrl-C at any moment: one line, exit 130 -----------------------------------------------------------------
 
 # The two ways a user starts the command line: the script, and the `draggan-edit` entry point
-# (pip's wrapper does exactly `from pipeline.cli import main; sys.exit(main())`).
+# (pip's wrapper does exactly `from pipeline.cli.main import main; sys.exit(main())`).
 ENTRIES = {
     "run_pipeline.py": ["run_pipeline.py"],
-    "draggan-edit": ["-c", "import sys; from pipeline.cli import main; sys.exit(main())"],
+    "draggan-edit": ["-c", "import sys; from pipeline.cli.main import main; sys.exit(main())"],
 }
 
 

@@ -16,8 +16,8 @@ import torch
 from PIL import Image
 
 from pipeline.batch import RESULTS, read_results
-from pipeline.cli import EXIT_BAD_INPUT, EXIT_JOBS_FAILED, EXIT_OK, main
-from pipeline.report import load_latents
+from pipeline.cli.main import EXIT_BAD_INPUT, EXIT_JOBS_FAILED, EXIT_OK, main
+from pipeline.io.report import load_latents
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -170,7 +170,7 @@ def test_batch_usage_errors(tmp_path, tiny_checkpoint, fast_args, capsys):
     # Duplicate ids: the second is a bad line.
     dup = _write_jobs(tmp_path / "dup", [GOOD[0], GOOD[0]])
     from pipeline.config import PipelineConfig
-    from pipeline.jobs import read_jobs
+    from pipeline.io.jobs import read_jobs
 
     good, bad = read_jobs(dup, PipelineConfig(align_mode="center"), str(tiny_checkpoint))
     assert [j.id for j in good] == ["a"] and bad[0].line == 2 and "already used on line 1" in str(bad[0].error)

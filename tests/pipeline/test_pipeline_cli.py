@@ -12,8 +12,8 @@ from PIL import Image
 from pipeline_testutils import OUTPUTS, center_run, run_cli, write_points
 
 from align import align_face, load_photo, transform_points
-from pipeline.registry import REGISTRY
-from pipeline.report import load_latents
+from hub.registry import REGISTRY
+from pipeline.io.report import load_latents
 
 REPORT_FIELDS = {
     "versions",
@@ -178,7 +178,7 @@ def test_list_checkpoints(capsys):
 
 
 def test_locality_flag_reaches_the_inversion_config():
-    from pipeline.cli import build_parser, config_from_args
+    from pipeline.cli.main import build_parser, config_from_args
 
     on = config_from_args(build_parser().parse_args(["--image", "a.png", "--points", "p.json", "--locality"]))
     off = config_from_args(build_parser().parse_args(["--image", "a.png", "--points", "p.json"]))

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from align import load_photo, transform_points
-from pipeline.cli import EXIT_BAD_INPUT, EXIT_OK
-from pipeline.cli import main as cli_main
+from pipeline.cli.main import EXIT_BAD_INPUT, EXIT_OK
+from pipeline.cli.main import main as cli_main
 from pipeline.config import PipelineConfig
 from pipeline.errors import PointsError
 

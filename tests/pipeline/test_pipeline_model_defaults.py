@@ -9,9 +9,10 @@ import pytest
 
 from align import FACE_PRESETS, AlignConfig
 from draggan import DragConfig
+from hub.registry import REGISTRY
 from inversion import InversionConfig
 from pipeline import PipelineConfig, edit_photo
-from pipeline.cli import build_parser, config_from_args, explicit_options
+from pipeline.cli.main import build_parser, config_from_args, explicit_options
 from pipeline.errors import PipelineError
 from pipeline.model_defaults import (
     SMALL_MODEL_DRAG,
@@ -20,7 +21,6 @@ from pipeline.model_defaults import (
     config_for_model,
     model_face_preset,
 )
-from pipeline.registry import REGISTRY
 
 
 class _Big:

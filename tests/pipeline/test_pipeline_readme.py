@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pipeline_testutils import OUTPUTS
 
-from pipeline.cli import main
+from pipeline.cli.main import main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -56,7 +56,7 @@ def test_examples_are_small_and_valid():
     for path in (REPO / "examples").iterdir():
         assert path.stat().st_size < 1_000_000, path
     for name in ("astronaut_points.json", "astronaut_points_masked.json"):
-        from pipeline.points import load_points
+        from pipeline.io.points import load_points
 
         points = load_points(REPO / "examples" / name)
         assert len(points) == 2

@@ -1,4 +1,4 @@
-"""The `python -m stylegan.generate` and `python -m stylegan.bench` command lines."""
+"""The `python -m stylegan.generate` and `python -m benchmarks.generator` command lines."""
 
 from __future__ import annotations
 
@@ -137,8 +137,8 @@ def test_bench_rows_hold_measured_values_and_the_table_prints_them(capsys):
 
     import torch
 
-    from stylegan.bench import format_table, run_bench
-    from stylegan.bench import main as bench_main
+    from benchmarks.generator import format_table, run_bench
+    from benchmarks.generator import main as bench_main
 
     results = run_bench(torch.device("cpu"), [16], repeats=2, channel_max=16, until_res=8)
     assert [(r.res, r.mode, r.batch) for r in results] == [(16, "full", 1), (16, "features<=8", 1)]

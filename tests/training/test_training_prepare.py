@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from align import FACE_PRESETS, align_face
+from evaluation.face_model_report import FaceRateConfig, face_detection_rate
 from training.dataset import ImageFolderDataset, load_holdout
 from training.prepare import (
     PrepareConfig,
@@ -17,7 +18,6 @@ from training.prepare import (
     prepare_dataset,
     preset_align_config,
 )
-from training.report import FaceRateConfig, face_detection_rate
 
 
 def test_prepare_writes_aligned_crops_and_skips_holdout(tmp_path, utkface_dir):

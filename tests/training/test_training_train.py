@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
+from common.errors import DragPipelineError
 from stylegan.checkpoints import load_generator, save_generator
-from stylegan.errors import DragPipelineError
 from training.augment import (
     AugmentError,
     diff_augment,

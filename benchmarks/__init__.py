@@ -1,0 +1,4 @@
+"""Speed benchmarks (not installed): run from the repository root as `python -m benchmarks.<name>`.
+
+Nothing in the project imports this package.
+"""

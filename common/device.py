@@ -1,0 +1,164 @@
+"""Devices: choosing one, waiting for it, and measuring its peak memory.
+
+    from common.device import resolve_device, synchronize, PeakMemory
+    device = resolve_device("auto")
+    with PeakMemory(device) as mem:
+        ...
+    print(mem.peak_mib, mem.kind)
+
+One place for what every benchmark and entry point needs, so cuda, mps and cpu
+are treated alike everywhere.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import re
+import sys
+
+import torch
+
+from common.errors import DeviceError
+
+__all__ = ["PeakMemory", "resolve_device", "synchronize"]
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """Turns a device name into an available `torch.device`.
+
+    Args:
+        device: 'auto' (or None) -> cuda if available, else mps if available,
+            else cpu; or 'cpu', 'cuda', 'cuda:N', 'mps', or a torch.device.
+
+    Raises:
+        DeviceError: unknown name, or the device is not available on this machine.
+    """
+    if device is None or (isinstance(device, str) and device == "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise DeviceError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'") from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(f"device {device!r} requested but CUDA is not available here; use 'cpu' or 'auto'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise DeviceError(
+                f"device {device!r} requested but this machine has {torch.cuda.device_count()} "
+                f"CUDA device(s); use 'cuda:0' or 'auto'"
+            )
+    elif dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise DeviceError(f"device {device!r} requested but MPS is not available here; use 'cpu' or 'auto'")
+    return dev
+
+
+def synchronize(device: torch.device) -> None:
+    """Waits until every kernel queued on `device` has finished (a no-op on the CPU).
+
+    Timings of asynchronous devices (cuda, mps) are only meaningful after this.
+    """
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+class PeakMemory:
+    """Peak memory of the code inside a `with` block, in MiB.
+
+    * CUDA: `torch.cuda.max_memory_allocated` after resetting the peak statistics
+      at the start (tensors only, not the caching allocator's reserve).
+    * elsewhere, on Linux: the process's peak resident set size (VmHWM), reset to
+      the current size at the start through /proc/self/clear_refs, after freed
+      heap memory was returned to the OS (glibc malloc_trim), so memory cached by
+      earlier work is not reused unseen.
+    * elsewhere: `resource.getrusage().ru_maxrss`, the process's peak since it
+      started (an upper bound: it cannot be reset).
+
+    Attributes (after the block):
+        peak_mib: the peak during the block (absolute: includes what was live before it).
+        base_mib: what was in use when the block started, measured the same way.
+        delta_mib: peak_mib - base_mib, what the block itself added at its peak.
+        kind: which of the measurements above was used, for tables.
+    """
+
+    def __init__(self, device: torch.device):
+        self.device = torch.device(device)
+        self.peak_mib = self.base_mib = float("nan")
+        if self.device.type == "cuda":
+            self.kind = "peak alloc (CUDA)"
+        elif _clear_peak_rss():
+            self.kind = "peak RSS (VmHWM)"
+        else:
+            self.kind = "peak RSS since start (ru_maxrss)"
+
+    @property
+    def delta_mib(self) -> float:
+        """Growth over the block's start at the block's peak."""
+        return self.peak_mib - self.base_mib
+
+    def __enter__(self) -> PeakMemory:
+        synchronize(self.device)
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.base_mib = torch.cuda.memory_allocated(self.device) / 2**20
+        else:
+            _release_free_memory()
+            if self.kind.endswith("(VmHWM)"):
+                _clear_peak_rss()
+                self.base_mib = _proc_status_bytes("VmRSS") / 2**20
+            else:
+                self.base_mib = _maxrss_bytes() / 2**20
+        return self
+
+    def __exit__(self, *exc) -> None:
+        synchronize(self.device)
+        if self.device.type == "cuda":
+            self.peak_mib = torch.cuda.max_memory_allocated(self.device) / 2**20
+        elif self.kind.endswith("(VmHWM)"):
+            self.peak_mib = _proc_status_bytes("VmHWM") / 2**20
+        else:
+            self.peak_mib = _maxrss_bytes() / 2**20
+
+
+def _clear_peak_rss() -> bool:
+    """Resets VmHWM to the current RSS (Linux); False where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        _proc_status_bytes("VmHWM")
+    except OSError:
+        return False
+    return True
+
+
+def _proc_status_bytes(field: str) -> int:
+    with open("/proc/self/status") as f:
+        match = re.search(rf"{field}:\s+(\d+) kB", f.read())
+    if match is None:
+        raise OSError(f"{field} not in /proc/self/status")
+    return int(match.group(1)) * 1024
+
+
+def _maxrss_bytes() -> int:
+    import resource
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss if sys.platform == "darwin" else rss * 1024  # bytes on macOS, KiB on Linux
+
+
+def _release_free_memory() -> None:
+    """Returns memory that glibc keeps after frees to the OS, so the baseline is live memory only."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

@@ -1,0 +1,134 @@
+"""Measure the small-model defaults (`pipeline.model_defaults`) on held-out faces; prints tables.
+
+    python -m evaluation.tune_defaults --checkpoint face-64 --faces 6
+
+Two tables, on the first `--faces` held-out UTKFace faces (training/data/utkface_holdout.txt)
+that dlib aligns, at the model's framing:
+
+  * inversion: mean PSNR / LPIPS-squeeze and seconds of the W projection for several step
+    counts, and of PTI (from the default W pivot) for several tuning step counts;
+  * drag: the mouth drag test (`evaluation.heldout.mouth_drag_test`) on the default PTI
+    inversion for variants of the stop distance, sub-pixel tracking and the radii r1 / r2.
+
+Every other setting is the model's default. Needs no network; ../shared/data/utkface.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+
+import numpy as np
+import torch
+
+from evaluation.face_model_report import _default_utkface
+
+W_STEPS = (100, 200, 450)
+PTI_STEPS = (50, 100, 150, 250)
+# (label, DragConfig changes); radii in px of a 512-px image, as DragConfig.
+DRAG_VARIANTS = (
+    ("default", {}),
+    ("stop 0.5 px", {"stop_distance": 0.5}),
+    ("stop 2 px (scaled official)", {"stop_distance": None}),
+    ("integer tracking", {"subpixel_tracking": False}),
+    ("r1 3 / r2 12 (paper, scaled)", {"r1": 3.0, "r2": 12.0}),
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; prints the two tables."""
+    from common.images import uint8_from_network
+    from evaluation.heldout import (
+        heldout_crops,
+        invert_face,
+        mouth_drag_test,
+        reconstruction_scores,
+    )
+    from hub.registry import load_checkpoint, resolve_checkpoint
+    from inversion.api import target_to_tensor
+    from inversion.lpips_loss import LPIPSLoss
+    from inversion.project import synthesize
+    from inversion.pti import pivotal_tuning
+    from pipeline.config import PipelineConfig
+    from pipeline.model_defaults import config_for_model
+
+    p = argparse.ArgumentParser(prog="python -m evaluation.tune_defaults", description=__doc__.split("\n\n")[0])
+    p.add_argument("--checkpoint", default="face-64")
+    p.add_argument("--faces", type=int, default=6)
+    p.add_argument("--utkface", default=None)
+    args = p.parse_args(argv)
+    resolved = resolve_checkpoint(args.checkpoint, allow_download=False)
+    G = load_checkpoint(resolved)
+    config = config_for_model(PipelineConfig(), G, resolved.info)
+    faces = heldout_crops(args.utkface or _default_utkface(), int(G.img_resolution), config.align, args.faces)
+    inv_rows: dict[str, list] = {}
+    drag_rows: dict[str, list] = {}
+    for index, (name, alignment) in enumerate(faces):
+        target = np.array(alignment.crop)
+        pivots = {}
+        for steps in W_STEPS:
+            inv = dataclasses.replace(config.inversion, w_steps=steps)
+            t = time.perf_counter()
+            done = invert_face(G, alignment.crop, inv, methods=("w",))
+            scores = reconstruction_scores(done.reconstruction["w"], target)
+            inv_rows.setdefault(f"W {steps} steps", []).append((scores, time.perf_counter() - t))
+            pivots[steps] = done.ws["w"]
+        default = None
+        target_tensor = target_to_tensor(target, G)
+        lpips = LPIPSLoss.build(
+            config.inversion.pti_lpips_net,
+            None,
+            G.device,
+            config.inversion.pti_lpips_max_resolution,
+            config.inversion.lpips_min_resolution,
+        )
+        pivot = pivots[config.inversion.w_steps]
+        for steps in PTI_STEPS:  # every tuning from the same default W pivot, G's own noise
+            t = time.perf_counter()
+            tuned = pivotal_tuning(
+                G, pivot, target_tensor, lpips, dataclasses.replace(config.inversion, pti_steps=steps)
+            ).G
+            with torch.no_grad():
+                recon = uint8_from_network(synthesize(tuned, pivot))[0]
+            inv_rows.setdefault(f"PTI {steps} steps (from W {config.inversion.w_steps})", []).append(
+                (reconstruction_scores(recon, target), time.perf_counter() - t)
+            )
+            if steps == config.inversion.pti_steps:
+                default = (tuned, pivot, recon)
+        assert default is not None, "the default PTI step count must be among PTI_STEPS"
+        for label, changes in DRAG_VARIANTS:
+            drag_config = dataclasses.replace(config.drag, **changes)
+            drag_rows.setdefault(label, []).append(
+                mouth_drag_test(default[0], default[1], alignment.landmarks_crop, default[2], drag_config)
+            )
+        print(f"{index:3d} {name}", file=sys.stderr, flush=True)
+
+    print(f"{len(faces)} held-out faces, {resolved.label}\n")
+    print("| inversion | PSNR (dB) | LPIPS-squeeze | s / face |")
+    print("|---|---|---|---|")
+    for label, rows in inv_rows.items():
+        print(
+            f"| {label} | {np.mean([s['psnr'] for s, _ in rows]):.2f} | {np.mean([s['lpips'] for s, _ in rows]):.3f} "
+            f"| {np.mean([t for _, t in rows]):.1f} |"
+        )
+    print(
+        "\n| drag variant | converged | mean steps | mean final distance (px) | face found | mouth wider | "
+        "mean eye shift (px) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for label, rows in drag_rows.items():
+        widths = [r.mouth_width_change for r in rows if r.mouth_width_change is not None]
+        shifts = [r.eye_shift for r in rows if r.eye_shift is not None]
+        print(
+            f"| {label} | {np.mean([r.converged for r in rows]):.0%} | {np.mean([r.steps for r in rows]):.0f} | "
+            f"{np.mean([r.final_distance for r in rows]):.2f} | {np.mean([r.face_found for r in rows]):.0%} | "
+            f"{np.mean([w > 0 for w in widths]) if widths else float('nan'):.0%} | "
+            f"{np.mean(shifts) if shifts else float('nan'):.2f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""`python -m benchmarks.gpu_suite --device cpu --quick`: the GPU script's whole path, on tiny sizes."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from benchmarks import gpu_suite
+
+
+def test_quick_suite_on_cpu_writes_a_table_and_json_with_every_measurement(tmp_path, capsys):
+    assert gpu_suite.main(["--out", str(tmp_path), "--device", "cpu", "--quick"]) == 0
+    data = json.loads((tmp_path / "gpu_suite.json").read_text())
+    table = (tmp_path / "gpu_suite.md").read_text()
+    assert data["quick"] is True and data["device"] == "cpu" and data["notes"] == []
+
+    f = data["fp16_blocks"]
+    assert f["finite"] and f["num_fp16_res"] == 2 and f["conv_clamp"] == 256
+    # fp16 (or bf16) top blocks stay close to fp32: well under 1 % of the image's spread.
+    assert 0 < f["rms_diff"] < 0.01 * f["image_std"] and f["max_abs_diff"] < 0.1
+
+    settings = [(r["res"], r["dtype"], r["compile"]) for r in data["drag"]]
+    # --quick leaves out the compiled drags (see the next tests).
+    assert settings == [(32, "fp32", "off"), (32, "bf16", "off"), (64, "fp32", "off"), (64, "bf16", "off")]
+    for r in data["drag"]:
+        assert "error" not in r, r
+        assert 0 < r["min_ms"] <= r["ms_per_step"] and r["steps"] == 2
+        assert math.isfinite(r["peak_mib"]) and r["peak_mib"] > 50
+
+    p = data["pti"]
+    assert p["res"] == 32 and p["seconds"] > 0 and 5 < p["psnr_db"] < 100 and p["peak_mib"] > 50
+
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(rows) == 1 + 4 + 1
+    assert sum(row.startswith("| drag step |") for row in rows) == 4 and "ms/step" in rows[1]
+    assert f"max diff {f['max_abs_diff']:.4f}" in rows[0] and f"PSNR {p['psnr_db']:.1f} dB" in rows[-1]
+    assert rows[-1].startswith("| PTI inversion |")
+    assert table in capsys.readouterr().out
+
+
+def test_budget_skips_stages_with_a_note():
+    config = gpu_suite.SuiteConfig.quick(budget_s=1e-9, compile_resolutions=None)
+    result = gpu_suite.run_suite(config, gpu_suite.resolve_device("cpu"), quick=True, log=lambda s: None)
+    assert not result.fp16_blocks and not result.drag and not result.pti
+    assert len(result.notes) == 1 + 4 + 1 + 4 and all(n.startswith("skipped ") for n in result.notes)
+    assert result.notes[6].startswith("skipped drag 32 px fp32 compile=on")  # compiled drags come last
+
+
+def test_a_failing_drag_setting_becomes_an_error_row(monkeypatch):
+    def broken(G, backend):
+        raise RuntimeError("backend not available\nmore lines")
+
+    monkeypatch.setattr(gpu_suite, "_compiled", broken)
+    row = gpu_suite.measure_drag(32, "fp32", True, gpu_suite.SuiteConfig.quick(), gpu_suite.resolve_device("cpu"))
+    assert row["error"] == "RuntimeError: backend not available" and "ms_per_step" not in row
+    assert "failed: RuntimeError" in gpu_suite.format_markdown(gpu_suite.SuiteResult("cpu", "x", True, drag=[row]))
+
+
+def test_compiled_drag_uses_the_compiled_hot_path_and_restores_the_eager_function(monkeypatch):
+    # torch.compile is replaced by a recording wrapper: dynamo's own tracing costs tens of seconds on a
+    # small CPU, so the real compilation only runs in the GPU suite (where a failure is an error row).
+    import torch
+
+    import stylegan.local as local
+    import stylegan.networks as networks
+
+    compiled_calls, backends = [], []
+
+    def fake_compile(fn, **kwargs):
+        backends.append(kwargs["backend"])
+
+        def wrapper(*args, **kw):
+            compiled_calls.append(1)
+            return fn(*args, **kw)
+
+        return wrapper
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    eager = networks.modulated_conv2d
+    row = gpu_suite.measure_drag(32, "fp32", True, gpu_suite.SuiteConfig.quick(), gpu_suite.resolve_device("cpu"))
+    assert "error" not in row and row["ms_per_step"] > 0 and backends == ["eager"]
+    assert len(compiled_calls) > 10  # every layer of every step went through the compiled function
+    assert local.modulated_conv2d is eager and networks.modulated_conv2d is eager  # restored
+
+
+def test_bad_arguments_exit_2(tmp_path, capsys):
+    assert gpu_suite.main(["--out", str(tmp_path), "--device", "tpu", "--quick"]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+    from common.errors import MissingWeightsError
+
+    with pytest.raises(MissingWeightsError, match="absent.pth"):
+        gpu_suite.measure_pti(
+            gpu_suite.SuiteConfig.quick(lpips_backbone=str(tmp_path / "absent.pth")), gpu_suite.resolve_device("cpu")
+        )
+    with pytest.raises(ValueError, match="budget_s"):
+        gpu_suite.SuiteConfig(budget_s=0)
