@@ -32,20 +32,45 @@ def test_quick_suite_on_cpu_writes_a_table_and_json_with_every_measurement(tmp_p
     p = data["pti"]
     assert p["res"] == 32 and p["seconds"] > 0 and 5 < p["psnr_db"] < 100 and p["peak_mib"] > 50
 
+    # The table shows each measurement's own numbers (not a fixed layout): one line per drag row with its
+    # setting and ms/step, the fp16 and PTI figures, and nothing else.
     rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
-    assert len(rows) == 1 + 4 + 1
-    assert sum(row.startswith("| drag step |") for row in rows) == 4 and "ms/step" in rows[1]
-    assert f"max diff {f['max_abs_diff']:.4f}" in rows[0] and f"PSNR {p['psnr_db']:.1f} dB" in rows[-1]
-    assert rows[-1].startswith("| PTI inversion |")
+    drag_rows = [line for line in rows if line.startswith("| drag step |")]
+    assert len(drag_rows) == len(data["drag"]) and len(rows) == len(data["drag"]) + 2
+    for r, line in zip(data["drag"], drag_rows):
+        assert f"{r['res']} px, {r['dtype']}, compile {r['compile']}" in line
+        assert f"{r['ms_per_step']:.1f} ms/step (min {r['min_ms']:.1f})" in line
+    assert f"max diff {f['max_abs_diff']:.4f}, RMS {f['rms_diff']:.5f}" in rows[0]
+    assert rows[-1].startswith("| PTI inversion |") and f"PSNR {p['psnr_db']:.1f} dB" in rows[-1]
     assert table in capsys.readouterr().out
 
 
-def test_budget_skips_stages_with_a_note():
+def test_fp16_measurement_compares_two_different_precisions(monkeypatch):
+    # With the reduced-precision path replaced by plain fp32 the suite must report exactly no difference:
+    # a suite that compared two different generators, or measured the wrong image, would not.
+    import contextlib
+
+    import stylegan.networks
+
+    config = gpu_suite.SuiteConfig.quick()
+    device = gpu_suite.resolve_device("cpu")
+    real = gpu_suite.measure_fp16_blocks(config, device)
+    monkeypatch.setattr(stylegan.networks, "reduced_precision", lambda G, dtype: contextlib.nullcontext())
+    same = gpu_suite.measure_fp16_blocks(config, device)
+    assert same["max_abs_diff"] == 0 and same["rms_diff"] == 0
+    assert real["max_abs_diff"] > 0 and same["image_std"] == real["image_std"]
+
+
+def test_budget_skips_every_stage_of_the_schedule_in_order():
     config = gpu_suite.SuiteConfig.quick(budget_s=1e-9, compile_resolutions=None)
     result = gpu_suite.run_suite(config, gpu_suite.resolve_device("cpu"), quick=True, log=lambda s: None)
     assert not result.fp16_blocks and not result.drag and not result.pti
-    assert len(result.notes) == 1 + 4 + 1 + 4 and all(n.startswith("skipped ") for n in result.notes)
-    assert result.notes[6].startswith("skipped drag 32 px fp32 compile=on")  # compiled drags come last
+    assert all(note.startswith("skipped ") for note in result.notes)
+    skipped = [note.split(":")[0].removeprefix("skipped ") for note in result.notes]
+    eager = [f"drag {res} px {d} compile=off" for res in config.drag_resolutions for d in ("fp32", "bf16")]
+    compiled = [f"drag {res} px {d} compile=on" for res in config.drag_resolutions for d in config.compile_dtypes]
+    # Each stage named once; torch.compile's drags, the least predictable, after PTI where the budget cuts first.
+    assert skipped == ["fp16 blocks", *eager, "PTI", *compiled]
 
 
 def test_a_failing_drag_setting_becomes_an_error_row(monkeypatch):
