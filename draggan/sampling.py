@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["image_to_feature", "sample_features", "sample_upsampled"]
+__all__ = ["grid_sample_backward_available", "image_to_feature", "sample_features", "sample_upsampled"]
 
 
 def image_to_feature(points_img: torch.Tensor, img_resolution: int, feature_res: int) -> torch.Tensor:
@@ -40,12 +40,24 @@ def image_to_feature(points_img: torch.Tensor, img_resolution: int, feature_res:
     return (points_img + 0.5) * (feature_res / img_resolution) - 0.5
 
 
+def grid_sample_backward_available(device: torch.device) -> bool:
+    """Whether `F.grid_sample` (and its backward) can sample features on `device`.
+
+    MPS lacks `grid_sampler_2d_backward` in most torch releases, and some raise "MPS:
+    Unsupported Border padding mode" on the forward too, so on MPS the features are read with
+    an explicit 4-tap gather (`_gather_bilinear`) instead; every other device uses grid_sample.
+    """
+    return torch.device(device).type != "mps"
+
+
 def sample_features(feat: torch.Tensor, points_feat: torch.Tensor) -> torch.Tensor:
     """Bilinear samples of a feature map at feature-pixel positions, clamped at the border.
 
-    Convention: align_corners=False with padding_mode='border', which equals what
-    `F.interpolate(..., mode='bilinear', align_corners=False)` computes at the same
-    positions (it clamps source coordinates to the map as well).
+    Convention: align_corners=False with the coordinates clamped to the map's pixel centres
+    ([0, w-1] x [0, h-1]), which equals what `F.interpolate(..., mode='bilinear',
+    align_corners=False)` computes at the same positions (it clamps source coordinates to the
+    map as well). The clamp is explicit, so grid_sample runs with its default 'zeros' padding
+    (available on every device; 'border' is not on some MPS builds) and gives the same values.
 
     Args:
         feat: (B, C, h, w) float feature maps.
@@ -58,10 +70,38 @@ def sample_features(feat: torch.Tensor, points_feat: torch.Tensor) -> torch.Tens
     batch, channels, height, width = feat.shape
     lead = points_feat.shape[:-1]
     pts = points_feat.reshape(batch, 1, -1, 2).to(feat.dtype)
-    scale = torch.tensor([2.0 / width, 2.0 / height], dtype=feat.dtype, device=feat.device)
-    grid = (pts + 0.5) * scale - 1.0
-    out = F.grid_sample(feat, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    return out[:, :, 0].transpose(1, 2).reshape(*lead, channels)
+    limit = torch.tensor([width - 1, height - 1], dtype=feat.dtype, device=feat.device)
+    pts = torch.minimum(pts.clamp(min=0), limit)
+    if grid_sample_backward_available(feat.device):
+        scale = torch.tensor([2.0 / width, 2.0 / height], dtype=feat.dtype, device=feat.device)
+        grid = (pts + 0.5) * scale - 1.0
+        out = F.grid_sample(feat, grid, mode="bilinear", padding_mode="zeros", align_corners=False)[:, :, 0]
+    else:
+        out = _gather_bilinear(feat, pts[:, 0])
+    return out.transpose(1, 2).reshape(*lead, channels)
+
+
+def _gather_bilinear(feat: torch.Tensor, pts: torch.Tensor) -> torch.Tensor:
+    """Bilinear samples by indexing: (B, C, h, w) map, (B, M, 2) in-map (x, y) pixels -> (B, C, M).
+
+    The same interpolation as grid_sample (align_corners=False) at points already clamped to the
+    map, built from gathers and products that autograd differentiates on every device.
+    """
+    batch, channels, height, width = feat.shape
+    x, y = pts[..., 0], pts[..., 1]
+    x0, y0 = x.floor(), y.floor()
+    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
+    x0, y0 = x0.long(), y0.long()
+    x1, y1 = (x0 + 1).clamp(max=width - 1), (y0 + 1).clamp(max=height - 1)  # weight 0 where clamped
+    flat = feat.reshape(batch, channels, height * width)
+
+    def tap(yy: torch.Tensor, xx: torch.Tensor) -> torch.Tensor:
+        index = (yy * width + xx)[:, None, :].expand(batch, channels, -1)
+        return flat.gather(2, index)
+
+    top = tap(y0, x0) * (1 - fx) + tap(y0, x1) * fx
+    bottom = tap(y1, x0) * (1 - fx) + tap(y1, x1) * fx
+    return top * (1 - fy) + bottom * fy
 
 
 def sample_upsampled(

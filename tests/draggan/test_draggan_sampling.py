@@ -1,5 +1,6 @@
 """`draggan.sampling`: lazy evaluation of the upsampled feature map."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -86,3 +87,82 @@ def test_points_beyond_the_border_read_zeros_like_the_official_grid_sample(feat,
     assert torch.allclose(got, want, atol=1e-5)
     torch.testing.assert_close(got[0], 0.5 * up[0, :, 10, 0])
     assert torch.equal(got[5], torch.zeros(5)) and torch.equal(got[6], torch.zeros(5))
+
+
+def _border_padding(monkeypatch):
+    """The sampler as it was before MPS support: grid_sample with padding_mode='border'."""
+    import draggan.sampling as sampling
+
+    real = F.grid_sample
+
+    def border(*args, **kwargs):
+        return real(*args, **{**kwargs, "padding_mode": "border"})
+
+    monkeypatch.setattr(sampling.F, "grid_sample", border)
+
+
+def test_grid_sample_is_avoided_only_on_mps():
+    from draggan.sampling import grid_sample_backward_available
+
+    assert grid_sample_backward_available(torch.device("cpu"))
+    assert grid_sample_backward_available(torch.device("cuda", 1))
+    assert not grid_sample_backward_available(torch.device("mps"))
+
+
+@pytest.mark.parametrize("crops", [False, True])
+def test_clamped_zero_padding_equals_border_padding_bit_for_bit(feat, crops, monkeypatch):
+    """'zeros' after the explicit clamp (what MPS supports) reads exactly what 'border' read, beyond the edge too."""
+    pts = torch.tensor([[-3.0, 0.0], [0.0, -0.4], [31.0, 31.0], [31.7, 12.2], [40.0, -9.0], [6.3, 17.8]])
+    origin = torch.tensor([[-2, -2], [4, 4]]) if crops else None
+    maps = torch.stack([feat[0], feat[0].flip(-1)]) if crops else feat
+    batch = pts.reshape(2, 3, 2) if crops else pts
+    zeros = sample_upsampled(maps, batch, 32, origin, 8 if crops else None)
+    _border_padding(monkeypatch)
+    border = sample_upsampled(maps, batch, 32, origin, 8 if crops else None)
+    assert torch.equal(zeros, border)
+
+
+def test_gather_path_matches_grid_sample_values_and_gradients(feat, monkeypatch):
+    """The MPS path (4-tap gather) against grid_sample on the CPU: same samples, same gradient."""
+    import draggan.sampling as sampling
+
+    pts = torch.tensor([[-1.0, 3.2], [7.0, 7.0], [2.25, 5.5], [7.9, -0.3], [0.0, 0.0]])
+    a = feat.clone().requires_grad_(True)
+    want = sample_features(a, pts)
+    want.square().sum().backward()
+    monkeypatch.setattr(sampling, "grid_sample_backward_available", lambda device: False)
+    b = feat.clone().requires_grad_(True)
+    got = sample_features(b, pts)
+    got.square().sum().backward()
+    assert torch.allclose(got, want, atol=1e-6) and torch.allclose(b.grad, a.grad, atol=1e-5)
+
+
+def test_drag_with_handles_at_the_border_is_unchanged_by_the_padding_mode(tiny_generator_factory, monkeypatch):
+    """Trajectories bit-identical with 'zeros' (every device) and 'border' (the former CPU path)."""
+    from draggan import DragConfig, drag
+
+    G = tiny_generator_factory(img_resolution=32, seed=5)
+    with torch.no_grad():
+        ws0 = G.mapping(torch.randn(1, G.z_dim, generator=torch.Generator().manual_seed(0)), truncation_psi=0.7)
+    config = DragConfig(lr=0.02, r1=48.0, r2=96.0, max_steps=6, stop_distance=0.0)
+    handles, targets = [[0, 0], [31, 16], [12, 31]], [[6, 4], [25, 16], [12, 24]]
+    zeros = drag(G, ws0, handles, targets, config=config)
+    _border_padding(monkeypatch)
+    border = drag(G, ws0, handles, targets, config=config)
+    assert np.array_equal(zeros.history, border.history) and torch.equal(zeros.ws, border.ws)
+
+
+def test_sampler_never_asks_for_border_padding(feat, monkeypatch):
+    """Some MPS builds raise 'Unsupported Border padding mode': the sampler must not need it."""
+    import draggan.sampling as sampling
+
+    real = F.grid_sample
+
+    def like_mps(*args, **kwargs):
+        if kwargs.get("padding_mode", "zeros") == "border":
+            raise RuntimeError("MPS: Unsupported Border padding mode")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sampling.F, "grid_sample", like_mps)
+    pts = torch.tensor([[-2.0, 0.0], [31.0, 31.0], [15.5, 3.25]])
+    assert sample_upsampled(feat, pts, 32).shape == (3, 5)
