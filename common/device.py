@@ -16,6 +16,7 @@ import ctypes
 import gc
 import re
 import sys
+import threading
 
 import torch
 
@@ -76,6 +77,9 @@ class PeakMemory:
 
     * CUDA: `torch.cuda.max_memory_allocated` after resetting the peak statistics
       at the start (tensors only, not the caching allocator's reserve).
+    * MPS: the largest `torch.mps.current_allocated_memory()` seen by a sampler thread
+      during the block (every `MPS_SAMPLE_S`, and at both ends): torch keeps no peak
+      statistic for MPS, and the process RSS does not include the GPU's memory.
     * elsewhere, on Linux: the process's peak resident set size (VmHWM), reset to
       the current size at the start through /proc/self/clear_refs, after freed
       heap memory was returned to the OS (glibc malloc_trim), so memory cached by
@@ -93,8 +97,11 @@ class PeakMemory:
     def __init__(self, device: torch.device):
         self.device = torch.device(device)
         self.peak_mib = self.base_mib = float("nan")
+        self._sampler: _AllocatedSampler | None = None
         if self.device.type == "cuda":
             self.kind = "peak alloc (CUDA)"
+        elif self.device.type == "mps":
+            self.kind = "peak alloc (MPS, sampled)"
         elif _clear_peak_rss():
             self.kind = "peak RSS (VmHWM)"
         else:
@@ -110,6 +117,9 @@ class PeakMemory:
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
             self.base_mib = torch.cuda.memory_allocated(self.device) / 2**20
+        elif self.device.type == "mps":
+            self._sampler = _AllocatedSampler(torch.mps.current_allocated_memory)
+            self.base_mib = self._sampler.start() / 2**20
         else:
             _release_free_memory()
             if self.kind.endswith("(VmHWM)"):
@@ -123,10 +133,50 @@ class PeakMemory:
         synchronize(self.device)
         if self.device.type == "cuda":
             self.peak_mib = torch.cuda.max_memory_allocated(self.device) / 2**20
+        elif self._sampler is not None:
+            self.peak_mib = self._sampler.stop() / 2**20
         elif self.kind.endswith("(VmHWM)"):
             self.peak_mib = _proc_status_bytes("VmHWM") / 2**20
         else:
             self.peak_mib = _maxrss_bytes() / 2**20
+
+
+MPS_SAMPLE_S = 0.002  # sampling period of the MPS peak: kernels of a drag step take milliseconds
+
+
+class _AllocatedSampler:
+    """Polls an allocated-bytes counter on a thread and keeps its maximum (for devices without a peak statistic)."""
+
+    def __init__(self, read_bytes, period_s: float = MPS_SAMPLE_S):
+        self._read = read_bytes
+        self._period = period_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.peak = 0
+
+    def _sample(self) -> int:
+        value = int(self._read())
+        self.peak = max(self.peak, value)
+        return value
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._period):
+            self._sample()
+
+    def start(self) -> int:
+        """Starts polling; returns the current value (the block's base)."""
+        base = self._sample()
+        self._thread = threading.Thread(target=self._run, name="peak-memory", daemon=True)
+        self._thread.start()
+        return base
+
+    def stop(self) -> int:
+        """Stops polling after a last sample; returns the maximum seen."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._sample()
+        return self.peak
 
 
 def _clear_peak_rss() -> bool:

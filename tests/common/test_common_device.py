@@ -27,3 +27,19 @@ def test_resolve_device_and_synchronize_on_cpu():
     synchronize(torch.device("cpu"))  # a no-op there
     with pytest.raises(DeviceError, match="unknown device"):
         resolve_device("tpu9")
+
+
+def test_peak_memory_on_mps_uses_the_allocated_memory_seen_during_the_block(monkeypatch):
+    """torch keeps no MPS peak statistic: the helper samples torch.mps.current_allocated_memory (faked here)."""
+    import time
+
+    allocated = [100 * 2**20]
+    monkeypatch.setattr(torch.mps, "current_allocated_memory", lambda: allocated[0])
+    monkeypatch.setattr(torch.mps, "synchronize", lambda: None)
+    mem = PeakMemory(torch.device("mps"))
+    assert mem.kind == "peak alloc (MPS, sampled)"
+    with mem:
+        allocated[0] = 612 * 2**20  # a temporary 512 MiB, freed before the block ends
+        time.sleep(0.05)
+        allocated[0] = 110 * 2**20
+    assert mem.base_mib == 100 and mem.peak_mib == 612 and mem.delta_mib == 512
