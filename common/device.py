@@ -17,12 +17,13 @@ import gc
 import re
 import sys
 import threading
+from contextlib import AbstractContextManager, nullcontext
 
 import torch
 
 from common.errors import DeviceError
 
-__all__ = ["PeakMemory", "resolve_device", "synchronize"]
+__all__ = ["PeakMemory", "autocast_off", "autocast_supported", "resolve_device", "same_device", "synchronize"]
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -59,6 +60,54 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         if mps is None or not mps.is_available():
             raise DeviceError(f"device {device!r} requested but MPS is not available here; use 'cpu' or 'auto'")
     return dev
+
+
+def same_device(a: str | torch.device, b: str | torch.device) -> bool:
+    """Whether two device names denote the same device (`cuda` is `cuda:<current>`, `mps` is `mps:0`).
+
+    `torch.device("cuda") != torch.device("cuda:0")` although a tensor moved to the first lands on
+    the second; comparing type and resolved index tells "already there" from "must be copied".
+
+    Args:
+        a, b: device names ('cpu', 'cuda', 'cuda:1', 'mps') or torch.device objects.
+
+    Returns:
+        True when both have the same type and, for indexed types, the same resolved index.
+    """
+    a, b = torch.device(a), torch.device(b)
+    return a.type == b.type and (a.type == "cpu" or _device_index(a) == _device_index(b))
+
+
+def _device_index(device: torch.device) -> int:
+    if device.index is not None:
+        return device.index
+    if device.type == "cuda" and torch.cuda.is_available():
+        return torch.cuda.current_device()
+    return 0
+
+
+def autocast_supported(device_type: str, torch_version: str | None = None) -> bool:
+    """Whether `torch.autocast(device_type=...)` can be entered (even disabled) with this torch.
+
+    torch.autocast accepts 'mps' only from torch 2.5 on (earlier releases raise "unsupported
+    autocast device_type 'mps'" as soon as the context is built, enabled or not).
+
+    Args:
+        device_type: 'cpu', 'cuda', 'mps', ...
+        torch_version: a version string such as '2.4.1+cpu'; None = the installed torch.
+    """
+    if device_type != "mps":
+        return True
+    version = torch_version or torch.__version__
+    major, minor = (int("".join(c for c in part if c.isdigit()) or 0) for part in version.split(".")[:2])
+    return (major, minor) >= (2, 5)
+
+
+def autocast_off(device_type: str) -> AbstractContextManager:
+    """A context that switches autocast off on `device_type` (nothing to switch off where torch has no autocast)."""
+    if autocast_supported(device_type):
+        return torch.autocast(device_type=device_type, enabled=False)
+    return nullcontext()
 
 
 def synchronize(device: torch.device) -> None:

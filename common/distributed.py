@@ -8,17 +8,23 @@ joins the process group (NCCL when the worker drives a CUDA device, gloo otherwi
 torchrun, is a world of one that needs no process group. Work is split by rank with `shard`
 (item i goes to rank i % world_size), so every rank computes the same split from the same list.
 
-Used by `pipeline.batch` and `evaluation.inversion_quality`; it lives here, beside `resolve_device`, because
-both packages may import `stylegan`.
+Under torchrun each worker takes its own GPU (`--device cuda` or `auto` -> cuda:LOCAL_RANK; one
+explicit `cuda:N` for all is refused), NCCL barriers name that GPU, and `main_first` lets rank 0
+download weights before the others look for them. Used by `pipeline.batch` and
+`evaluation.inversion_quality`.
 """
 
 from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
+
+from common.errors import DeviceError
 
 __all__ = ["Distributed", "shard"]
 
@@ -42,12 +48,14 @@ class Distributed:
         world_size: number of workers on all nodes (1 without torchrun).
         local_rank: rank on this node; the CUDA device index a worker uses.
         enabled: a process group was initialised (world_size > 1).
+        backend: 'nccl' or 'gloo' when enabled, else None.
     """
 
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
     enabled: bool = False
+    backend: str | None = None
 
     @classmethod
     def from_env(cls, device: str = "auto") -> Distributed:
@@ -62,13 +70,15 @@ class Distributed:
             return cls()
         import torch.distributed as dist
 
+        check_worker_device(device)
         rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
         use_cuda = worker_uses_cuda(device)
+        backend = "nccl" if use_cuda else "gloo"
         if use_cuda:
             torch.cuda.set_device(local_rank)
         if not dist.is_initialized():
-            dist.init_process_group("nccl" if use_cuda else "gloo", timeout=BARRIER_TIMEOUT)
-        return cls(rank=rank, world_size=world_size, local_rank=local_rank, enabled=True)
+            dist.init_process_group(backend, timeout=BARRIER_TIMEOUT)
+        return cls(rank=rank, world_size=world_size, local_rank=local_rank, enabled=True, backend=backend)
 
     @property
     def is_main(self) -> bool:
@@ -82,11 +92,31 @@ class Distributed:
         return device
 
     def barrier(self) -> None:
-        """Wait until every rank got here (no-op in a world of one)."""
+        """Wait until every rank got here (no-op in a world of one).
+
+        With NCCL the barrier names this worker's GPU: without `device_ids` NCCL guesses
+        `rank % num_gpus`, which is another rank's GPU (and hangs) on a node running fewer
+        workers than it has GPUs.
+        """
         if self.enabled:
             import torch.distributed as dist
 
-            dist.barrier()
+            if self.backend == "nccl":
+                dist.barrier(device_ids=[self.local_rank])
+            else:
+                dist.barrier()
+
+    @contextmanager
+    def main_first(self) -> Iterator[None]:
+        """Rank 0 runs the block first (e.g. downloads weights), the other ranks after it finished.
+
+        The others then find the files in place instead of downloading the same 350 MB each.
+        """
+        if not self.is_main:
+            self.barrier()
+        yield
+        if self.is_main:
+            self.barrier()
 
     def gather(self, obj) -> list | None:
         """Every rank's `obj` (picklable) on rank 0, in rank order; None on the other ranks."""
@@ -116,6 +146,20 @@ class Distributed:
             if dist.is_initialized():
                 dist.destroy_process_group()
             self.enabled = False
+
+
+def check_worker_device(device: str) -> None:
+    """Refuse a device that would put every torchrun worker on the same GPU.
+
+    Raises:
+        DeviceError: `device` names one CUDA device ('cuda:0'); under torchrun each worker must
+            take its own (`cuda` or `auto`: cuda:LOCAL_RANK).
+    """
+    if device.startswith("cuda:"):
+        raise DeviceError(
+            f"--device {device} would put every torchrun worker on one GPU; "
+            "use --device cuda (each worker takes cuda:LOCAL_RANK)"
+        )
 
 
 def worker_uses_cuda(device: str) -> bool:

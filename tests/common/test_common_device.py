@@ -43,3 +43,21 @@ def test_peak_memory_on_mps_uses_the_allocated_memory_seen_during_the_block(monk
         time.sleep(0.05)
         allocated[0] = 110 * 2**20
     assert mem.base_mib == 100 and mem.peak_mib == 612 and mem.delta_mib == 512
+
+
+def test_same_device_resolves_the_default_index():
+    from common.device import same_device
+
+    assert same_device("cuda", "cuda:0") and same_device(torch.device("mps"), "mps:0")
+    assert same_device("cpu", torch.device("cpu")) and not same_device("cpu", "cuda:0")
+    assert not same_device("cuda:0", "cuda:1") and not same_device("mps", "cuda")
+
+
+def test_autocast_off_is_entered_only_where_torch_supports_the_device():
+    from common.device import autocast_off, autocast_supported
+
+    assert not autocast_supported("mps", "2.4.1") and not autocast_supported("mps", "2.1.0+cpu")
+    assert autocast_supported("mps", "2.5.0") and autocast_supported("mps", "2.10.1")
+    assert autocast_supported("cuda", "2.1.0") and autocast_supported("cpu", "2.1.0")
+    with torch.autocast("cpu", dtype=torch.bfloat16), autocast_off("cpu"):
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
