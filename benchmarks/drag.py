@@ -73,6 +73,7 @@ def measure(
     config = DragConfig(
         max_steps=warmup + steps, stop_distance=0.0, autocast=_DTYPES[dtype], local_features=not full_map
     )
+    synchronize(device)  # the mapping (w_avg, truncation) may still run on an asynchronous device
     stamps = [time.perf_counter()]
 
     def callback(step, handles, image):

@@ -101,6 +101,7 @@ class SuiteResult:
     fp16_blocks: dict = field(default_factory=dict)
     drag: list[dict] = field(default_factory=list)
     pti: dict = field(default_factory=dict)
+    backend: dict = field(default_factory=dict)  # TF32, cudnn.benchmark, CUDA / cuDNN versions
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -136,7 +137,8 @@ def measure_fp16_blocks(config: SuiteConfig, device: torch.device) -> dict:
     z = torch.randn(4, G.z_dim, generator=torch.Generator().manual_seed(1)).to(device)
     with torch.no_grad():
         ws = G.mapping(z, truncation_psi=0.7)
-        ref = G.synthesis(ws, force_fp32=True)
+        with true_fp32():
+            ref = G.synthesis(ws, force_fp32=True)
         if device.type == "cuda":
             path = "native fp16 (CUDA)"
             with PeakMemory(device) as mem:
@@ -168,6 +170,34 @@ def _has_fp16_conv(device: torch.device) -> bool:
         return False
 
 
+def backend_settings() -> dict:
+    """The numerics settings a GPU table depends on: TF32, cudnn.benchmark and library versions."""
+    return {
+        "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
+        "tf32_cudnn": bool(torch.backends.cudnn.allow_tf32),
+        "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+        "cuda_version": torch.version.cuda,
+        "cudnn_version": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+    }
+
+
+@contextmanager
+def true_fp32() -> Iterator[None]:
+    """fp32 that is fp32: TF32 off for matmuls and cuDNN convolutions (cuDNN's default is on from
+    Ampere, which would make the 'fp32' reference a 10-bit-mantissa one)."""
+    matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
+
+
+def dynamo_limit_name(dynamo_config) -> str:
+    """The recompile limit's name: `recompile_limit` from torch 2.7, `cache_size_limit` before."""
+    return "recompile_limit" if hasattr(dynamo_config, "recompile_limit") else "cache_size_limit"
+
+
 @contextmanager
 def _compiled(G, backend: str) -> Iterator[None]:
     """torch.compile the hot path of a drag step, `stylegan.ops.modulated_conv2d` (every synthesis
@@ -180,16 +210,28 @@ def _compiled(G, backend: str) -> Iterator[None]:
     import stylegan.local as local
     import stylegan.networks as networks
 
-    eager, limit = networks.modulated_conv2d, torch._dynamo.config.recompile_limit
+    name = dynamo_limit_name(torch._dynamo.config)
+    eager, limit = networks.modulated_conv2d, getattr(torch._dynamo.config, name)
     # One graph per layer shape (channels, up, dtype): more than dynamo's default limit of 8.
-    torch._dynamo.config.recompile_limit = max(limit, 64)
+    setattr(torch._dynamo.config, name, max(limit, 64))
     compiled = torch.compile(eager, backend=backend, dynamic=True)
     local.modulated_conv2d = networks.modulated_conv2d = compiled
     try:
         yield
     finally:
         local.modulated_conv2d = networks.modulated_conv2d = eager
-        torch._dynamo.config.recompile_limit = limit
+        setattr(torch._dynamo.config, name, limit)
+
+
+FP16_BLOCKS = "fp16-blocks"  # drag row of a generator with num_fp16_res fp16 blocks (what NVlabs pickles run)
+EAGER_DTYPES = ("fp32", "bf16", FP16_BLOCKS)  # uncompiled drag rows at every size
+
+
+def warm_up(config: SuiteConfig, device: torch.device) -> None:
+    """A short untimed drag first, so the first timed row does not pay for CUDA context and library set-up."""
+    from benchmarks.drag import measure
+
+    measure(_generator(min(config.drag_resolutions), config, device), steps=1, warmup=1, dtype="fp32")
 
 
 def measure_drag(res: int, dtype: str, compiled: bool, config: SuiteConfig, device: torch.device) -> dict:
@@ -197,10 +239,12 @@ def measure_drag(res: int, dtype: str, compiled: bool, config: SuiteConfig, devi
     from benchmarks.drag import measure
 
     row = {"res": res, "dtype": dtype, "compile": config.compile_backend if compiled else "off"}
+    fp16_blocks = dtype == FP16_BLOCKS  # NVlabs' own fp16 top blocks, no autocast
     try:
-        G = _generator(res, config, device)
-        with _compiled(G, config.compile_backend) if compiled else nullcontext():
-            m = measure(G, steps=config.drag_steps, warmup=config.drag_warmup, dtype=dtype)
+        G = _generator(res, config, device, fp16=fp16_blocks)
+        exact = true_fp32() if dtype == "fp32" else nullcontext()
+        with exact, _compiled(G, config.compile_backend) if compiled else nullcontext():
+            m = measure(G, steps=config.drag_steps, warmup=config.drag_warmup, dtype="fp32" if fp16_blocks else dtype)
         row.update(
             ms_per_step=m["median_s"] * 1e3,
             min_ms=m["min_s"] * 1e3,
@@ -264,6 +308,7 @@ def run_suite(config: SuiteConfig, device: torch.device, quick: bool = False, lo
     """Runs the stages in order, each skipped (with a note) once the time budget is spent."""
     start = time.perf_counter()
     result = SuiteResult(device=_device_name(device), torch_version=torch.__version__, quick=quick)
+    result.backend = backend_settings()
 
     def time_left(stage: str) -> bool:
         spent = time.perf_counter() - start
@@ -278,13 +323,15 @@ def run_suite(config: SuiteConfig, device: torch.device, quick: bool = False, lo
     # Uncompiled drags and PTI first: torch.compile's cost is the least predictable, so it goes last,
     # where the time budget can cut it without losing the rest.
     compiled_sizes = config.drag_resolutions if config.compile_resolutions is None else config.compile_resolutions
-    settings = [(res, dtype, False) for res in config.drag_resolutions for dtype in ("fp32", "bf16")]
+    settings = [(res, dtype, False) for res in config.drag_resolutions for dtype in EAGER_DTYPES]
     compiled = [
         (res, dtype, True)
         for res in config.drag_resolutions
         if res in compiled_sizes
         for dtype in config.compile_dtypes
     ]
+    if settings and time_left("warm-up"):
+        warm_up(config, device)
     for res, dtype, on in settings:
         _drag_stage(result, res, dtype, on, config, device, time_left, log)
     if time_left("PTI"):
@@ -315,11 +362,22 @@ def _fmt(value, spec: str) -> str:
     return "n/a" if value is None or (isinstance(value, float) and not math.isfinite(value)) else format(value, spec)
 
 
+def _backend_line(backend: dict) -> str:
+    if not backend:
+        return ""
+    return (
+        f"TF32 (default outside the fp32 rows): matmul {backend['tf32_matmul']}, cuDNN {backend['tf32_cudnn']}; "
+        f"cudnn.benchmark {backend['cudnn_benchmark']}; CUDA {backend['cuda_version']}, "
+        f"cuDNN {backend['cudnn_version']}"
+    )
+
+
 def format_markdown(result: SuiteResult) -> str:
     """The results as one Markdown table (plus notes)."""
     lines = [
         f"GPU suite on {result.device}, torch {result.torch_version}"
         f"{' (--quick sizes)' if result.quick else ''}, {result.seconds:.0f} s",
+        _backend_line(result.backend),
         "",
         "| measurement | setting | result | peak memory (MiB) |",
         "|---|---|---|---:|",

@@ -23,7 +23,8 @@ def test_quick_suite_on_cpu_writes_a_table_and_json_with_every_measurement(tmp_p
 
     settings = [(r["res"], r["dtype"], r["compile"]) for r in data["drag"]]
     # --quick leaves out the compiled drags (see the next tests).
-    assert settings == [(32, "fp32", "off"), (32, "bf16", "off"), (64, "fp32", "off"), (64, "bf16", "off")]
+    eager = [(res, dtype, "off") for res in (32, 64) for dtype in ("fp32", "bf16", "fp16-blocks")]
+    assert settings == eager
     for r in data["drag"]:
         assert "error" not in r, r
         assert 0 < r["min_ms"] <= r["ms_per_step"] and r["steps"] == 2
@@ -67,10 +68,11 @@ def test_budget_skips_every_stage_of_the_schedule_in_order():
     assert not result.fp16_blocks and not result.drag and not result.pti
     assert all(note.startswith("skipped ") for note in result.notes)
     skipped = [note.split(":")[0].removeprefix("skipped ") for note in result.notes]
-    eager = [f"drag {res} px {d} compile=off" for res in config.drag_resolutions for d in ("fp32", "bf16")]
+    eager = [f"drag {res} px {d} compile=off" for res in config.drag_resolutions for d in gpu_suite.EAGER_DTYPES]
     compiled = [f"drag {res} px {d} compile=on" for res in config.drag_resolutions for d in config.compile_dtypes]
     # Each stage named once; torch.compile's drags, the least predictable, after PTI where the budget cuts first.
-    assert skipped == ["fp16 blocks", *eager, "PTI", *compiled]
+    assert gpu_suite.EAGER_DTYPES == ("fp32", "bf16", "fp16-blocks")
+    assert skipped == ["fp16 blocks", "warm-up", *eager, "PTI", *compiled]
 
 
 def test_a_failing_drag_setting_becomes_an_error_row(monkeypatch):
@@ -121,3 +123,39 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
         )
     with pytest.raises(ValueError, match="budget_s"):
         gpu_suite.SuiteConfig(budget_s=0)
+
+
+def test_fp32_rows_run_without_tf32_and_restore_the_setting(monkeypatch):
+    import torch
+
+    seen = []
+    before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True  # restored below
+    try:
+        _check_fp32_rows(monkeypatch, torch, seen)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+
+
+def _check_fp32_rows(monkeypatch, torch, seen):
+    real_measure = __import__("benchmarks.drag", fromlist=["measure"]).measure
+
+    def recording(G, **kwargs):
+        seen.append((kwargs["dtype"], torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32))
+        return real_measure(G, **kwargs)
+
+    monkeypatch.setattr("benchmarks.drag.measure", recording)
+    config, cpu = gpu_suite.SuiteConfig.quick(), gpu_suite.resolve_device("cpu")
+    for dtype in ("fp32", "bf16", "fp16-blocks"):
+        assert "error" not in gpu_suite.measure_drag(32, dtype, False, config, cpu)
+    # fp32 without TF32; the fp16-block generator drags without autocast; TF32 back on afterwards.
+    assert seen == [("fp32", False, False), ("bf16", True, True), ("fp32", True, True)]
+    assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+    assert gpu_suite.backend_settings()["tf32_matmul"] is True
+
+
+def test_the_recompile_limit_has_its_pre_2_7_name():
+    from types import SimpleNamespace
+
+    assert gpu_suite.dynamo_limit_name(SimpleNamespace(recompile_limit=8, cache_size_limit=8)) == "recompile_limit"
+    assert gpu_suite.dynamo_limit_name(SimpleNamespace(cache_size_limit=8)) == "cache_size_limit"
