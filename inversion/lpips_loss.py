@@ -37,6 +37,7 @@ from torch import nn
 
 from common.errors import CheckpointError, MissingWeightsError
 from common.paths import os_error_reason, show_path
+from common.random import seeded
 from inversion.config import LPIPS_NETS
 from inversion.errors import InversionError
 
@@ -211,11 +212,10 @@ def build_lpips(
     key = (net, source, str(device))
     if key in _CACHE:
         return _CACHE[key]
-    with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
+    with warnings.catch_warnings(), seeded(0):
         # lpips passes torchvision's deprecated `pretrained=` argument; the random
         # trunk is seeded so that 'random' gives the same metric every time.
         warnings.simplefilter("ignore", UserWarning)
-        torch.manual_seed(0)
         model = lpips.LPIPS(net=net, pretrained=True, pnet_rand=True, verbose=False)
     if source != RANDOM_BACKBONE:
         load_backbone_into(model, load_backbone_state_dict(source), source)
