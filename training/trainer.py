@@ -323,11 +323,7 @@ class Trainer:
 
     # -- state ------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        rng: dict[str, torch.Tensor | None] = {"cpu": torch.get_rng_state(), "device": None}
-        if self.device.type == "cuda":
-            rng["device"] = torch.cuda.get_rng_state(self.device)
-        elif self.device.type == "mps":
-            rng["device"] = torch.mps.get_rng_state()
+        rng = rng_state(self.device)
         return {
             "format": STATE_FORMAT,
             "version": STATE_VERSION,
@@ -356,12 +352,39 @@ class Trainer:
         self.augment_p.copy_(state.get("augment_p", torch.ones([])))
         self.ada_signs.copy_(state.get("ada_signs", torch.zeros([2])))
         self.step, self.cur_nimg = int(state["step"]), int(state["cur_nimg"])
-        torch.set_rng_state(state["rng"]["cpu"])
-        device_rng = state["rng"].get("device")
-        if device_rng is not None and self.device.type == "cuda":
-            torch.cuda.set_rng_state(device_rng, self.device)
-        elif device_rng is not None and self.device.type == "mps":
-            torch.mps.set_rng_state(device_rng)
+        restore_rng_state(state["rng"], self.device)
+
+
+def rng_state(device: torch.device) -> dict[str, Any]:
+    """The random state a resumed run needs: the CPU generator's, and the device's with its type.
+
+    Returns:
+        {'cpu': ByteTensor, 'device': ByteTensor or None (CPU runs), 'device_type': 'cuda' / 'mps' / 'cpu'}.
+    """
+    rng: dict[str, Any] = {"cpu": torch.get_rng_state(), "device": None, "device_type": device.type}
+    if device.type == "cuda":
+        rng["device"] = torch.cuda.get_rng_state(device)
+    elif device.type == "mps":
+        rng["device"] = torch.mps.get_rng_state()
+    return rng
+
+
+def restore_rng_state(rng: dict[str, Any], device: torch.device) -> None:
+    """Restores `rng_state`'s result; a device state saved on another device type is left out.
+
+    A CUDA generator state does not fit MPS (or back): a run moved between them resumes with the
+    CPU state and the device's current stream, instead of failing. States written before the
+    device type was recorded count as CUDA's when they hold one (only CUDA runs wrote them).
+    """
+    torch.set_rng_state(rng["cpu"])
+    device_rng = rng.get("device")
+    saved_type = rng.get("device_type", "cuda" if device_rng is not None else "cpu")
+    if device_rng is None or saved_type != device.type:
+        return
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(device_rng, device)
+    elif device.type == "mps":
+        torch.mps.set_rng_state(device_rng)
 
 
 def load_train_state(path: str | os.PathLike) -> dict[str, Any]:
