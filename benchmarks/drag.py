@@ -32,20 +32,21 @@ _DTYPES = {"fp32": None, "bf16": "bfloat16", "fp16": "float16"}
 
 def config_f_generator(res: int, seed: int = 0, device: str = "cpu") -> torch.nn.Module:
     """A random-weight StyleGAN2 config-f generator (channel_base 32768, channel_max 512, 8 mapping layers)."""
-    from stylegan import Generator
+    from stylegan.random import random_generator
 
-    torch.manual_seed(seed)
-    G = Generator(
+    return random_generator(
+        res,
+        seed,
+        w_avg_samples=None,
+        device=device,
         z_dim=512,
         c_dim=0,
         w_dim=512,
-        img_resolution=res,
         channel_base=32768,
         channel_max=512,
         num_fp16_res=0,
         mapping_layers=8,
     )
-    return G.eval().requires_grad_(False).to(device)
 
 
 def measure(

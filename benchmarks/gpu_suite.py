@@ -111,21 +111,21 @@ class SuiteResult:
 
 def _generator(res: int, config: SuiteConfig, device: torch.device, fp16: bool = False, seed: int = 0):
     """A seeded random config-f-shaped generator (NVlabs' fp16 settings when `fp16`)."""
-    from stylegan import Generator
+    from stylegan.random import random_generator
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        G = Generator(
-            z_dim=config.w_dim,
-            w_dim=config.w_dim,
-            img_resolution=res,
-            channel_base=config.channel_max * 64,
-            channel_max=config.channel_max,
-            num_fp16_res=config.num_fp16_res if fp16 else 0,
-            conv_clamp=config.conv_clamp if fp16 else None,
-            mapping_layers=8,
-        )
-    return G.eval().requires_grad_(False).to(device)
+    return random_generator(
+        res,
+        seed,
+        w_avg_samples=None,
+        device=device,
+        z_dim=config.w_dim,
+        w_dim=config.w_dim,
+        channel_base=config.channel_max * 64,
+        channel_max=config.channel_max,
+        num_fp16_res=config.num_fp16_res if fp16 else 0,
+        conv_clamp=config.conv_clamp if fp16 else None,
+        mapping_layers=8,
+    )
 
 
 def measure_fp16_blocks(config: SuiteConfig, device: torch.device) -> dict:

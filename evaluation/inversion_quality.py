@@ -45,6 +45,7 @@ from inversion.config import LPIPS_NETS, InversionConfig
 from inversion.errors import InversionError
 from inversion.metrics import lpips_distance, mse, psnr, ssim
 from stylegan import Generator, load_generator
+from stylegan import random as stylegan_random
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 METRICS = ("psnr", "ssim", "lpips", "id", "mse")
@@ -104,21 +105,16 @@ def random_generator(
     resolution: int = 128, seed: int = 0, w_dim: int = 128, channel_max: int = 64, device: torch.device | str = "cpu"
 ) -> Generator:
     """A seeded random generator with outputs scaled to std 0.5 (a trained one stays in about [-1, 1])."""
-    torch.manual_seed(seed)
-    G = (
-        Generator(
-            z_dim=w_dim,
-            w_dim=w_dim,
-            img_resolution=resolution,
-            channel_base=channel_max * 64,
-            channel_max=channel_max,
-            mapping_layers=4,
-        )
-        .eval()
-        .requires_grad_(False)
+    G = stylegan_random.random_generator(
+        resolution,
+        seed,
+        z_dim=w_dim,
+        w_dim=w_dim,
+        channel_base=channel_max * 64,
+        channel_max=channel_max,
+        mapping_layers=4,
     )
     with torch.no_grad():
-        G.mapping.w_avg.copy_(G.mean_w(num_samples=1000, seed=seed)[0][0])
         std = float(G(torch.randn([8, G.z_dim], generator=torch.Generator().manual_seed(seed))).std())
         for name, p in G.named_parameters():
             if name.endswith((".torgb.weight", ".torgb.bias")):  # The image is linear in these.

@@ -11,7 +11,7 @@ into that cache with a progress bar (unless offline) through `hub.registry.downl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from common.errors import MissingWeightsError
 from hub.registry import download_file, is_offline
@@ -23,9 +23,8 @@ from inversion.lpips_loss import (
     torchvision_cache_path,
     torchvision_weights_url,
 )
-from pipeline.config import PipelineConfig
 
-__all__ = ["lpips_nets_needed", "ensure_lpips_backbones", "torchvision_sha256_prefix"]
+__all__ = ["ensure_lpips_backbones", "torchvision_sha256_prefix"]
 
 
 def torchvision_sha256_prefix(url: str) -> str | None:
@@ -40,38 +39,35 @@ def torchvision_sha256_prefix(url: str) -> str | None:
     return match.group(1) if match and len(match.group(1)) >= 8 else None
 
 
-def lpips_nets_needed(config: PipelineConfig) -> list[str]:
-    """LPIPS nets the inversion (and the reconstruction metric) of `config` will build."""
-    inv = config.inversion
-    nets = [inv.lpips_net]
-    if config.inversion_method == "pti":
-        nets.append(inv.pti_lpips_net)
-    return list(dict.fromkeys(nets))
-
-
 def ensure_lpips_backbones(
-    config: PipelineConfig, allow_download: bool = True, progress: bool = True, log: Callable[[str], None] | None = None
+    nets: Sequence[str],
+    backbone: str | None = None,
+    allow_download: bool = True,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
 ) -> list[str]:
-    """Make sure every LPIPS backbone `config` needs is on disk, downloading into torchvision's cache.
+    """Make sure the backbone of every LPIPS net in `nets` is on disk, downloading into torchvision's cache.
 
-    With `config.inversion.lpips_backbone` set (a file, a folder or 'random') nothing is
-    downloaded; the files are only checked.
+    With `backbone` set (a file, a folder or 'random') nothing is downloaded; the files are
+    only checked.
 
     Args:
-        config: the pipeline config (method and inversion config say which nets).
+        nets: the LPIPS nets that will be built ('vgg', 'alex', 'squeeze'; e.g.
+            `pipeline.config.lpips_nets_needed(config)`).
+        backbone: `InversionConfig.lpips_backbone` (`--lpips-backbone`): a features file, a
+            folder of them, 'random', or None = torchvision's cache / the packaged file.
         allow_download: False = never touch the network (also forced by env DRAGGAN_OFFLINE=1).
         progress: progress bar for downloads.
         log: optional callable(str) for one-line status messages.
 
     Returns:
-        The backbone file of each net (or 'random'), in `lpips_nets_needed` order.
+        The backbone file of each net (or 'random'), in `nets` order.
 
     Raises:
         MissingWeightsError: a backbone is absent and cannot be downloaded.
     """
-    backbone = config.inversion.lpips_backbone
     files = []
-    for net in lpips_nets_needed(config):
+    for net in nets:
         if backbone is not None:
             files.append(resolve_backbone(net, backbone))
             continue

@@ -37,8 +37,8 @@ from pathlib import Path
 
 from common.errors import MissingWeightsError
 from common.paths import check_input_file
-from hub.table import DOMAINS, CheckpointInfo, checkpoint_entries
-from pipeline.errors import UnknownCheckpointError
+from hub.errors import UnknownCheckpointError
+from hub.table import DOMAINS, FORMAT_BUILTIN, CheckpointInfo, checkpoints_by_name
 
 __all__ = [
     "CheckpointInfo",
@@ -63,7 +63,7 @@ __all__ = [
 PACKAGES_ROOT = Path(__file__).resolve().parents[1]
 
 
-REGISTRY: dict[str, CheckpointInfo] = checkpoint_entries()
+REGISTRY: dict[str, CheckpointInfo] = checkpoints_by_name()
 
 # The checkpoint `run_pipeline.py` uses without --checkpoint: the project's own 64-px face
 # model, shipped inside the package (`packaged`), so the default run never downloads.
@@ -237,7 +237,7 @@ def resolve_checkpoint(
         if looks_like_path or os.path.lexists(path):
             check_input_file(path, "checkpoint file", UnknownCheckpointError, fix)  # raises, naming the OS problem
         raise UnknownCheckpointError(f"unknown checkpoint name {value!r}; use a file path or one of: {names}")
-    if info.format == "builtin":
+    if info.format == FORMAT_BUILTIN:
         return ResolvedCheckpoint(info.name, None, info)
     if info.packaged:
         packaged = PACKAGES_ROOT / info.packaged
@@ -273,7 +273,9 @@ def build_random_generator(resolution: int = 64, seed: int = 0, device: str = "c
     """A seeded, UNTRAINED StyleGAN2 generator built in memory (the `random-64` checkpoint).
 
     Its images are noise-like and its edits meaningless; it exists so that the whole
-    pipeline can be run and tested offline without any weights.
+    pipeline can be run and tested offline without any weights. The architecture is
+    `random-64`'s (z_dim = w_dim = 64, channel_max 64, 2 mapping layers); the weights come
+    from `stylegan.random.random_generator`, which leaves the global RNG alone.
 
     Args:
         resolution: img_resolution (power of two >= 8).
@@ -283,31 +285,20 @@ def build_random_generator(resolution: int = 64, seed: int = 0, device: str = "c
     Returns:
         Generator in eval mode, requires_grad False, w_avg set to the mean mapped w.
     """
-    import torch
+    from stylegan.random import random_generator
 
-    from stylegan import Generator
-
-    state = torch.random.get_rng_state()
-    try:
-        torch.manual_seed(seed)
-        G = Generator(
-            z_dim=64,
-            c_dim=0,
-            w_dim=64,
-            img_resolution=resolution,
-            channel_base=64 * 32,
-            channel_max=64,
-            mapping_layers=2,
-        )
-        with torch.no_grad():
-            noise_gen = torch.Generator().manual_seed(seed + 1)
-            for name, buf in G.named_buffers():
-                if name.endswith("noise_const"):
-                    buf.copy_(torch.randn(buf.shape, generator=noise_gen))
-            G.mapping.w_avg.copy_(G.mean_w(num_samples=1000, seed=seed)[0][0])
-    finally:
-        torch.random.set_rng_state(state)
-    return G.eval().requires_grad_(False).to(device)
+    return random_generator(
+        resolution,
+        seed,
+        w_avg_samples=1000,
+        device=device,
+        z_dim=64,
+        c_dim=0,
+        w_dim=64,
+        channel_base=64 * 32,
+        channel_max=64,
+        mapping_layers=2,
+    )
 
 
 def load_checkpoint(resolved: ResolvedCheckpoint, device: str = "cpu"):
@@ -325,7 +316,7 @@ def load_checkpoint(resolved: ResolvedCheckpoint, device: str = "cpu"):
     """
     if resolved.path is None:
         info = resolved.info
-        assert info is not None and info.format == "builtin"
+        assert info is not None and info.format == FORMAT_BUILTIN
         return build_random_generator(info.resolution, seed=0, device=device)
     from stylegan import load_generator
 

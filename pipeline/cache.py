@@ -23,8 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from common.fileio import atomic_write_text
-from common.hashing import file_sha256 as _file_sha256
-from common.hashing import generator_sha256
+from common.hashing import file_sha256, generator_sha256
 
 __all__ = [
     "default_cache_dir",
@@ -47,43 +46,6 @@ def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME")
     root = Path(base).expanduser() if base else Path.home() / ".cache"
     return root / "draggan-pipeline" / "inversions"
-
-
-def file_sha256(path: str | os.PathLike, memo_file: str | os.PathLike | None = None) -> str:
-    """sha256 of a file's bytes, optionally memoised by (absolute path, size, mtime_ns).
-
-    Checkpoints are hundreds of MB; the memo (a small JSON file in the cache folder) makes a
-    re-run cost a stat instead of a full read.
-
-    Args:
-        path: the file.
-        memo_file: JSON file of known hashes (read and updated), or None = always hash.
-
-    Returns:
-        64 hex characters.
-    """
-    path = Path(path).resolve()
-    st = path.stat()
-    stamp = f"{path}|{st.st_size}|{st.st_mtime_ns}"
-    memo = memo_file is not None
-    memo_file = Path(memo_file) if memo else None
-    table: dict = {}
-    if memo:
-        try:
-            table = json.loads(memo_file.read_text())
-            if stamp in table:
-                return str(table[stamp])
-        except (OSError, ValueError):
-            table = {}
-    digest = _file_sha256(path)
-    if memo:
-        try:
-            table = {k: v for k, v in table.items() if not k.startswith(f"{path}|")}
-            table[stamp] = digest
-            atomic_write_text(memo_file, json.dumps(table, indent=0))
-        except OSError:
-            pass  # the memo is an optimisation only
-    return digest
 
 
 def crop_sha256(crop: np.ndarray) -> str:

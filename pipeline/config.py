@@ -15,7 +15,14 @@ from draggan import DragConfig
 from inversion import InversionConfig
 from pipeline.errors import PipelineError
 
-__all__ = ["PipelineConfig", "ALIGN_MODES", "INVERSION_METHODS", "VIDEO_FORMATS", "config_to_json"]
+__all__ = [
+    "PipelineConfig",
+    "ALIGN_MODES",
+    "INVERSION_METHODS",
+    "VIDEO_FORMATS",
+    "config_to_json",
+    "lpips_nets_needed",
+]
 
 ALIGN_MODES = ("face", "box", "center")
 INVERSION_METHODS = ("w", "w+", "pti")
@@ -131,3 +138,20 @@ def _json_safe(value):
 def config_to_json(config: PipelineConfig) -> dict:
     """The config as plain JSON data (nested dicts of str/int/float/bool/None)."""
     return _json_safe(dataclasses.asdict(config))
+
+
+def lpips_nets_needed(config: PipelineConfig) -> list[str]:
+    """The LPIPS nets the inversion (and the reconstruction metric) of `config` will build.
+
+    Args:
+        config: the pipeline config (its method and inversion config say which nets).
+
+    Returns:
+        Net names ('vgg', 'alex', 'squeeze'), each once: the W / W+ projection's net, then
+        PTI's when the method is 'pti' and it differs.
+    """
+    inv = config.inversion
+    nets = [inv.lpips_net]
+    if config.inversion_method == "pti":
+        nets.append(inv.pti_lpips_net)
+    return list(dict.fromkeys(nets))

@@ -2,11 +2,13 @@
 
 Every message names the problem and the fix on one line. The CLI maps them to exit codes:
 `PipelineError` and its subclasses are bad input (2), `MissingWeightsError` is 3.
+`UnknownCheckpointError` is the hub's (`hub.errors`), re-exported here for the pipeline's callers.
 """
 
 from __future__ import annotations
 
 from common.errors import CheckpointError, DragPipelineError, MissingWeightsError
+from hub.errors import UnknownCheckpointError
 
 __all__ = [
     "PipelineError",
@@ -25,10 +27,6 @@ class PipelineError(DragPipelineError, ValueError):
 
 class PointsError(PipelineError):
     """Bad drag points or mask: malformed JSON, unequal counts, points outside the photo or crop, mask size."""
-
-
-class UnknownCheckpointError(PipelineError):
-    """`--checkpoint` is neither an existing file nor a registered name."""
 
 
 class OutputError(PipelineError):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.config import PipelineConfig
+from pipeline.config import PipelineConfig, lpips_nets_needed
 from pipeline.io.jobs import Job
 from pipeline.model_defaults import config_for_model
 
@@ -139,8 +139,13 @@ class Models:
         info = resolved.info
         # The LPIPS nets this model's inversion will use (LPIPS-squeeze, shipped, for small models).
         t = time.perf_counter()
+        model_config = config_for_model(config, G, info)
         ensure_lpips_backbones(
-            config_for_model(config, G, info), allow_download=self.allow_download, progress=self.progress, log=self.log
+            lpips_nets_needed(model_config),
+            model_config.inversion.lpips_backbone,
+            allow_download=self.allow_download,
+            progress=self.progress,
+            log=self.log,
         )
         seconds["fetch_weights"] += time.perf_counter() - t
         self.log(

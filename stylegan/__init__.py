@@ -21,6 +21,7 @@ _LAZY = {
     "resolve_device": "common.device",
     "export_mmagic_state_dict": "stylegan.checkpoints",
     "export_rosinality_checkpoint": "stylegan.checkpoints",
+    "random_generator": "stylegan.random",
 }
 
 __all__ = ["CheckpointError", "DeviceError", "DragPipelineError", "MissingWeightsError", *_LAZY]

@@ -69,7 +69,8 @@ from common.device import resolve_device
 from common.errors import CheckpointError
 from common.fileio import atomic_save
 from stylegan._safe_pickle import PersistentRecord, TFNetworkRecord, UnsafePickleError, safe_load
-from stylegan.formats._base import (
+from stylegan.formats._base import FormatProblem, Parsed, Problem, first_line, unwrap_state_dict
+from stylegan.formats.ids import (
     FORMAT_DESCRIPTIONS,
     FORMAT_MMAGIC,
     FORMAT_NATIVE,
@@ -77,11 +78,6 @@ from stylegan.formats._base import (
     FORMAT_NVLABS_STATE_DICT,
     FORMAT_NVLABS_TF,
     FORMAT_ROSINALITY,
-    FormatProblem,
-    Parsed,
-    Problem,
-    first_line,
-    unwrap_state_dict,
 )
 from stylegan.formats.infer import infer_config as _infer_config
 from stylegan.formats.mmagic import MMAGIC_NOISE_SEED, export_mmagic_state_dict, parse_mmagic

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from stylegan import Generator, save_generator
+from stylegan.random import random_generator
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,26 +34,18 @@ def make_tiny_generator(
         Generator in eval mode with requires_grad False, w_avg set to the mean
         of mapped samples so truncation behaves as on a trained model.
     """
-    torch.manual_seed(seed)
-    G = Generator(
+    return random_generator(
+        img_resolution,
+        seed,
+        noise_strength=noise_strength,
+        w_avg_samples=512,
         z_dim=w_dim,
         w_dim=w_dim,
-        img_resolution=img_resolution,
         channel_base=channel_max * 16,
         channel_max=channel_max,
         mapping_layers=mapping_layers,
         **kwargs,
     )
-    with torch.no_grad():
-        for name, buf in G.named_buffers():
-            if name.endswith("noise_const"):
-                buf.copy_(torch.randn(buf.shape, generator=torch.Generator().manual_seed(seed + 1)))
-        for name, p in G.named_parameters():
-            if name.endswith("noise_strength"):
-                p.fill_(noise_strength)
-        G.mapping.w_avg.copy_(G.mean_w(num_samples=512, seed=seed)[0][0])
-    G.eval().requires_grad_(False)
-    return G
 
 
 @pytest.fixture(autouse=True)

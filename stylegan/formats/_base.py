@@ -1,4 +1,4 @@
-"""What every format module shares: ids, the internal error, the parsed form, key helpers.
+"""What every format module shares: the internal error, the parsed form, key helpers.
 
 A format module turns the object loaded from a file into a `Parsed`: tensors under
 NVlabs names plus the hints that shapes cannot give; `stylegan.checkpoints`
@@ -16,23 +16,6 @@ import numpy as np
 import torch
 
 from stylegan import _keymaps as km
-
-FORMAT_NATIVE = "native"
-FORMAT_NVLABS = "nvlabs-pickle"
-FORMAT_NVLABS_TF = "nvlabs-tf-pickle"
-FORMAT_NVLABS_STATE_DICT = "nvlabs-state-dict"
-FORMAT_MMAGIC = "mmagic"
-FORMAT_ROSINALITY = "rosinality"
-
-FORMAT_DESCRIPTIONS = {
-    FORMAT_NATIVE: "native draggan-pipeline checkpoint",
-    FORMAT_NVLABS: "NVlabs network pickle",
-    FORMAT_NVLABS_TF: "NVlabs TensorFlow pickle",
-    FORMAT_NVLABS_STATE_DICT: "NVlabs generator state dict",
-    FORMAT_MMAGIC: "mmagic StyleGANv2 checkpoint",
-    FORMAT_ROSINALITY: "rosinality stylegan2-pytorch checkpoint",
-}
-
 
 FIX = "re-download the file or re-export it with stylegan.save_generator"
 

@@ -9,15 +9,8 @@ from typing import Any
 import torch
 
 from stylegan import _keymaps as km
-from stylegan.formats._base import (
-    FORMAT_MMAGIC,
-    Parsed,
-    Problem,
-    apply_rules,
-    strip_prefix,
-    tensor_dict_loose,
-    unwrap_state_dict,
-)
+from stylegan.formats._base import Parsed, Problem, apply_rules, strip_prefix, tensor_dict_loose, unwrap_state_dict
+from stylegan.formats.ids import FORMAT_MMAGIC
 from stylegan.networks import Generator
 
 # Noise seed of mmagic's NoiseInjection(fixed_noise=True) (stylegan1_modules.py).

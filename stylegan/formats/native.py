@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from stylegan.formats._base import FORMAT_NATIVE, Parsed, Problem, tensor_dict
+from stylegan.formats._base import Parsed, Problem, tensor_dict
+from stylegan.formats.ids import FORMAT_NATIVE
 from stylegan.networks import Generator
 
 NATIVE_FORMAT = "draggan-pipeline.stylegan2"

@@ -15,16 +15,8 @@ from typing import Any
 import torch
 
 from stylegan._safe_pickle import PersistentRecord
-from stylegan.formats._base import (
-    FORMAT_NVLABS,
-    FORMAT_NVLABS_STATE_DICT,
-    Parsed,
-    Problem,
-    as_float,
-    strip_prefix,
-    tensor_dict,
-    unwrap_state_dict,
-)
+from stylegan.formats._base import Parsed, Problem, as_float, strip_prefix, tensor_dict, unwrap_state_dict
+from stylegan.formats.ids import FORMAT_NVLABS, FORMAT_NVLABS_STATE_DICT
 
 
 def _iter_records(rec: PersistentRecord, prefix: str = ""):

@@ -7,7 +7,8 @@ from typing import Any
 import torch
 
 from stylegan import _keymaps as km
-from stylegan.formats._base import FORMAT_ROSINALITY, Parsed, Problem, apply_rules, tensor_dict, unwrap_state_dict
+from stylegan.formats._base import Parsed, Problem, apply_rules, tensor_dict, unwrap_state_dict
+from stylegan.formats.ids import FORMAT_ROSINALITY
 from stylegan.networks import Generator
 
 

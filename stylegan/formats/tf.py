@@ -12,7 +12,8 @@ import numpy as np
 
 from stylegan import _keymaps as km
 from stylegan._safe_pickle import TFNetworkRecord
-from stylegan.formats._base import FORMAT_NVLABS_TF, Parsed, Problem, as_float
+from stylegan.formats._base import Parsed, Problem, as_float
+from stylegan.formats.ids import FORMAT_NVLABS_TF
 
 
 def parse_tf(obj: tuple) -> Parsed:

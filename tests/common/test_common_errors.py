@@ -44,6 +44,7 @@ def test_every_project_error_has_a_bad_input_or_missing_weights_code():
         "align",
         "inversion",
         "draggan",
+        "hub.errors",
         "pipeline.errors",
         "pipeline.io.jobs",
         "pipeline.batch",

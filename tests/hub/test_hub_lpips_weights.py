@@ -8,8 +8,6 @@ import pytest
 
 from common.errors import MissingWeightsError
 from hub import lpips_weights as weights
-from inversion import InversionConfig
-from pipeline.config import PipelineConfig
 
 
 def _serve(tmp_path, monkeypatch, content: bytes, prefix: str):
@@ -24,14 +22,10 @@ def _serve(tmp_path, monkeypatch, content: bytes, prefix: str):
     return cached
 
 
-def _config() -> PipelineConfig:
-    return PipelineConfig(inversion_method="w", inversion=InversionConfig(lpips_net="alex"))
-
-
 def test_backbone_whose_name_carries_its_sha256_prefix_lands(tmp_path, monkeypatch):
     content = b"backbone weights" * 100
     cached = _serve(tmp_path, monkeypatch, content, hashlib.sha256(content).hexdigest()[:8])
-    assert weights.ensure_lpips_backbones(_config(), progress=False) == [str(cached)]
+    assert weights.ensure_lpips_backbones(["alex"], progress=False) == [str(cached)]
     assert cached.read_bytes() == content
 
 
@@ -39,7 +33,7 @@ def test_backbone_with_a_wrong_sha256_prefix_is_refused_and_removed(tmp_path, mo
     content = b"corrupted backbone" * 100
     cached = _serve(tmp_path, monkeypatch, content, "0123abcd")
     with pytest.raises(MissingWeightsError) as info:
-        weights.ensure_lpips_backbones(_config(), progress=False)
+        weights.ensure_lpips_backbones(["alex"], progress=False)
     assert "0123abcd" in str(info.value) and hashlib.sha256(content).hexdigest() in str(info.value)
     assert list(cached.parent.iterdir()) == []
 
@@ -47,3 +41,11 @@ def test_backbone_with_a_wrong_sha256_prefix_is_refused_and_removed(tmp_path, mo
 def test_torchvision_file_names_give_their_hash_prefix():
     assert weights.torchvision_sha256_prefix("https://x/squeezenet1_1-b8a52dc0.pth") == "b8a52dc0"
     assert weights.torchvision_sha256_prefix("https://x/model.pth") is None
+
+
+def test_a_given_backbone_is_only_checked_never_downloaded(monkeypatch):
+    import torch.hub
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda *a, **k: pytest.fail("network touched"))
+    assert weights.ensure_lpips_backbones(["alex", "squeeze"], "random", progress=False) == ["random", "random"]
+    assert weights.ensure_lpips_backbones([], progress=False) == []

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from hub import registry
+from hub.errors import UnknownCheckpointError
 from hub.registry import (
     DEFAULT_CHECKPOINT,
     OFFLINE_CHECKPOINT,
@@ -17,8 +18,9 @@ from hub.registry import (
     load_checkpoint,
     resolve_checkpoint,
 )
-from pipeline.errors import UnknownCheckpointError
+from hub.table import CHECKPOINTS, FORMAT_BUILTIN, checkpoints_by_name
 from stylegan import MissingWeightsError
+from stylegan.formats.ids import FORMAT_DESCRIPTIONS, FORMAT_MMAGIC, FORMAT_NATIVE
 
 
 def test_registry_entries_are_complete():
@@ -26,14 +28,52 @@ def test_registry_entries_are_complete():
     assert REGISTRY[OFFLINE_CHECKPOINT].format == "builtin" and REGISTRY[OFFLINE_CHECKPOINT].url is None
     files = [i.filename for i in REGISTRY.values() if i.url]
     assert len(files) == len(set(files)), "two entries would share a file in checkpoints/"
-    mmagic = [i for i in REGISTRY.values() if i.format == "mmagic-pth"]
+    mmagic = [i for i in REGISTRY.values() if i.format == "mmagic"]
     assert len(mmagic) == 8  # the eight DragGAN models of mmagic's table
     for info in REGISTRY.values():
         assert info.resolution in (64, 256, 512, 1024)
         if info.packaged is not None:
             assert (PACKAGES_ROOT / info.packaged).is_file() and info.url is None
-        elif info.format != "builtin":
+        elif info.format != FORMAT_BUILTIN:
             assert info.url.startswith(("https://", "http://")) and info.filename
+
+
+def _info(**fields) -> registry.CheckpointInfo:
+    """A registry row for tests: a 32-px native file unless `fields` say otherwise."""
+    row = dict(
+        name="x",
+        filename="x.pt",
+        url="https://example.com/x.pt",
+        format=FORMAT_NATIVE,
+        domain="none",
+        resolution=32,
+        source="test",
+    )
+    return registry.CheckpointInfo(**{**row, **fields})
+
+
+def test_registry_speaks_the_format_vocabulary_of_the_loaders():
+    # One vocabulary: a row's format is what `stylegan.checkpoints.detect_format` reports for its file.
+    for info in REGISTRY.values():
+        assert info.format in FORMAT_DESCRIPTIONS or info.format == FORMAT_BUILTIN, info.name
+    from stylegan.checkpoints import detect_format
+
+    packaged = [i for i in REGISTRY.values() if i.packaged is not None]
+    assert packaged
+    for info in packaged:
+        assert detect_format(PACKAGES_ROOT / info.packaged) == info.format, info.name
+    with pytest.raises(ValueError, match="format must be one of"):
+        _info(format="nvlabs-pkl")  # the registry's old spelling of 'nvlabs-pickle'
+
+
+def test_the_table_is_rows_of_named_fields_with_unique_names():
+    assert list(REGISTRY) == [info.name for info in CHECKPOINTS]
+    with pytest.raises(TypeError):
+        registry.CheckpointInfo("x", "x.pt", None, FORMAT_MMAGIC, "none", 32, "test")  # positional: refused
+    with pytest.raises(ValueError, match="registered twice"):
+        checkpoints_by_name((_info(), _info(filename="y.pt")))
+    with pytest.raises(ValueError, match="share the file name"):
+        checkpoints_by_name((_info(), _info(name="y")))
 
 
 def test_existing_path_wins(tmp_path):
@@ -124,11 +164,9 @@ def test_every_registered_url_is_https_and_every_hash_is_well_formed():
         assert info.url is None or info.url.startswith("https://"), info.name
         assert info.sha256 is None or len(info.sha256) == 64, info.name
     with pytest.raises(ValueError, match="https"):
-        registry.CheckpointInfo("x", "x.pkl", "http://example.com/x.pkl", "nvlabs-pkl", "face", 256, "test")
+        _info(url="http://example.com/x.pkl")
     with pytest.raises(ValueError, match="64 lowercase hex"):
-        registry.CheckpointInfo(
-            "x", "x.pkl", "https://example.com/x.pkl", "nvlabs-pkl", "face", 256, "test", sha256="abc"
-        )
+        _info(sha256="abc")
 
 
 def test_failed_download_leaves_nothing(tmp_path):
@@ -140,15 +178,8 @@ def test_failed_download_leaves_nothing(tmp_path):
 
 def test_registry_download_through_a_local_url(tmp_path, monkeypatch, tiny_checkpoint):
     # Point a registry entry at a file:// URL: the whole resolve -> download -> load path runs offline.
-    info = registry.CheckpointInfo(
-        "tiny-test",
-        "tiny.pt",
-        tiny_checkpoint.as_uri(),
-        "native",
-        "none",
-        32,
-        "test",
-        sha256=_sha256(tiny_checkpoint.read_bytes()),
+    info = _info(
+        name="tiny-test", filename="tiny.pt", url=tiny_checkpoint.as_uri(), sha256=_sha256(tiny_checkpoint.read_bytes())
     )
     monkeypatch.setitem(REGISTRY, "tiny-test", info)
     folder = tmp_path / "checkpoints"
@@ -182,14 +213,11 @@ def test_domain_warning():
 def test_packaged_file_is_found_without_download(tmp_path, monkeypatch, tiny_checkpoint):
     # A model shipped inside the installed packages wins over the checkpoints folder and is never downloaded.
     monkeypatch.setattr(registry, "PACKAGES_ROOT", tiny_checkpoint.parent)
-    info = registry.CheckpointInfo(
-        "packaged-test",
-        "tiny.pt",
-        None,
-        "native",
-        "face",
-        32,
-        "test",
+    info = _info(
+        name="packaged-test",
+        filename="tiny.pt",
+        url=None,
+        domain="face",
         face_preset="ffhq",
         packaged=tiny_checkpoint.name,
     )
@@ -202,9 +230,7 @@ def test_packaged_file_is_found_without_download(tmp_path, monkeypatch, tiny_che
 
 
 def test_registry_download_with_a_wrong_hash_fails_and_leaves_the_folder_empty(tmp_path, monkeypatch, tiny_checkpoint):
-    info = registry.CheckpointInfo(
-        "tiny-bad", "tiny.pt", tiny_checkpoint.as_uri(), "native", "none", 32, "test", sha256="f" * 64
-    )
+    info = _info(name="tiny-bad", filename="tiny.pt", url=tiny_checkpoint.as_uri(), sha256="f" * 64)
     monkeypatch.setitem(REGISTRY, "tiny-bad", info)
     folder = tmp_path / "checkpoints"
     with pytest.raises(MissingWeightsError, match="wrong SHA-256"):

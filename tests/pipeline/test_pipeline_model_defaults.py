@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from hub.registry import REGISTRY
 from inversion import InversionConfig
 from pipeline import PipelineConfig, edit_photo
 from pipeline.cli.main import build_parser, config_from_args, explicit_options
+from pipeline.config import lpips_nets_needed
 from pipeline.errors import PipelineError
 from pipeline.model_defaults import (
     SMALL_MODEL_DRAG,
@@ -60,6 +62,16 @@ def test_small_models_get_the_measured_defaults(utk_G):
         assert getattr(config.drag, name) == value, name
     # FFHQ-class models keep DragGAN's and PTI's defaults (VGG / AlexNet LPIPS, 450 / 350 steps).
     assert config_for_model(PipelineConfig(), _Big(), REGISTRY["ffhq-512"]) == PipelineConfig()
+
+
+def test_lpips_nets_needed_follow_the_method_and_the_model(utk_G):
+    # What the runner asks `hub.lpips_weights.ensure_lpips_backbones` to fetch before a run.
+    default = PipelineConfig()
+    assert lpips_nets_needed(default) == [default.inversion.lpips_net, default.inversion.pti_lpips_net]
+    assert lpips_nets_needed(dataclasses.replace(default, inversion_method="w")) == [default.inversion.lpips_net]
+    same = dataclasses.replace(default, inversion=InversionConfig(lpips_net="alex", pti_lpips_net="alex"))
+    assert lpips_nets_needed(same) == ["alex"]
+    assert lpips_nets_needed(config_for_model(default, utk_G)) == ["squeeze"]  # small models: shipped, no download
 
 
 def test_options_the_user_set_win(utk_G):
