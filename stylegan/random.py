@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from common.random import seeded
 from stylegan.networks import Generator
 
 __all__ = ["random_generator"]
@@ -34,7 +35,7 @@ def random_generator(
     CPU `torch.Generator` seeded with `seed + 1` (so the constant noise does not depend on
     how many weights come before it); `mapping.w_avg` is the mean of `w_avg_samples` mapped
     z (seed `seed`), so truncation behaves as on a trained model. The global RNG is left as
-    it was (`torch.random.fork_rng`).
+    it was on every device (`common.random.seeded`).
 
     Args:
         img_resolution: output resolution R (a power of two >= 4).
@@ -51,8 +52,7 @@ def random_generator(
         Generator in eval mode with requires_grad False, on `device`; its images are float
         (B, 3, R, R), roughly zero-mean noise-like patterns.
     """
-    with torch.random.fork_rng(devices=[]), torch.no_grad():
-        torch.manual_seed(seed)
+    with seeded(seed), torch.no_grad():
         G = Generator(img_resolution=img_resolution, **generator_kwargs)
         noise_gen = torch.Generator().manual_seed(seed + 1)
         for name, buf in G.named_buffers():
