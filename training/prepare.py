@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from align import (
+    FACE_PRESET_FIELDS,
     FACE_PRESETS,
     AlignConfig,
     NoFaceFoundError,
@@ -42,12 +43,12 @@ from align import (
     load_photo,
     transform_points,
 )
-from align.errors import PhotoError
+from align.errors import AlignError, PhotoError
 from align.geometry import crop_corners
 from common.errors import DragPipelineError
 from training.dataset import HOLDOUT_PATH, IMAGE_EXTENSIONS, load_holdout, write_holdout
 
-__all__ = ["PrepareConfig", "PrepareResult", "PrepareError", "preset_align_config", "prepare_dataset", "main"]
+__all__ = ["PrepareConfig", "PrepareResult", "PrepareError", "prepare_dataset", "main"]
 
 MANIFEST_FORMAT = "draggan-pipeline/aligned-dataset"
 
@@ -56,23 +57,12 @@ class PrepareError(DragPipelineError, ValueError):
     """Bad input to dataset preparation (folders, preset, output format)."""
 
 
-def preset_align_config(preset: str) -> AlignConfig:
-    """The AlignConfig of a face-crop preset, a key of `align.FACE_PRESETS` ('ffhq', 'utkface').
-
-    Returns:
-        AlignConfig with the preset's eye_scale, mouth_scale and center_shift.
-    """
-    if preset in FACE_PRESETS:
-        return AlignConfig.from_preset(preset)
-    raise PrepareError(f"unknown face preset {preset!r}; use one of {sorted(FACE_PRESETS)}")
-
-
 @dataclass(frozen=True)
 class PrepareConfig:
     """How a folder of photos becomes a folder of aligned training crops."""
 
     size: int = 128  # crop side (the generator's resolution)
-    preset: str = "utkface"  # face-crop preset (see preset_align_config)
+    preset: str = "utkface"  # face-crop preset, a key of align.FACE_PRESETS
     holdout: str | None = "default"  # names never written: 'default' = training/data/utkface_holdout.txt,
     # a path, or None
     image_format: str = "png"  # 'png' (lossless) or 'jpg' (about 8x smaller, for carrying the set around)
@@ -82,7 +72,10 @@ class PrepareConfig:
     def __post_init__(self) -> None:
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 8:
             raise PrepareError(f"PrepareConfig.size must be an int >= 8, got {self.size!r}")
-        preset_align_config(self.preset)
+        try:
+            AlignConfig.from_preset(self.preset)
+        except AlignError as exc:
+            raise PrepareError(str(exc)) from None
         if self.image_format not in ("png", "jpg"):
             raise PrepareError(f"PrepareConfig.image_format must be 'png' or 'jpg', got {self.image_format!r}")
         if not (isinstance(self.jpeg_quality, int) and 1 <= self.jpeg_quality <= 100):
@@ -146,7 +139,7 @@ def _align_one(job: tuple[str, str, PrepareConfig]) -> dict:
         record.update(status="unreadable", error=str(exc))
         return record
     try:
-        alignment = align_face(photo, config.size, config=preset_align_config(config.preset))
+        alignment = align_face(photo, config.size, config=AlignConfig.from_preset(config.preset))
     except NoFaceFoundError:
         record.update(status="no_face")
         return record
@@ -235,7 +228,7 @@ def prepare_dataset(
             result.unreadable += 1
             result.unreadable_names.append(record["source"])
 
-    align_config = preset_align_config(config.preset)
+    align_config = AlignConfig.from_preset(config.preset)
     manifest = {
         "format": MANIFEST_FORMAT,
         "version": 1,
@@ -245,9 +238,7 @@ def prepare_dataset(
         "align_config": {
             key: getattr(align_config, key)
             for key in (
-                "eye_scale",
-                "mouth_scale",
-                "center_shift",
+                *FACE_PRESET_FIELDS,
                 "detector",
                 "detect_upsample",
                 "pad_mode",
