@@ -11,12 +11,8 @@ import torch
 from align import FACE_PRESETS, AlignConfig, align_face
 from evaluation.face_model_report import FaceRateConfig, face_detection_rate
 from training.dataset import ImageFolderDataset, load_holdout
-from training.prepare import (
-    PrepareConfig,
-    PrepareError,
-    main,
-    prepare_dataset,
-)
+from training.errors import PrepareError
+from training.prepare import PrepareConfig, main, prepare_dataset
 
 
 def test_prepare_writes_aligned_crops_and_skips_holdout(tmp_path, utkface_dir):
