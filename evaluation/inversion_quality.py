@@ -362,9 +362,12 @@ def main(argv: list[str] | None = None) -> int:
     """The command line: runs `benchmark`; returns 0, or prints one line and returns the error's exit code."""
     try:
         benchmark(argv)
-    except (DragPipelineError, KeyboardInterrupt) as exc:
-        message = str(exc).strip().splitlines()
-        print(f"error: {message[0] if message else type(exc).__name__}", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print("error: interrupted", file=sys.stderr)
+        return exit_code_for(exc)
+    except DragPipelineError as exc:  # bad input: its message says what to fix, on one line
+        lines = str(exc).strip().splitlines()
+        print(f"error: {lines[0] if lines else type(exc).__name__}", file=sys.stderr)
         return exit_code_for(exc)
     return 0
 
