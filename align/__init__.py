@@ -19,7 +19,7 @@ from align.alignment import (
     to_crop,
     to_photo,
 )
-from align.config import FACE_PRESETS, AlignConfig, PasteConfig
+from align.config import FACE_PRESET_FIELDS, FACE_PRESETS, AlignConfig, PasteConfig, face_preset_values
 from align.errors import AlignError, FaceModelError, NoFaceFoundError, PhotoError
 from align.faces import FaceDetection, detect_faces, face_landmarks, face_model_path
 from align.geometry import crop_from_quad, crop_from_rect, ffhq_quad, transform_points
@@ -33,6 +33,8 @@ __all__ = [
     "AlignConfig",
     "PasteConfig",
     "FACE_PRESETS",
+    "FACE_PRESET_FIELDS",
+    "face_preset_values",
     "AlignError",
     "NoFaceFoundError",
     "PhotoError",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from align.errors import AlignError
 
-__all__ = ["AlignConfig", "PasteConfig", "FACE_PRESETS"]
+__all__ = ["AlignConfig", "PasteConfig", "FACE_PRESETS", "FACE_PRESET_FIELDS", "face_preset_values"]
 
 # Face-crop presets: (eye_scale, mouth_scale, center_shift), the multipliers of the
 # FFHQ quad (see `align.geometry.ffhq_quad`).
@@ -27,6 +27,8 @@ FACE_PRESETS: dict[str, tuple[float, float, float]] = {
     "ffhq": (2.0, 1.8, 0.1),
     "utkface": (1.1, 0.99, 0.5),
 }
+# The AlignConfig fields a face preset sets, in the order of the FACE_PRESETS tuples.
+FACE_PRESET_FIELDS = ("eye_scale", "mouth_scale", "center_shift")
 
 _DETECTORS = ("hog", "cnn")
 _PAD_MODES = ("reflect_blur", "reflect", "constant")
@@ -37,6 +39,23 @@ _PASTE_MODES = ("delta", "alpha")
 def _finite(value) -> bool:
     # A real, finite number: a str or None is refused with AlignError, not a TypeError.
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def face_preset_values(name: str) -> dict[str, float]:
+    """The AlignConfig fields a named face-crop preset sets.
+
+    Args:
+        name: a key of `FACE_PRESETS` ('ffhq', 'utkface').
+
+    Returns:
+        {'eye_scale': ..., 'mouth_scale': ..., 'center_shift': ...} (`FACE_PRESET_FIELDS`).
+
+    Raises:
+        AlignError: an unknown preset.
+    """
+    if name not in FACE_PRESETS:
+        raise AlignError(f"unknown face preset {name!r}; use one of {sorted(FACE_PRESETS)}")
+    return dict(zip(FACE_PRESET_FIELDS, FACE_PRESETS[name]))
 
 
 @dataclass(frozen=True)
@@ -106,15 +125,15 @@ class AlignConfig:
         """The default config with the face-crop multipliers of a named preset.
 
         Args:
-            name: a key of `FACE_PRESETS` ('ffhq').
+            name: a key of `FACE_PRESETS` ('ffhq', 'utkface').
 
         Returns:
             AlignConfig with `eye_scale`, `mouth_scale`, `center_shift` set.
+
+        Raises:
+            AlignError: an unknown preset.
         """
-        if name not in FACE_PRESETS:
-            raise AlignError(f"unknown face preset {name!r}; use one of {sorted(FACE_PRESETS)}")
-        eye_scale, mouth_scale, center_shift = FACE_PRESETS[name]
-        return cls(eye_scale=eye_scale, mouth_scale=mouth_scale, center_shift=center_shift)
+        return cls(**face_preset_values(name))
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from draggan import DragConfig, drag
 from inversion import InversionConfig
 from inversion.api import lpips_losses, target_to_tensor
 from inversion.metrics import lpips_distance, psnr, ssim
-from inversion.project import project_w, project_wplus, synthesize
+from inversion.project import generator_with_noise, project_w, project_wplus, synthesize
 from inversion.pti import pivotal_tuning
 from stylegan import Generator
 from training.dataset import HOLDOUT_PATH, load_holdout
@@ -155,11 +155,13 @@ def invert_face(
     t_w = time.perf_counter() - t
     ws, gens, seconds = {}, {}, {}
     if "w" in methods:
-        ws["w"], gens["w"], seconds["w"] = proj.ws, _with_noise(G, proj.noise), t_w
+        # G itself when the projection kept G's noise maps (no copy).
+        ws["w"], gens["w"], seconds["w"] = proj.ws, generator_with_noise(G, proj.noise) if proj.noise else G, t_w
     if "w+" in methods:
         t = time.perf_counter()
         plus = project_wplus(G, target, lpips, proj.ws, float(w_std), config, noise=proj.noise)
-        ws["w+"], gens["w+"], seconds["w+"] = plus.ws, _with_noise(G, plus.noise), t_w + time.perf_counter() - t
+        gens["w+"] = generator_with_noise(G, plus.noise) if plus.noise else G
+        ws["w+"], seconds["w+"] = plus.ws, t_w + time.perf_counter() - t
     if "pti" in methods:
         for keep_noise in pti_noise:
             t = time.perf_counter()
@@ -169,19 +171,6 @@ def invert_face(
     with torch.no_grad():
         recon = {key: uint8_from_network(synthesize(gens[key], ws[key]))[0] for key in ws}
     return InvertedFace(ws=ws, G=gens, reconstruction=recon, seconds=seconds)
-
-
-def _with_noise(G: Generator, noise: dict | None) -> Generator:
-    if not noise:
-        return G
-    import copy
-
-    G_copy = copy.deepcopy(G)
-    buffers = dict(G_copy.synthesis.named_buffers())
-    with torch.no_grad():
-        for name, value in noise.items():
-            buffers[name].copy_(value)
-    return G_copy
 
 
 def reconstruction_scores(reconstruction: np.ndarray, target: np.ndarray, backbone: str | None = None) -> dict:

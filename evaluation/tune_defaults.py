@@ -37,82 +37,76 @@ DRAG_VARIANTS = (
 )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI entry point; prints the two tables."""
-    from common.images import uint8_from_network
-    from evaluation.heldout import (
-        heldout_crops,
-        invert_face,
-        mouth_drag_test,
-        reconstruction_scores,
-    )
-    from hub.registry import load_checkpoint, resolve_checkpoint
-    from inversion.api import target_to_tensor
-    from inversion.lpips_loss import LPIPSLoss
-    from inversion.project import synthesize
-    from inversion.pti import pivotal_tuning
-    from pipeline.config import PipelineConfig
-    from pipeline.model_defaults import config_for_model
-
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m evaluation.tune_defaults", description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", default="face-64")
     p.add_argument("--faces", type=int, default=6)
     p.add_argument("--utkface", default=None)
-    args = p.parse_args(argv)
-    resolved = resolve_checkpoint(args.checkpoint, allow_download=False)
-    G = load_checkpoint(resolved)
-    config = config_for_model(PipelineConfig(), G, resolved.info)
-    faces = heldout_crops(args.utkface or _default_utkface(), int(G.img_resolution), config.align, args.faces)
-    inv_rows: dict[str, list] = {}
-    drag_rows: dict[str, list] = {}
-    for index, (name, alignment) in enumerate(faces):
-        target = np.array(alignment.crop)
-        pivots = {}
-        for steps in W_STEPS:
-            inv = dataclasses.replace(config.inversion, w_steps=steps)
-            t = time.perf_counter()
-            done = invert_face(G, alignment.crop, inv, methods=("w",))
-            scores = reconstruction_scores(done.reconstruction["w"], target)
-            inv_rows.setdefault(f"W {steps} steps", []).append((scores, time.perf_counter() - t))
-            pivots[steps] = done.ws["w"]
-        default = None
-        target_tensor = target_to_tensor(target, G)
-        lpips = LPIPSLoss.build(
-            config.inversion.pti_lpips_net,
-            None,
-            G.device,
-            config.inversion.pti_lpips_max_resolution,
-            config.inversion.lpips_min_resolution,
-        )
-        pivot = pivots[config.inversion.w_steps]
-        for steps in PTI_STEPS:  # every tuning from the same default W pivot, G's own noise
-            t = time.perf_counter()
-            tuned = pivotal_tuning(
-                G, pivot, target_tensor, lpips, dataclasses.replace(config.inversion, pti_steps=steps)
-            ).G
-            with torch.no_grad():
-                recon = uint8_from_network(synthesize(tuned, pivot))[0]
-            inv_rows.setdefault(f"PTI {steps} steps (from W {config.inversion.w_steps})", []).append(
-                (reconstruction_scores(recon, target), time.perf_counter() - t)
-            )
-            if steps == config.inversion.pti_steps:
-                default = (tuned, pivot, recon)
-        assert default is not None, "the default PTI step count must be among PTI_STEPS"
-        for label, changes in DRAG_VARIANTS:
-            drag_config = dataclasses.replace(config.drag, **changes)
-            drag_rows.setdefault(label, []).append(
-                mouth_drag_test(default[0], default[1], alignment.landmarks_crop, default[2], drag_config)
-            )
-        print(f"{index:3d} {name}", file=sys.stderr, flush=True)
+    return p
 
-    print(f"{len(faces)} held-out faces, {resolved.label}\n")
+
+def _mean_row(label: str, rows: list[tuple[dict, float]]) -> str:
+    psnr, lpips = np.mean([s["psnr"] for s, _ in rows]), np.mean([s["lpips"] for s, _ in rows])
+    return f"| {label} | {psnr:.2f} | {lpips:.3f} | {np.mean([t for _, t in rows]):.1f} |"
+
+
+def _w_rows(G, crop: np.ndarray, inversion, inv_rows: dict[str, list]) -> dict[int, torch.Tensor]:
+    """W projection at each of `W_STEPS`: appends (scores, seconds) rows; returns the pivot of each count."""
+    from evaluation.heldout import invert_face, reconstruction_scores
+
+    pivots = {}
+    for steps in W_STEPS:
+        t = time.perf_counter()
+        done = invert_face(G, crop, dataclasses.replace(inversion, w_steps=steps), methods=("w",))
+        scores = reconstruction_scores(done.reconstruction["w"], np.array(crop))
+        inv_rows.setdefault(f"W {steps} steps", []).append((scores, time.perf_counter() - t))
+        pivots[steps] = done.ws["w"]
+    return pivots
+
+
+def _pti_rows(G, crop: np.ndarray, pivot: torch.Tensor, inversion, inv_rows: dict[str, list]):
+    """PTI at each of `PTI_STEPS` from the default W pivot with G's own noise; returns the default's
+    (tuned G, pivot, uint8 reconstruction)."""
+    from common.images import uint8_from_network
+    from evaluation.heldout import reconstruction_scores
+    from inversion.api import lpips_losses, target_to_tensor
+    from inversion.project import synthesize
+    from inversion.pti import pivotal_tuning
+
+    target = np.array(crop)
+    target_tensor = target_to_tensor(target, G)
+    _, lpips = lpips_losses(inversion, G.device)
+    default = None
+    for steps in PTI_STEPS:
+        t = time.perf_counter()
+        tuned = pivotal_tuning(G, pivot, target_tensor, lpips, dataclasses.replace(inversion, pti_steps=steps)).G
+        with torch.no_grad():
+            recon = uint8_from_network(synthesize(tuned, pivot))[0]
+        inv_rows.setdefault(f"PTI {steps} steps (from W {inversion.w_steps})", []).append(
+            (reconstruction_scores(recon, target), time.perf_counter() - t)
+        )
+        if steps == inversion.pti_steps:
+            default = (tuned, pivot, recon)
+    assert default is not None, "the default PTI step count must be among PTI_STEPS"
+    return default
+
+
+def _drag_rows(default, landmarks_crop: np.ndarray, drag, drag_rows: dict[str, list]) -> None:
+    """The mouth drag test on the default PTI inversion for each of `DRAG_VARIANTS`."""
+    from evaluation.heldout import mouth_drag_test
+
+    tuned, pivot, recon = default
+    for label, changes in DRAG_VARIANTS:
+        result = mouth_drag_test(tuned, pivot, landmarks_crop, recon, dataclasses.replace(drag, **changes))
+        drag_rows.setdefault(label, []).append(result)
+
+
+def _print_tables(title: str, inv_rows: dict[str, list], drag_rows: dict[str, list]) -> None:
+    print(f"{title}\n")
     print("| inversion | PSNR (dB) | LPIPS-squeeze | s / face |")
     print("|---|---|---|---|")
     for label, rows in inv_rows.items():
-        print(
-            f"| {label} | {np.mean([s['psnr'] for s, _ in rows]):.2f} | {np.mean([s['lpips'] for s, _ in rows]):.3f} "
-            f"| {np.mean([t for _, t in rows]):.1f} |"
-        )
+        print(_mean_row(label, rows))
     print(
         "\n| drag variant | converged | mean steps | mean final distance (px) | face found | mouth wider | "
         "mean eye shift (px) |"
@@ -127,6 +121,28 @@ def main(argv: list[str] | None = None) -> int:
             f"{np.mean([w > 0 for w in widths]) if widths else float('nan'):.0%} | "
             f"{np.mean(shifts) if shifts else float('nan'):.2f} |"
         )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; prints the two tables."""
+    from evaluation.heldout import heldout_crops
+    from hub.registry import load_checkpoint, resolve_checkpoint
+    from pipeline.config import PipelineConfig
+    from pipeline.model_defaults import config_for_model
+
+    args = _parser().parse_args(argv)
+    resolved = resolve_checkpoint(args.checkpoint, allow_download=False)
+    G = load_checkpoint(resolved)
+    config = config_for_model(PipelineConfig(), G, resolved.info)
+    faces = heldout_crops(args.utkface or _default_utkface(), int(G.img_resolution), config.align, args.faces)
+    inv_rows: dict[str, list] = {}
+    drag_rows: dict[str, list] = {}
+    for index, (name, alignment) in enumerate(faces):
+        pivots = _w_rows(G, alignment.crop, config.inversion, inv_rows)
+        default = _pti_rows(G, alignment.crop, pivots[config.inversion.w_steps], config.inversion, inv_rows)
+        _drag_rows(default, alignment.landmarks_crop, config.drag, drag_rows)
+        print(f"{index:3d} {name}", file=sys.stderr, flush=True)
+    _print_tables(f"{len(faces)} held-out faces, {resolved.label}", inv_rows, drag_rows)
     return 0
 
 

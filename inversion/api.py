@@ -9,7 +9,6 @@ edit_with(result.G, result.ws)
 
 from __future__ import annotations
 
-import copy
 import os
 import time
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from common.images import uint8_from_network
 from inversion.config import InversionConfig
 from inversion.errors import InversionError
 from inversion.lpips_loss import LPIPSLoss
-from inversion.project import ProjectionResult, project_w, project_wplus, synthesize
+from inversion.project import ProjectionResult, generator_with_noise, project_w, project_wplus, synthesize
 from inversion.pti import pivotal_tuning
 from stylegan import Generator, generator_from_dict, generator_to_dict
 
@@ -303,7 +302,7 @@ def invert(
             losses["pti_locality"] = tuned.locality
         result_G, is_tuned = tuned.G, True
     elif noise is not None:
-        result_G, is_tuned = _with_noise(G, noise), True
+        result_G, is_tuned = generator_with_noise(G, noise), True
     else:
         result_G, is_tuned = G, False
 
@@ -321,13 +320,3 @@ def invert(
         tuned=is_tuned,
         base_sha256=generator_sha256(G),
     )
-
-
-def _with_noise(G: Generator, noise: dict[str, torch.Tensor]) -> Generator:
-    """A copy of G whose noise_const buffers hold `noise` (G itself is untouched)."""
-    G_copy = copy.deepcopy(G).eval().requires_grad_(False)
-    buffers = dict(G_copy.synthesis.named_buffers())
-    with torch.no_grad():
-        for name, value in noise.items():
-            buffers[name].copy_(value)
-    return G_copy

@@ -1,6 +1,6 @@
 """Reconstruction metrics between a target and its reconstruction, both uint8 (H, W, 3) RGB.
 
-    psnr(a, b)                 dB, inf for identical images
+    psnr(a, b)                 dB, inf for identical images (`psnr_from_mse` for an MSE already measured)
     ssim(a, b)                 scikit-image SSIM over the 3 channels, 1 for identical images
     mse(a, b)                  mean squared error with intensities scaled to [0, 1]
     lpips_distance(a, b, ...)  LPIPS (any backbone available offline), 0 for identical images
@@ -34,10 +34,24 @@ def mse(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(d * d))
 
 
+def psnr_from_mse(mean_squared_error: float, data_range: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB of a mean squared error.
+
+    Args:
+        mean_squared_error: measured on intensities that span `data_range`.
+        data_range: max - min of the intensities: 1 for [0, 1] (`mse`), 2 for the network's [-1, 1].
+
+    Returns:
+        10 log10(data_range^2 / MSE) dB; inf for an MSE of 0.
+    """
+    if mean_squared_error == 0:
+        return math.inf
+    return float(-10.0 * math.log10(mean_squared_error / data_range**2))
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB (peak 255) of uint8 (H, W, 3) images; inf when identical."""
-    m = mse(a, b)
-    return math.inf if m == 0 else float(-10.0 * math.log10(m))
+    return psnr_from_mse(mse(a, b))
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:

@@ -14,6 +14,7 @@ synthesis network with `torch.func.functional_call` in place of its
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +52,26 @@ class ProjectionResult:
 def noise_buffer_names(G: Generator) -> list[str]:
     """Names of the `noise_const` buffers relative to `G.synthesis` ('b8.conv0.noise_const', ...)."""
     return [name for name, _ in G.synthesis.named_buffers() if name.endswith("noise_const")]
+
+
+def generator_with_noise(G: Generator, noise: dict[str, torch.Tensor] | None) -> Generator:
+    """A deep copy of G whose `noise_const` buffers hold `noise` (G itself is untouched).
+
+    Args:
+        G: the generator to copy.
+        noise: {synthesis buffer name: (res, res)} maps (e.g. `ProjectionResult.noise`) written
+            into the copy, or None / {} to keep G's own maps.
+
+    Returns:
+        The copy, eval mode, requires_grad False, on G's device.
+    """
+    G_copy = copy.deepcopy(G).eval().requires_grad_(False)
+    if noise:
+        buffers = dict(G_copy.synthesis.named_buffers())
+        with torch.no_grad():
+            for name, value in noise.items():
+                buffers[name].copy_(value)
+    return G_copy
 
 
 def synthesize(

@@ -11,7 +11,6 @@ the latent away from the pivot.
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 
@@ -21,7 +20,8 @@ from tqdm.auto import tqdm
 from inversion.config import InversionConfig
 from inversion.errors import InversionError
 from inversion.lpips_loss import LPIPSLoss
-from inversion.project import Callback, check_target_tensor, synthesize
+from inversion.metrics import psnr_from_mse
+from inversion.project import Callback, check_target_tensor, generator_with_noise, synthesize
 from stylegan import Generator
 
 
@@ -109,12 +109,7 @@ def pivotal_tuning(
             f"broadcast a W latent to the generator's num_ws rows"
         )
     pivot = pivot.detach().to(device=target.device, dtype=torch.float32)
-    G_tuned = copy.deepcopy(G).eval().requires_grad_(False)
-    if noise:
-        buffers = dict(G_tuned.synthesis.named_buffers())
-        with torch.no_grad():
-            for name, value in noise.items():
-                buffers[name].copy_(value)
+    G_tuned = generator_with_noise(G, noise)
     # Only the synthesis network shapes G(pivot); the mapping is not used and stays frozen.
     params = list(G_tuned.synthesis.parameters())
     for p in params:
@@ -131,9 +126,6 @@ def pivotal_tuning(
         rec = config.pti_l2_weight * mse + config.pti_lpips_weight * lp
         return rec, lp, float(mse.detach())
 
-    def psnr_of(mse: float) -> float:
-        return 10 * math.log10(4.0 / max(mse, 1e-12))
-
     lpips_stop = config.effective_pti_lpips_threshold
 
     losses: list[float] = []
@@ -148,8 +140,9 @@ def pivotal_tuning(
             raise InversionError(f"pivotal tuning diverged (loss {losses[-1]} at step {step}): lower pti_lr")
         if callback is not None:
             callback("pti", step, config.pti_steps, losses[-1])
-        # PTI checks before the update. PSNR of images in [-1, 1]: 10 log10(4 / MSE).
-        if lpips_values[-1] <= lpips_stop or (config.pti_stop_psnr > 0 and psnr_of(mse) >= config.pti_stop_psnr):
+        # PTI checks before the update. Images in [-1, 1]: a data range of 2.
+        stop_psnr = config.pti_stop_psnr > 0 and psnr_from_mse(mse, data_range=2.0) >= config.pti_stop_psnr
+        if lpips_values[-1] <= lpips_stop or stop_psnr:
             stopped_early = True
             break
         loss = rec
@@ -172,7 +165,7 @@ def pivotal_tuning(
         lpips=lpips_values,
         locality=locality,
         stopped_early=stopped_early,
-        psnr=psnr_of(mse),
+        psnr=psnr_from_mse(mse, data_range=2.0),
         steps=len(losses) - (0 if stopped_early else 1),
     )
 

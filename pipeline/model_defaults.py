@@ -27,7 +27,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from align import FACE_PRESETS, AlignConfig
+from align import FACE_PRESETS, AlignConfig, face_preset_values
 from draggan import DragConfig
 from inversion import InversionConfig
 from pipeline.config import PipelineConfig
@@ -37,7 +37,6 @@ __all__ = [
     "SMALL_MODEL_MAX_RESOLUTION",
     "SMALL_MODEL_INVERSION",
     "SMALL_MODEL_DRAG",
-    "FACE_PRESET_FIELDS",
     "model_face_preset",
     "changed_fields",
     "config_for_model",
@@ -70,9 +69,6 @@ SMALL_MODEL_DRAG: dict[str, Any] = {
     "stop_distance": 1.0,  # image px
     "subpixel_tracking": True,  # ends nearer fractional targets; integer tracking converged as often
 }
-
-# The AlignConfig fields a face preset sets.
-FACE_PRESET_FIELDS = ("eye_scale", "mouth_scale", "center_shift")
 
 
 def model_face_preset(G, info=None) -> str:
@@ -135,8 +131,7 @@ def config_for_model(config: PipelineConfig, G, info=None, explicit: Iterable[st
     align, inv, drag = config.align, config.inversion, config.drag
     if config.align_mode == "face":
         # Cut the crop the way the model's training images were cut.
-        preset = dict(zip(FACE_PRESET_FIELDS, FACE_PRESETS[model_face_preset(G, info)]))
-        align = _fill(align, "align", preset, explicit)
+        align = _fill(align, "align", face_preset_values(model_face_preset(G, info)), explicit)
     elif info is not None and info.content_aspect != 1.0:
         align = _fill(align, "align", {"content_aspect": info.content_aspect}, explicit)
     if int(G.img_resolution) <= SMALL_MODEL_MAX_RESOLUTION:

@@ -5,6 +5,7 @@
     python -m evaluation.face_model_report --checkpoint face-64
 
 The trainer (`training.train`), its discriminator, DiffAugment and dataset live here, apart
-from the generator (`stylegan`): training may import `align` and `stylegan`, and no other
-package imports `training`.
+from the generator (`stylegan`): training imports `common`, `align` and `stylegan` only, and
+no library package imports `training` (the measuring tools of `evaluation` read its hold-out
+list). Its errors are in `training.errors`.
 """

@@ -20,10 +20,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from common.errors import DragPipelineError
+from training.errors import AugmentError
 
 __all__ = [
-    "AugmentError",
     "AUGMENT_OPS",
     "DEFAULT_POLICY",
     "parse_policy",
@@ -38,10 +37,6 @@ __all__ = [
 DEFAULT_POLICY = "color,translation,cutout"
 TRANSLATION_RATIO = 0.125  # DiffAugment: shift by up to 1/8 of the image side
 CUTOUT_RATIO = 0.5  # DiffAugment: one square of half the image side
-
-
-class AugmentError(DragPipelineError, ValueError):
-    """An augmentation policy or its input is invalid."""
 
 
 def _rand(batch: int, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:

@@ -11,16 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from common.configs import config_from_dict, config_to_dict
-from common.errors import DragPipelineError
 from training.augment import DEFAULT_POLICY, parse_policy
+from training.errors import TrainError
 
-__all__ = ["TrainConfig", "TrainError", "r1_gamma_heuristic", "AMP_MODES"]
+__all__ = ["TrainConfig", "r1_gamma_heuristic", "AMP_MODES"]
 
 AMP_MODES = ("auto", "bf16", "off")
-
-
-class TrainError(DragPipelineError, ValueError):
-    """Bad training configuration, data or resume state."""
 
 
 def r1_gamma_heuristic(resolution: int, batch: int) -> float:

@@ -18,11 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common.errors import DragPipelineError
 from common.images import read_image
+from training.errors import DatasetError
 
 __all__ = [
-    "DatasetError",
     "ImageFolderDataset",
     "IMAGE_EXTENSIONS",
     "HOLDOUT_PATH",
@@ -37,10 +36,6 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 HOLDOUT_PATH = Path(__file__).resolve().parent / "data" / "utkface_holdout.txt"
 HOLDOUT_COUNT = 300
 HOLDOUT_SEED = 0
-
-
-class DatasetError(DragPipelineError, ValueError):
-    """A training-image folder is missing, empty, unreadable or of the wrong layout."""
 
 
 def _stem(name: str) -> str:

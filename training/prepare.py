@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from align import (
+    FACE_PRESET_FIELDS,
     FACE_PRESETS,
     AlignConfig,
     NoFaceFoundError,
@@ -42,29 +43,15 @@ from align import (
     load_photo,
     transform_points,
 )
-from align.errors import PhotoError
+from align.errors import AlignError, PhotoError
 from align.geometry import crop_corners
 from common.errors import DragPipelineError
 from training.dataset import HOLDOUT_PATH, IMAGE_EXTENSIONS, load_holdout, write_holdout
+from training.errors import PrepareError
 
-__all__ = ["PrepareConfig", "PrepareResult", "PrepareError", "preset_align_config", "prepare_dataset", "main"]
+__all__ = ["PrepareConfig", "PrepareResult", "prepare_dataset", "main"]
 
 MANIFEST_FORMAT = "draggan-pipeline/aligned-dataset"
-
-
-class PrepareError(DragPipelineError, ValueError):
-    """Bad input to dataset preparation (folders, preset, output format)."""
-
-
-def preset_align_config(preset: str) -> AlignConfig:
-    """The AlignConfig of a face-crop preset, a key of `align.FACE_PRESETS` ('ffhq', 'utkface').
-
-    Returns:
-        AlignConfig with the preset's eye_scale, mouth_scale and center_shift.
-    """
-    if preset in FACE_PRESETS:
-        return AlignConfig.from_preset(preset)
-    raise PrepareError(f"unknown face preset {preset!r}; use one of {sorted(FACE_PRESETS)}")
 
 
 @dataclass(frozen=True)
@@ -72,7 +59,7 @@ class PrepareConfig:
     """How a folder of photos becomes a folder of aligned training crops."""
 
     size: int = 128  # crop side (the generator's resolution)
-    preset: str = "utkface"  # face-crop preset (see preset_align_config)
+    preset: str = "utkface"  # face-crop preset, a key of align.FACE_PRESETS
     holdout: str | None = "default"  # names never written: 'default' = training/data/utkface_holdout.txt,
     # a path, or None
     image_format: str = "png"  # 'png' (lossless) or 'jpg' (about 8x smaller, for carrying the set around)
@@ -82,7 +69,10 @@ class PrepareConfig:
     def __post_init__(self) -> None:
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 8:
             raise PrepareError(f"PrepareConfig.size must be an int >= 8, got {self.size!r}")
-        preset_align_config(self.preset)
+        try:
+            AlignConfig.from_preset(self.preset)
+        except AlignError as exc:
+            raise PrepareError(str(exc)) from None
         if self.image_format not in ("png", "jpg"):
             raise PrepareError(f"PrepareConfig.image_format must be 'png' or 'jpg', got {self.image_format!r}")
         if not (isinstance(self.jpeg_quality, int) and 1 <= self.jpeg_quality <= 100):
@@ -146,7 +136,7 @@ def _align_one(job: tuple[str, str, PrepareConfig]) -> dict:
         record.update(status="unreadable", error=str(exc))
         return record
     try:
-        alignment = align_face(photo, config.size, config=preset_align_config(config.preset))
+        alignment = align_face(photo, config.size, config=AlignConfig.from_preset(config.preset))
     except NoFaceFoundError:
         record.update(status="no_face")
         return record
@@ -184,21 +174,13 @@ def prepare_dataset(
 
     Returns:
         PrepareResult with the counts; the same numbers are in manifest.json.
-    """
-    from tqdm.auto import tqdm
 
+    Raises:
+        PrepareError: the image folder is missing, or `out_dir` is that folder.
+    """
     images_dir, out_dir = Path(images_dir), Path(out_dir)
-    if not images_dir.is_dir():
-        raise PrepareError(f"image folder {images_dir} does not exist; pass --images DIR")
-    if images_dir.resolve() == out_dir.resolve():
-        raise PrepareError("--out must differ from --images (the crops would mix with the photos)")
-    files = sorted(p for p in images_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-    if limit is not None:
-        files = files[:limit]
-    holdout_stems: set[str] = set()
-    if config.holdout is not None:
-        names = load_holdout(HOLDOUT_PATH if config.holdout == "default" else config.holdout)
-        holdout_stems = {Path(name).stem for name in names}
+    files = _list_photos(images_dir, out_dir, limit)
+    holdout_stems = _holdout_stems(config)
     out_dir.mkdir(parents=True, exist_ok=True)
     result = PrepareResult(out_dir=out_dir, manifest=out_dir / "manifest.json", total=len(files))
     todo = []
@@ -207,9 +189,37 @@ def prepare_dataset(
             result.held_out += 1
         else:
             todo.append((str(path), str(out_dir), config))
+    start = time.perf_counter()
+    records = _align_all(todo, config, progress)
+    _count_records(records, result)
+    manifest = _manifest(images_dir, config, result, records, seconds=time.perf_counter() - start)
+    result.manifest.write_text(json.dumps(manifest, indent=1) + "\n")
+    return result
+
+
+def _list_photos(images_dir: Path, out_dir: Path, limit: int | None) -> list[Path]:
+    """The image files of `images_dir`, sorted (the first `limit`), after checking both folders."""
+    if not images_dir.is_dir():
+        raise PrepareError(f"image folder {images_dir} does not exist; pass --images DIR")
+    if images_dir.resolve() == out_dir.resolve():
+        raise PrepareError("--out must differ from --images (the crops would mix with the photos)")
+    files = sorted(p for p in images_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    return files[:limit] if limit is not None else files
+
+
+def _holdout_stems(config: PrepareConfig) -> set[str]:
+    """File stems never written (the hold-out list names source files; crops keep their stem)."""
+    if config.holdout is None:
+        return set()
+    names = load_holdout(HOLDOUT_PATH if config.holdout == "default" else config.holdout)
+    return {Path(name).stem for name in names}
+
+
+def _align_all(todo: list[tuple[str, str, PrepareConfig]], config: PrepareConfig, progress: bool) -> list[dict]:
+    """Runs `_align_one` on every job, in `config.workers` processes; the records in job order."""
+    from tqdm.auto import tqdm
 
     records: list[dict] = []
-    start = time.perf_counter()
     bar = tqdm(total=len(todo), unit="img", disable=not progress, desc=f"align {config.size}px ({config.preset})")
     try:
         if config.workers > 1:
@@ -223,6 +233,11 @@ def prepare_dataset(
                 bar.update()
     finally:
         bar.close()
+    return records
+
+
+def _count_records(records: list[dict], result: PrepareResult) -> None:
+    """Adds the records' outcomes (written, padded, no face, unreadable) to `result`."""
     for record in records:
         status = record["status"]
         if status == "ok":
@@ -235,8 +250,13 @@ def prepare_dataset(
             result.unreadable += 1
             result.unreadable_names.append(record["source"])
 
-    align_config = preset_align_config(config.preset)
-    manifest = {
+
+def _manifest(
+    images_dir: Path, config: PrepareConfig, result: PrepareResult, records: list[dict], seconds: float
+) -> dict:
+    """The content of manifest.json: settings, alignment, counts, one record per source image."""
+    align_config = AlignConfig.from_preset(config.preset)
+    return {
         "format": MANIFEST_FORMAT,
         "version": 1,
         "source_dir": str(images_dir),
@@ -244,16 +264,7 @@ def prepare_dataset(
         "preset": config.preset,
         "align_config": {
             key: getattr(align_config, key)
-            for key in (
-                "eye_scale",
-                "mouth_scale",
-                "center_shift",
-                "detector",
-                "detect_upsample",
-                "pad_mode",
-                "interpolation",
-                "antialias",
-            )
+            for key in (*FACE_PRESET_FIELDS, "detector", "detect_upsample", "pad_mode", "interpolation", "antialias")
         },
         "holdout": config.holdout,
         "config": asdict(config),
@@ -265,11 +276,9 @@ def prepare_dataset(
             "unreadable": result.unreadable,
             "padded": result.padded,
         },
-        "seconds": round(time.perf_counter() - start, 1),
+        "seconds": round(seconds, 1),
         "images": records,
     }
-    result.manifest.write_text(json.dumps(manifest, indent=1) + "\n")
-    return result
 
 
 def main(argv: list[str] | None = None) -> int:

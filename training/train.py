@@ -40,22 +40,22 @@ CPU a resumed run reproduces the uninterrupted run's losses exactly.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import os
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from common.errors import DragPipelineError
-from stylegan.checkpoints import atomic_save, resolve_device, save_generator
-from training.config import TrainConfig, TrainError, r1_gamma_heuristic
+from common.device import resolve_device, synchronize
+from common.errors import DragPipelineError, exit_code_for
+from training.config import TrainConfig, r1_gamma_heuristic
 from training.dataset import ImageFolderDataset
+from training.errors import TrainError
+from training.loop import RunLog, TrainResult, deferred_interrupt, train_loop
 from training.trainer import (
     Trainer,
     _BatchSource,
@@ -68,7 +68,6 @@ from training.trainer import (
 
 __all__ = [
     "TrainConfig",
-    "TrainError",
     "TrainResult",
     "Trainer",
     "train",
@@ -98,35 +97,6 @@ _RESUME_FIXED = (
 )
 
 
-@dataclass
-class TrainResult:
-    """What `train` did.
-
-    Attributes:
-        out_dir: the output folder.
-        step: number of training steps done in total (also before a resume).
-        cur_nimg: number of real images shown in total.
-        losses: one dict per step of *this* call: 'step', 'loss_G', 'loss_D',
-            'loss_Dreal', 'loss_Dgen', 'logits_real', 'logits_fake', plus 'r1' on
-            the lazy R1 steps and 'pl' on the lazy path-length steps.
-        snapshots: the network-snapshot files written by this call.
-        final: network-final.pt, or None when the run stopped early (time limit).
-        final_half: network-final-fp16.pt, or None.
-        state: the latest.pt file.
-        images_per_second: mean training speed of this call.
-    """
-
-    out_dir: Path
-    step: int
-    cur_nimg: int
-    losses: list[dict[str, float]] = field(default_factory=list)
-    snapshots: list[Path] = field(default_factory=list)
-    final: Path | None = None
-    final_half: Path | None = None
-    state: Path | None = None
-    images_per_second: float = 0.0
-
-
 def generator_metadata(data_dir: str | os.PathLike) -> dict[str, Any]:
     """What the exported generators record beside their weights (`stylegan.save_generator`).
 
@@ -148,13 +118,6 @@ def generator_metadata(data_dir: str | os.PathLike) -> dict[str, Any]:
     return metadata
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
 # ----------------------------------------------------------------------------- the loop
 
 
@@ -171,126 +134,6 @@ def _check_resume(config: TrainConfig, resume: str | os.PathLike | None) -> dict
             f"{ {name: getattr(saved, name) for name in changed} }); keep the saved values"
         )
     return state
-
-
-# A discriminator whose mean logits stay this close to 0 on reals and fakes alike cannot tell
-# them apart (loss_D = 2 ln 2): the face64 run sat there from 15 kimg on under full DiffAugment.
-CHANCE_LOGIT = 0.02
-
-
-class _RunLog:
-    """Per-step stats -> averaged `log.jsonl` records and the progress bar, one device sync per interval."""
-
-    def __init__(self, trainer: Trainer, out_dir: Path, result: TrainResult, bar, start_time: float):
-        self.trainer, self.result, self.bar, self.start_time = trainer, result, bar, start_time
-        self.pending: list[tuple[int, dict[str, torch.Tensor]]] = []
-        self.file = open(out_dir / "log.jsonl", "a")
-        self.interval_time, self.interval_nimg = time.perf_counter(), trainer.cur_nimg
-        self.warned_chance = False
-
-    def add(self, step: int, stats: dict[str, torch.Tensor]) -> None:
-        self.pending.append((step, stats))
-        if len(self.pending) >= self.trainer.config.log_every:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.pending:
-            return
-        trainer = self.trainer
-        flat = [(i, key, value) for i, (_, stats) in enumerate(self.pending) for key, value in stats.items()]
-        values = torch.stack([value.float() for _, _, value in flat]).cpu().tolist()
-        rows = [{"step": step} for step, _ in self.pending]
-        for (i, key, _), value in zip(flat, values):
-            rows[i][key] = value
-        self.result.losses.extend(rows)
-        self.pending.clear()
-        _sync(trainer.device)
-        now = time.perf_counter()
-        speed = (trainer.cur_nimg - self.interval_nimg) / max(now - self.interval_time, 1e-9)
-        self.interval_time, self.interval_nimg = now, trainer.cur_nimg
-        keys = sorted({key for row in rows for key in row} - {"step"})
-        means = {key: sum(row[key] for row in rows if key in row) / sum(key in row for row in rows) for key in keys}
-        record = {
-            "step": trainer.step,
-            "kimg": trainer.cur_nimg / 1000,
-            "img_per_s": speed,
-            "minutes": (now - self.start_time) / 60,
-            **means,
-        }
-        self.file.write(json.dumps(record) + "\n")
-        self.file.flush()
-        self._warn_at_chance(means)
-        self.bar.set_postfix(
-            {
-                "G": f"{means.get('loss_G', float('nan')):.3f}",
-                "D": f"{means.get('loss_D', float('nan')):.3f}",
-                "r1": f"{means['r1']:.3g}" if "r1" in means else "-",
-                "p": f"{means['augment_p']:.2f}" if "augment_p" in means else "-",
-                "img/s": f"{speed:.0f}",
-            },
-            refresh=False,
-        )
-
-    def _warn_at_chance(self, means: dict[str, float]) -> None:
-        at_chance = (
-            abs(means.get("logits_real", 1.0)) < CHANCE_LOGIT and abs(means.get("logits_fake", 1.0)) < CHANCE_LOGIT
-        )
-        if at_chance and not self.warned_chance:
-            fix = (
-                "ADA is lowering the augmentation probability"
-                if self.trainer.config.ada_target is not None
-                else "lighten --augment (e.g. translation) or enable ADA"
-            )
-            print(
-                f"warning: the discriminator is at chance at kimg {self.trainer.cur_nimg / 1000:g} (mean logits "
-                f"real {means['logits_real']:+.3f}, fake {means['logits_fake']:+.3f}); {fix}",
-                file=sys.stderr,
-                flush=True,
-            )
-        self.warned_chance = at_chance
-
-    def close(self) -> None:
-        self.file.close()
-
-
-def _write_snapshot(trainer: Trainer, out_dir: Path, result: TrainResult, final: bool) -> None:
-    """G_ema snapshot + latest.pt (+ the final exports)."""
-    config = trainer.config
-    kimg_tag = f"{trainer.cur_nimg // 1000:06d}"
-    trainer.G_ema.metadata["kimg"] = trainer.cur_nimg / 1000
-    result.snapshots.append(save_generator(trainer.G_ema, out_dir / f"network-snapshot-{kimg_tag}.pt"))
-    result.state = atomic_save(trainer.state_dict(), out_dir / "latest.pt")
-    if config.keep_states:
-        atomic_save(trainer.state_dict(), out_dir / f"training-state-{kimg_tag}.pt")
-    if final:
-        result.final = save_generator(trainer.G_ema, out_dir / "network-final.pt")
-        if config.export_half:
-            result.final_half = save_generator(trainer.G_ema, out_dir / "network-final-fp16.pt", half=True)
-
-
-@contextlib.contextmanager
-def _deferred_interrupt():
-    """Ctrl-C (SIGINT) sets a flag instead of raising mid-step, so the state saved is a step boundary.
-
-    Yields a one-element list that becomes [True] on SIGINT. Off the main thread (where signal
-    handlers cannot be set) Ctrl-C raises as usual.
-    """
-    import signal
-    import threading
-
-    flag = [False]
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-
-    def handler(signum, frame):
-        flag[0] = True
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield flag
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def train(
@@ -322,17 +165,10 @@ def train(
         KeyboardInterrupt: on Ctrl-C, after the step in progress and after writing a
             resumable `latest.pt` (its path is in the exception's `state` attribute).
     """
-    from tqdm.auto import tqdm
-
     out_dir = Path(out_dir)
     device = resolve_device(config.device)
     state = _check_resume(config, resume)
-    if device.type == "cuda":
-        # TF32 convolutions / matmuls where bf16 autocast does not apply; cuDNN autotuning.
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
-
+    _allow_fast_cuda_kernels(device)
     dataset = ImageFolderDataset(
         data_dir, config.resolution, exclude=_holdout_names(config), xflip=config.xflip, cache=config.cache_images
     )
@@ -346,14 +182,48 @@ def train(
     source = _BatchSource(dataset, config, device, trainer.cur_nimg)
     result = TrainResult(out_dir=out_dir, step=trainer.step, cur_nimg=trainer.cur_nimg)
     start_time, start_nimg = time.perf_counter(), trainer.cur_nimg
+    _announce(trainer, dataset, data_dir)
+    bar = _progress_bar(trainer, progress)
+    log = RunLog(trainer, out_dir, result, bar, start_time)
+    try:
+        with deferred_interrupt() as interrupted:
+            train_loop(trainer, source, log, out_dir, result, max_minutes, interrupted)
+    finally:
+        bar.close()
+        log.close()
+    synchronize(device)
+    elapsed = time.perf_counter() - start_time
+    result.step, result.cur_nimg = trainer.step, trainer.cur_nimg
+    result.images_per_second = (trainer.cur_nimg - start_nimg) / max(elapsed, 1e-9)
+    return result
+
+
+def _allow_fast_cuda_kernels(device: torch.device) -> None:
+    if device.type == "cuda":
+        # TF32 convolutions / matmuls where bf16 autocast does not apply; cuDNN autotuning.
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+
+
+def _announce(trainer: Trainer, dataset: ImageFolderDataset, data_dir: str | os.PathLike) -> None:
+    """One line on stdout: the data, the device, the networks' sizes and the run's span."""
+    config = trainer.config
     print(
         f"training.train: {dataset.num_images} images ({dataset.num_excluded} held out) from {data_dir}, "
-        f"device {device}, amp {trainer.amp_dtype or 'off'}, G {_count(trainer.G) / 1e6:.2f} M / "
+        f"device {trainer.device}, amp {trainer.amp_dtype or 'off'}, G {_count(trainer.G) / 1e6:.2f} M / "
         f"D {_count(trainer.D) / 1e6:.2f} M params, r1_gamma {trainer.r1_gamma:.4g}, "
         f"ema {config.effective_ema_kimg:g} kimg, from kimg {trainer.cur_nimg / 1000:g} to {config.kimg:g}",
         flush=True,
     )
-    bar = tqdm(
+
+
+def _progress_bar(trainer: Trainer, progress: bool):
+    """A tqdm bar over the images still to show (RunLog puts the losses and speed on it)."""
+    from tqdm.auto import tqdm
+
+    config = trainer.config
+    return tqdm(
         total=config.total_nimg,
         initial=min(trainer.cur_nimg, config.total_nimg),
         unit="img",
@@ -362,59 +232,6 @@ def train(
         dynamic_ncols=True,
         desc=f"train {config.resolution}px",
     )
-    log = _RunLog(trainer, out_dir, result, bar, start_time)
-    try:
-        with _deferred_interrupt() as interrupted:
-            _train_loop(trainer, source, log, out_dir, result, max_minutes, interrupted)
-    finally:
-        bar.close()
-        log.close()
-    _sync(device)
-    elapsed = time.perf_counter() - start_time
-    result.step, result.cur_nimg = trainer.step, trainer.cur_nimg
-    result.images_per_second = (trainer.cur_nimg - start_nimg) / max(elapsed, 1e-9)
-    return result
-
-
-def _train_loop(
-    trainer: Trainer,
-    source: _BatchSource,
-    log: _RunLog,
-    out_dir: Path,
-    result: TrainResult,
-    max_minutes: float | None,
-    interrupted: list[bool],
-) -> None:
-    """Steps until kimg, snapshotting on schedule; stops at the time limit or on Ctrl-C (state saved)."""
-    config = trainer.config
-    total_nimg = config.total_nimg
-    snapshot_nimg = int(round(config.snapshot_kimg * 1000))
-    next_snapshot = (trainer.cur_nimg // snapshot_nimg + 1) * snapshot_nimg
-    start_time = log.start_time
-    stopped_early = False
-    while trainer.cur_nimg < total_nimg:
-        real = source.next()
-        log.add(trainer.step, trainer.train_step(real))
-        log.bar.update(min(config.batch, total_nimg - log.bar.n))
-        done = trainer.cur_nimg >= total_nimg
-        timed_out = max_minutes is not None and (time.perf_counter() - start_time) / 60 >= max_minutes
-        if trainer.cur_nimg >= next_snapshot or done or timed_out:
-            log.flush()
-            while next_snapshot <= trainer.cur_nimg:
-                next_snapshot += snapshot_nimg
-            _write_snapshot(trainer, out_dir, result, final=done)
-        if interrupted[0]:
-            log.flush()
-            result.state = atomic_save(trainer.state_dict(), out_dir / "latest.pt")
-            exc = KeyboardInterrupt()
-            exc.state = result.state
-            raise exc
-        if timed_out and not done:
-            stopped_early = True
-            break
-    log.flush()
-    if result.state is None and not stopped_early:
-        _write_snapshot(trainer, out_dir, result, final=True)  # resumed a run that was already complete
 
 
 def _count(module: torch.nn.Module) -> int:
@@ -501,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except DragPipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exit_code_for(exc)
     except KeyboardInterrupt as exc:
         state = getattr(exc, "state", None)
         if state is not None:

@@ -19,9 +19,10 @@ import torch.nn.functional as F
 
 from stylegan.networks import Generator
 from training.augment import diff_augment
-from training.config import TrainConfig, TrainError
+from training.config import TrainConfig
 from training.dataset import HOLDOUT_PATH, ImageFolderDataset, load_holdout
 from training.discriminator import Discriminator
+from training.errors import TrainError
 
 __all__ = ["Trainer", "build_networks", "ema_beta", "update_ema", "load_train_state", "STATE_FORMAT", "STATE_VERSION"]
 

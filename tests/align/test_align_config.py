@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from align import FACE_PRESETS, AlignConfig, AlignError, PasteConfig
+from align import FACE_PRESET_FIELDS, FACE_PRESETS, AlignConfig, AlignError, PasteConfig, face_preset_values
 
 
 def test_defaults_are_the_ffhq_preset():
@@ -16,6 +16,18 @@ def test_defaults_are_the_ffhq_preset():
 def test_unknown_preset_names_the_choices():
     with pytest.raises(AlignError, match="ffhq"):
         AlignConfig.from_preset("celeba")
+    with pytest.raises(AlignError, match="utkface"):
+        face_preset_values("celeba")
+
+
+@pytest.mark.parametrize("name", sorted(FACE_PRESETS))
+def test_a_preset_sets_exactly_its_fields(name):
+    values = face_preset_values(name)
+    assert tuple(values) == FACE_PRESET_FIELDS and tuple(values.values()) == FACE_PRESETS[name]
+    config = AlignConfig.from_preset(name)
+    assert {field: getattr(config, field) for field in FACE_PRESET_FIELDS} == values
+    # Every other field keeps its default.
+    assert config == AlignConfig(**values)
 
 
 @pytest.mark.parametrize(

@@ -48,11 +48,9 @@ def test_every_project_error_has_a_bad_input_or_missing_weights_code():
         "pipeline.errors",
         "pipeline.io.jobs",
         "pipeline.batch",
-        "training.prepare",
+        "training.errors",
         "evaluation.face_model_report",
-        "training.dataset",
-        "training.config",
-        "training.augment",
+        "evaluation.inversion_quality",
     ):
         importlib.import_module(module)
     classes = _all_subclasses(DragPipelineError)

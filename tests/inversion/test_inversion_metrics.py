@@ -9,7 +9,7 @@ import pytest
 import skimage.data
 
 from inversion.errors import InversionError
-from inversion.metrics import lpips_distance, mse, psnr, reconstruction_metrics, ssim
+from inversion.metrics import lpips_distance, mse, psnr, psnr_from_mse, reconstruction_metrics, ssim
 
 
 @pytest.fixture
@@ -29,6 +29,14 @@ def test_known_offset_gives_the_expected_psnr():
     b = a + np.uint8(10)
     assert mse(a, b) == pytest.approx((10 / 255) ** 2)
     assert psnr(a, b) == pytest.approx(20 * math.log10(255 / 10))  # 28.13 dB
+
+
+def test_psnr_from_mse_scales_with_the_data_range():
+    assert psnr_from_mse(0.01) == pytest.approx(20.0) and psnr_from_mse(0.0) == math.inf
+    # The same error on the network's [-1, 1] (range 2) is 4x the MSE: the same PSNR.
+    assert psnr_from_mse(0.04, data_range=2.0) == pytest.approx(20.0)
+    a = np.full((8, 8, 3), 100, np.uint8)
+    assert psnr(a, a + np.uint8(10)) == psnr_from_mse(mse(a, a + np.uint8(10)))
 
 
 def test_known_gaussian_noise_gives_the_expected_psnr():

@@ -14,6 +14,8 @@ from inversion import invert, target_to_tensor
 from inversion.lpips_loss import LPIPSLoss
 from inversion.metrics import psnr
 from inversion.project import (
+    generator_with_noise,
+    initial_noise,
     latent_noise_scale,
     learning_rate,
     noise_buffer_names,
@@ -124,3 +126,21 @@ def test_w_projection_from_the_same_generator(known_target, fast_config):
     assert psnr(target, result.reconstruction) >= 30
     start = float((G.mapping.w_avg - ws_true[0, 0]).norm())
     assert float((result.ws[0, 0] - ws_true[0, 0]).norm()) < 0.3 * start  # Moved most of the way to the known w.
+
+
+def test_generator_with_noise_writes_the_maps_into_a_copy(tiny_G):
+    before = state_dict_copy(tiny_G)
+    noise = initial_noise(tiny_G, seed=5)
+    G_noise = generator_with_noise(tiny_G, noise)
+    assert G_noise is not tiny_G and not G_noise.training
+    assert not any(p.requires_grad for p in G_noise.parameters())
+    buffers = dict(G_noise.synthesis.named_buffers())
+    for name, value in noise.items():
+        torch.testing.assert_close(buffers[name], value, rtol=0, atol=0)
+    ws = tiny_G.mapping(torch.randn([1, tiny_G.z_dim], generator=torch.Generator().manual_seed(0)), None)
+    with torch.no_grad():  # the copy renders what synthesize renders with those maps
+        torch.testing.assert_close(synthesize(G_noise, ws), synthesize(tiny_G, ws, noise=noise), rtol=0, atol=1e-6)
+    assert_state_dict_equal(tiny_G, before)  # G untouched
+    kept = generator_with_noise(tiny_G, None)  # no maps: a plain copy of G
+    assert kept is not tiny_G
+    assert_state_dict_equal(kept, before)

@@ -8,16 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from align import FACE_PRESETS, align_face
+from align import FACE_PRESETS, AlignConfig, align_face
 from evaluation.face_model_report import FaceRateConfig, face_detection_rate
 from training.dataset import ImageFolderDataset, load_holdout
-from training.prepare import (
-    PrepareConfig,
-    PrepareError,
-    main,
-    prepare_dataset,
-    preset_align_config,
-)
+from training.errors import PrepareError
+from training.prepare import PrepareConfig, main, prepare_dataset
 
 
 def test_prepare_writes_aligned_crops_and_skips_holdout(tmp_path, utkface_dir):
@@ -73,10 +68,10 @@ def test_prepare_cli_jpeg_output(tmp_path, utkface_dir):
 
 
 def test_utkface_preset_and_errors(tmp_path):
-    config = preset_align_config("utkface")
+    config = AlignConfig.from_preset("utkface")
     expected = FACE_PRESETS["utkface"]
     assert (config.eye_scale, config.mouth_scale, config.center_shift) == tuple(expected)
-    assert preset_align_config("ffhq").eye_scale == 2.0
+    assert AlignConfig.from_preset("ffhq").eye_scale == 2.0
     with pytest.raises(PrepareError, match="unknown face preset"):
         PrepareConfig(preset="nope")
     with pytest.raises(PrepareError, match="does not exist"):
@@ -113,7 +108,7 @@ class _ImageGenerator(torch.nn.Module):
 def test_face_rate_finds_a_real_face_and_not_a_blank():
     from skimage import data
 
-    face = np.array(align_face(data.astronaut(), 128, config=preset_align_config("utkface")).crop)
+    face = np.array(align_face(data.astronaut(), 128, config=AlignConfig.from_preset("utkface")).crop)
     config = FaceRateConfig(num_samples=3, batch=2)
     hit = face_detection_rate(_ImageGenerator(face), config)
     assert (hit.rate, hit.detected, hit.total) == (1.0, 3, 3) and hit.images.shape == (3, 128, 128, 3)
