@@ -192,15 +192,17 @@ class Session:
         G = self.model.G if next(self.model.G.parameters()).device == device else self.model.G.to(device)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(config.seed)
-            inversion, hit, key = pl.invert_crop(G, self.alignment.crop, config, self.model.generator_id, progress=True)
+            inverted = pl.invert_crop(G, self.alignment.crop, config, self.model.generator_id, progress=True)
+            inversion = inverted.inversion
             G_edit = inversion.G.to(device)
-            reconstruction = pl.render(G_edit, inversion.ws)
+            reconstruction = pl.uint8_from_ws(G_edit, inversion.ws)[0]
             self.seconds = {"invert": time.perf_counter() - t}
             # Inside the same seeded RNG as `edit_photo`, so that even a random LPIPS backbone
             # gives the CLI's numbers.
             metrics = pl.reconstruction_metrics(reconstruction, np.array(self.alignment.crop), config, device)
         with self.lock:
-            self.inversion, self.G_edit, self.cache_hit, self.cache_key = inversion, G_edit, hit, key
+            self.inversion, self.G_edit = inversion, G_edit
+            self.cache_hit, self.cache_key = inverted.cache_hit, inverted.cache_key
             self.metrics = metrics
             self.history = (Step(inversion.ws.detach().cpu(), reconstruction),)
             self.clicks, self.outputs = Clicks(), []
@@ -214,8 +216,10 @@ class Session:
             config = dataclasses.replace(self._config(), align_mode="center", box=None, face_index=None)
             device = pl.resolve_device(config.device)
             G = self.model.G.to(device)
-            image, ws = pl.seed_start(G, int(seed), float(truncation_psi))
-            self.alignment, self.inversion = pl.seed_inversion(G, image, ws, config)
+            start = pl.seed_start(G, int(seed), float(truncation_psi))
+            seeded = pl.seed_inversion(G, start, config)
+            self.alignment, self.inversion = seeded.alignment, seeded.inversion
+            image, ws = start.image, start.ws
             self.photo, self.photo_name, self.config, self.G_edit = image, f"seed{int(seed)}.png", config, G
             self.metrics = {"psnr": float("inf"), "ssim": 1.0, "lpips": 0.0}
             self.history = (Step(ws, image),)

@@ -21,13 +21,12 @@ import torch
 from common.errors import CheckpointError
 from common.fileio import atomic_save
 from common.hashing import generator_sha256
-from common.images import uint8_from_network
 from inversion.config import InversionConfig
 from inversion.errors import InversionError
 from inversion.lpips_loss import LPIPSLoss
-from inversion.project import ProjectionResult, project_w, project_wplus, synthesize
+from inversion.project import ProjectionResult, project_w, project_wplus
 from inversion.pti import pivotal_tuning
-from stylegan import Generator, generator_from_dict, generator_to_dict
+from stylegan import Generator, generator_from_dict, generator_to_dict, uint8_from_ws
 
 METHODS = ("w", "w+", "pti")
 FORMAT = "draggan-pipeline.inversion"
@@ -307,8 +306,7 @@ def invert(
     else:
         result_G, is_tuned = G, False
 
-    with torch.no_grad():
-        reconstruction = uint8_from_network(synthesize(result_G, ws))[0]
+    reconstruction = uint8_from_ws(result_G, ws, force_fp32=True)[0]
     timings["total"] = time.perf_counter() - t_start
     return InversionResult(
         method=method,
