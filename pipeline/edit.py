@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +24,7 @@ import torch
 from align import Alignment, load_photo, to_photo
 from align.photo import check_photo
 from common.device import resolve_device
+from common.timing import StageTimer
 from draggan import DragResult
 from inversion import InversionResult
 from pipeline.config import PipelineConfig
@@ -118,19 +117,6 @@ def _as_photo(photo: np.ndarray | str | os.PathLike, max_pixels: int) -> np.ndar
     return check_photo(photo, max_pixels)
 
 
-class _StageTimer:
-    """Wall-clock seconds per named stage: `with timer("drag"): ...` sets `timer.seconds["drag"]`."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    @contextmanager
-    def __call__(self, stage: str) -> Iterator[None]:
-        t = time.perf_counter()
-        yield
-        self.seconds[stage] = time.perf_counter() - t
-
-
 def edit_aligned(
     photo: np.ndarray,
     alignment: Alignment,
@@ -162,7 +148,7 @@ def edit_aligned(
     """
     say = log or (lambda message: None)
     device = next(G.parameters()).device
-    timer = _StageTimer()
+    timer = StageTimer()
     with timer("align"):
         handles_crop, targets_crop = points_to_crop(handles_photo, targets_photo, alignment)
         mask_crop = None if mask_photo is None else mask_to_crop(mask_photo, alignment, config.mask_threshold)
@@ -179,18 +165,11 @@ def edit_aligned(
     with timer("metrics"):
         # Writable copy: Alignment.crop is read-only and torch.from_numpy warns about that.
         metrics = reconstruction_metrics(reconstruction, np.array(alignment.crop), config, device)
-    say(
-        f"reconstruction: PSNR {metrics['psnr']:.1f} dB"
-        + (f", LPIPS-{metrics['lpips_net']} {metrics['lpips']:.3f}" if metrics.get("lpips") is not None else "")
-    )
+    say(_metrics_line(metrics))
 
     with timer("drag"):
         result = drag_crop(G_edit, pivot, handles_crop, targets_crop, mask_crop, config, progress)
-    dist = np.hypot(*(result.handles - targets_crop).T)
-    say(
-        f"drag: {result.steps} steps, {'converged' if result.converged else 'not converged'}, "
-        f"max distance {dist.max():.1f} px ({seconds['drag']:.1f}s)"
-    )
+    say(_drag_line(result, targets_crop, seconds["drag"]))
 
     with timer("paste"):
         edited_photo = paste_edit(photo, alignment, result.image, reconstruction, config)
@@ -214,6 +193,21 @@ def edit_aligned(
         cache_key=inverted.cache_key,
         device=str(device),
         config=config,
+    )
+
+
+def _metrics_line(metrics: dict) -> str:
+    """The status line of `reconstruction_metrics`' result."""
+    lpips = f", LPIPS-{metrics['lpips_net']} {metrics['lpips']:.3f}" if metrics.get("lpips") is not None else ""
+    return f"reconstruction: PSNR {metrics['psnr']:.1f} dB" + lpips
+
+
+def _drag_line(result: DragResult, targets_crop: np.ndarray, seconds: float) -> str:
+    """The status line of a finished drag."""
+    dist = np.hypot(*(result.handles - targets_crop).T)
+    return (
+        f"drag: {result.steps} steps, {'converged' if result.converged else 'not converged'}, "
+        f"max distance {dist.max():.1f} px ({seconds:.1f}s)"
     )
 
 
