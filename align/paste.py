@@ -129,19 +129,10 @@ def paste_back(
     if xs.size == 0:
         return out
 
-    # Photo region touched by the mask: its crop bounding box (+1 px for the bilinear
-    # footprint) mapped into the photo, clipped to the photo.
-    h, w = photo.shape[:2]
-    cx0, cx1 = xs.min() - 1.5, xs.max() + 1.5
-    cy0, cy1 = ys.min() - 1.5, ys.max() + 1.5
-    corners = transform_points(alignment.photo_from_crop, np.array([[cx0, cy0], [cx1, cy0], [cx0, cy1], [cx1, cy1]]))
-    rx0 = max(0, int(math.floor(corners[:, 0].min())))
-    ry0 = max(0, int(math.floor(corners[:, 1].min())))
-    rx1 = min(w, int(math.ceil(corners[:, 0].max())) + 1)
-    ry1 = min(h, int(math.ceil(corners[:, 1].max())) + 1)
-    if rx1 <= rx0 or ry1 <= ry0:
+    region = _photo_region(xs, ys, alignment, photo.shape[:2])
+    if region is None:
         return out  # the edit lies in the padding outside the photo
-    region = (rx0, ry0, rx1, ry1)
+    rx0, ry0, rx1, ry1 = region
 
     alpha = warp_to_photo_region(mask, alignment.crop_from_photo, region, "linear", 0.0)
     alpha = np.clip(alpha, 0.0, 1.0)[..., None]
@@ -158,3 +149,24 @@ def paste_back(
     blended[untouched] = photo[ry0:ry1, rx0:rx1][untouched]
     out[ry0:ry1, rx0:rx1] = blended
     return out
+
+
+def _photo_region(
+    xs: np.ndarray, ys: np.ndarray, alignment: Alignment, photo_shape: tuple[int, int]
+) -> tuple[int, int, int, int] | None:
+    """The photo pixels an edit at crop pixels (xs, ys) can touch, as (x0, y0, x1, y1), or None if none.
+
+    The crop bounding box of the pixels (+1 px for the bilinear footprint), mapped into the
+    photo with `photo_from_crop` and clipped to the photo; x1, y1 exclusive.
+    """
+    h, w = photo_shape
+    cx0, cx1 = xs.min() - 1.5, xs.max() + 1.5
+    cy0, cy1 = ys.min() - 1.5, ys.max() + 1.5
+    corners = transform_points(alignment.photo_from_crop, np.array([[cx0, cy0], [cx1, cy0], [cx0, cy1], [cx1, cy1]]))
+    rx0 = max(0, int(math.floor(corners[:, 0].min())))
+    ry0 = max(0, int(math.floor(corners[:, 1].min())))
+    rx1 = min(w, int(math.ceil(corners[:, 0].max())) + 1)
+    ry1 = min(h, int(math.ceil(corners[:, 1].max())) + 1)
+    if rx1 <= rx0 or ry1 <= ry0:
+        return None
+    return rx0, ry0, rx1, ry1

@@ -13,14 +13,14 @@ Modules: `config` (DragConfig, scaled radii), `sampling` (reading the features a
 the official code's upsampled map, lazily), `motion` (motion supervision and the
 mask term), `tracking` (nearest-neighbour point tracking), `local` (features of
 the high-resolution blocks computed exactly on crops around the handles), `loop`
-(`drag`), `result` (DragResult, to_uint8_image, render_image), `bench` (`python -m benchmarks.drag`).
+(`drag`), `result` (DragResult); images of latents: `stylegan.uint8_from_ws`; speed: `python -m benchmarks.drag`.
 """
 
 from draggan.config import DragConfig, resolve_feature_res, resolve_stop_distance, scaled_radius
 from draggan.errors import DragError
 from draggan.loop import drag
 from draggan.motion import disc_offsets, mask_loss, motion_loss
-from draggan.result import DragResult, render_image, to_uint8_image
+from draggan.result import DragResult
 from draggan.sampling import image_to_feature, sample_features, sample_upsampled
 from draggan.tracking import track_points, window_offsets
 
@@ -29,8 +29,6 @@ __all__ = [
     "DragConfig",
     "DragResult",
     "DragError",
-    "to_uint8_image",
-    "render_image",
     "motion_loss",
     "mask_loss",
     "disc_offsets",

@@ -31,7 +31,7 @@ class DragConfig:
     lambda_mask: float = 20.0  # weight of the fixed-region term (paper: lambda = 20, Eq. 1)
     feature_res: int | None = None  # resolution of the supervising block; None = 128 (block b128, the 6th,
     # as the paper) for generators of >= 256 px, else img_resolution // 2
-    optimise_rows: int = 6  # rows of ws that are optimised; the rest stay at ws0 (paper, Sec. 3.2)
+    optimize_rows: int = 6  # rows of ws that are optimised; the rest stay at ws0 (paper, Sec. 3.2)
     stop_distance: float | None = None  # stop when every handle is this close to its target (image px);
     # None = max(2, 2 * R / 512) (official renderer)
     w_space: str = "w+"  # 'w+': optimise each of the first rows; 'w': one w repeated into them
@@ -68,8 +68,8 @@ class DragConfig:
             and self.feature_res & (self.feature_res - 1) == 0
         ):
             raise DragError(f"DragConfig.feature_res must be None or a power of two >= 4, got {self.feature_res!r}")
-        if not (isinstance(self.optimise_rows, int) and self.optimise_rows >= 1):
-            raise DragError(f"DragConfig.optimise_rows must be an int >= 1, got {self.optimise_rows!r}")
+        if not (isinstance(self.optimize_rows, int) and self.optimize_rows >= 1):
+            raise DragError(f"DragConfig.optimize_rows must be an int >= 1, got {self.optimize_rows!r}")
         if self.stop_distance is not None and not (
             isinstance(self.stop_distance, (int, float))
             and math.isfinite(self.stop_distance)

@@ -25,9 +25,10 @@ import torch
 from draggan.config import DragConfig, resolve_feature_res, resolve_stop_distance, scaled_radius
 from draggan.errors import DragError
 from draggan.motion import fixed_weight, mask_loss, motion_loss
-from draggan.result import DragResult, render_image
+from draggan.result import DragResult
 from draggan.sampling import sample_upsampled
 from draggan.tracking import track_points
+from stylegan.generate import uint8_from_ws
 from stylegan.local import crop_features, plan_crops
 
 __all__ = ["drag"]
@@ -84,7 +85,7 @@ def drag(
         torch.manual_seed(config.seed)
         latent = _Latent(problem.ws0.to(device=device, dtype=torch.float32), config)
         source = _FeatureSource(G, latent, problem, config, autocast)
-        result = _optimise(latent, source, problem, config, device, callback)
+        result = _optimize(latent, source, problem, config, device, callback)
     return result
 
 
@@ -132,10 +133,10 @@ def _check_problem(G: torch.nn.Module, ws0: Any, handles: Any, targets: Any, mas
 
 
 class _Latent:
-    """The optimised part of W+ (the first `optimise_rows` rows, or one shared w) and the full ws."""
+    """The optimised part of W+ (the first `optimize_rows` rows, or one shared w) and the full ws."""
 
     def __init__(self, ws0: torch.Tensor, config: DragConfig):
-        rows = config.optimise_rows
+        rows = config.optimize_rows
         self.tail = ws0[:, rows:]
         self.rows = rows
         self.shared = config.w_space == "w"
@@ -173,7 +174,7 @@ class _FeatureSource:
     def render(self) -> np.ndarray:
         """The full image of the current latent, (R, R, 3) uint8."""
         with torch.no_grad():
-            return render_image(self.G, self.latent.build())
+            return uint8_from_ws(self.G, self.latent.build())[0]
 
     def snapshot(self) -> torch.Tensor:
         """A detached CPU copy of the current ws, (1, num_ws, w_dim) float32 (no synthesis)."""
@@ -181,7 +182,68 @@ class _FeatureSource:
             return self.latent.build().detach().cpu().clone()
 
 
-def _optimise(
+class _Recorder:
+    """What the loop keeps besides the latent: handle history, losses, progress frames, latent snapshots.
+
+    Frames (`DragConfig.frame_every`) are full renders for the live preview; latent snapshots
+    (`DragConfig.latent_every`) are cheap CPU copies of ws from which the video is rendered
+    afterwards. Step 0 is the initial latent; the last step is always snapshotted.
+    """
+
+    def __init__(self, source: _FeatureSource, config: DragConfig, handles: np.ndarray):
+        self.source = source
+        self.frame_every, self.latent_every = config.frame_every, config.latent_every
+        self.history = [handles.copy()]
+        self.losses: list[float] = []
+        self.frames: list[np.ndarray] = []
+        self.frame_steps: list[int] = []
+        self.latents: list[torch.Tensor] = []
+        self.latent_steps: list[int] = []
+        if self.frame_every:
+            self.frames.append(source.render())
+            self.frame_steps.append(0)
+        if self.latent_every:
+            self.latents.append(source.snapshot())
+            self.latent_steps.append(0)
+
+    def step(self, step: int, loss: float, handles: np.ndarray) -> np.ndarray | None:
+        """Records one step's loss and tracked (N, 2) handles; returns the frame rendered at it, if any."""
+        self.losses.append(loss)
+        self.history.append(handles)
+        image = None
+        if self.frame_every and step % self.frame_every == 0:
+            image = self.source.render()
+            self.frames.append(image)
+            self.frame_steps.append(step)
+        if self.latent_every and step % self.latent_every == 0:
+            self.latents.append(self.source.snapshot())
+            self.latent_steps.append(step)
+        return image
+
+    def result(self, steps: int, converged: bool, stopped: bool) -> DragResult:
+        """The `DragResult` after `steps` steps (renders the final image unless a frame holds it)."""
+        final_image = self.frames[-1] if self.frame_steps and self.frame_steps[-1] == steps else self.source.render()
+        ws_final = self.source.snapshot()
+        if self.latent_every and self.latent_steps[-1] != steps:
+            self.latents.append(ws_final.clone())
+            self.latent_steps.append(steps)
+        return DragResult(
+            ws=ws_final,
+            handles=self.history[-1].copy(),
+            history=np.stack(self.history),
+            steps=steps,
+            converged=converged,
+            image=final_image,
+            frames=self.frames,
+            frame_steps=self.frame_steps,
+            frame_latents=self.latents,
+            latent_steps=self.latent_steps,
+            losses=np.asarray(self.losses, dtype=np.float64),
+            stopped_by_callback=stopped,
+        )
+
+
+def _optimize(
     latent: _Latent,
     source: _FeatureSource,
     problem: _Problem,
@@ -189,7 +251,7 @@ def _optimise(
     device: torch.device,
     callback: DragCallback | None,
 ) -> DragResult:
-    """The loop: supervise, step, track, until every handle is within the stop distance."""
+    """The loop: motion supervision and an Adam step, point tracking, until every handle is within the stop distance."""
     res, feature_res = problem.res, problem.feature_res
     optimizer = torch.optim.Adam([latent.param], lr=config.lr)
     handles_t = torch.as_tensor(problem.handles, dtype=torch.float32, device=device)
@@ -199,28 +261,17 @@ def _optimise(
     # f_i: the initial features at the original handles (Eq. 2).
     feat_refs = sample_upsampled(feat0, handles_t[:, None], res, origin, feature_res)[:, 0]
     weight = fixed_weight(problem.mask.to(device), feature_res) if problem.mask is not None else None
-
-    history = [problem.handles.copy()]
-    losses: list[float] = []
-    frames: list[np.ndarray] = []
-    frame_steps: list[int] = []
-    if config.frame_every:
-        frames.append(source.render())
-        frame_steps.append(0)
-    latents: list[torch.Tensor] = []
-    latent_steps: list[int] = []
-    if config.latent_every:
-        latents.append(source.snapshot())
-        latent_steps.append(0)
+    record = _Recorder(source, config, problem.handles)
     steps = 0
     converged = stopped = False
     while True:
-        dist = (targets_t - handles_t).norm(dim=1)
-        if bool((dist <= problem.stop_distance).all()):
+        # Stopping rule: every handle within the stop distance of its target, or out of steps.
+        if bool(((targets_t - handles_t).norm(dim=1) <= problem.stop_distance).all()):
             converged = True
             break
         if steps >= config.max_steps or stopped:
             break
+        # Motion supervision (Eq. 1), plus the mask term, and one Adam step on the latent.
         loss = motion_loss(
             feat,
             handles_t,
@@ -237,10 +288,10 @@ def _optimise(
         loss.backward()
         optimizer.step()
         steps += 1
-        losses.append(float(loss.detach()))
+        loss_value = float(loss.detach())
         del loss
-        # Features of the new latent: tracked now, supervised in the next step.
-        feat, origin = source.features(grad=steps < config.max_steps, centers=history[-1])
+        # Point tracking (Eq. 2) on the features of the new latent, which also supervise the next step.
+        feat, origin = source.features(grad=steps < config.max_steps, centers=record.history[-1])
         handles_t = track_points(
             feat,
             handles_t,
@@ -252,38 +303,11 @@ def _optimise(
             feature_res=feature_res,
         )
         current = handles_t.detach().cpu().numpy().astype(np.float64)
-        history.append(current)
-        image = None
-        if config.frame_every and steps % config.frame_every == 0:
-            image = source.render()
-            frames.append(image)
-            frame_steps.append(steps)
-        if config.latent_every and steps % config.latent_every == 0:
-            latents.append(source.snapshot())
-            latent_steps.append(steps)
+        image = record.step(steps, loss_value, current)
         if callback is not None and callback(steps, current.copy(), image):
             stopped = True
-
     del feat
-    final_image = frames[-1] if frame_steps and frame_steps[-1] == steps else source.render()
-    ws_final = source.snapshot()
-    if config.latent_every and latent_steps[-1] != steps:
-        latents.append(ws_final.clone())
-        latent_steps.append(steps)
-    return DragResult(
-        ws=ws_final,
-        handles=history[-1].copy(),
-        history=np.stack(history),
-        steps=steps,
-        converged=converged,
-        image=final_image,
-        frames=frames,
-        frame_steps=frame_steps,
-        frame_latents=latents,
-        latent_steps=latent_steps,
-        losses=np.asarray(losses, dtype=np.float64),
-        stopped_by_callback=stopped,
-    )
+    return record.result(steps, converged, stopped)
 
 
 @contextmanager
@@ -321,9 +345,9 @@ def _check_ws(ws0: Any, G: torch.nn.Module, config: DragConfig) -> torch.Tensor:
         )
     if not bool(torch.isfinite(ws0).all()):
         raise DragError("ws0 contains NaN or inf; pass the latent from a successful inversion or G.mapping")
-    if config.optimise_rows > G.num_ws:
+    if config.optimize_rows > G.num_ws:
         raise DragError(
-            f"DragConfig.optimise_rows = {config.optimise_rows} exceeds this generator's "
+            f"DragConfig.optimize_rows = {config.optimize_rows} exceeds this generator's "
             f"num_ws = {G.num_ws}; use at most {G.num_ws}"
         )
     return ws0.detach()

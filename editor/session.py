@@ -14,7 +14,7 @@ import shlex
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +33,49 @@ __all__ = ["PREVIEW_FRAMES", "DragUpdate", "Model", "Session", "Step"]
 # it is rendered from latent snapshots after the drag (`pipeline.render_drag_frames`).
 PREVIEW_FRAMES = 10
 PREVIEW_MAX_STRIDE = 30  # but at least one frame every 30 steps, however high the step cap
+
+
+class _ThreadStream:
+    """Thread-to-generator adapter: runs `run(emit)` on a worker thread and yields what it emits.
+
+    Iterating starts the worker and yields, in the caller's thread, each item the worker
+    passed to `emit` (only the newest when the consumer is behind: a page shows the latest
+    frame). When the iteration ends, `result` holds what `run` returned, `seconds` its
+    duration and `span` its (start, end) `time.monotonic()`; an exception raised in the
+    worker is re-raised by the iteration.
+    """
+
+    def __init__(self, run: Callable[[Callable[[object], None]], object], name: str):
+        self.run, self.name = run, name
+        self.result: object = None
+        self.seconds = 0.0
+        self.span = (0.0, 0.0)
+        self._error: BaseException | None = None
+
+    def _work(self, items: queue.Queue) -> None:
+        t, start = time.perf_counter(), time.monotonic()
+        try:
+            self.result = self.run(items.put)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            self._error = exc
+        self.seconds = time.perf_counter() - t
+        self.span = (start, time.monotonic())
+
+    def __iter__(self) -> Iterator:
+        items: queue.Queue = queue.Queue()
+        worker = threading.Thread(target=self._work, args=(items,), name=self.name, daemon=True)
+        worker.start()
+        while worker.is_alive() or not items.empty():
+            try:
+                item = items.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            while not items.empty():  # only the newest item when the consumer is behind
+                item = items.get_nowait()
+            yield item
+        worker.join()
+        if self._error is not None:
+            raise self._error
 
 
 @dataclass(frozen=True, eq=False)
@@ -192,15 +235,17 @@ class Session:
         G = self.model.G if next(self.model.G.parameters()).device == device else self.model.G.to(device)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(config.seed)
-            inversion, hit, key = pl.invert_crop(G, self.alignment.crop, config, self.model.generator_id, progress=True)
+            inverted = pl.invert_crop(G, self.alignment.crop, config, self.model.generator_id, progress=True)
+            inversion = inverted.inversion
             G_edit = inversion.G.to(device)
-            reconstruction = pl.render(G_edit, inversion.ws)
+            reconstruction = pl.uint8_from_ws(G_edit, inversion.ws)[0]
             self.seconds = {"invert": time.perf_counter() - t}
             # Inside the same seeded RNG as `edit_photo`, so that even a random LPIPS backbone
             # gives the CLI's numbers.
             metrics = pl.reconstruction_metrics(reconstruction, np.array(self.alignment.crop), config, device)
         with self.lock:
-            self.inversion, self.G_edit, self.cache_hit, self.cache_key = inversion, G_edit, hit, key
+            self.inversion, self.G_edit = inversion, G_edit
+            self.cache_hit, self.cache_key = inverted.cache_hit, inverted.cache_key
             self.metrics = metrics
             self.history = (Step(inversion.ws.detach().cpu(), reconstruction),)
             self.clicks, self.outputs = Clicks(), []
@@ -214,8 +259,10 @@ class Session:
             config = dataclasses.replace(self._config(), align_mode="center", box=None, face_index=None)
             device = pl.resolve_device(config.device)
             G = self.model.G.to(device)
-            image, ws = pl.seed_start(G, int(seed), float(truncation_psi))
-            self.alignment, self.inversion = pl.seed_inversion(G, image, ws, config)
+            start = pl.seed_start(G, int(seed), float(truncation_psi))
+            seeded = pl.seed_inversion(G, start, config)
+            self.alignment, self.inversion = seeded.alignment, seeded.inversion
+            image, ws = start.image, start.ws
             self.photo, self.photo_name, self.config, self.G_edit = image, f"seed{int(seed)}.png", config, G
             self.metrics = {"psnr": float("inf"), "ssim": 1.0, "lpips": 0.0}
             self.history = (Step(ws, image),)
@@ -250,66 +297,38 @@ class Session:
         current = self.history[-1]
         handles, targets, mask = self.clicks.handles, self.clicks.targets, self.mask_crop
         frames_wanted = max(PREVIEW_FRAMES, -(-config.drag.max_steps // PREVIEW_MAX_STRIDE))
-        frames: queue.Queue = queue.Queue()
-        outcome: dict = {}
         self.stop.clear()
 
-        def on_step(step: int, tracked: np.ndarray, frame) -> bool:
-            if frame is not None:
-                frames.put((step, tracked, frame))
-            return self.stop.is_set()
+        def run(emit: Callable[[tuple], None]):
+            def on_step(step: int, tracked: np.ndarray, frame) -> bool:
+                if frame is not None:
+                    emit((step, tracked, frame))
+                return self.stop.is_set()
 
-        def work() -> None:
-            t, start = time.perf_counter(), time.monotonic()
-            try:
-                outcome["result"] = pl.drag_crop(
-                    self.G_edit,
-                    current.ws,
-                    handles,
-                    targets,
-                    mask,
-                    config,
-                    progress=False,
-                    callback=on_step,
-                    preview_frames=frames_wanted,
-                )
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                outcome["error"] = exc
-            outcome["seconds"] = time.perf_counter() - t
-            outcome["span"] = (start, time.monotonic())
+            return pl.drag_crop(
+                self.G_edit,
+                current.ws,
+                handles,
+                targets,
+                mask,
+                config,
+                progress=False,
+                callback=on_step,
+                preview_frames=frames_wanted,
+            )
 
-        worker = threading.Thread(target=work, name=f"drag-{self.sid[:8]}", daemon=True)
+        stream = _ThreadStream(run, name=f"drag-{self.sid[:8]}")
         self.busy = True
         try:
-            worker.start()
-            while worker.is_alive() or not frames.empty():
-                try:
-                    step, tracked, frame = frames.get(timeout=0.05)
-                except queue.Empty:
-                    continue
-                while not frames.empty():  # show only the newest frame when the page is behind
-                    step, tracked, frame = frames.get_nowait()
+            for step, tracked, frame in stream:
                 dist = float(np.hypot(*(tracked - targets).T).max())
                 yield DragUpdate(frame, tracked, step, dist, message=f"step {step}: max distance {dist:.1f} px")
-            worker.join()
         finally:
             self.busy = False
-        if "error" in outcome:
-            raise outcome["error"]
-        result = outcome["result"]
-        self.seconds["drag"] = outcome["seconds"]
-        self.last_drag_span = outcome["span"]  # (start, end) monotonic: the queue runs one drag at a time
-        with self.lock:
-            step = Step(result.ws, result.image, result, handles, targets, mask, config)
-            self.history = history_push(self.history, step)
-            # Continue from here: the tracked handles keep their targets; new clicks start new pairs.
-            self.clicks = Clicks(
-                tuple(
-                    p
-                    for h, t in zip(result.handles, targets)
-                    for p in ((float(h[0]), float(h[1])), (float(t[0]), float(t[1])))
-                )
-            )
+        result = stream.result
+        self.seconds["drag"] = stream.seconds
+        self.last_drag_span = stream.span  # (start, end) monotonic: the queue runs one drag at a time
+        self._push_drag(Step(result.ws, result.image, result, handles, targets, mask, config))
         self.outputs = self.write_outputs()
         dist = float(np.hypot(*(result.handles - targets).T).max())
         why = "stopped" if result.stopped_by_callback else "converged" if result.converged else "step cap reached"
@@ -321,6 +340,18 @@ class Session:
             done=True,
             message=f"{why} after {result.steps} steps; max distance {dist:.1f} px",
         )
+
+    def _push_drag(self, step: Step) -> None:
+        """Append a finished drag to the history; its tracked handles keep their targets, new clicks start new pairs."""
+        with self.lock:
+            self.history = history_push(self.history, step)
+            self.clicks = Clicks(
+                tuple(
+                    p
+                    for h, t in zip(step.drag.handles, step.targets_crop)
+                    for p in ((float(h[0]), float(h[1])), (float(t[0]), float(t[1])))
+                )
+            )
 
     def undo_drag(self) -> None:
         with self.lock:

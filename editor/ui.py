@@ -54,81 +54,17 @@ def build_demo(app: EditorApp) -> gr.Blocks:
     """The editor page for `app` (launch it with `editor.server.launch`)."""
     page = SimpleNamespace(pairs_update=lambda labels: gr.update(choices=labels, value=None))
     with gr.Blocks(title="DragGAN editor", analytics_enabled=False, delete_cache=(600, 3600)) as demo:
-        gr.Markdown(
-            "## DragGAN editor\nUpload a photo (or generate one from a seed), click a **handle** (red) "
-            "and then its **target** (blue), and press **Drag**."
-        )
-        with gr.Row():
-            page.model = gr.Dropdown(
-                app.checkpoint_choices(),
-                value=app.default_model.label,
-                label="Model",
-                allow_custom_value=True,
-                elem_id="model",
-            )
-            page.status = gr.Textbox(label="Status", interactive=False, elem_id="status", lines=1)
-        with gr.Tabs():
-            with gr.Tab("Photo"):
-                with gr.Row():
-                    page.upload = gr.File(
-                        label="Photo (drop or choose a file)", file_types=["image"], type="filepath", elem_id="upload"
-                    )
-                    page.photo_view = gr.Image(
-                        label="Photo: faces numbered, click to choose", interactive=False, format="png", elem_id="photo"
-                    )
-                settings = _settings_panel(app)
-                page.invert_btn = gr.Button("Invert", variant="primary", elem_id="invert")
-            with gr.Tab("Seed"):
-                with gr.Row():
-                    page.seed_value = gr.Number(value=0, label="Seed", precision=0)
-                    page.psi = gr.Slider(0, 1, value=0.7, step=0.05, label="Truncation psi")
-                    page.seed_btn = gr.Button("Generate", elem_id="generate")
+        _header(app, page)
+        settings = _sources(app, page)
         with gr.Row():
             page.aligned = gr.Image(label="Aligned crop", interactive=False, format="png")
             page.reconstruction = gr.Image(label="Reconstruction", interactive=False, format="png")
         page.metrics = gr.Markdown(elem_id="metrics")
         with gr.Row():
             with gr.Column(scale=3):
-                with gr.Tabs():
-                    with gr.Tab("Points"):
-                        page.canvas = gr.Image(
-                            label="Click: handle, then target", interactive=False, format="png", elem_id="canvas"
-                        )
-                    with gr.Tab("Mask"):
-                        page.mask_editor = gr.ImageEditor(
-                            label="Paint the mask",
-                            type="numpy",
-                            elem_id="mask",
-                            brush=gr.Brush(colors=["#ffffff"], color_mode="fixed"),
-                            transforms=(),
-                            layers=False,
-                            format="png",
-                        )
-                        with gr.Row():
-                            page.mask_mode = gr.Radio(
-                                ["flexible", "fixed"],
-                                value="flexible",
-                                label="Painted area: may move (flexible) or stays (fixed)",
-                            )
-                            page.apply_mask_btn = gr.Button("Apply mask")
-                            page.clear_mask_btn = gr.Button("Clear mask")
+                _points_and_mask(page)
             with gr.Column(scale=2):
-                with gr.Row():
-                    page.drag_btn = gr.Button("Drag", variant="primary", elem_id="drag")
-                    page.stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
-                with gr.Row():
-                    page.undo_point_btn = gr.Button("Undo point", elem_id="undo-point")
-                    page.clear_btn = gr.Button("Clear points", elem_id="clear-points")
-                    page.undo_drag_btn = gr.Button("Undo drag", elem_id="undo-drag")
-                    page.reset_btn = gr.Button("Reset", elem_id="reset")
-                with gr.Row():
-                    page.pairs = gr.Dropdown([], label="Pairs", elem_id="pairs")
-                    page.delete_pair_btn = gr.Button("Delete pair")
-                with gr.Row():
-                    page.x = gr.Number(label="x (generator px)", elem_id="point-x")
-                    page.y = gr.Number(label="y (generator px)", elem_id="point-y")
-                    page.add_point_btn = gr.Button("Add point", elem_id="add-point")
-                page.points_json = gr.JSON(label="Points (generator pixels)", elem_id="points")
+                _drag_controls(page)
         with gr.Row():
             page.original = gr.Image(label="Original", interactive=False, format="png", elem_id="original")
             page.edited = gr.Image(label="Edited (pasted back)", interactive=False, format="png", elem_id="edited")
@@ -140,6 +76,91 @@ def build_demo(app: EditorApp) -> gr.Blocks:
         )
         _wire(app, page, settings, demo)
     return demo
+
+
+def _header(app: EditorApp, page: SimpleNamespace) -> None:
+    """The title, the model choice and the status line."""
+    gr.Markdown(
+        "## DragGAN editor\nUpload a photo (or generate one from a seed), click a **handle** (red) "
+        "and then its **target** (blue), and press **Drag**."
+    )
+    with gr.Row():
+        page.model = gr.Dropdown(
+            app.checkpoint_choices(),
+            value=app.default_model.label,
+            label="Model",
+            allow_custom_value=True,
+            elem_id="model",
+        )
+        page.status = gr.Textbox(label="Status", interactive=False, elem_id="status", lines=1)
+
+
+def _sources(app: EditorApp, page: SimpleNamespace) -> SimpleNamespace:
+    """The two starts: a photo (upload, settings, Invert) or a seed (Generate); returns the settings."""
+    with gr.Tabs():
+        with gr.Tab("Photo"):
+            with gr.Row():
+                page.upload = gr.File(
+                    label="Photo (drop or choose a file)", file_types=["image"], type="filepath", elem_id="upload"
+                )
+                page.photo_view = gr.Image(
+                    label="Photo: faces numbered, click to choose", interactive=False, format="png", elem_id="photo"
+                )
+            settings = _settings_panel(app)
+            page.invert_btn = gr.Button("Invert", variant="primary", elem_id="invert")
+        with gr.Tab("Seed"):
+            with gr.Row():
+                page.seed_value = gr.Number(value=0, label="Seed", precision=0)
+                page.psi = gr.Slider(0, 1, value=0.7, step=0.05, label="Truncation psi")
+                page.seed_btn = gr.Button("Generate", elem_id="generate")
+    return settings
+
+
+def _points_and_mask(page: SimpleNamespace) -> None:
+    """The canvas to click points on and the mask painter."""
+    with gr.Tabs():
+        with gr.Tab("Points"):
+            page.canvas = gr.Image(
+                label="Click: handle, then target", interactive=False, format="png", elem_id="canvas"
+            )
+        with gr.Tab("Mask"):
+            page.mask_editor = gr.ImageEditor(
+                label="Paint the mask",
+                type="numpy",
+                elem_id="mask",
+                brush=gr.Brush(colors=["#ffffff"], color_mode="fixed"),
+                transforms=(),
+                layers=False,
+                format="png",
+            )
+            with gr.Row():
+                page.mask_mode = gr.Radio(
+                    ["flexible", "fixed"],
+                    value="flexible",
+                    label="Painted area: may move (flexible) or stays (fixed)",
+                )
+                page.apply_mask_btn = gr.Button("Apply mask")
+                page.clear_mask_btn = gr.Button("Clear mask")
+
+
+def _drag_controls(page: SimpleNamespace) -> None:
+    """Drag / Stop, undo and reset, the point pairs and points typed in by coordinates."""
+    with gr.Row():
+        page.drag_btn = gr.Button("Drag", variant="primary", elem_id="drag")
+        page.stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
+    with gr.Row():
+        page.undo_point_btn = gr.Button("Undo point", elem_id="undo-point")
+        page.clear_btn = gr.Button("Clear points", elem_id="clear-points")
+        page.undo_drag_btn = gr.Button("Undo drag", elem_id="undo-drag")
+        page.reset_btn = gr.Button("Reset", elem_id="reset")
+    with gr.Row():
+        page.pairs = gr.Dropdown([], label="Pairs", elem_id="pairs")
+        page.delete_pair_btn = gr.Button("Delete pair")
+    with gr.Row():
+        page.x = gr.Number(label="x (generator px)", elem_id="point-x")
+        page.y = gr.Number(label="y (generator px)", elem_id="point-y")
+        page.add_point_btn = gr.Button("Add point", elem_id="add-point")
+    page.points_json = gr.JSON(label="Points (generator pixels)", elem_id="points")
 
 
 def _wire(app: EditorApp, page: SimpleNamespace, settings: SimpleNamespace, demo: gr.Blocks) -> None:

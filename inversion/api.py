@@ -20,13 +20,13 @@ import torch
 from common.errors import CheckpointError
 from common.fileio import atomic_save
 from common.hashing import generator_sha256
-from common.images import uint8_from_network
+from common.timing import StageTimer
 from inversion.config import InversionConfig
 from inversion.errors import InversionError
 from inversion.lpips_loss import LPIPSLoss
-from inversion.project import ProjectionResult, generator_with_noise, project_w, project_wplus, synthesize
+from inversion.project import ProjectionResult, generator_with_noise, project_w, project_wplus
 from inversion.pti import pivotal_tuning
-from stylegan import Generator, generator_from_dict, generator_to_dict
+from stylegan import Generator, generator_from_dict, generator_to_dict, uint8_from_ws
 
 METHODS = ("w", "w+", "pti")
 FORMAT = "draggan-pipeline.inversion"
@@ -250,53 +250,20 @@ def invert(
     if not isinstance(config, InversionConfig):
         raise InversionError(f"config must be an InversionConfig, got {type(config).__name__}")
     target_img = target_to_tensor(target, G)
-    device = G.device
-    timings: dict[str, float] = {}
+    timer = StageTimer()
     losses: dict[str, list[float]] = {}
-
-    t = time.perf_counter()
-    proj_lpips, pti_lpips = lpips_losses(config, device, pti=method == "pti")
-    timings["setup"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    w_avg, w_std = G.mean_w(num_samples=config.w_avg_samples, seed=config.seed)
-    timings["w_avg"] = time.perf_counter() - t
-
-    need_w = (
-        method == "w"
-        or (method == "w+" and config.wplus_init == "w")
-        or (method == "pti" and (config.pti_pivot == "w" or config.wplus_init == "w"))
-    )
-    need_wplus = method == "w+" or (method == "pti" and config.pti_pivot == "w+")
-    proj: ProjectionResult | None = None
-    if need_w:
-        t = time.perf_counter()
-        proj = project_w(G, target_img, proj_lpips, w_avg, float(w_std), config, progress=progress, callback=callback)
-        timings["w"] = time.perf_counter() - t
-        losses["w"] = proj.losses
-    if need_wplus:
-        t = time.perf_counter()
-        start = proj.ws if proj is not None else w_avg
-        proj = project_wplus(
-            G,
-            target_img,
-            proj_lpips,
-            start,
-            float(w_std),
-            config,
-            noise=proj.noise if proj is not None else None,
-            progress=progress,
-            callback=callback,
-        )
-        timings["w+"] = time.perf_counter() - t
-        losses["w+"] = proj.losses
-    assert proj is not None
+    with timer("setup"):
+        proj_lpips, pti_lpips = lpips_losses(config, G.device, pti=method == "pti")
+    with timer("w_avg"):
+        w_avg, w_std = G.mean_w(num_samples=config.w_avg_samples, seed=config.seed)
+    proj = _project(G, target_img, method, config, proj_lpips, w_avg, float(w_std), timer, losses, progress, callback)
     ws, noise = proj.ws, proj.noise
 
     if method == "pti":
-        t = time.perf_counter()
-        tuned = pivotal_tuning(G, ws, target_img, pti_lpips, config, noise=noise, progress=progress, callback=callback)
-        timings["pti"] = time.perf_counter() - t
+        with timer("pti"):
+            tuned = pivotal_tuning(
+                G, ws, target_img, pti_lpips, config, noise=noise, progress=progress, callback=callback
+            )
         losses["pti"], losses["pti_lpips"] = tuned.losses, tuned.lpips
         if tuned.locality:
             losses["pti_locality"] = tuned.locality
@@ -306,8 +273,8 @@ def invert(
     else:
         result_G, is_tuned = G, False
 
-    with torch.no_grad():
-        reconstruction = uint8_from_network(synthesize(result_G, ws))[0]
+    reconstruction = uint8_from_ws(result_G, ws, force_fp32=True)[0]
+    timings = timer.seconds
     timings["total"] = time.perf_counter() - t_start
     return InversionResult(
         method=method,
@@ -320,3 +287,46 @@ def invert(
         tuned=is_tuned,
         base_sha256=generator_sha256(G),
     )
+
+
+def _project(
+    G: Generator,
+    target_img: torch.Tensor,
+    method: str,
+    config: InversionConfig,
+    proj_lpips: LPIPSLoss,
+    w_avg: torch.Tensor,
+    w_std: float,
+    timer: StageTimer,
+    losses: dict[str, list[float]],
+    progress: bool,
+    callback: Callable[[str, int, int, float], None] | None,
+) -> ProjectionResult:
+    """The projection stages `method` needs: W, then W+ (from W, or from w_avg); records seconds and losses."""
+    need_w = (
+        method == "w"
+        or (method == "w+" and config.wplus_init == "w")
+        or (method == "pti" and (config.pti_pivot == "w" or config.wplus_init == "w"))
+    )
+    need_wplus = method == "w+" or (method == "pti" and config.pti_pivot == "w+")
+    proj: ProjectionResult | None = None
+    if need_w:
+        with timer("w"):
+            proj = project_w(G, target_img, proj_lpips, w_avg, w_std, config, progress=progress, callback=callback)
+        losses["w"] = proj.losses
+    if need_wplus:
+        with timer("w+"):
+            proj = project_wplus(
+                G,
+                target_img,
+                proj_lpips,
+                proj.ws if proj is not None else w_avg,
+                w_std,
+                config,
+                noise=proj.noise if proj is not None else None,
+                progress=progress,
+                callback=callback,
+            )
+        losses["w+"] = proj.losses
+    assert proj is not None
+    return proj

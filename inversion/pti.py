@@ -102,12 +102,7 @@ def pivotal_tuning(
     Returns:
         PTIResult with the tuned generator.
     """
-    check_target_tensor(G, target)
-    if pivot.shape != (1, G.num_ws, G.w_dim):
-        raise InversionError(
-            f"pivot must have shape (1, {G.num_ws}, {G.w_dim}), got {tuple(pivot.shape)}: "
-            f"broadcast a W latent to the generator's num_ws rows"
-        )
+    _check_pivot(G, pivot, target)
     pivot = pivot.detach().to(device=target.device, dtype=torch.float32)
     G_tuned = generator_with_noise(G, noise)
     # Only the synthesis network shapes G(pivot); the mapping is not used and stays frozen.
@@ -116,33 +111,23 @@ def pivotal_tuning(
         p.requires_grad_(True)
     optimizer = torch.optim.Adam(params, lr=config.pti_lr)
     gen = torch.Generator().manual_seed(config.seed + 2)
-    with torch.no_grad():
-        target_features = lpips_loss.features(target)
-
-    def reconstruction_loss() -> tuple[torch.Tensor, torch.Tensor, float]:
-        synth = synthesize(G_tuned, pivot)
-        lp = lpips_loss.distance(lpips_loss.features(synth), target_features).sum()
-        mse = (synth - target).square().mean()
-        rec = config.pti_l2_weight * mse + config.pti_lpips_weight * lp
-        return rec, lp, float(mse.detach())
-
+    reconstruction = _Reconstruction(G_tuned, pivot, target, lpips_loss, config)
     lpips_stop = config.effective_pti_lpips_threshold
 
-    losses: list[float] = []
-    lpips_values: list[float] = []
     locality: list[float] = []
     stopped_early = False
     for step in tqdm(range(config.pti_steps), desc="pivotal tuning", disable=not progress, leave=False):
-        rec, lp, mse = reconstruction_loss()
-        losses.append(float(rec.detach()))
-        lpips_values.append(float(lp.detach()))
-        if not math.isfinite(losses[-1]):
-            raise InversionError(f"pivotal tuning diverged (loss {losses[-1]} at step {step}): lower pti_lr")
+        rec, mse = reconstruction.evaluate(grad=True)
+        if not math.isfinite(reconstruction.losses[-1]):
+            raise InversionError(
+                f"pivotal tuning diverged (loss {reconstruction.losses[-1]} at step {step}): lower pti_lr"
+            )
         if callback is not None:
-            callback("pti", step, config.pti_steps, losses[-1])
-        # PTI checks before the update. Images in [-1, 1]: a data range of 2.
-        stop_psnr = config.pti_stop_psnr > 0 and psnr_from_mse(mse, data_range=2.0) >= config.pti_stop_psnr
-        if lpips_values[-1] <= lpips_stop or stop_psnr:
+            callback("pti", step, config.pti_steps, reconstruction.losses[-1])
+        # Early stop, checked before the update as PTI does: LPIPS, or PSNR when asked for.
+        if reconstruction.lpips[-1] <= lpips_stop or (
+            config.pti_stop_psnr > 0 and psnr_from_mse(mse, data_range=2.0) >= config.pti_stop_psnr
+        ):
             stopped_early = True
             break
         loss = rec
@@ -154,20 +139,57 @@ def pivotal_tuning(
         loss.backward()
         optimizer.step()
     if not stopped_early:
-        with torch.no_grad():
-            rec, lp, mse = reconstruction_loss()
-        losses.append(float(rec))
-        lpips_values.append(float(lp))
+        _, mse = reconstruction.evaluate(grad=False)  # the returned generator's state
     G_tuned.requires_grad_(False).eval()
+    losses = reconstruction.losses
     return PTIResult(
         G=G_tuned,
         losses=losses,
-        lpips=lpips_values,
+        lpips=reconstruction.lpips,
         locality=locality,
         stopped_early=stopped_early,
         psnr=psnr_from_mse(mse, data_range=2.0),
         steps=len(losses) - (0 if stopped_early else 1),
     )
+
+
+def _check_pivot(G: Generator, pivot: torch.Tensor, target: torch.Tensor) -> None:
+    """Raises InversionError unless target is G's image and pivot one W+ latent of G."""
+    check_target_tensor(G, target)
+    if pivot.shape != (1, G.num_ws, G.w_dim):
+        raise InversionError(
+            f"pivot must have shape (1, {G.num_ws}, {G.w_dim}), got {tuple(pivot.shape)}: "
+            f"broadcast a W latent to the generator's num_ws rows"
+        )
+
+
+class _Reconstruction:
+    """PTI's reconstruction loss at the pivot, pti_l2_weight * MSE + pti_lpips_weight * LPIPS, and its history."""
+
+    def __init__(
+        self,
+        G_tuned: Generator,
+        pivot: torch.Tensor,
+        target: torch.Tensor,
+        lpips_loss: LPIPSLoss,
+        config: InversionConfig,
+    ):
+        self.G_tuned, self.pivot, self.target, self.lpips_loss, self.config = G_tuned, pivot, target, lpips_loss, config
+        with torch.no_grad():
+            self.target_features = lpips_loss.features(target)
+        self.losses: list[float] = []  # the loss of every evaluated state
+        self.lpips: list[float] = []  # its LPIPS term
+
+    def evaluate(self, grad: bool) -> tuple[torch.Tensor, float]:
+        """The loss of G_tuned now (recorded in `losses` and `lpips`) and the MSE of its image."""
+        with torch.set_grad_enabled(grad):
+            synth = synthesize(self.G_tuned, self.pivot)
+            lp = self.lpips_loss.distance(self.lpips_loss.features(synth), self.target_features).sum()
+            mse = (synth - self.target).square().mean()
+            rec = self.config.pti_l2_weight * mse + self.config.pti_lpips_weight * lp
+        self.losses.append(float(rec.detach()))
+        self.lpips.append(float(lp.detach()))
+        return rec, float(mse.detach())
 
 
 def _locality_loss(

@@ -3,62 +3,48 @@
     photo --align--> crop --invert--> (ws pivot, G to edit with) --drag--> edited crop
           <------------------------- paste back ------------------------------+
 
-Each stage is a plain function (`align_photo`, `points_to_crop`, `mask_to_crop`,
-`invert_crop`, `drag_crop`, `paste_edit`) so that callers can run, time or replace them
-one at a time; `edit_photo` chains them and returns an `EditResult`.
+The stages are plain functions in `pipeline.stages` (`align_photo`, `points_to_crop`,
+`mask_to_crop`, `invert_crop`, `drag_crop`, `paste_edit`); `edit_aligned` chains stages 2-5
+on one aligned crop, and `edit_photo` aligns the photo first and returns an `EditResult`.
 
 *Convention*: points are float (x, y) pixels, x right, y down, pixel centres at integer
-coordinates; `_photo` / `_crop` in a name says the frame. The crop is the generator's
-image (crop side = `G.img_resolution`), so crop pixels are generator pixels.
+coordinates; `_photo` / `_crop` in a name says the frame.
 """
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
-from align import Alignment, align_box, align_center, align_face, load_photo, paste_back, to_crop, to_photo
-from align.alignment import points_outside_crop
+from align import Alignment, load_photo, to_photo
 from align.photo import check_photo
 from common.device import resolve_device
-from draggan import DragResult, drag, resolve_stop_distance
-from draggan.loop import DragCallback
-from inversion import InversionResult, invert
-from pipeline.cache import InversionCache, generator_sha256, inversion_key
+from common.timing import StageTimer
+from draggan import DragResult
+from inversion import InversionResult
 from pipeline.config import PipelineConfig
-from pipeline.errors import PipelineError, PointsError
-from pipeline.frames import render, render_drag_frames, video_drag_config
-from pipeline.io.points import check_points_in_frame
+from pipeline.errors import PipelineError
 from pipeline.model_defaults import config_for_model
+from pipeline.stages import (
+    Log,
+    align_photo,
+    drag_crop,
+    generator_on_device,
+    invert_crop,
+    mask_to_crop,
+    paste_edit,
+    points_to_crop,
+    reconstruction_metrics,
+)
+from stylegan.generate import uint8_from_ws
+from stylegan.networks import Generator
 
-__all__ = [
-    "EditResult",
-    "resolve_device",
-    "align_photo",
-    "points_to_crop",
-    "mask_to_crop",
-    "invert_crop",
-    "render",
-    "drag_crop",
-    "video_drag_config",
-    "render_drag_frames",
-    "paste_edit",
-    "reconstruction_metrics",
-    "generator_on_device",
-    "edit_aligned",
-    "edit_photo",
-]
-
-Log = Callable[[str], None]
+__all__ = ["EditResult", "edit_aligned", "edit_photo", "resolve_device"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,313 +111,10 @@ class EditResult:
         return np.hypot(*(self.final_handles_photo - to_photo(self.targets_crop, self.alignment)).T)
 
 
-def align_photo(photo: np.ndarray, size: int, config: PipelineConfig = PipelineConfig()) -> Alignment:
-    """Stage 1: cut the generator-sized crop out of the photo (face, box or centre).
-
-    Args:
-        photo: uint8 (H, W, 3) RGB.
-        size: crop side = the generator's img_resolution.
-        config: `align_mode`, `box`, `face_index` and `align` are used.
-
-    Returns:
-        `align.Alignment`.
-
-    Raises:
-        NoFaceFoundError / AlignError / PhotoError (bad input).
-    """
-    if config.align_mode == "face":
-        return align_face(photo, size, face_index=config.face_index, config=config.align)
-    if config.align_mode == "box":
-        return align_box(photo, config.box, size, config=config.align)
-    return align_center(photo, size, config=config.align)
-
-
-def points_to_crop(
-    handles_photo: np.ndarray, targets_photo: np.ndarray, alignment: Alignment
-) -> tuple[np.ndarray, np.ndarray]:
-    """Stage 2: check points against the photo and the crop and map them into the crop.
-
-    *Convention*: x right, y down, pixel centres at integer coordinates in both frames.
-
-    Args:
-        handles_photo, targets_photo: (N, 2) float (x, y) photo pixels.
-        alignment: from `align_photo`.
-
-    Returns:
-        (handles_crop, targets_crop): (N, 2) float64 crop pixels, clipped to [0, R - 1]
-        (the half pixel at the crop's border, which the drag cannot address).
-
-    Raises:
-        PointsError: a point outside the photo or outside the aligned crop's content.
-    """
-    h, w = alignment.photo_shape
-    handles_photo = np.asarray(handles_photo, dtype=np.float64).reshape(-1, 2)
-    targets_photo = np.asarray(targets_photo, dtype=np.float64).reshape(-1, 2)
-    if handles_photo.shape != targets_photo.shape:
-        raise PointsError(f"{len(handles_photo)} handles but {len(targets_photo)} targets; give one target per handle")
-    for name, pts in (("handle", handles_photo), ("target", targets_photo)):
-        check_points_in_frame(
-            pts, w, h, name, f"the {w}x{h} photo", "give (x, y) in original photo pixels, x right, y down"
-        )
-    size = alignment.size
-    mapped = []
-    for name, pts in (("handle", handles_photo), ("target", targets_photo)):
-        crop_pts = to_crop(pts, alignment)
-        outside = points_outside_crop(pts, alignment)
-        if outside.any():
-            i = int(np.flatnonzero(outside)[0])
-            region = _crop_region_text(alignment)
-            raise PointsError(
-                f"{name} {i} at photo ({pts[i, 0]:g}, {pts[i, 1]:g}) lies outside the aligned {size}x{size} crop "
-                f"(crop ({crop_pts[i, 0]:.1f}, {crop_pts[i, 1]:.1f})); the crop covers {region}: move the point "
-                "inside it, or choose another crop with --align box/center"
-            )
-        mapped.append(np.clip(crop_pts, 0.0, size - 1.0))
-    return mapped[0], mapped[1]
-
-
-def _crop_region_text(alignment: Alignment) -> str:
-    x0, y0, x1, y1 = alignment.content_box
-    corners = np.array([[x0 - 0.5, y0 - 0.5], [x0 - 0.5, y1 - 0.5], [x1 - 0.5, y1 - 0.5], [x1 - 0.5, y0 - 0.5]])
-    photo_corners = to_photo(corners, alignment)
-    lo, hi = photo_corners.min(axis=0), photo_corners.max(axis=0)
-    return f"about x {lo[0]:.0f}..{hi[0]:.0f}, y {lo[1]:.0f}..{hi[1]:.0f} of the photo"
-
-
-def mask_to_crop(mask_photo: np.ndarray, alignment: Alignment, threshold: float = 0.5) -> np.ndarray:
-    """Warp a photo-sized mask into the crop (bilinear, then thresholded).
-
-    Args:
-        mask_photo: (H, W) bool or float in [0, 1], 1 = may move.
-        alignment: from `align_photo`.
-        threshold: crop pixels whose interpolated value exceeds it may move.
-
-    Returns:
-        float32 (R, R) in {0, 1}; outside the photo the crop is fixed (0).
-
-    Raises:
-        PointsError: wrong size, or no crop pixel may move.
-    """
-    mask = np.asarray(mask_photo)
-    h, w = alignment.photo_shape
-    if mask.shape != (h, w):
-        raise PointsError(
-            f"mask is {mask.shape[1] if mask.ndim > 1 else '?'}x{mask.shape[0]} but the photo is "
-            f"{w}x{h}; draw the mask on the original photo at its full size"
-        )
-    size = alignment.size
-    warped = cv2.warpAffine(
-        mask.astype(np.float32),
-        alignment.crop_from_photo[:2],
-        (size, size),
-        flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=0.0,
-    )
-    crop_mask = (warped > threshold).astype(np.float32)
-    if not crop_mask.any():
-        raise PointsError("the mask's white region lies outside the aligned crop; paint the region to edit white")
-    return crop_mask
-
-
-def invert_crop(
-    G,
-    crop: np.ndarray,
-    config: PipelineConfig = PipelineConfig(),
-    generator_id: str | None = None,
-    progress: bool = True,
-    log: Log | None = None,
-) -> tuple[InversionResult, bool, str | None]:
-    """Stage 3: invert the crop (W, W+ or PTI), through the inversion cache.
-
-    Args:
-        G: the generator (not modified; PTI tunes a copy).
-        crop: uint8 (R, R, 3) aligned crop.
-        config: `inversion_method`, `inversion`, `use_cache`, `cache_dir` are used.
-        generator_id: identifies G's weights for the cache key (e.g. 'file:<sha256>');
-            None = a hash of G's state dict.
-        progress: show a progress bar.
-        log: optional one-line status callback.
-
-    Returns:
-        (result, cache_hit, cache_key); cache_key is None when the cache is off.
-    """
-    device = next(G.parameters()).device
-    key = None
-    cache = None
-    if config.use_cache:
-        cache = InversionCache(config.cache_dir)
-        gid = generator_id if generator_id is not None else "state:" + generator_sha256(G)
-        key = inversion_key(crop, gid, config.inversion_method, config.inversion, cache.memo_file)
-        cached = cache.get(key, G, device=device)
-        if cached is not None:
-            if log:
-                log(f"invert: reusing the cached {config.inversion_method} inversion ({cache.path(key)})")
-            return cached, True, key
-    # A writable copy: Alignment.crop is read-only and torch warns on read-only arrays.
-    result = invert(G, np.array(crop), method=config.inversion_method, config=config.inversion, progress=progress)
-    if cache is not None:
-        try:
-            cache.put(
-                key,
-                result,
-                meta={
-                    "method": config.inversion_method,
-                    "generator": generator_id,
-                    "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                },
-            )
-        except OSError as exc:
-            if log:
-                log(f"warning: could not write the inversion cache ({exc}); continuing without it")
-    return result, False, key
-
-
-def drag_crop(
-    G,
-    ws: torch.Tensor,
-    handles_crop: np.ndarray,
-    targets_crop: np.ndarray,
-    mask_crop: np.ndarray | None = None,
-    config: PipelineConfig = PipelineConfig(),
-    progress: bool = True,
-    callback: DragCallback | None = None,
-    preview_frames: int = 0,
-) -> DragResult:
-    """Stage 4: drag the handles to the targets in the generator's image.
-
-    With `config.video`, the drag keeps latent snapshots for the video (`video_drag_config`);
-    its frames are rendered afterwards by `render_drag_frames`, so a live preview does not
-    change the video.
-
-    Args:
-        G: the generator to edit with (the tuned copy after PTI).
-        ws: (1, num_ws, w_dim) pivot latent.
-        handles_crop, targets_crop: (N, 2) float crop (= generator) pixels in [0, R - 1].
-        mask_crop: (R, R) float in [0, 1] or None.
-        config: `drag` (and `video`, which turns on the latent snapshots) are used.
-        progress: show a progress bar.
-        callback: optional `callback(step, handles_crop, frame)` after every step (frame: uint8
-            (R, R, 3) on the steps that render one, else None); returning True stops the drag
-            after that step, keeping its result (the editor's Stop button).
-        preview_frames: about how many frames to render during the drag for `callback` (the
-            editor's live preview; each costs a full synthesis); 0 = none unless
-            `config.drag.frame_every` asks for them.
-
-    Returns:
-        `draggan.DragResult`.
-    """
-    drag_config = video_drag_config(config)
-    if preview_frames > 0 and drag_config.frame_every == 0:
-        drag_config = dataclasses.replace(drag_config, frame_every=max(1, drag_config.max_steps // preview_frames))
-    stop = resolve_stop_distance(drag_config, int(G.img_resolution))
-    bar = None
-    if progress and drag_config.max_steps > 0:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=drag_config.max_steps, desc="drag", unit="step", leave=False, dynamic_ncols=True)
-
-    targets = np.asarray(targets_crop, dtype=np.float64)
-
-    def on_step(step: int, handles: np.ndarray, image) -> bool:
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix_str(f"max dist {np.hypot(*(handles - targets).T).max():.1f}px (stop {stop:.1f})")
-        return bool(callback(step, handles, image)) if callback is not None else False
-
-    try:
-        return drag(G, ws, handles_crop, targets_crop, mask=mask_crop, config=drag_config, callback=on_step)
-    finally:
-        if bar is not None:
-            bar.close()
-
-
-def paste_edit(
-    photo: np.ndarray,
-    alignment: Alignment,
-    edited_crop: np.ndarray,
-    reconstruction_crop: np.ndarray,
-    config: PipelineConfig = PipelineConfig(),
-) -> np.ndarray:
-    """Stage 5: put the edit back into the photo (`align.paste_back`; untouched pixels stay byte-identical).
-
-    Returns:
-        uint8 (H, W, 3) RGB, a new array.
-    """
-    return paste_back(photo, alignment, edited_crop, reconstruction_crop, config=config.paste)
-
-
-def reconstruction_metrics(
-    reconstruction: np.ndarray,
-    target: np.ndarray,
-    config: PipelineConfig = PipelineConfig(),
-    device: torch.device | str = "cpu",
-) -> dict:
-    """PSNR (dB), SSIM and LPIPS of the reconstruction against the aligned crop.
-
-    LPIPS uses the net the inversion used last (PTI: `pti_lpips_net`, 'alex' by default,
-    the usual metric; W / W+: `lpips_net`) with `lpips_backbone`, so it needs no other
-    weights and never downloads; if the backbone is unavailable the value is None and
-    'lpips_error' says why.
-
-    Returns:
-        {'psnr': float (inf when identical), 'ssim': float, 'lpips': float | None,
-         'lpips_net': str, 'lpips_backbone': str}
-    """
-    from inversion import metrics
-
-    inv = config.inversion
-    net = inv.pti_lpips_net if config.inversion_method == "pti" else inv.lpips_net
-    out: dict = {
-        "psnr": metrics.psnr(target, reconstruction),
-        "ssim": metrics.ssim(target, reconstruction),
-        "lpips": None,
-        "lpips_net": net,
-        "lpips_backbone": inv.lpips_backbone or "torchvision cache",
-    }
-    try:
-        out["lpips"] = metrics.lpips_distance(
-            target, reconstruction, net=net, backbone=inv.lpips_backbone, device=device
-        )
-    except Exception as exc:  # noqa: BLE001 - a metric must not fail the edit
-        out["lpips_error"] = (str(exc) or type(exc).__name__).splitlines()[0]
-    return out
-
-
 def _as_photo(photo: np.ndarray | str | os.PathLike, max_pixels: int) -> np.ndarray:
     if isinstance(photo, (str, os.PathLike)):
         return load_photo(photo, max_pixels=max_pixels)
     return check_photo(photo, max_pixels)
-
-
-def generator_on_device(
-    G, config: PipelineConfig, progress: bool = True, log: Log | None = None
-) -> tuple[object, torch.device, float | None]:
-    """The generator to edit with, on the device `config.device` names.
-
-    Args:
-        G: a `stylegan.Generator`, or a checkpoint path / registry name (resolved with
-            `hub.registry`, downloading a registered checkpoint if needed).
-        config: `device` is used ('auto' keeps a Generator where it is).
-        progress: download progress bar.
-        log: optional one-line status callback.
-
-    Returns:
-        (G, device, load_seconds): a Generator given on another device is deep-copied
-        there (the caller's is never moved); load_seconds is None unless a file was loaded.
-    """
-    if isinstance(G, (str, os.PathLike)):
-        from hub.registry import load_checkpoint, resolve_checkpoint
-
-        device = resolve_device(config.device)
-        t = time.perf_counter()
-        G = load_checkpoint(resolve_checkpoint(G, progress=progress, log=log), device=str(device))
-        return G, device, time.perf_counter() - t
-    g_device = next(G.parameters()).device
-    device = g_device if config.device == "auto" else resolve_device(config.device)
-    if device != g_device:
-        G = copy.deepcopy(G).to(device)
-    return G, device, None
 
 
 def edit_aligned(
@@ -439,7 +122,7 @@ def edit_aligned(
     alignment: Alignment,
     handles_photo: np.ndarray,
     targets_photo: np.ndarray,
-    G,
+    G: Generator,
     config: PipelineConfig = PipelineConfig(),
     mask_photo: np.ndarray | None = None,
     generator_id: str | None = None,
@@ -465,41 +148,31 @@ def edit_aligned(
     """
     say = log or (lambda message: None)
     device = next(G.parameters()).device
-    seconds: dict[str, float] = {}
-    t = time.perf_counter()
-    handles_crop, targets_crop = points_to_crop(handles_photo, targets_photo, alignment)
-    mask_crop = None if mask_photo is None else mask_to_crop(mask_photo, alignment, config.mask_threshold)
-    seconds["align"] = time.perf_counter() - t
+    timer = StageTimer()
+    with timer("align"):
+        handles_crop, targets_crop = points_to_crop(handles_photo, targets_photo, alignment)
+        mask_crop = None if mask_photo is None else mask_to_crop(mask_photo, alignment, config.mask_threshold)
 
-    t = time.perf_counter()
-    inversion, cache_hit, cache_key = invert_crop(G, alignment.crop, config, generator_id, progress, say)
-    G_edit = inversion.G.to(device)
-    pivot = inversion.ws.to(device)
-    reconstruction = render(G_edit, pivot)
-    seconds["invert"] = time.perf_counter() - t
-    say(f"invert: {config.inversion_method}{' (cached)' if cache_hit else ''} ({seconds['invert']:.1f}s)")
+    with timer("invert"):
+        inverted = invert_crop(G, alignment.crop, config, generator_id, progress, say)
+        inversion = inverted.inversion
+        G_edit = inversion.G.to(device)
+        pivot = inversion.ws.to(device)
+        reconstruction = uint8_from_ws(G_edit, pivot)[0]
+    seconds = timer.seconds
+    say(f"invert: {config.inversion_method}{' (cached)' if inverted.cache_hit else ''} ({seconds['invert']:.1f}s)")
 
-    t = time.perf_counter()
-    # Writable copy: Alignment.crop is read-only and torch.from_numpy warns about that.
-    metrics = reconstruction_metrics(reconstruction, np.array(alignment.crop), config, device)
-    seconds["metrics"] = time.perf_counter() - t
-    say(
-        f"reconstruction: PSNR {metrics['psnr']:.1f} dB"
-        + (f", LPIPS-{metrics['lpips_net']} {metrics['lpips']:.3f}" if metrics.get("lpips") is not None else "")
-    )
+    with timer("metrics"):
+        # Writable copy: Alignment.crop is read-only and torch.from_numpy warns about that.
+        metrics = reconstruction_metrics(reconstruction, np.array(alignment.crop), config, device)
+    say(_metrics_line(metrics))
 
-    t = time.perf_counter()
-    result = drag_crop(G_edit, pivot, handles_crop, targets_crop, mask_crop, config, progress)
-    seconds["drag"] = time.perf_counter() - t
-    dist = np.hypot(*(result.handles - targets_crop).T)
-    say(
-        f"drag: {result.steps} steps, {'converged' if result.converged else 'not converged'}, "
-        f"max distance {dist.max():.1f} px ({seconds['drag']:.1f}s)"
-    )
+    with timer("drag"):
+        result = drag_crop(G_edit, pivot, handles_crop, targets_crop, mask_crop, config, progress)
+    say(_drag_line(result, targets_crop, seconds["drag"]))
 
-    t = time.perf_counter()
-    edited_photo = paste_edit(photo, alignment, result.image, reconstruction, config)
-    seconds["paste"] = time.perf_counter() - t
+    with timer("paste"):
+        edited_photo = paste_edit(photo, alignment, result.image, reconstruction, config)
     say(f"paste: done ({seconds['paste']:.1f}s)")
     return EditResult(
         photo=photo,
@@ -516,10 +189,25 @@ def edit_aligned(
         drag=result,
         seconds=seconds,
         metrics=metrics,
-        cache_hit=cache_hit,
-        cache_key=cache_key,
+        cache_hit=inverted.cache_hit,
+        cache_key=inverted.cache_key,
         device=str(device),
         config=config,
+    )
+
+
+def _metrics_line(metrics: dict) -> str:
+    """The status line of `reconstruction_metrics`' result."""
+    lpips = f", LPIPS-{metrics['lpips_net']} {metrics['lpips']:.3f}" if metrics.get("lpips") is not None else ""
+    return f"reconstruction: PSNR {metrics['psnr']:.1f} dB" + lpips
+
+
+def _drag_line(result: DragResult, targets_crop: np.ndarray, seconds: float) -> str:
+    """The status line of a finished drag."""
+    dist = np.hypot(*(result.handles - targets_crop).T)
+    return (
+        f"drag: {result.steps} steps, {'converged' if result.converged else 'not converged'}, "
+        f"max distance {dist.max():.1f} px ({seconds:.1f}s)"
     )
 
 
@@ -536,7 +224,7 @@ def edit_photo(
     photo: np.ndarray | str | os.PathLike,
     handles_photo: np.ndarray,
     targets_photo: np.ndarray,
-    G,
+    G: Generator | str | os.PathLike,
     config: PipelineConfig = PipelineConfig(),
     mask_photo: np.ndarray | None = None,
     generator_id: str | None = None,
@@ -575,7 +263,8 @@ def edit_photo(
     t_start = time.perf_counter()
     photo = _as_photo(photo, config.align.max_photo_pixels)
     info = _registry_info(G)
-    G, device, load_seconds = generator_on_device(G, config, progress, say)
+    on_device = generator_on_device(G, config, progress, say)
+    G, device = on_device.G, on_device.device
     # The model's own settings (face framing, small-model steps and radii) where the caller set none.
     config = config_for_model(config, G, info)
 
@@ -591,7 +280,7 @@ def edit_photo(
             photo, alignment, handles_photo, targets_photo, G, config, mask_photo, generator_id, progress, say
         )
     result.seconds["align"] += align_seconds
-    if load_seconds is not None:
-        result.seconds["load"] = load_seconds
+    if on_device.load_seconds is not None:
+        result.seconds["load"] = on_device.load_seconds
     result.seconds["total"] = time.perf_counter() - t_start
     return result

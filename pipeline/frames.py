@@ -1,4 +1,4 @@
-"""Rendering latents and the frames of the drag video.
+"""The frames of the drag video.
 
 The drag keeps cheap latent snapshots (`DragConfig.latent_every`); the video is rendered from
 them after the drag, by `render_drag_frames`, for the CLI, batch jobs and the editor alike.
@@ -9,21 +9,12 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import torch
 
-from draggan import DragResult, render_image
+from draggan import DragResult
 from pipeline.config import PipelineConfig
+from stylegan.generate import uint8_from_ws
 
 VIDEO_FRAMES = 60  # frames of a drag video, about, whatever the step count (each costs one synthesis)
-
-
-def render(G, ws: torch.Tensor) -> np.ndarray:
-    """The generator's image of `ws`, exactly as `draggan.drag` renders it (noise_mode 'const').
-
-    Returns:
-        uint8 (R, R, 3) RGB.
-    """
-    return render_image(G, ws)
 
 
 def video_drag_config(config: PipelineConfig, frames: int = VIDEO_FRAMES):
@@ -57,7 +48,7 @@ def render_drag_frames(G, result: DragResult) -> tuple[list[np.ndarray], list[in
     if not result.frame_latents:
         return [result.image], [result.steps]
     frames = [
-        result.image if step == result.steps else render_image(G, ws)
+        result.image if step == result.steps else uint8_from_ws(G, ws)[0]
         for ws, step in zip(result.frame_latents, result.latent_steps)
     ]
     return frames, list(result.latent_steps)

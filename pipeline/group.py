@@ -23,8 +23,9 @@ import numpy as np
 import torch
 
 from pipeline.config import PipelineConfig
-from pipeline.edit import EditResult, _as_photo, edit_aligned, generator_on_device, points_to_crop
+from pipeline.edit import EditResult, _as_photo, edit_aligned
 from pipeline.errors import PointsError
+from pipeline.stages import generator_on_device, points_to_crop
 
 __all__ = ["GroupEditResult", "align_all_faces", "assign_pairs", "edit_group", "write_group_results"]
 
@@ -141,7 +142,8 @@ def edit_group(
     say = log or (lambda message: None)
     t_start = time.perf_counter()
     photo = _as_photo(photo, config.align.max_photo_pixels)
-    G, device, _ = generator_on_device(G, config, progress, say)
+    on_device = generator_on_device(G, config, progress, say)
+    G, device = on_device.G, on_device.device
     handles = np.asarray(handles_photo, dtype=np.float64).reshape(-1, 2)
     targets = np.asarray(targets_photo, dtype=np.float64).reshape(-1, 2)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):

@@ -9,20 +9,39 @@ wrapped so that `pipeline.write_results` writes it as it writes a photo edit.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
-from align import align_center
+from align import Alignment, align_center
 from hub.registry import ResolvedCheckpoint
 from inversion import InversionResult
 from pipeline.cache import InversionCache, file_sha256, generator_sha256
 from pipeline.config import PipelineConfig
-from pipeline.frames import render
+from stylegan.generate import uint8_from_ws
+from stylegan.networks import Generator
 
-__all__ = ["generator_identity", "seed_inversion", "seed_start"]
+__all__ = ["SeedStart", "SeedInversion", "generator_identity", "seed_inversion", "seed_start"]
 
 
-def generator_identity(resolved: ResolvedCheckpoint, G, config: PipelineConfig) -> str | None:
+@dataclass(frozen=True, eq=False)
+class SeedStart:
+    """What `seed_start` returns: a generated starting image and its latent."""
+
+    image: np.ndarray  # uint8 (R, R, 3) RGB, the generator's image of `ws`
+    ws: torch.Tensor  # (1, num_ws, w_dim) float32 on the CPU
+
+
+@dataclass(frozen=True, eq=False)
+class SeedInversion:
+    """What `seed_inversion` returns: a seed start dressed as an aligned, inverted photo."""
+
+    alignment: Alignment  # identity crop of the generated image
+    inversion: InversionResult  # method 'seed', the exact latent, G the caller's generator
+
+
+def generator_identity(resolved: ResolvedCheckpoint, G: Generator, config: PipelineConfig) -> str | None:
     """The weights' identity in the inversion-cache key ('file:<sha256>' or 'builtin:<name>:<sha256>').
 
     Returns:
@@ -35,7 +54,7 @@ def generator_identity(resolved: ResolvedCheckpoint, G, config: PipelineConfig) 
     return f"builtin:{resolved.name}:" + generator_sha256(G)
 
 
-def seed_start(G, seed: int, truncation_psi: float = 0.7) -> tuple[np.ndarray, torch.Tensor]:
+def seed_start(G: Generator, seed: int, truncation_psi: float = 0.7) -> SeedStart:
     """A generated starting image, as DragGAN's demos start: z ~ N(0, I) from `seed`, truncated.
 
     Args:
@@ -44,24 +63,30 @@ def seed_start(G, seed: int, truncation_psi: float = 0.7) -> tuple[np.ndarray, t
         truncation_psi: 1 = no truncation, 0 = the average face (w_avg).
 
     Returns:
-        (image, ws): uint8 (R, R, 3) RGB and (1, num_ws, w_dim) float32 CPU.
+        `SeedStart` (image: uint8 (R, R, 3) RGB, ws: (1, num_ws, w_dim) float32 CPU).
     """
     device = next(G.parameters()).device
     z = torch.from_numpy(np.random.RandomState(int(seed)).randn(1, G.z_dim)).to(device=device, dtype=torch.float32)
     with torch.no_grad():
         ws = G.mapping(z, None, truncation_psi=float(truncation_psi)).detach().cpu()
-    return render(G, ws), ws
+    return SeedStart(uint8_from_ws(G, ws)[0], ws)
 
 
-def seed_inversion(G, image: np.ndarray, ws: torch.Tensor, config: PipelineConfig):
-    """Wrap a generated start as (`Alignment`, `InversionResult`) so a seed edit writes like a photo edit.
+def seed_inversion(G: Generator, start: SeedStart, config: PipelineConfig) -> SeedInversion:
+    """Wrap a generated start as an `Alignment` and an `InversionResult` so a seed edit writes like a photo edit.
 
     The "photo" is the generated image itself: an identity crop (align_center on an R x R
     image) whose reconstruction is exact.
 
+    Args:
+        G: the generator that made `start`.
+        start: from `seed_start`.
+        config: `align` and `inversion` are recorded.
+
     Returns:
-        (alignment, inversion) with inversion.method 'seed' and G the caller's generator.
+        `SeedInversion` with inversion.method 'seed' and G the caller's generator.
     """
+    image, ws = start.image, start.ws
     alignment = align_center(image, int(G.img_resolution), config=config.align)
     inversion = InversionResult(
         method="seed",
@@ -74,4 +99,4 @@ def seed_inversion(G, image: np.ndarray, ws: torch.Tensor, config: PipelineConfi
         tuned=False,
         base_sha256=generator_sha256(G),
     )
-    return alignment, inversion
+    return SeedInversion(alignment, inversion)

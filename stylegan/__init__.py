@@ -1,6 +1,6 @@
 """StyleGAN2 generator in pure PyTorch and every checkpoint format it loads.
 
-    from stylegan import Generator, load_generator, save_generator, CheckpointError
+    from stylegan import Generator, load_generator, save_generator, CheckpointError, uint8_from_ws
 
 The torch-heavy submodules are imported on first use, so `common.errors` (the
 project's exception hierarchy, used by every package) imports without torch.
@@ -19,6 +19,7 @@ _LAZY = {
     "detect_format": "stylegan.checkpoints",
     "infer_config": "stylegan.checkpoints",
     "resolve_device": "common.device",
+    "uint8_from_ws": "stylegan.generate",
     "export_mmagic_state_dict": "stylegan.checkpoints",
     "export_rosinality_checkpoint": "stylegan.checkpoints",
     "random_generator": "stylegan.random",

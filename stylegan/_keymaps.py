@@ -234,66 +234,82 @@ def tf_generator_to_nvlabs(
         KeyMapError: a variable is missing or mis-shaped.
     """
 
-    def get(name: str) -> np.ndarray:
-        if name not in tf_params:
-            raise KeyMapError(name, "missing TensorFlow variable")
-        return np.asarray(tf_params[name])
+    tf = _TFVariables(tf_params)
+    sd: dict[str, torch.Tensor] = {}
+    sd["mapping.w_avg"] = tf.vec("dlatent_avg")
+    if conditional:
+        sd["mapping.embed.weight"] = tf.dense("mapping/LabelEmbed/weight")
+        sd["mapping.embed.bias"] = tf.vec("mapping/LabelEmbed/bias")
+    for i in range(num_mapping):
+        sd[f"mapping.fc{i}.weight"] = tf.dense(f"mapping/Dense{i}/weight")
+        sd[f"mapping.fc{i}.bias"] = tf.vec(f"mapping/Dense{i}/bias")
+    const = tf.get("synthesis/4x4/Const/const")
+    if const.ndim != 4 or const.shape[0] != 1:
+        raise KeyMapError("synthesis/4x4/Const/const", f"expected shape [1, C, 4, 4], got {list(const.shape)}")
+    sd["synthesis.b4.const"] = torch.from_numpy(np.ascontiguousarray(const[0]))
+    sd.update(tf.layer("synthesis.b4.conv1", "synthesis/4x4/Conv", 0))
+    sd.update(tf.torgb("synthesis.b4.torgb", "synthesis/4x4/ToRGB"))
+    for log2 in range(3, int(math.log2(img_resolution)) + 1):
+        r = 2**log2
+        sd.update(tf.layer(f"synthesis.b{r}.conv0", f"synthesis/{r}x{r}/Conv0_up", 2 * log2 - 5, flip=True))
+        sd.update(tf.layer(f"synthesis.b{r}.conv1", f"synthesis/{r}x{r}/Conv1", 2 * log2 - 4))
+        sd.update(tf.torgb(f"synthesis.b{r}.torgb", f"synthesis/{r}x{r}/ToRGB"))
+    return {k: v.to(torch.float32) for k, v in sd.items()}
 
-    def conv(name: str, flip: bool = False) -> torch.Tensor:
-        w = get(name)
+
+class _TFVariables:
+    """Reads TensorFlow StyleGAN2 variables as NVlabs tensors (layouts checked, KeyMapError otherwise)."""
+
+    def __init__(self, tf_params: dict[str, np.ndarray]):
+        self.tf_params = tf_params
+
+    def get(self, name: str) -> np.ndarray:
+        if name not in self.tf_params:
+            raise KeyMapError(name, "missing TensorFlow variable")
+        return np.asarray(self.tf_params[name])
+
+    def conv(self, name: str, flip: bool = False) -> torch.Tensor:
+        """[k, k, I, O] -> (O, I, k, k)."""
+        w = self.get(name)
         if w.ndim != 4:
             raise KeyMapError(name, f"expected a [k, k, I, O] kernel, got shape {list(w.shape)}")
         if flip:  # TF transposed convolution flips the kernel (NVlabs legacy.py)
             w = w[::-1, ::-1]
         return torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1)))
 
-    def dense(name: str) -> torch.Tensor:
-        w = get(name)
+    def dense(self, name: str) -> torch.Tensor:
+        """[in, out] -> (out, in)."""
+        w = self.get(name)
         if w.ndim != 2:
             raise KeyMapError(name, f"expected a [in, out] matrix, got shape {list(w.shape)}")
         return torch.from_numpy(np.ascontiguousarray(w.T))
 
-    def vec(name: str, add: float = 0.0) -> torch.Tensor:
-        return torch.from_numpy(np.asarray(np.array(get(name), dtype=np.float32) + add))
+    def vec(self, name: str, add: float = 0.0) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(np.array(self.get(name), dtype=np.float32) + add))
 
-    def noise(name: str) -> torch.Tensor:
-        n = get(name)
+    def noise(self, name: str) -> torch.Tensor:
+        """[1, 1, R, R] -> (R, R)."""
+        n = self.get(name)
         if n.ndim != 4 or n.shape[:2] != (1, 1):
             raise KeyMapError(name, f"expected shape [1, 1, R, R], got {list(n.shape)}")
         return torch.from_numpy(np.ascontiguousarray(n[0, 0]))
 
-    sd: dict[str, torch.Tensor] = {}
-    sd["mapping.w_avg"] = vec("dlatent_avg")
-    if conditional:
-        sd["mapping.embed.weight"] = dense("mapping/LabelEmbed/weight")
-        sd["mapping.embed.bias"] = vec("mapping/LabelEmbed/bias")
-    for i in range(num_mapping):
-        sd[f"mapping.fc{i}.weight"] = dense(f"mapping/Dense{i}/weight")
-        sd[f"mapping.fc{i}.bias"] = vec(f"mapping/Dense{i}/bias")
-    const = get("synthesis/4x4/Const/const")
-    if const.ndim != 4 or const.shape[0] != 1:
-        raise KeyMapError("synthesis/4x4/Const/const", f"expected shape [1, C, 4, 4], got {list(const.shape)}")
-    sd["synthesis.b4.const"] = torch.from_numpy(np.ascontiguousarray(const[0]))
+    def layer(self, dst: str, src: str, noise_index: int, flip: bool = False) -> dict[str, torch.Tensor]:
+        """One modulated convolution layer with its noise input."""
+        return {
+            f"{dst}.weight": self.conv(f"{src}/weight", flip),
+            f"{dst}.bias": self.vec(f"{src}/bias"),
+            f"{dst}.noise_const": self.noise(f"synthesis/noise{noise_index}"),
+            f"{dst}.noise_strength": self.vec(f"{src}/noise_strength").reshape([]),
+            f"{dst}.affine.weight": self.dense(f"{src}/mod_weight"),
+            f"{dst}.affine.bias": self.vec(f"{src}/mod_bias", add=1.0),  # TF stores the style bias minus 1
+        }
 
-    def layer(dst: str, src: str, noise_index: int, flip: bool = False) -> None:
-        sd[f"{dst}.weight"] = conv(f"{src}/weight", flip)
-        sd[f"{dst}.bias"] = vec(f"{src}/bias")
-        sd[f"{dst}.noise_const"] = noise(f"synthesis/noise{noise_index}")
-        sd[f"{dst}.noise_strength"] = vec(f"{src}/noise_strength").reshape([])
-        sd[f"{dst}.affine.weight"] = dense(f"{src}/mod_weight")
-        sd[f"{dst}.affine.bias"] = vec(f"{src}/mod_bias", add=1.0)  # TF stores the style bias minus 1
-
-    def torgb(dst: str, src: str) -> None:
-        sd[f"{dst}.weight"] = conv(f"{src}/weight")
-        sd[f"{dst}.bias"] = vec(f"{src}/bias")
-        sd[f"{dst}.affine.weight"] = dense(f"{src}/mod_weight")
-        sd[f"{dst}.affine.bias"] = vec(f"{src}/mod_bias", add=1.0)
-
-    layer("synthesis.b4.conv1", "synthesis/4x4/Conv", 0)
-    torgb("synthesis.b4.torgb", "synthesis/4x4/ToRGB")
-    for log2 in range(3, int(math.log2(img_resolution)) + 1):
-        r = 2**log2
-        layer(f"synthesis.b{r}.conv0", f"synthesis/{r}x{r}/Conv0_up", 2 * log2 - 5, flip=True)
-        layer(f"synthesis.b{r}.conv1", f"synthesis/{r}x{r}/Conv1", 2 * log2 - 4)
-        torgb(f"synthesis.b{r}.torgb", f"synthesis/{r}x{r}/ToRGB")
-    return {k: v.to(torch.float32) for k, v in sd.items()}
+    def torgb(self, dst: str, src: str) -> dict[str, torch.Tensor]:
+        """One ToRGB layer."""
+        return {
+            f"{dst}.weight": self.conv(f"{src}/weight"),
+            f"{dst}.bias": self.vec(f"{src}/bias"),
+            f"{dst}.affine.weight": self.dense(f"{src}/mod_weight"),
+            f"{dst}.affine.bias": self.vec(f"{src}/mod_bias", add=1.0),
+        }

@@ -68,6 +68,28 @@ def seed_to_z(seed: int, z_dim: int) -> torch.Tensor:
     return torch.from_numpy(np.random.RandomState(seed).randn(1, z_dim)).to(torch.float32)
 
 
+def uint8_from_ws(G: Generator, ws: torch.Tensor, noise_mode: str = "const", force_fp32: bool = False) -> np.ndarray:
+    """The generator's images of `ws` as uint8 RGB: the one way from a latent to an image on disk or screen.
+
+    `G.synthesis` without gradients, then `common.images.uint8_from_network` (NVlabs' rounding).
+    With the defaults it is the image `draggan.drag` renders (noise_mode 'const', fp16 blocks in
+    fp16 on CUDA, as NVlabs); `force_fp32=True` is the inversion's fp32 reconstruction.
+
+    Args:
+        G: the generator (not modified; its parameters' device is used).
+        ws: (B, num_ws, w_dim) float latents, any device (cast to float32 on G's device).
+        noise_mode: 'const' (G's noise maps), 'random' or 'none'.
+        force_fp32: never use fp16, even in G's fp16 blocks on CUDA.
+
+    Returns:
+        uint8 (B, R, R, 3) RGB on the CPU.
+    """
+    device = next(G.parameters()).device
+    with torch.no_grad():
+        img = G.synthesis(ws.to(device=device, dtype=torch.float32), noise_mode=noise_mode, force_fp32=force_fp32)
+    return uint8_from_network(img)
+
+
 @torch.no_grad()
 def generate_images(
     G: Generator,
@@ -101,9 +123,8 @@ def generate_images(
     for seed in seeds:
         z = seed_to_z(seed, G.z_dim).to(G.device)
         ws = G.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        img = G.synthesis(ws, noise_mode=noise_mode)
         path = out_dir / f"seed{seed:04d}.png"
-        Image.fromarray(uint8_from_network(img)[0], "RGB").save(path)
+        Image.fromarray(uint8_from_ws(G, ws, noise_mode=noise_mode)[0], "RGB").save(path)
         paths.append(path)
     return paths
 

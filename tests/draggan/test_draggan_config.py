@@ -18,7 +18,7 @@ from draggan import DragConfig, DragError, resolve_feature_res, resolve_stop_dis
         ("r2", -3),
         ("lambda_mask", -1),
         ("feature_res", 100),
-        ("optimise_rows", 0),
+        ("optimize_rows", 0),
         ("stop_distance", -1),
         ("w_space", "z"),
         ("frame_every", -2),

@@ -7,7 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from draggan import DragConfig, DragError, DragResult, drag, render_image, to_uint8_image
+from common.images import uint8_from_network
+from draggan import DragConfig, DragError, DragResult, drag
+from stylegan import uint8_from_ws
 
 # A config whose radii are not rounded away on a 64-px generator (r1 = 3 px, r2 = 6 px there).
 # The paper's centred disc: the looped reference below implements the paper, not the official grid.
@@ -88,7 +90,7 @@ def test_result_fields(G64):
     assert result.image.shape == (64, 64, 3) and result.image.dtype == np.uint8
     assert result.losses.shape == (result.steps,) and (result.losses > 0).all()
     with torch.no_grad():
-        assert np.array_equal(result.image, to_uint8_image(G64.synthesis(result.ws, noise_mode="const")))
+        assert np.array_equal(result.image, uint8_from_network(G64.synthesis(result.ws, noise_mode="const"))[0])
 
 
 def test_matches_plain_reference_implementation(G64):
@@ -105,7 +107,7 @@ def test_matches_plain_reference_implementation(G64):
     assert np.abs(ours.history[-1] - ours.history[0]).max() >= 2  # and the handles did move
 
 
-def test_rows_above_optimised_never_change(G64):
+def test_rows_above_optimized_never_change(G64):
     ws0 = _ws0(G64)
     result = drag(G64, ws0, [[20, 30]], [[44, 30]], config=dataclasses.replace(CFG64, max_steps=4))
     assert torch.equal(result.ws[:, 6:], ws0[:, 6:])
@@ -211,7 +213,7 @@ def test_latent_snapshots_follow_their_schedule_and_render_the_loops_frames(G64)
     frames = dict(zip(result.frame_steps, result.frames))
     for ws, step in zip(result.frame_latents, result.latent_steps):
         expected = frames[step] if step in frames else result.image
-        np.testing.assert_array_equal(render_image(G64, ws), expected, err_msg=f"step {step}")
+        np.testing.assert_array_equal(uint8_from_ws(G64, ws)[0], expected, err_msg=f"step {step}")
     assert not np.array_equal(frames[0], result.image)  # the drag changed the image
     plain = drag(G64, ws0, [[20, 30]], [[40, 30]], config=dataclasses.replace(config, latent_every=0, frame_every=0))
     assert plain.frame_latents == [] and plain.latent_steps == []
@@ -269,8 +271,8 @@ def test_invalid_latent_and_setup(G64):
         drag(G64, ws0[:, 0], [[10, 10]], [[30, 30]])
     with pytest.raises(DragError, match="NaN"):
         drag(G64, torch.full_like(ws0, float("nan")), [[10, 10]], [[30, 30]])
-    with pytest.raises(DragError, match="optimise_rows"):
-        drag(G64, ws0, [[10, 10]], [[30, 30]], config=DragConfig(optimise_rows=G64.num_ws + 1))
+    with pytest.raises(DragError, match="optimize_rows"):
+        drag(G64, ws0, [[10, 10]], [[30, 30]], config=DragConfig(optimize_rows=G64.num_ws + 1))
     with pytest.raises(DragError, match="feature_res"):
         drag(G64, ws0, [[10, 10]], [[30, 30]], config=DragConfig(feature_res=128))
     with pytest.raises(DragError, match="float16"):

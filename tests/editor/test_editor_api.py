@@ -34,16 +34,8 @@ def _points(result):
     return result[5] if isinstance(result[5], dict) else json.loads(result[5])
 
 
-@pytest.mark.parametrize(
-    ("drag_steps", "stop_distance"),
-    [("3", ""), ("75", "0")],  # 75 steps (all run): more than VIDEO_FRAMES, one snapshot a step
-    ids=["3-steps", "75-steps"],
-)
-def test_edit_through_the_api_writes_what_the_cli_writes(client, editor_server, tmp_path, drag_steps, stop_distance):
-    """photo -> invert -> points -> drag -> the download files equal run_pipeline.py's for the same inputs."""
-    fast = FAST | {"drag_steps": drag_steps, "stop_distance": stop_distance}
-    _, _, ckpt = editor_server
-    photo = write_photo(tmp_path / "photo.png", 64, 64)
+def _edit_in_the_editor(client, photo, fast: dict) -> dict:
+    """Upload, invert (with FAST), one point pair, drag (with `fast`); returns the downloads by name."""
     _upload(client, photo)
     result = client.predict(**FAST, api_name="/invert")  # the drag settings change after inverting
     assert "inverted with w" in result[-1] and "PSNR" in result[3]
@@ -52,55 +44,35 @@ def test_edit_through_the_api_writes_what_the_cli_writes(client, editor_server, 
     assert pts[1]["handles"] == [[10.0, 12.0]] and pts[1]["targets"] == [[15.0, 12.0]]
     result = client.predict(**fast, api_name="/drag")
     files = _by_name(result[10])
-    assert {"edited.png", "comparison.png", "drag.mp4", "latents.pt", "report.json"} <= set(files) or {
-        "edited.png",
-        "comparison.png",
-        "drag.gif",
-        "latents.pt",
-        "report.json",
-    } <= set(files)
-    report = json.loads(files["report.json"].read_text())
-    # The same edit on the command line, with the photo points the editor reports.
-    (tmp_path / "points.json").write_text(
-        json.dumps({"handles": report["points"]["handles_photo"], "targets": report["points"]["targets_photo"]})
-    )
-    out = tmp_path / "cli"
-    code = cli_main(
-        [
-            "--image",
-            str(photo),
-            "--points",
-            str(tmp_path / "points.json"),
-            "--out",
-            str(out),
-            "--checkpoint",
-            str(ckpt),
-            "--align",
-            "center",
-            "--inversion",
-            "w",
-            "--steps",
-            "2",
-            "--drag-steps",
-            drag_steps,
-            *(["--stop-distance", stop_distance] if stop_distance else []),
-            "--lr",
-            "0.05",
-            "--video",
-            "mp4",
-            "--device",
-            "cpu",
-            "--seed",
-            "0",
-            "--no-cache",
-            "--lpips-net",
-            "squeeze",
-            "--lpips-backbone",
-            "random",
-            "--quiet",
-        ]
-    )
-    assert code == 0
+    expected = {"edited.png", "comparison.png", "latents.pt", "report.json"}
+    assert expected | {"drag.mp4"} <= set(files) or expected | {"drag.gif"} <= set(files)
+    return files
+
+
+def _edit_on_the_command_line(photo, points_json, out, ckpt, drag_steps: str, stop_distance: str) -> None:
+    """`run_pipeline.py` with the editor's FAST settings (and an mp4 video) into `out`."""
+    options = {
+        "--image": str(photo),
+        "--points": str(points_json),
+        "--out": str(out),
+        "--checkpoint": str(ckpt),
+        "--align": "center",
+        "--inversion": "w",
+        "--steps": "2",
+        "--drag-steps": drag_steps,
+        **({"--stop-distance": stop_distance} if stop_distance else {}),
+        "--lr": "0.05",
+        "--video": "mp4",
+        "--device": "cpu",
+        "--seed": "0",
+    }
+    argv = [arg for pair in options.items() for arg in pair]
+    argv += ["--no-cache", "--lpips-net", "squeeze", "--lpips-backbone", "random", "--quiet"]
+    assert cli_main(argv) == 0
+
+
+def _assert_same_downloads(files: dict, out, drag_steps: str) -> None:
+    """The editor's downloads (`files`) equal the CLI's in `out`: images, video, latents, report."""
     for name in ("edited.png", "aligned.png", "reconstruction.png", "edited_crop.png", "comparison.png"):
         np.testing.assert_array_equal(
             np.asarray(Image.open(files[name])), np.asarray(Image.open(out / name)), err_msg=name
@@ -118,12 +90,32 @@ def test_edit_through_the_api_writes_what_the_cli_writes(client, editor_server, 
     ours, theirs = (torch.load(p, weights_only=True) for p in (files["latents.pt"], out / "latents.pt"))
     for key in ("pivot_ws", "edited_ws", "handles_crop", "targets_crop", "final_handles_crop", "crop_from_photo"):
         torch.testing.assert_close(ours[key], theirs[key], rtol=0, atol=0, msg=key)
+    report = json.loads(files["report.json"].read_text())
     cli_report = json.loads((out / "report.json").read_text())
     for r in (report, cli_report):  # wall-clock times, the creation time and how the inputs were given
         for key in ("created", "seconds", "inputs", "command"):
             r.pop(key)
         r["inversion"].pop("seconds")
     assert report == cli_report
+
+
+@pytest.mark.parametrize(
+    ("drag_steps", "stop_distance"),
+    [("3", ""), ("75", "0")],  # 75 steps (all run): more than VIDEO_FRAMES, one snapshot a step
+    ids=["3-steps", "75-steps"],
+)
+def test_edit_through_the_api_writes_what_the_cli_writes(client, editor_server, tmp_path, drag_steps, stop_distance):
+    """photo -> invert -> points -> drag -> the download files equal run_pipeline.py's for the same inputs."""
+    _, _, ckpt = editor_server
+    photo = write_photo(tmp_path / "photo.png", 64, 64)
+    files = _edit_in_the_editor(client, photo, FAST | {"drag_steps": drag_steps, "stop_distance": stop_distance})
+    # The same edit on the command line, with the photo points the editor reports.
+    points = json.loads(files["report.json"].read_text())["points"]
+    (tmp_path / "points.json").write_text(
+        json.dumps({"handles": points["handles_photo"], "targets": points["targets_photo"]})
+    )
+    _edit_on_the_command_line(photo, tmp_path / "points.json", tmp_path / "cli", ckpt, drag_steps, stop_distance)
+    _assert_same_downloads(files, tmp_path / "cli", drag_steps)
 
 
 def test_two_clients_do_not_share_state(editor_server, tmp_path):

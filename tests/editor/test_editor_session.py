@@ -66,7 +66,7 @@ def test_undo_reset_and_continue_from_the_current_latent(app, tmp_path):
     second = session.history[-1]
     assert len(session.history) == 3
     # The second drag started from the first one's latent, not from the inversion.
-    rows = session.config.drag.optimise_rows
+    rows = session.config.drag.optimize_rows
     np.testing.assert_array_equal(second.ws[:, rows:], first.ws[:, rows:])
     assert not np.array_equal(second.ws.numpy(), first.ws.numpy())
     session.undo_drag()

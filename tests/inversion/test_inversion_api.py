@@ -51,7 +51,7 @@ def test_target_is_not_modified(known_target, tiny_config):
     assert np.array_equal(copy, target)
 
 
-def test_noise_optimisation_returns_a_copy_with_the_new_noise(known_target, tiny_config):
+def test_noise_optimization_returns_a_copy_with_the_new_noise(known_target, tiny_config):
     G, _, target = known_target
     before = state_dict_copy(G)
     result = invert(G, target, "w", tiny_config)  # optimize_noise defaults to True (NVlabs, PTI).

@@ -104,10 +104,10 @@ def test_center_end_to_end_then_the_cache(tmp_path, center_args, photo_file, tin
 
 
 def _reconstruction_of(latents) -> np.ndarray:
-    from draggan import to_uint8_image
+    from common.images import uint8_from_network
 
     with torch.no_grad():
-        return to_uint8_image(latents["G"].synthesis(latents["pivot_ws"], noise_mode="const"))
+        return uint8_from_network(latents["G"].synthesis(latents["pivot_ws"], noise_mode="const"))[0]
 
 
 def test_box_alignment_and_default_out_dir(tmp_path, photo_file, points_file, tiny_checkpoint, fast_args, capsys):
