@@ -29,14 +29,13 @@ import torch
 
 from align import AlignConfig, align_face, detect_faces, face_landmarks, load_photo
 from align.errors import AlignError
-from common.images import uint8_from_network
 from draggan import DragConfig, drag
 from inversion import InversionConfig
 from inversion.api import lpips_losses, target_to_tensor
 from inversion.metrics import lpips_distance, psnr, ssim
-from inversion.project import generator_with_noise, project_w, project_wplus, synthesize
+from inversion.project import generator_with_noise, project_w, project_wplus
 from inversion.pti import pivotal_tuning
-from stylegan import Generator
+from stylegan import Generator, uint8_from_ws
 from training.dataset import HOLDOUT_PATH, load_holdout
 
 __all__ = [
@@ -168,8 +167,7 @@ def invert_face(
             tuned = pivotal_tuning(G, proj.ws, target, pti_lpips, config, noise=proj.noise if keep_noise else None)
             key = "pti-noise" if keep_noise else "pti"
             ws[key], gens[key], seconds[key] = proj.ws, tuned.G, t_w + time.perf_counter() - t
-    with torch.no_grad():
-        recon = {key: uint8_from_network(synthesize(gens[key], ws[key]))[0] for key in ws}
+    recon = {key: uint8_from_ws(gens[key], ws[key], force_fp32=True)[0] for key in ws}
     return InvertedFace(ws=ws, G=gens, reconstruction=recon, seconds=seconds)
 
 

@@ -67,11 +67,10 @@ def _w_rows(G, crop: np.ndarray, inversion, inv_rows: dict[str, list]) -> dict[i
 def _pti_rows(G, crop: np.ndarray, pivot: torch.Tensor, inversion, inv_rows: dict[str, list]):
     """PTI at each of `PTI_STEPS` from the default W pivot with G's own noise; returns the default's
     (tuned G, pivot, uint8 reconstruction)."""
-    from common.images import uint8_from_network
     from evaluation.heldout import reconstruction_scores
     from inversion.api import lpips_losses, target_to_tensor
-    from inversion.project import synthesize
     from inversion.pti import pivotal_tuning
+    from stylegan import uint8_from_ws
 
     target = np.array(crop)
     target_tensor = target_to_tensor(target, G)
@@ -80,8 +79,7 @@ def _pti_rows(G, crop: np.ndarray, pivot: torch.Tensor, inversion, inv_rows: dic
     for steps in PTI_STEPS:
         t = time.perf_counter()
         tuned = pivotal_tuning(G, pivot, target_tensor, lpips, dataclasses.replace(inversion, pti_steps=steps)).G
-        with torch.no_grad():
-            recon = uint8_from_network(synthesize(tuned, pivot))[0]
+        recon = uint8_from_ws(tuned, pivot, force_fp32=True)[0]
         inv_rows.setdefault(f"PTI {steps} steps (from W {inversion.w_steps})", []).append(
             (reconstruction_scores(recon, target), time.perf_counter() - t)
         )

@@ -226,7 +226,8 @@ def test_the_scan_sees_function_level_lazy_and_importlib_imports(tmp_path):
             "stylegan/__init__.py": '_LAZY = {"Generator": "stylegan.networks"}\n',
             "stylegan/networks.py": "def f():\n    from pipeline.edit import edit_photo\n",
             "pipeline/__init__.py": "",
-            "pipeline/edit.py": "import importlib\nimportlib.import_module('editor.app')\nfrom stylegan import Generator\n",
+            "pipeline/edit.py": "import importlib\nimportlib.import_module('editor.app')\n"
+            "from stylegan import Generator\n",
             "pipeline/batch.py": "from pipeline.cli.main import main\n",
             "pipeline/cli/__init__.py": "",
             "pipeline/cli/main.py": "def g():\n    from pipeline import batch\n",
