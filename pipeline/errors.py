@@ -13,6 +13,7 @@ __all__ = [
     "PointsError",
     "UnknownCheckpointError",
     "OutputError",
+    "UsageError",
     "DragPipelineError",
     "MissingWeightsError",
     "CheckpointError",
@@ -33,3 +34,7 @@ class UnknownCheckpointError(PipelineError):
 
 class OutputError(PipelineError):
     """The output folder cannot be used (exists and is not empty, would overwrite the input, ...)."""
+
+
+class UsageError(PipelineError):
+    """A user option or a combination of options is invalid (`pipeline.options.UserOptions`, the command line)."""

@@ -65,8 +65,9 @@ def test_report_and_outputs_raise_project_errors(tmp_path):
     import numpy as np
 
     from pipeline.errors import OutputError, PipelineError
-    from pipeline.io.outputs import write_png, write_video
+    from pipeline.io.outputs import write_png
     from pipeline.io.report import load_latents
+    from pipeline.io.video import write_video
 
     (tmp_path / "junk.pt").write_bytes(b"not a torch file")
     with pytest.raises(PipelineError, match="junk.pt"):
