@@ -20,6 +20,7 @@ __all__ = [
     "ALIGN_MODES",
     "INVERSION_METHODS",
     "VIDEO_FORMATS",
+    "ALL_FACES",
     "AlignNames",
     "check_align_choice",
     "config_to_json",
@@ -28,6 +29,7 @@ __all__ = [
 ALIGN_MODES = ("face", "box", "center")
 INVERSION_METHODS = ("w", "w+", "pti")
 VIDEO_FORMATS = (None, "mp4", "gif")
+ALL_FACES = "all"  # a face number that means: edit every face that has points (`pipeline.group`)
 
 
 @dataclass(frozen=True)

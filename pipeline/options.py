@@ -18,12 +18,11 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from pipeline.config import INVERSION_METHODS, AlignNames, PipelineConfig, check_align_choice
+from pipeline.config import ALL_FACES, INVERSION_METHODS, AlignNames, PipelineConfig, check_align_choice
 from pipeline.errors import UsageError
 
 __all__ = ["UserOptions", "ALL_FACES", "LPIPS_NETS", "CLI_NAMES", "config_from_options"]
 
-ALL_FACES = "all"  # face_index: edit every face that has points (`pipeline.group`)
 LPIPS_NETS = ("vgg", "alex", "squeeze")
 VIDEO_CHOICES = (None, "mp4", "gif")
 # The options as the command line spells them: every message names the flag to change.
@@ -103,6 +102,11 @@ class UserOptions:
         if self.max_photo_pixels is not None:
             _check_count("max_photo_pixels", self.max_photo_pixels, "a whole number >= 0")
 
+    @property
+    def all_faces(self) -> bool:
+        """`face_index` 'all': every face that has points is edited (`pipeline.group`)."""
+        return self.face_index == ALL_FACES
+
     def to_argv(self) -> list[str]:
         """The `run_pipeline.py` options that give these options (without --image / --points).
 
@@ -179,7 +183,7 @@ def config_from_options(options: UserOptions) -> PipelineConfig:
     return PipelineConfig(
         align_mode=options.align,
         box=options.box,
-        face_index=None if options.face_index == ALL_FACES else options.face_index,
+        face_index=None if options.all_faces else options.face_index,
         align=align,
         user_options=options.user_fields(),
         inversion_method=options.inversion,

@@ -38,20 +38,23 @@ def _check_batch_usage(args: argparse.Namespace) -> Path:
     return out
 
 
-def batch_options_from_args(args: argparse.Namespace):
+def batch_options_from_args(args: argparse.Namespace, options):
     """The `pipeline.batch.BatchOptions` of a parsed `--batch` command line.
+
+    Args:
+        args: the parsed command line.
+        options: its `pipeline.options.UserOptions` (every job's defaults).
 
     Raises:
         UsageError: an option that does not apply to a batch, or no usable --out.
     """
     from pipeline.batch import BatchOptions
-    from pipeline.options import ALL_FACES
 
     return BatchOptions(
         jobs_file=Path(args.batch),
         out=_check_batch_usage(args),
         checkpoint=args.checkpoint,
-        all_faces=args.face_index == ALL_FACES,
+        all_faces=options.all_faces,
         retry_failed=args.retry_failed,
         strict=args.strict,
         checkpoints_dir=args.checkpoints_dir,
@@ -66,9 +69,9 @@ def run_batch_command(args: argparse.Namespace, argv: list[str], log) -> int:
     from pipeline.cli.parser import options_from_args
     from pipeline.options import config_from_options
 
-    batch = batch_options_from_args(args)
-    config = config_from_options(options_from_args(args))
-    return run_batch(batch, config, shlex.join(["run_pipeline.py", *argv]), log)
+    options = options_from_args(args)
+    batch = batch_options_from_args(args, options)
+    return run_batch(batch, config_from_options(options), shlex.join(["run_pipeline.py", *argv]), log)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,17 +46,16 @@ def _run_single(args: argparse.Namespace, argv: list[str], log) -> int:
     from pipeline.errors import OutputError
     from pipeline.io.jobs import single_job
     from pipeline.io.outputs import check_output_dir
-    from pipeline.options import ALL_FACES, config_from_options
+    from pipeline.options import config_from_options
     from pipeline.runner import Models, read_job_inputs, run_job
 
     t_start = time.perf_counter()
     if not args.image or not args.points:
         raise UsageError("--image and --points are required (or --batch jobs.jsonl)")
-    config = config_from_options(options_from_args(args))
+    options = options_from_args(args)
+    config = config_from_options(options)
     # Cheap checks first, so bad input fails before anything is downloaded or computed.
-    job = single_job(
-        args.image, args.points, args.mask, config, args.checkpoint, all_faces=args.face_index == ALL_FACES
-    )
+    job = single_job(args.image, args.points, args.mask, config, args.checkpoint, all_faces=options.all_faces)
     inputs = read_job_inputs(job)
     out = Path(args.out).expanduser() if args.out else _default_out(job.image)
     out = check_output_dir(out, overwrite=args.overwrite, protected=(job.image, args.points, job.mask_path))

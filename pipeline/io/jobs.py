@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.images import image_size
-from pipeline.config import AlignNames, PipelineConfig, check_align_choice
+from pipeline.config import ALL_FACES, AlignNames, PipelineConfig, check_align_choice
 from pipeline.errors import PipelineError
 from pipeline.io.points import DragPoints, check_points_in_frame, parse_points
 
@@ -42,7 +42,6 @@ __all__ = [
     "single_job",
 ]
 
-ALL_FACES = "all"
 JOB_KEYS = ("id", "image", "handles", "targets", "pairs", "mask", "align", "box", "face_index", "checkpoint")
 _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$")
 # How a jobs file spells the alignment keys in messages: '"box" needs "align": "box"'.

@@ -2,7 +2,8 @@
 
 `write_results` fills a folder (the CLI passes a staging folder, see
 `pipeline.io.outputs.staged_output_dir`, which owns where and how a folder is written);
-`build_report` is the JSON-safe summary; `checkpoint_json` the report's model entry.
+`build_report` is the JSON-safe summary (its "checkpoint" entry comes from
+`pipeline.models.LoadedModel.checkpoint_json`).
 """
 
 from __future__ import annotations
