@@ -14,8 +14,10 @@ gets one line per finished job, appended and flushed as it ends (`status` 'ok' o
 error class and message, seconds per stage, PSNR/LPIPS, final distances, converged).
 
 Running the command again skips the jobs already 'ok' and the failed ones (unless
---retry-failed). Under torchrun the pending jobs are dealt out by rank, each rank appends to
-`DIR/results.rank<R>.jsonl`, and rank 0 merges them into results.jsonl after a barrier.
+--retry-failed); a job folder that a killed run left mid-swap is put back first
+(`pipeline.io.outputs.remove_stale_staging`). Under torchrun the pending jobs are dealt out
+by rank, each rank appends to `DIR/results.rank<R>.jsonl`, and rank 0 merges them into
+results.jsonl after a barrier.
 
 Exit code: 0 when every job (and every line) succeeded, 4 when some failed, 2 for a bad
 command or (with --strict) a bad jobs file.
@@ -36,6 +38,7 @@ from common.errors import EXIT_JOBS_FAILED, EXIT_OK, one_line
 from pipeline.config import PipelineConfig
 from pipeline.io.jobs import BadLine, Job
 from pipeline.io.outputs import remove_stale_staging_in
+from pipeline.runner import JobResult, run_job
 
 __all__ = ["RESULTS", "BatchOptions", "read_results", "merge_results", "job_record", "run_batch", "shard_jobs"]
 
@@ -111,7 +114,7 @@ def merge_results(out: Path, order: list[str]) -> dict[str, dict]:
 def job_record(
     job_id: str,
     line: int | None,
-    result=None,
+    result: JobResult | None = None,
     error: BaseException | None = None,
     seconds: float = 0.0,
     rank: int = 0,
@@ -126,7 +129,7 @@ def job_record(
     if error is not None:
         record.update(error=type(error).__name__, message=one_line(error))
     if result is not None:
-        faces = getattr(result, "faces", None) or [result]
+        faces = result.faces
         record["seconds"] = {k: round(float(v), 3) for k, v in result.seconds.items()}
         record["psnr"] = [_finite(f.metrics.get("psnr")) for f in faces]
         record["lpips"] = [_finite(f.metrics.get("lpips")) for f in faces]
@@ -224,7 +227,6 @@ def _run_shard(
     show_progress: bool,
     log: Log,
 ) -> None:
-    from pipeline.runner import run_job
 
     progress = _Progress(len(jobs), skipped, dist.rank, dist.world_size, enabled=show_progress)
     try:
