@@ -6,8 +6,8 @@
 Prints two tables:
 
 1. photos per minute over `--photos` synthetic photos for 1 process x 2 threads
-   (`python -m pipeline.batch`, OMP_NUM_THREADS=2) vs 2 processes x 1 thread
-   (`torchrun --nproc_per_node=2 -m pipeline.batch`), counted from the whole command (start-up,
+   (`python -m pipeline.cli.batch`, OMP_NUM_THREADS=2) vs 2 processes x 1 thread
+   (`torchrun --nproc_per_node=2 -m pipeline.cli.batch`), counted from the whole command (start-up,
    imports and model loading included) and from the jobs alone (the busiest rank's summed
    job seconds);
 2. `--once` photos edited by one process per photo (`run_pipeline.py --image ...`, the way
@@ -97,7 +97,7 @@ def _throughput(inputs: Path, work: Path, options: list[str], count: int) -> lis
     jobs = ["--batch", str(inputs / "jobs.jsonl")]
     rows = []
     for label, threads, launcher in (
-        ("1 process x 2 threads", 2, [sys.executable, "-m", "pipeline.batch"]),
+        ("1 process x 2 threads", 2, [sys.executable, "-m", "pipeline.cli.batch"]),
         (
             "2 processes x 1 thread",
             1,
@@ -108,7 +108,7 @@ def _throughput(inputs: Path, work: Path, options: list[str], count: int) -> lis
                 "--nproc_per_node=2",
                 f"--master_port={_free_port()}",
                 "-m",
-                "pipeline.batch",
+                "pipeline.cli.batch",
             ],
         ),
     ):
@@ -140,7 +140,7 @@ def _load_once(inputs: Path, work: Path, options: list[str], count: int) -> tupl
     jobs = inputs / "once.jsonl"
     jobs.write_text("\n".join(lines) + "\n")
     t_once = _timed(
-        [sys.executable, "-m", "pipeline.batch", "--batch", str(jobs), "--out", str(work / "once"), *options], 1
+        [sys.executable, "-m", "pipeline.cli.batch", "--batch", str(jobs), "--out", str(work / "once"), *options], 1
     )
     return t_each, t_once
 

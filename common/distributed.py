@@ -1,6 +1,6 @@
 """Running one command as several processes with `torchrun` (one node or many).
 
-    torchrun --nproc_per_node=2 -m pipeline.batch --batch jobs.jsonl --out DIR
+    torchrun --nproc_per_node=2 -m pipeline.cli.batch --batch jobs.jsonl --out DIR
     torchrun --nnodes=2 --node_rank=0 --master_addr=HOST --master_port=29500 --nproc_per_node=4 -m ...
 
 torchrun sets RANK, WORLD_SIZE and LOCAL_RANK in each worker's environment; `Distributed.from_env`

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pipeline as pl
-from editor.session import Model, Session
+from editor.session import Session
 from editor.settings import ServerOptions
 
 __all__ = ["EditorApp"]
@@ -62,9 +62,9 @@ class EditorApp:
         self.temp_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._sessions: dict[str, Session] = {}
-        self._models: dict[str, Model] = {}
+        self._models: dict[str, pl.LoadedModel] = {}
         for label, G in (generators or {}).items():
-            self._models[label] = Model(label, G.eval().requires_grad_(False))
+            self._models[label] = pl.LoadedModel(label, G.eval().requires_grad_(False))
         self.default_checkpoint = checkpoint
         self.default_model = self.model(checkpoint)
 
@@ -73,7 +73,7 @@ class EditorApp:
         """The dropdown: injected and loaded models first, then every registered checkpoint."""
         return list(dict.fromkeys([*self._models, *pl.REGISTRY]))
 
-    def model(self, value: str, progress: bool = True) -> Model:
+    def model(self, value: str, progress: bool = True) -> pl.LoadedModel:
         """Load (once) a registered checkpoint or a file, through `pipeline` / `stylegan.load_generator`.
 
         Raises:
@@ -103,7 +103,7 @@ class EditorApp:
         )
         G = pl.load_checkpoint(resolved, device=str(pl.resolve_device(self.server.device)))
         config = pl.PipelineConfig(use_cache=not self.server.no_cache, cache_dir=self.server.cache_dir)
-        model = Model(value, G, resolved, pl.generator_identity(resolved, G, config))
+        model = pl.LoadedModel(value, G, resolved, pl.generator_identity(resolved, G, config))
         with self._lock:
             return self._models.setdefault(value, model)
 

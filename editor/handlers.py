@@ -19,6 +19,7 @@ import numpy as np
 import pipeline as pl
 from editor import view
 from editor.app import EditorApp
+from editor.errors import EditorError
 from editor.settings import EditorSettings
 from editor.state import add_click, clear_clicks, delete_pair, gen_from_display, mask_from_strokes, undo_click
 
@@ -97,9 +98,9 @@ def settings_from(v: dict) -> EditorSettings:
         try:
             box = tuple(float(p) for p in text.split(","))
         except ValueError:
-            raise ValueError(f"box must be x0,y0,x1,y1 in photo pixels, got {v['box']!r}") from None
+            raise EditorError(f"box must be x0,y0,x1,y1 in photo pixels, got {v['box']!r}") from None
         if len(box) != 4:
-            raise ValueError("box mode needs a box: type x0,y0,x1,y1 or click two corners on the photo")
+            raise EditorError("box mode needs a box: type x0,y0,x1,y1 or click two corners on the photo")
     return EditorSettings(
         align_mode=v["align_mode"],
         box=box,
@@ -179,7 +180,7 @@ class Handlers:
         session = self._session(request, values)
         path = values["photo"]
         if not path:
-            raise ValueError("no file received; drop a photo (JPEG, PNG, ...) on the upload box")
+            raise EditorError("no file received; drop a photo (JPEG, PNG, ...) on the upload box")
         session.set_photo(path, self.app.max_upload_bytes)
         n = len(session.alignment.all_face_boxes)
         found = f"; {n} face(s) found, face {view.face_number(session)} selected" if n else ""
@@ -198,14 +199,14 @@ class Handlers:
         """A click on the photo: in face mode choose the face under it; in box mode set a corner."""
         session = self._session(request, values)
         if session.photo is None or evt.index is None:
-            raise ValueError("upload a photo first")
+            raise EditorError("upload a photo first")
         x, y = float(evt.index[0]), float(evt.index[1])
         page = self.page
         if session.settings.align_mode == "face":
             boxes = session.alignment.all_face_boxes if session.alignment is not None else ()
             hits = [i for i, b in enumerate(boxes) if b[0] <= x < b[2] and b[1] <= y < b[3]]
             if not hits:
-                raise ValueError("no detected face under that click; click inside a numbered box")
+                raise EditorError("no detected face under that click; click inside a numbered box")
             return {page.face_index: hits[0]}
         if session.settings.align_mode == "box":
             corner = session.__dict__.setdefault("_box_corner", None)
@@ -242,9 +243,9 @@ class Handlers:
     def _edit_clicks(self, request, change, message):
         session = self._session(request)
         if session.busy:
-            raise ValueError("a drag is running; press Stop first")
+            raise EditorError("a drag is running; press Stop first")
         if not session.history:
-            raise ValueError("invert a photo or generate from a seed first")
+            raise EditorError("invert a photo or generate from a seed first")
         with session.lock:
             session.clicks = change(session.clicks)
         return view.points(self.page, session, message)
@@ -253,7 +254,7 @@ class Handlers:
     def click_canvas(self, evt: gr.SelectData, request: gr.Request):
         session = self._session(request)
         if evt.index is None:
-            raise ValueError("click inside the image")
+            raise EditorError("click inside the image")
         size = session.model.size
         xy = gen_from_display(evt.index, pl.display_scale(size), size)
         return self._edit_clicks(request, lambda c: add_click(c, xy, size), f"point at ({xy[0]:.1f}, {xy[1]:.1f})")
@@ -263,7 +264,7 @@ class Handlers:
         """Add a point typed in generator pixels (also the API's way to click)."""
         session = self._session(request)
         if x is None or y is None:
-            raise ValueError("type both x and y (generator pixels)")
+            raise EditorError("type both x and y (generator pixels)")
         return self._edit_clicks(
             request,
             lambda c: add_click(c, (float(x), float(y)), session.model.size),
@@ -281,7 +282,7 @@ class Handlers:
     @_friendly
     def delete_pair(self, label, request: gr.Request):
         if not label:
-            raise ValueError("choose a pair in the list first")
+            raise EditorError("choose a pair in the list first")
         index = int(str(label).split(":")[0].split()[-1]) - 1
         return self._edit_clicks(request, lambda c: delete_pair(c, index), f"pair {index + 1} deleted")
 
@@ -289,7 +290,7 @@ class Handlers:
     def apply_mask(self, editor_value, mode, request: gr.Request):
         session = self._session(request)
         if not session.history:
-            raise ValueError("invert a photo or generate from a seed first")
+            raise EditorError("invert a photo or generate from a seed first")
         layers = (editor_value or {}).get("layers") or []
         strokes = None
         for layer in layers:
@@ -319,7 +320,7 @@ class Handlers:
     def drag(self, values: dict, request: gr.Request):
         session = self._session(request, values)
         if session.busy:
-            raise ValueError("a drag is already running in this tab")
+            raise EditorError("a drag is already running in this tab")
         for update in session.drag():
             session.touched = time.monotonic()
             if update.done:
@@ -342,7 +343,7 @@ class Handlers:
     def reset(self, request: gr.Request):
         session = self._session(request)
         if not session.history:
-            raise ValueError("nothing to reset yet")
+            raise EditorError("nothing to reset yet")
         session.reset()
         return view.full(self.page, session, "back to the original")
 

@@ -22,10 +22,12 @@ import numpy as np
 import torch
 
 import pipeline as pl
+from editor.errors import EditorError
 from editor.settings import EditorSettings, ServerOptions
 from editor.state import Clicks, history_push, history_reset, history_undo
+from pipeline.models import LoadedModel
 
-__all__ = ["PREVIEW_FRAMES", "DragUpdate", "Model", "Session", "Step"]
+__all__ = ["PREVIEW_FRAMES", "DragUpdate", "Session", "Step"]
 
 # Live-preview frames per drag. A frame is one full synthesis, which at 64 px costs more than a
 # drag step (local features stop at b32); one every max_steps / 10 steps keeps the editor within
@@ -76,36 +78,6 @@ class _ThreadStream:
         worker.join()
         if self._error is not None:
             raise self._error
-
-
-@dataclass(frozen=True, eq=False)
-class Model:
-    """A loaded generator and where it came from.
-
-    Attributes:
-        label: the name shown in the page (registry name, file name or an injected label).
-        G: the generator (eval, requires_grad False); shared read-only by every tab.
-        resolved: the `pipeline.ResolvedCheckpoint`, or None for an injected generator.
-        generator_id: identity for the inversion cache (None = hash of G).
-    """
-
-    label: str
-    G: torch.nn.Module
-    resolved: pl.ResolvedCheckpoint | None = None
-    generator_id: str | None = None
-
-    @property
-    def size(self) -> int:
-        return int(self.G.img_resolution)
-
-    def checkpoint_json(self) -> dict:
-        base = self.resolved.to_json() if self.resolved is not None else {"name": self.label, "path": None}
-        return base | {
-            "img_resolution": self.size,
-            "num_ws": int(self.G.num_ws),
-            "w_dim": int(self.G.w_dim),
-            "metadata": dict(getattr(self.G, "metadata", {})),
-        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,7 +138,7 @@ class Session:
         self.stop = threading.Event()
         self.busy = False
         self.touched = time.monotonic()
-        self.model: Model | None = None
+        self.model: LoadedModel | None = None  # shared read-only by every tab
         self.settings = EditorSettings()
         self.clear()
 
@@ -192,11 +164,11 @@ class Session:
         """Read and align an uploaded photo (checks size, pixel count and that it is an image).
 
         Raises:
-            DragPipelineError / ValueError: with a message for the page.
+            DragPipelineError (EditorError among them): with a message for the page.
         """
         path = Path(path)
         if max_upload_bytes is not None and path.stat().st_size > max_upload_bytes:
-            raise ValueError(
+            raise EditorError(
                 f"the upload is {path.stat().st_size / 2**20:.1f} MB, over the "
                 f"{max_upload_bytes / 2**20:.0f} MB limit; send a smaller file"
             )
@@ -218,7 +190,7 @@ class Session:
     def align(self) -> None:
         """(Re)cut the crop with the current settings (face number, box, centre); drops the inversion."""
         if self.photo is None:
-            raise ValueError("upload a photo first")
+            raise EditorError("upload a photo first")
         config = self._config()
         with self.lock:
             self.alignment = pl.align_photo(self.photo, self.model.size, config)
@@ -228,7 +200,7 @@ class Session:
     def invert(self) -> None:
         """Invert the aligned crop (reusing the inversion cache) and start the history from it."""
         if self.alignment is None:
-            raise ValueError("upload a photo first")
+            raise EditorError("upload a photo first")
         config = self.config
         device = pl.resolve_device(config.device)
         t = time.perf_counter()
@@ -253,7 +225,7 @@ class Session:
     def start_from_seed(self, seed: int, truncation_psi: float) -> None:
         """Start from a generated image (no photo, no inversion), as DragGAN's demo does."""
         if not 0.0 <= float(truncation_psi) <= 1.0:
-            raise ValueError(f"truncation psi must be in [0, 1], got {truncation_psi}")
+            raise EditorError(f"truncation psi must be in [0, 1], got {truncation_psi}")
         with self.lock:
             self.clear()
             config = dataclasses.replace(self._config(), align_mode="center", box=None, face_index=None)
@@ -369,7 +341,7 @@ class Session:
         """The current edit as the `pipeline.EditResult` the CLI builds (last drag's points)."""
         last = self.history[-1] if self.history else None
         if last is None or last.drag is None:
-            raise ValueError("drag first: there is no edit to save yet")
+            raise EditorError("drag first: there is no edit to save yet")
         a = self.alignment
         reconstruction = self.history[0].image
         edited_photo = pl.paste_edit(self.photo, a, last.image, reconstruction, self.config)
@@ -409,7 +381,7 @@ class Session:
             self.photo_name,
             "--points",
             "points.json",
-            *self.settings.cli_args(self.server),
+            *self.settings.to_options(self.server).to_argv(),
             "--checkpoint",
             self.model.label,
         ]

@@ -1,19 +1,21 @@
 """The editor's settings -> the `PipelineConfig` the command line would build for the same choices.
 
-The settings are turned into `run_pipeline.py` arguments and parsed by the CLI's own parser
-(`pipeline.cli.main.build_parser` / `config_from_args`), so an edit made in the browser and the
-same edit made on the command line run with identical configurations; `report.json` records
-that command. Drag options the CLI has no flag for (W / W+, r1, r2, feature block, lambda)
-are then set on the `DragConfig`.
+The page's settings and the server's options become `pipeline.options.UserOptions`, the typed
+options the command line builds from its arguments too, and `pipeline.options.config_from_options`
+turns them into the configuration; so an edit made in the browser and the same edit made on the
+command line run with identical configurations. `report.json` records the equivalent command
+(`UserOptions.to_argv`); the drag options the command line has no flag for (W / W+, r1, r2,
+feature block, lambda) are set in the configuration but not in that command.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
+from editor.errors import EditorError
 from pipeline import PipelineConfig
-from pipeline.cli.main import build_parser, config_from_args
+from pipeline.errors import UsageError
+from pipeline.options import UserOptions, config_from_options
 
 __all__ = ["EditorSettings", "ServerOptions"]
 
@@ -49,69 +51,47 @@ class EditorSettings:
     lambda_mask: float | None = None  # weight of the fixed-region term
     seed: int = 0
 
-    def cli_args(self, server: ServerOptions) -> list[str]:
-        """The `run_pipeline.py` options for these settings (without --image / --points)."""
-        args = [
-            "--align",
-            self.align_mode,
-            "--inversion",
-            self.inversion_method,
-            "--device",
-            server.device,
-            "--seed",
-            str(int(self.seed)),
-            "--video",
-            "mp4",
-        ]
-        if self.align_mode == "box" and self.box is not None:
-            args += ["--box", ",".join(f"{v:g}" for v in self.box)]
-        if self.align_mode == "face" and self.face_index is not None:
-            args += ["--face-index", str(int(self.face_index))]
-        for flag, value in (
-            ("--steps", self.steps),
-            ("--drag-steps", self.drag_steps),
-            ("--lr", self.lr),
-            ("--stop-distance", self.stop_distance),
-            ("--lpips-net", server.lpips_net),
-            ("--lpips-backbone", server.lpips_backbone),
-            ("--cache-dir", server.cache_dir),
-        ):
-            if value is not None:
-                args += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
-        if server.no_cache:
-            args.append("--no-cache")
-        return args
+    def to_options(self, server: ServerOptions) -> UserOptions:
+        """The typed options of these settings and the server's (the editor always records a video).
 
-    def to_config(self, server: ServerOptions) -> PipelineConfig:
-        """The `PipelineConfig` for these settings.
+        A box or face number that does not apply to the chosen alignment mode is left out, as the
+        page keeps them while the user switches modes.
 
         Raises:
-            ValueError: an option the CLI parser or a config refuses (the message says which).
+            EditorError: a setting the options refuse (the message says which).
         """
         try:
-            args = build_parser().parse_args(self.cli_args(server))
-        except Exception as exc:  # noqa: BLE001 - argparse reports bad values as its own error type
-            raise ValueError(f"invalid setting: {exc}") from None
-        config = config_from_args(args)
-        changes = {
-            k: v
-            for k, v in (
-                ("w_space", self.w_space),
-                ("r1", self.r1),
-                ("r2", self.r2),
-                ("feature_res", self.feature_res),
-                ("lambda_mask", self.lambda_mask),
+            return UserOptions(
+                align=self.align_mode,
+                box=self.box if self.align_mode == "box" else None,
+                face_index=self.face_index if self.align_mode == "face" else None,
+                inversion=self.inversion_method,
+                steps=self.steps,
+                lpips_net=server.lpips_net,
+                lpips_backbone=server.lpips_backbone,
+                no_cache=server.no_cache,
+                cache_dir=server.cache_dir,
+                drag_steps=self.drag_steps,
+                lr=self.lr,
+                stop_distance=self.stop_distance,
+                w_space=self.w_space,
+                r1=self.r1,
+                r2=self.r2,
+                feature_res=self.feature_res,
+                lambda_mask=self.lambda_mask,
+                device=server.device,
+                seed=int(self.seed),
+                video="mp4",
+                max_photo_pixels=server.max_photo_pixels,
             )
-            if v is not None
-        }
-        if changes:  # recorded as the user's choice, so the model's own defaults never override them
-            config = dataclasses.replace(
-                config,
-                drag=dataclasses.replace(config.drag, **changes),
-                user_options=(*config.user_options, *(f"drag.{k}" for k in changes)),
-            )
-        if server.max_photo_pixels is not None:
-            config = dataclasses.replace(
-                config, align=dataclasses.replace(config.align, max_photo_pixels=int(server.max_photo_pixels))
-            )
-        return config
+        except UsageError as exc:
+            raise EditorError(f"invalid setting: {exc}") from None
+
+    def to_config(self, server: ServerOptions) -> PipelineConfig:
+        """The `PipelineConfig` for these settings (`pipeline.options.config_from_options`).
+
+        Raises:
+            EditorError: an option the typed options refuse.
+            DragPipelineError: a value a stage's config refuses (e.g. a negative radius).
+        """
+        return config_from_options(self.to_options(server))

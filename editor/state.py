@@ -6,7 +6,7 @@ changes its input, so a handler can compute the next state, check it, and only t
 *Convention*: points are float (x, y), x right, y down, pixel centres at integer
 coordinates. `_gen` = generator (= aligned crop) pixels, `_display` = pixels of the enlarged
 image shown in the page (an integer enlargement `scale`, nearest neighbour, as
-`pipeline.io.outputs.draw_points` draws it).
+`pipeline.io.drawing.draw_points` draws it).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from editor.errors import EditorError
 
 __all__ = [
     "Clicks",
@@ -81,7 +83,7 @@ def gen_from_display(xy_display: tuple[float, float], scale: int, size: int) -> 
         (x, y) float generator pixels in [0, R - 1].
     """
     if scale < 1:
-        raise ValueError(f"scale must be >= 1, got {scale}")
+        raise EditorError(f"scale must be >= 1, got {scale}")
     offset = (scale - 1) * 0.5
     x, y = ((float(v) - offset) / scale for v in xy_display)
     return float(np.clip(x, 0.0, size - 1.0)), float(np.clip(y, 0.0, size - 1.0))
@@ -97,11 +99,11 @@ def add_click(clicks: Clicks, xy_gen: tuple[float, float], size: int) -> Clicks:
     """Append a point: a handle if the previous pair is complete, else that handle's target.
 
     Raises:
-        ValueError: the point lies outside the R x R generator image or is not finite.
+        EditorError: the point lies outside the R x R generator image or is not finite.
     """
     x, y = float(xy_gen[0]), float(xy_gen[1])
     if not (np.isfinite(x) and np.isfinite(y)) or not (0 <= x <= size - 1 and 0 <= y <= size - 1):
-        raise ValueError(
+        raise EditorError(
             f"point ({x:g}, {y:g}) lies outside the {size}x{size} image; click inside it (x and y in [0, {size - 1}])"
         )
     return Clicks(clicks.points + ((x, y),))
@@ -116,11 +118,11 @@ def delete_pair(clicks: Clicks, index: int) -> Clicks:
     """Remove pair `index` (0-based; a pending handle counts as the last pair).
 
     Raises:
-        ValueError: no such pair.
+        EditorError: no such pair.
     """
     count = (len(clicks.points) + 1) // 2
     if not 0 <= index < count:
-        raise ValueError(f"there is no pair {index + 1}; choose one of 1..{count}" if count else "there are no points")
+        raise EditorError(f"there is no pair {index + 1}; choose one of 1..{count}" if count else "there are no points")
     return Clicks(clicks.points[: 2 * index] + clicks.points[2 * index + 2 :])
 
 
@@ -159,11 +161,11 @@ def mask_from_strokes(strokes: np.ndarray | None, size: int, mode: str) -> np.nd
         float32 (R, R) in {0, 1}, 1 = may move; None when nothing is painted.
 
     Raises:
-        ValueError: unknown mode, a layer whose size is not a multiple of R, or a mask that
+        EditorError: unknown mode, a layer whose size is not a multiple of R, or a mask that
             leaves nothing free to move.
     """
     if mode not in ("flexible", "fixed"):
-        raise ValueError(f"mask mode must be 'flexible' or 'fixed', got {mode!r}")
+        raise EditorError(f"mask mode must be 'flexible' or 'fixed', got {mode!r}")
     if strokes is None:
         return None
     a = np.asarray(strokes)
@@ -171,7 +173,7 @@ def mask_from_strokes(strokes: np.ndarray | None, size: int, mode: str) -> np.nd
         a = a[..., 3] if a.shape[2] == 4 else a.max(axis=2)
     h, w = a.shape[:2]
     if h % size or w % size or h != w:
-        raise ValueError(
+        raise EditorError(
             f"the mask layer is {w}x{h}, not a multiple of the {size}x{size} image; clear the mask and paint it again"
         )
     painted = a > 0
@@ -183,7 +185,7 @@ def mask_from_strokes(strokes: np.ndarray | None, size: int, mode: str) -> np.nd
     if mode == "fixed":
         mask = 1.0 - mask
     if not mask.any():
-        raise ValueError("the mask leaves no pixel free to move; paint a smaller area or switch the mask mode")
+        raise EditorError("the mask leaves no pixel free to move; paint a smaller area or switch the mask mode")
     return mask
 
 
@@ -196,10 +198,10 @@ def history_undo(history: tuple) -> tuple:
     """Drop the last drag; the first entry (the inverted original) is never dropped.
 
     Raises:
-        ValueError: there is no drag to undo.
+        EditorError: there is no drag to undo.
     """
     if len(history) <= 1:
-        raise ValueError("there is no drag to undo")
+        raise EditorError("there is no drag to undo")
     return tuple(history[:-1])
 
 

@@ -1,7 +1,10 @@
 """Batch editing: many photos in one process (or many with torchrun), resumable.
 
     python run_pipeline.py --batch jobs.jsonl --out DIR [single-mode options = every job's defaults]
-    torchrun --nproc_per_node=N -m pipeline.batch --batch jobs.jsonl --out DIR [...]
+    torchrun --nproc_per_node=N -m pipeline.cli.batch --batch jobs.jsonl --out DIR [...]
+
+This module is the engine: `run_batch(BatchOptions, PipelineConfig, command, log)`; the
+command line (`pipeline.cli.batch`) checks the options and calls it.
 
 Every line of the jobs file is checked first (`pipeline.io.jobs.read_jobs`): a bad line is
 reported with its number and skipped, or with --strict the run stops before any work. The
@@ -11,8 +14,10 @@ gets one line per finished job, appended and flushed as it ends (`status` 'ok' o
 error class and message, seconds per stage, PSNR/LPIPS, final distances, converged).
 
 Running the command again skips the jobs already 'ok' and the failed ones (unless
---retry-failed). Under torchrun the pending jobs are dealt out by rank, each rank appends to
-`DIR/results.rank<R>.jsonl`, and rank 0 merges them into results.jsonl after a barrier.
+--retry-failed); a job folder that a killed run left mid-swap is put back first
+(`pipeline.io.outputs.remove_stale_staging`). Under torchrun the pending jobs are dealt out
+by rank, each rank appends to `DIR/results.rank<R>.jsonl`, and rank 0 merges them into
+results.jsonl after a barrier.
 
 Exit code: 0 when every job (and every line) succeeded, 4 when some failed, 2 for a bad
 command or (with --strict) a bad jobs file.
@@ -20,19 +25,46 @@ command or (with --strict) a bad jobs file.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-import shutil
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from common.errors import EXIT_JOBS_FAILED, EXIT_OK, one_line
+from pipeline.config import PipelineConfig
 from pipeline.io.jobs import BadLine, Job
+from pipeline.io.outputs import remove_stale_staging_in
+from pipeline.runner import JobResult, run_job
 
-__all__ = ["RESULTS", "read_results", "merge_results", "job_record", "run_batch", "main"]
+__all__ = ["RESULTS", "BatchOptions", "read_results", "merge_results", "job_record", "run_batch", "shard_jobs"]
 
 RESULTS = "results.jsonl"
 _RANK_RESULTS = "results.rank*.jsonl"
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """What a batch runs and how (the defaults of every job are the `PipelineConfig`)."""
+
+    jobs_file: Path  # the jobs file (JSON lines)
+    out: Path  # the output folder: <out>/<id>/ per job and <out>/results.jsonl
+    checkpoint: str  # every job's default generator (file or registered name)
+    all_faces: bool = False  # every job's default is `face_index "all"`
+    retry_failed: bool = False  # run the jobs that failed before again
+    strict: bool = False  # stop before any work when a line of the jobs file is bad
+    checkpoints_dir: str | None = None  # folder of registered checkpoints (None = default)
+    allow_download: bool = True  # fetch missing registered weights
+    progress: bool = True  # a progress bar over the jobs
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "jobs_file", Path(self.jobs_file))
+        object.__setattr__(self, "out", Path(self.out))
 
 
 def read_results(out: Path) -> dict[str, dict]:
@@ -79,14 +111,10 @@ def merge_results(out: Path, order: list[str]) -> dict[str, dict]:
     return records
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join((str(exc).strip() or type(exc).__name__).split())
-
-
 def job_record(
     job_id: str,
     line: int | None,
-    result=None,
+    result: JobResult | None = None,
     error: BaseException | None = None,
     seconds: float = 0.0,
     rank: int = 0,
@@ -99,9 +127,9 @@ def job_record(
     """
     record: dict = {"id": job_id, "line": line, "status": "ok" if error is None else "error"}
     if error is not None:
-        record.update(error=type(error).__name__, message=_one_line(error))
+        record.update(error=type(error).__name__, message=one_line(error))
     if result is not None:
-        faces = getattr(result, "faces", None) or [result]
+        faces = result.faces
         record["seconds"] = {k: round(float(v), 3) for k, v in result.seconds.items()}
         record["psnr"] = [_finite(f.metrics.get("psnr")) for f in faces]
         record["lpips"] = [_finite(f.metrics.get("lpips")) for f in faces]
@@ -138,14 +166,6 @@ class _ResultsFile:
         self._file.close()
 
 
-def _remove_stale_staging(out: Path) -> None:
-    # Staging folders of a killed run (`pipeline.io.outputs.staged_output_dir`): never a result.
-    for path in out.glob(".*.partial"):
-        shutil.rmtree(path, ignore_errors=True)
-    for path in out.glob(".*.old"):
-        shutil.rmtree(path, ignore_errors=True)
-
-
 def _pending(jobs: list[Job], previous: dict[str, dict], out: Path, retry_failed: bool) -> list[Job]:
     pending = []
     for job in jobs:
@@ -156,26 +176,6 @@ def _pending(jobs: list[Job], previous: dict[str, dict], out: Path, retry_failed
             continue
         pending.append(job)
     return pending
-
-
-def _check_batch_usage(args) -> Path:
-    from pipeline.cli.main import UsageError, check_align_usage
-
-    if not args.out:
-        raise UsageError("--batch needs --out DIR (the folder of the job folders and results.jsonl)")
-    for flag, value in (
-        ("--image", args.image),
-        ("--points", args.points),
-        ("--mask", args.mask),
-        ("--overwrite", args.overwrite),
-    ):
-        if value:
-            raise UsageError(f"{flag} does not apply to --batch; put images, points and masks in the jobs file")
-    check_align_usage(args)
-    out = Path(args.out).expanduser().absolute()
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file, not a folder; choose a folder path")
-    return out
 
 
 class _Progress:
@@ -224,12 +224,11 @@ def _run_shard(
     dist,
     previous: dict,
     skipped: int,
-    args,
-    log,
+    show_progress: bool,
+    log: Log,
 ) -> None:
-    from pipeline.runner import run_job
 
-    progress = _Progress(len(jobs), skipped, dist.rank, dist.world_size, enabled=not args.quiet)
+    progress = _Progress(len(jobs), skipped, dist.rank, dist.world_size, enabled=show_progress)
     try:
         for job in jobs:
             t = time.perf_counter()
@@ -258,44 +257,49 @@ def _run_shard(
 
 def _report_bad_lines(bad: list[BadLine], source: str, strict: bool, log) -> None:
     for b in bad:
-        log(f"error: {source} line {b.line}: {_one_line(b.error)}{'' if strict else '; skipped'}")
+        log(f"error: {source} line {b.line}: {one_line(b.error)}{'' if strict else '; skipped'}")
 
 
-def run_batch(args, argv: list[str], log) -> int:
-    """Run the jobs of `args.batch` (see the module docstring); returns the exit code.
+def run_batch(batch: BatchOptions, config: PipelineConfig, command: str, log: Log) -> int:
+    """Run the jobs of `batch.jobs_file` (see the module docstring); returns the exit code.
+
+    Under torchrun every rank calls it with the same arguments.
 
     Args:
-        args: the parsed command line (`pipeline.cli.main.build_parser`).
-        argv: the arguments, recorded in each report.json.
+        batch: the jobs file, the output folder and how to run.
+        config: every job's default `PipelineConfig` (a line's `align`, `box`, `face_index`
+            override it).
+        command: the command line recorded in each report.json (with ' (job <id>)' added).
         log: one-line status callback (stderr).
+
+    Returns:
+        `common.errors.EXIT_OK` when every job and line succeeded, `EXIT_JOBS_FAILED` otherwise.
+
+    Raises:
+        JobLineError: the jobs file is unreadable or empty, or (`batch.strict`) has a bad line.
     """
-    import dataclasses
-    import shlex
-
     from common.distributed import Distributed
-    from pipeline.cli.main import EXIT_JOBS_FAILED, EXIT_OK, config_from_args, models_from_args
-    from pipeline.io.jobs import read_jobs
+    from pipeline.io.jobs import JobLineError, read_jobs
+    from pipeline.models import Models
 
-    out = _check_batch_usage(args)
-    config = config_from_args(args)
-    jobs, bad = read_jobs(args.batch, config, args.checkpoint, all_faces=args.face_index == "all")
-    dist = Distributed.from_env(args.device)
+    jobs, bad = read_jobs(batch.jobs_file, config, batch.checkpoint, all_faces=batch.all_faces)
+    dist = Distributed.from_env(config.device)
     try:
-        _report_bad_lines(bad if dist.is_main else [], Path(args.batch).name, args.strict, log)
-        if bad and args.strict:  # every rank read the same file: all stop here
-            from pipeline.io.jobs import JobLineError
-
+        _report_bad_lines(bad if dist.is_main else [], batch.jobs_file.name, batch.strict, log)
+        if bad and batch.strict:  # every rank read the same file: all stop here
             raise JobLineError(
-                f"{len(bad)} bad line(s) in {args.batch} (--strict): fix them, or run without "
+                f"{len(bad)} bad line(s) in {batch.jobs_file} (--strict): fix them, or run without "
                 "--strict to skip them; nothing was computed"
             )
-        config = dataclasses.replace(config, device=dist.device(args.device))
+        config = dataclasses.replace(config, device=dist.device(config.device))
         jobs = [dataclasses.replace(job, config=dataclasses.replace(job.config, device=config.device)) for job in jobs]
+        out = batch.out
         out.mkdir(parents=True, exist_ok=True)
+        if dist.is_main:  # a job folder a killed run left mid-swap is put back; its staging removed
+            remove_stale_staging_in(out)
+        dist.barrier()
         previous = read_results(out)
-        pending = _pending(jobs, previous, out, args.retry_failed)
-        if dist.is_main:
-            _remove_stale_staging(out)
+        pending = _pending(jobs, previous, out, batch.retry_failed)
         dist.barrier()  # every rank has read the same state before anyone writes
         name = RESULTS if not dist.enabled else f"results.rank{dist.rank}.jsonl"
         results = _ResultsFile(out / name)
@@ -303,35 +307,38 @@ def run_batch(args, argv: list[str], log) -> int:
             if dist.is_main:
                 for b in bad:
                     results.append(job_record(b.id, b.line, error=b.error, rank=dist.rank))
-            command = shlex.join(["run_pipeline.py", *argv])
+            models = Models(config, batch.checkpoints_dir, batch.allow_download, progress=batch.progress, log=log)
             _run_shard(
                 shard_jobs(pending, dist),
-                models_from_args(args, config, log),
+                models,
                 out,
                 command,
                 results,
                 dist,
                 previous,
                 len(jobs) - len(pending),
-                args,
+                batch.progress,
                 log,
             )
         finally:
             results.close()
         dist.barrier()  # every rank's file is complete
-        code = EXIT_OK
-        if dist.is_main:
-            records = merge_results(out, [j.id for j in jobs] + [b.id for b in bad])
-            failed = [i for i in [j.id for j in jobs] + [b.id for b in bad] if records.get(i, {}).get("status") != "ok"]
-            code = EXIT_JOBS_FAILED if failed else EXIT_OK
-            print(
-                f"{len(jobs) + len(bad) - len(failed)} of {len(jobs) + len(bad)} jobs ok"
-                + (f"; failed: {', '.join(failed[:10])}{' ...' if len(failed) > 10 else ''}" if failed else "")
-                + f"; results: {out / RESULTS}"
-            )
+        code = _summarise(out, [j.id for j in jobs] + [b.id for b in bad]) if dist.is_main else EXIT_OK
         return int(dist.broadcast(code))
     finally:
         dist.close()
+
+
+def _summarise(out: Path, ids: list[str]) -> int:
+    """Merge the results files, print the one-line summary and return the exit code."""
+    records = merge_results(out, ids)
+    failed = [i for i in ids if records.get(i, {}).get("status") != "ok"]
+    print(
+        f"{len(ids) - len(failed)} of {len(ids)} jobs ok"
+        + (f"; failed: {', '.join(failed[:10])}{' ...' if len(failed) > 10 else ''}" if failed else "")
+        + f"; results: {out / RESULTS}"
+    )
+    return EXIT_JOBS_FAILED if failed else EXIT_OK
 
 
 def shard_jobs(jobs: list[Job], dist) -> list[Job]:
@@ -339,23 +346,3 @@ def shard_jobs(jobs: list[Job], dist) -> list[Job]:
     from common.distributed import shard
 
     return shard(jobs, dist.rank, dist.world_size)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m pipeline.batch` / `torchrun -m pipeline.batch`: the CLI with --batch required."""
-    from pipeline.cli.main import main as cli_main
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if (
-        "--batch" not in argv
-        and not any(a.startswith("--batch=") for a in argv)
-        and "-h" not in argv
-        and "--help" not in argv
-    ):
-        print("error: python -m pipeline.batch needs --batch jobs.jsonl --out DIR (see --help)", file=sys.stderr)
-        return 2
-    return cli_main(argv)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

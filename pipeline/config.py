@@ -20,6 +20,9 @@ __all__ = [
     "ALIGN_MODES",
     "INVERSION_METHODS",
     "VIDEO_FORMATS",
+    "ALL_FACES",
+    "AlignNames",
+    "check_align_choice",
     "config_to_json",
     "lpips_nets_needed",
 ]
@@ -27,6 +30,62 @@ __all__ = [
 ALIGN_MODES = ("face", "box", "center")
 INVERSION_METHODS = ("w", "w+", "pti")
 VIDEO_FORMATS = (None, "mp4", "gif")
+ALL_FACES = "all"  # a face number that means: edit every face that has points (`pipeline.group`)
+
+
+@dataclass(frozen=True)
+class AlignNames:
+    """How a front end spells the alignment options in its messages.
+
+    Attributes:
+        align, box, face_index, face_preset: the option names (e.g. '--align' on the command line).
+        choice: format of "option = value", with {name} and {value} (e.g. '{name} {value}').
+    """
+
+    align: str = "align_mode"
+    box: str = "box"
+    face_index: str = "face_index"
+    face_preset: str = "face_preset"
+    choice: str = "{name}={value!r}"
+
+    def align_is(self, mode: str) -> str:
+        return self.choice.format(name=self.align, value=mode)
+
+
+def check_align_choice(
+    align_mode: str,
+    box,
+    face_index,
+    face_preset: str | None = None,
+    names: AlignNames = AlignNames(),
+    error: type[Exception] = PipelineError,
+) -> None:
+    """The one statement of how alignment mode, box, face number and face preset fit together.
+
+    A box is given exactly when the mode is 'box'; a face number and a face preset only apply
+    to the mode 'face'. The command line, the jobs file and `PipelineConfig` all check with it.
+
+    Args:
+        align_mode: 'face', 'box' or 'center'.
+        box: the box (any non-None value counts as given).
+        face_index: the face number, 'all', or None.
+        face_preset: the face framing preset, or None.
+        names: how the caller's user spells the options (for the message).
+        error: the exception class to raise.
+
+    Raises:
+        error: the first rule broken, with a message in the caller's spelling.
+    """
+    if align_mode not in ALIGN_MODES:
+        raise error(f"{names.align} must be one of {list(ALIGN_MODES)}, got {align_mode!r}")
+    if box is not None and align_mode != "box":
+        raise error(f"{names.box} needs {names.align_is('box')}")
+    if align_mode == "box" and box is None:
+        raise error(f"{names.align_is('box')} needs {names.box} x0,y0,x1,y1 (photo pixels)")
+    if face_index is not None and align_mode != "face":
+        raise error(f"{names.face_index} only applies to {names.align_is('face')}")
+    if face_preset is not None and align_mode != "face":
+        raise error(f"{names.face_preset} only applies to {names.align_is('face')}")
 
 
 @dataclass(frozen=True)
@@ -61,14 +120,9 @@ class PipelineConfig:
     # nor any field that differs from its stage default
 
     def __post_init__(self) -> None:
-        if self.align_mode not in ALIGN_MODES:
-            raise PipelineError(f"PipelineConfig.align_mode must be one of {ALIGN_MODES}, got {self.align_mode!r}")
+        check_align_choice(self.align_mode, self.box, self.face_index)
         if self.align_mode == "box":
             box = self.box
-            if box is None:
-                raise PipelineError(
-                    "align_mode 'box' needs a box (x0, y0, x1, y1) in photo pixels; pass --box x0,y0,x1,y1"
-                )
             try:
                 box = tuple(float(v) for v in box)
             except (TypeError, ValueError):
@@ -76,11 +130,6 @@ class PipelineConfig:
             if len(box) != 4 or not all(map(math.isfinite, box)) or box[2] <= box[0] or box[3] <= box[1]:
                 raise PipelineError(f"box must be (x0, y0, x1, y1) with x1 > x0 and y1 > y0, got {self.box!r}")
             object.__setattr__(self, "box", box)
-        elif self.box is not None:
-            raise PipelineError(
-                f"a box is only used with align_mode 'box' (got align_mode {self.align_mode!r}); "
-                "drop the box or use --align box"
-            )
         if self.face_index is not None and (
             isinstance(self.face_index, bool) or not isinstance(self.face_index, int) or self.face_index < 0
         ):

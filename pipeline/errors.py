@@ -15,6 +15,7 @@ __all__ = [
     "PointsError",
     "UnknownCheckpointError",
     "OutputError",
+    "UsageError",
     "DragPipelineError",
     "MissingWeightsError",
     "CheckpointError",
@@ -31,3 +32,7 @@ class PointsError(PipelineError):
 
 class OutputError(PipelineError):
     """The output folder cannot be used (exists and is not empty, would overwrite the input, ...)."""
+
+
+class UsageError(PipelineError):
+    """A user option or a combination of options is invalid (`pipeline.options.UserOptions`, the command line)."""

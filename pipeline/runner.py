@@ -5,6 +5,7 @@ steps, so a batch job's folder holds exactly what a single-mode run writes:
 
     read_job_inputs   photo, points in the photo, mask (cheap checks first)
     Models.get        generator resolved, downloaded if allowed, loaded once per process
+                      (`pipeline.models`)
     config_for_model  the model's own settings (`pipeline.model_defaults`): its face framing,
                       small-model steps and radii, where the user set none
     edit_job          `edit_photo` (one face) or `pipeline.group.edit_group` (--face-index all)
@@ -20,11 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.config import PipelineConfig, lpips_nets_needed
+from pipeline.edit import EditResult
 from pipeline.io.jobs import Job
 from pipeline.model_defaults import config_for_model
+from pipeline.models import LoadedModel, Models
 
-__all__ = ["JobInputs", "LoadedModel", "Models", "read_job_inputs", "edit_job", "write_job", "JobOutcome", "run_job"]
+__all__ = ["JobInputs", "JobResult", "read_job_inputs", "edit_job", "write_job", "JobOutcome", "run_job"]
 
 Log = Callable[[str], None]
 
@@ -36,23 +38,6 @@ class JobInputs:
     photo: np.ndarray
     mask: np.ndarray | None
     seconds: float
-
-
-@dataclass(frozen=True, eq=False)
-class LoadedModel:
-    """A generator ready to edit with.
-
-    Attributes:
-        G: the `stylegan.Generator` on its device.
-        resolved: the `hub.registry.ResolvedCheckpoint` it came from.
-        generator_id: its identity in the inversion cache key (None when the cache is off).
-        seconds: {'fetch_weights', 'load_generator'} wall-clock seconds.
-    """
-
-    G: object
-    resolved: object
-    generator_id: str | None
-    seconds: dict
 
 
 def read_job_inputs(job: Job) -> JobInputs:
@@ -80,95 +65,37 @@ def read_job_inputs(job: Job) -> JobInputs:
     return JobInputs(photo, mask, time.perf_counter() - t)
 
 
-class Models:
-    """Generators loaded once per process and reused by every job that names them.
+@dataclass(frozen=True, eq=False)
+class JobResult:
+    """What a job's edit produced, whether it edited one crop or every face of a group photo.
 
-    Args:
-        config: the run's `PipelineConfig` (device, cache and LPIPS settings).
-        checkpoints_dir: folder of registered checkpoints (None = default).
-        allow_download: fetch missing registered weights.
-        progress: download progress bars.
-        log: one-line status callback.
+    Attributes:
+        faces: one `pipeline.EditResult` per edited crop (one for a face, box or centre crop).
+        seconds: the job's seconds per stage, as report.json records them (updated in place
+            by `run_job` with reading, loading and writing).
+        group: the `pipeline.group.GroupEditResult` of `--face-index all`, else None.
     """
 
-    def __init__(
-        self,
-        config: PipelineConfig,
-        checkpoints_dir: str | None = None,
-        allow_download: bool = True,
-        progress: bool = True,
-        log: Log | None = None,
-    ):
-        self.config = config
-        self.checkpoints_dir = checkpoints_dir
-        self.allow_download = allow_download
-        self.progress = progress
-        self.log = log or (lambda message: None)
-        self._loaded: dict[str, LoadedModel] = {}
-
-    def __contains__(self, checkpoint: str) -> bool:
-        return checkpoint in self._loaded
-
-    def get(self, checkpoint: str) -> LoadedModel:
-        """The loaded generator of a checkpoint path or registered name (loaded on first use)."""
-        if checkpoint not in self._loaded:
-            self._loaded[checkpoint] = self._load(checkpoint)
-        return self._loaded[checkpoint]
-
-    def _load(self, checkpoint: str) -> LoadedModel:
-        from hub.lpips_weights import ensure_lpips_backbones
-        from hub.registry import domain_warning, load_checkpoint, resolve_checkpoint
-        from pipeline.edit import resolve_device
-        from pipeline.seeds import generator_identity
-
-        config = self.config
-        device = resolve_device(config.device)
-        t = time.perf_counter()
-        resolved = resolve_checkpoint(
-            checkpoint, self.checkpoints_dir, allow_download=self.allow_download, progress=self.progress, log=self.log
-        )
-        warning = domain_warning(resolved.info, config.align_mode)
-        if warning:
-            self.log(f"warning: {warning}")
-        seconds = {"fetch_weights": time.perf_counter() - t}
-
-        t = time.perf_counter()
-        G = load_checkpoint(resolved, device=str(device))
-        generator_id = generator_identity(resolved, G, config)  # the inversion cache's key for the weights
-        seconds["load_generator"] = time.perf_counter() - t
-        info = resolved.info
-        # The LPIPS nets this model's inversion will use (LPIPS-squeeze, shipped, for small models).
-        t = time.perf_counter()
-        model_config = config_for_model(config, G, info)
-        ensure_lpips_backbones(
-            lpips_nets_needed(model_config),
-            model_config.inversion.lpips_backbone,
-            allow_download=self.allow_download,
-            progress=self.progress,
-            log=self.log,
-        )
-        seconds["fetch_weights"] += time.perf_counter() - t
-        self.log(
-            f"load: {resolved.label} ({G.img_resolution}px{', ' + info.domain if info else ''}) on {device} "
-            f"({seconds['load_generator']:.1f}s)"
-        )
-        return LoadedModel(G, resolved, generator_id, seconds)
+    faces: list[EditResult]
+    seconds: dict
+    group: object | None = None
 
 
-def edit_job(job: Job, inputs: JobInputs, model: LoadedModel, progress: bool = True, log: Log | None = None):
+def edit_job(
+    job: Job, inputs: JobInputs, model: LoadedModel, progress: bool = True, log: Log | None = None
+) -> JobResult:
     """Edit a job's photo with a loaded model.
 
     Returns:
-        `pipeline.EditResult` (one face / box / centre crop) or `pipeline.group.GroupEditResult`
-        (`job.all_faces`).
+        The `JobResult`: `edit_photo`'s result, or `pipeline.group.edit_group`'s when `job.all_faces`.
     """
+    from pipeline.edit import edit_photo
+    from pipeline.group import edit_group
+
     config = config_for_model(job.config, model.G, model.resolved.info)
     pts = job.points
-    if job.all_faces:
-        from pipeline.group import edit_group as edit
-    else:
-        from pipeline.edit import edit_photo as edit
-    return edit(
+    edit = edit_group if job.all_faces else edit_photo
+    result = edit(
         inputs.photo,
         pts.handles_photo,
         pts.targets_photo,
@@ -179,9 +106,14 @@ def edit_job(job: Job, inputs: JobInputs, model: LoadedModel, progress: bool = T
         progress=progress,
         log=log,
     )
+    if job.all_faces:
+        return JobResult(faces=list(result.faces), seconds=result.seconds, group=result)
+    return JobResult(faces=[result], seconds=result.seconds)
 
 
-def write_job(result, job: Job, model: LoadedModel, out: Path, command: str, overwrite: bool = False) -> list[str]:
+def write_job(
+    result: JobResult, job: Job, model: LoadedModel, out: Path, command: str, overwrite: bool = False
+) -> list[str]:
     """Write a job's outputs to `out` atomically (staging folder, then rename).
 
     Returns:
@@ -190,8 +122,7 @@ def write_job(result, job: Job, model: LoadedModel, out: Path, command: str, ove
     from pipeline.io.outputs import staged_output_dir
     from pipeline.io.report import write_results
 
-    G = model.G
-    h, w = result.photo.shape[:2]
+    h, w = (result.group or result.faces[0]).photo.shape[:2]
     extra = {
         "inputs": {
             "image": str(job.image.resolve()),
@@ -200,28 +131,22 @@ def write_job(result, job: Job, model: LoadedModel, out: Path, command: str, ove
             "mask": None if job.mask_path is None else str(Path(job.mask_path).resolve()),
             "num_points": len(job.points),
         },
-        "checkpoint": model.resolved.to_json()
-        | {
-            "img_resolution": int(G.img_resolution),
-            "num_ws": int(G.num_ws),
-            "w_dim": int(G.w_dim),
-            "metadata": dict(G.metadata),
-        },
+        "checkpoint": model.checkpoint_json(),
         "command": command,
     }
     with staged_output_dir(out, overwrite=overwrite) as staging:
-        if job.all_faces:
+        if result.group is not None:
             from pipeline.group import write_group_results
 
-            return write_group_results(result, staging, extra)
-        return write_results(result, staging, extra)
+            return write_group_results(result.group, staging, extra)
+        return write_results(result.faces[0], staging, extra)
 
 
 @dataclass(frozen=True, eq=False)
 class JobOutcome:
     """What `run_job` did: the edit result, where it went and the files written."""
 
-    result: object
+    result: JobResult
     out: Path
     written: list
 

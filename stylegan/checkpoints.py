@@ -66,10 +66,10 @@ from typing import Any
 import torch
 
 from common.device import resolve_device
-from common.errors import CheckpointError
+from common.errors import CheckpointError, one_line
 from common.fileio import atomic_save
 from stylegan._safe_pickle import PersistentRecord, TFNetworkRecord, UnsafePickleError, safe_load
-from stylegan.formats._base import FormatProblem, Parsed, Problem, first_line, unwrap_state_dict
+from stylegan.formats._base import FormatProblem, Parsed, Problem, unwrap_state_dict
 from stylegan.formats.ids import (
     FORMAT_DESCRIPTIONS,
     FORMAT_MMAGIC,
@@ -286,7 +286,8 @@ def _read(path: Path) -> Any:
         UnicodeDecodeError,
     ) as exc:
         if head[:1] == b"\x80":
-            raise Problem(f"the pickle is truncated or corrupt ({type(exc).__name__}: {first_line(exc)})") from None
+            why = one_line(exc, first_line_only=True, max_chars=200)
+            raise Problem(f"the pickle is truncated or corrupt ({type(exc).__name__}: {why})") from None
         raise Problem(
             "not a recognised checkpoint (neither a torch.save archive nor a pickle)",
             fix="pass an NVlabs .pkl, an mmagic/rosinality .pth/.pt or a native checkpoint",
@@ -318,7 +319,8 @@ def _torch_load(path: Path) -> Any:
                 "the file holds objects that weights-only loading refuses, so nothing was loaded or executed",
                 fix="only load checkpoints from trusted sources; save just the state dict",
             ) from None
-        raise Problem(f"the torch.save archive is corrupt ({first_line(exc)})") from None
+        why = one_line(exc, first_line_only=True, max_chars=200)
+        raise Problem(f"the torch.save archive is corrupt ({why})") from None
     except (
         RuntimeError,
         EOFError,
@@ -330,9 +332,8 @@ def _torch_load(path: Path) -> Any:
         AttributeError,
         IndexError,
     ) as exc:
-        raise Problem(
-            f"the torch.save archive is truncated or corrupt ({type(exc).__name__}: {first_line(exc)})"
-        ) from None
+        why = one_line(exc, first_line_only=True, max_chars=200)
+        raise Problem(f"the torch.save archive is truncated or corrupt ({type(exc).__name__}: {why})") from None
 
 
 # ----------------------------------------------------------------------------- format classification
@@ -402,7 +403,8 @@ def _build(parsed: Parsed) -> Generator:
             with torch.device("meta"):  # no random init: fast, and the global RNG is left alone
                 G = Generator(**config)
         except (TypeError, ValueError) as exc:
-            raise Problem(f"invalid generator configuration {config} ({first_line(exc)})") from None
+            why = one_line(exc, first_line_only=True, max_chars=200)
+            raise Problem(f"invalid generator configuration {config} ({why})") from None
         sd = dict(parsed.state_dict)
         expected = G.state_dict()
         if parsed.fill_noise_seed is not None:

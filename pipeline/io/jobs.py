@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.images import image_size
-from pipeline.config import ALIGN_MODES, PipelineConfig
+from pipeline.config import ALL_FACES, AlignNames, PipelineConfig, check_align_choice
 from pipeline.errors import PipelineError
 from pipeline.io.points import DragPoints, check_points_in_frame, parse_points
 
@@ -42,9 +42,12 @@ __all__ = [
     "single_job",
 ]
 
-ALL_FACES = "all"
 JOB_KEYS = ("id", "image", "handles", "targets", "pairs", "mask", "align", "box", "face_index", "checkpoint")
 _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$")
+# How a jobs file spells the alignment keys in messages: '"box" needs "align": "box"'.
+_JOB_NAMES = AlignNames(
+    align='"align"', box='"box"', face_index='"face_index"', face_preset='"face_preset"', choice='{name}: "{value}"'
+)
 
 
 class JobLineError(PipelineError):
@@ -143,15 +146,12 @@ def _job_config(
     doc: dict, defaults: PipelineConfig, default_all_faces: bool, base_dir: Path
 ) -> tuple[PipelineConfig, bool]:
     align = doc.get("align", defaults.align_mode)
-    if align not in ALIGN_MODES:
-        raise JobLineError(f'"align" must be one of {list(ALIGN_MODES)}, got {json.dumps(align)[:40]}')
+    if not isinstance(align, str):
+        raise JobLineError(f'"align" must be a string, got {json.dumps(align)[:40]}')
     changed = align != defaults.align_mode
     box = doc.get("box", None if changed else defaults.box)
     face_index = doc.get("face_index", None if changed else (ALL_FACES if default_all_faces else defaults.face_index))
-    if box is not None and align != "box":
-        raise JobLineError('"box" needs "align": "box"')
-    if face_index is not None and align != "face":
-        raise JobLineError('"face_index" only applies to "align": "face"')
+    check_align_choice(align, box, face_index, names=_JOB_NAMES, error=JobLineError)
     all_faces = face_index == ALL_FACES
     if isinstance(face_index, str) and not all_faces:
         raise JobLineError(f'"face_index" must be a number >= 0 or "all", got {face_index!r}')

@@ -1,7 +1,9 @@
 """The files an edit leaves behind: PNGs, comparison, video, `latents.pt` and `report.json`.
 
 `write_results` fills a folder (the CLI passes a staging folder, see
-`pipeline.io.outputs.staged_output_dir`); `build_report` is the JSON-safe summary.
+`pipeline.io.outputs.staged_output_dir`, which owns where and how a folder is written);
+`build_report` is the JSON-safe summary (its "checkpoint" entry comes from
+`pipeline.models.LoadedModel.checkpoint_json`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from pipeline.config import config_to_json
 from pipeline.edit import EditResult
 from pipeline.errors import PipelineError
 from pipeline.frames import render_drag_frames
-from pipeline.io.outputs import comparison_image, display_scale, draw_points, write_png, write_video
+from pipeline.io.drawing import comparison_image, display_scale, draw_points
+from pipeline.io.outputs import write_png
+from pipeline.io.video import write_video
 from stylegan import generator_from_dict, generator_to_dict
 
 __all__ = ["REPORT_VERSION", "LATENTS_FORMAT", "versions", "build_report", "write_results", "load_latents"]

@@ -51,11 +51,6 @@ class FormatProblem(Exception):
         self.fmt, self.problem, self.key, self.fix = fmt, problem.problem, problem.key, problem.fix
 
 
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200]
-
-
 def unwrap_state_dict(obj: Any) -> Any:
     """Follows {'state_dict': ...} wrappers (mmengine checkpoints, ad-hoc exports)."""
     while isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):

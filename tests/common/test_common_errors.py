@@ -10,11 +10,14 @@ from common.errors import (
     EXIT_BAD_INPUT,
     EXIT_ERROR,
     EXIT_INTERRUPTED,
+    EXIT_JOBS_FAILED,
     EXIT_MISSING_WEIGHTS,
+    EXIT_OK,
     CheckpointError,
     DragPipelineError,
     MissingWeightsError,
     exit_code_for,
+    one_line,
 )
 
 
@@ -49,6 +52,8 @@ def test_every_project_error_has_a_bad_input_or_missing_weights_code():
         "pipeline.io.jobs",
         "pipeline.batch",
         "training.errors",
+        "pipeline.options",
+        "editor.errors",
         "evaluation.face_model_report",
         "evaluation.inversion_quality",
     ):
@@ -64,8 +69,9 @@ def test_report_and_outputs_raise_project_errors(tmp_path):
     import numpy as np
 
     from pipeline.errors import OutputError, PipelineError
-    from pipeline.io.outputs import write_png, write_video
+    from pipeline.io.outputs import write_png
     from pipeline.io.report import load_latents
+    from pipeline.io.video import write_video
 
     (tmp_path / "junk.pt").write_bytes(b"not a torch file")
     with pytest.raises(PipelineError, match="junk.pt"):
@@ -76,3 +82,16 @@ def test_report_and_outputs_raise_project_errors(tmp_path):
         write_png(tmp_path / "a.png", np.zeros((4, 4, 3), np.float32))
     with pytest.raises(OutputError):
         write_video(tmp_path, [])
+
+
+def test_every_exit_code_is_distinct():
+    codes = [EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_MISSING_WEIGHTS, EXIT_JOBS_FAILED, EXIT_INTERRUPTED]
+    assert len(set(codes)) == len(codes) and EXIT_JOBS_FAILED == 4
+
+
+def test_one_line():
+    exc = ValueError("  bad value\n  in   line 2 ")
+    assert one_line(exc) == "bad value in line 2"
+    assert one_line(exc, first_line_only=True) == "bad value"
+    assert one_line(ValueError("x" * 300), first_line_only=True, max_chars=200) == "x" * 200
+    assert one_line(KeyError()) == "KeyError" and one_line(OSError(" \n "), first_line_only=True) == "OSError"

@@ -105,7 +105,7 @@ def test_seed_start_is_reproducible_and_editable(app):
     s1.start_from_seed(5, 0.7)
     s2.start_from_seed(5, 0.7)
     np.testing.assert_array_equal(s1.history[0].image, s2.history[0].image)
-    s1.settings = EditorSettings(drag_steps="2")
+    s1.settings = EditorSettings(drag_steps=2)
     s1.clicks = s1.clicks.__class__(((8.0, 8.0), (12.0, 8.0)))
     _run(s1)
     assert {p.name for p in s1.outputs} >= {"edited.png", "latents.pt", "report.json"}

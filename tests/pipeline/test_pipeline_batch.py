@@ -15,8 +15,9 @@ import pytest
 import torch
 from PIL import Image
 
+from common.errors import EXIT_BAD_INPUT, EXIT_JOBS_FAILED, EXIT_OK
 from pipeline.batch import RESULTS, read_results
-from pipeline.cli.main import EXIT_BAD_INPUT, EXIT_JOBS_FAILED, EXIT_OK, main
+from pipeline.cli.main import main
 from pipeline.io.report import load_latents
 
 REPO = Path(__file__).resolve().parents[2]
@@ -227,10 +228,54 @@ def test_killed_batch_resumes_without_recomputing(tmp_path, tiny_checkpoint, fas
         _assert_same_folder(tmp_path / "killed" / job_id, whole / job_id)
 
 
+def _dead_pid() -> int:
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait()
+    return done.pid
+
+
+def test_batch_killed_mid_swap_keeps_the_job_folder(tmp_path, tiny_checkpoint, fast_args):
+    """A kill between the two renames of a job folder's swap (`staged_output_dir`) loses nothing.
+
+    The on-disk state such a kill leaves: the previous results moved aside into
+    `.<id>.<pid>.<random>.old/old`, the new ones half-written in `.<id>.<pid>.<random>.partial`,
+    no `<id>/`, and process <pid> gone. The rerun puts the previous results back (they were 'ok',
+    so the job is not run again), removes the dead run's staging, leaves a live run's alone, and
+    finishes.
+    """
+    jobs = _write_jobs(tmp_path / "in", GOOD)
+    out = tmp_path / "out"
+    argv = _batch(tmp_path, jobs, out, tiny_checkpoint, fast_args)
+    assert main(argv) == EXIT_OK
+    before = {p.name: p.read_bytes() for p in (out / "a").iterdir()}
+    records = _lines(out)
+
+    dead = _dead_pid()
+    moved_aside = out / f".a.{dead}.k3j2x9q1.old"
+    moved_aside.mkdir()
+    os.replace(out / "a", moved_aside / "old")
+    half_written = out / f".a.{dead}.p0w8e7r6.partial"
+    half_written.mkdir()
+    (half_written / "edited.png").write_bytes(b"half a png")
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        running = out / f".2.{live.pid}.z5y4x3w2.partial"  # another run, still writing job 2
+        running.mkdir()
+        assert main(argv) == EXIT_OK
+        assert running.is_dir()
+    finally:
+        live.kill()
+        live.wait()
+    assert {p.name: p.read_bytes() for p in (out / "a").iterdir()} == before  # restored, not recomputed
+    assert _lines(out) == records
+    assert not moved_aside.exists() and not half_written.exists()
+
+
 @pytest.mark.slow
 def test_torchrun_two_ranks_equal_one_process(tmp_path, tiny_checkpoint, fast_args, run_torchrun):
     jobs = _slow_jobs(tmp_path)
-    done = run_torchrun(2, ["pipeline.batch", *_batch(tmp_path, jobs, tmp_path / "two", tiny_checkpoint, fast_args)])
+    argv = _batch(tmp_path, jobs, tmp_path / "two", tiny_checkpoint, fast_args)
+    done = run_torchrun(2, ["pipeline.cli.batch", *argv])
     assert done.returncode == 0, done.stderr[-3000:]
     records = _lines(tmp_path / "two")
     assert sorted(r["id"] for r in records) == ["j0", "j1", "j2", "j3"]  # every job exactly once

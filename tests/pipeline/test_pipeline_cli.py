@@ -178,8 +178,12 @@ def test_list_checkpoints(capsys):
 
 
 def test_locality_flag_reaches_the_inversion_config():
-    from pipeline.cli.main import build_parser, config_from_args
+    from pipeline.cli.parser import build_parser, options_from_args
+    from pipeline.options import config_from_options
 
-    on = config_from_args(build_parser().parse_args(["--image", "a.png", "--points", "p.json", "--locality"]))
-    off = config_from_args(build_parser().parse_args(["--image", "a.png", "--points", "p.json"]))
+    def config_of(argv):
+        return config_from_options(options_from_args(build_parser().parse_args(argv)))
+
+    on = config_of(["--image", "a.png", "--points", "p.json", "--locality"])
+    off = config_of(["--image", "a.png", "--points", "p.json"])
     assert on.inversion.locality_regularization and not off.inversion.locality_regularization

@@ -39,10 +39,12 @@ def fast_config(tmp_path, squeeze_backbone):
 
 
 def test_config_validation():
-    with pytest.raises(PipelineError, match="needs a box"):
+    with pytest.raises(PipelineError, match="align_mode='box' needs box"):
         PipelineConfig(align_mode="box")
-    with pytest.raises(PipelineError, match="only used with align_mode 'box'"):
+    with pytest.raises(PipelineError, match="box needs align_mode='box'"):
         PipelineConfig(align_mode="center", box=(0, 0, 5, 5))
+    with pytest.raises(PipelineError, match="face_index only applies to align_mode='face'"):
+        PipelineConfig(align_mode="center", face_index=1)
     with pytest.raises(PipelineError, match="inversion_method"):
         PipelineConfig(inversion_method="z")
     with pytest.raises(PipelineError, match="device"):

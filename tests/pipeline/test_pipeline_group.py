@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from align import load_photo, transform_points
-from pipeline.cli.main import EXIT_BAD_INPUT, EXIT_OK
+from common.errors import EXIT_BAD_INPUT, EXIT_OK
 from pipeline.cli.main import main as cli_main
 from pipeline.config import PipelineConfig
 from pipeline.errors import PointsError

@@ -13,7 +13,7 @@ from draggan import DragConfig
 from hub.registry import REGISTRY
 from inversion import InversionConfig
 from pipeline import PipelineConfig, edit_photo
-from pipeline.cli.main import build_parser, config_from_args, explicit_options
+from pipeline.cli.parser import build_parser, options_from_args
 from pipeline.config import lpips_nets_needed
 from pipeline.errors import PipelineError
 from pipeline.model_defaults import (
@@ -23,6 +23,7 @@ from pipeline.model_defaults import (
     config_for_model,
     model_face_preset,
 )
+from pipeline.options import config_from_options
 
 
 class _Big:
@@ -87,7 +88,8 @@ def test_options_the_user_set_win(utk_G):
     assert config.drag.stop_distance == 3.0 and config.align.eye_scale == 1.5
     # The CLI names what was given, so a value equal to the stage default still wins.
     args = build_parser().parse_args(["--image", "x", "--points", "y", "--steps", "450", "--face-preset", "ffhq"])
-    config = config_for_model(config_from_args(args), utk_G, explicit=explicit_options(args))
+    options = options_from_args(args)
+    config = config_for_model(config_from_options(options), utk_G, explicit=options.user_fields())
     assert (config.inversion.w_steps, config.inversion.pti_steps) == (450, 450)
     assert _framing(config) == FACE_PRESETS["ffhq"]  # --face-preset overrides the file's record
 
@@ -118,7 +120,7 @@ def test_the_python_api_adapts_the_config_like_the_cli(tiny_G, tmp_path, make_ph
 
 def test_cli_records_what_the_user_set():
     args = build_parser().parse_args(["--image", "x", "--points", "y", "--pti-steps", "350", "--stop-distance", "2"])
-    config = config_from_args(args)
+    config = config_from_options(options_from_args(args))
     assert set(config.user_options) == {"inversion.pti_steps", "drag.stop_distance"}
     with pytest.raises(PipelineError, match="user_options"):
         PipelineConfig(user_options=("inversion.nope",))

@@ -1,4 +1,4 @@
-"""Atomic output folders, images and video (pipeline/io/outputs.py)."""
+"""Atomic output folders, drawings and video (pipeline/io/outputs.py, drawing.py, video.py)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,9 @@ import pytest
 from PIL import Image
 
 from pipeline.errors import OutputError
-from pipeline.io.outputs import (
-    check_output_dir,
-    comparison_image,
-    display_scale,
-    draw_points,
-    staged_output_dir,
-    write_video,
-)
+from pipeline.io.drawing import comparison_image, display_scale, draw_points
+from pipeline.io.outputs import check_output_dir, staged_output_dir
+from pipeline.io.video import write_video
 
 
 def test_staged_dir_appears_only_on_success(tmp_path):
