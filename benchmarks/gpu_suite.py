@@ -263,7 +263,6 @@ def measure_drag(res: int, dtype: str, compiled: bool, config: SuiteConfig, devi
 def measure_pti(config: SuiteConfig, device: torch.device) -> dict:
     """One PTI inversion of an image the generator made (so the answer is reachable): seconds, PSNR."""
     from common.errors import MissingWeightsError
-    from evaluation.inversion_quality import random_generator
     from inversion import InversionConfig, invert
     from inversion.lpips_loss import resolve_backbone
     from inversion.metrics import psnr
@@ -274,13 +273,23 @@ def measure_pti(config: SuiteConfig, device: torch.device) -> dict:
             backbone = resolve_backbone("squeeze")
         except MissingWeightsError:
             backbone = "random"
-    G = random_generator(
-        config.pti_resolution, seed=0, w_dim=config.w_dim, channel_max=config.channel_max, device=device
+    from stylegan import uint8_from_ws
+    from stylegan.random import random_generator
+
+    G = random_generator(  # outputs scaled into about [-1, 1], like a trained model's
+        config.pti_resolution,
+        seed=0,
+        output_std=0.5,
+        device=device,
+        z_dim=config.w_dim,
+        w_dim=config.w_dim,
+        channel_base=config.channel_max * 64,
+        channel_max=config.channel_max,
+        mapping_layers=4,
     )
     with torch.no_grad():
         ws = G.mapping(torch.randn(1, G.z_dim, generator=torch.Generator().manual_seed(5)).to(device))
-        img = G.synthesis(ws, noise_mode="const")
-    target = (img[0] * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    target = uint8_from_ws(G, ws)[0]
     inv_config = InversionConfig(
         w_steps=config.pti_w_steps,
         pti_steps=config.pti_steps,

@@ -168,21 +168,17 @@ def random_generator(
     resolution: int = 128, seed: int = 0, w_dim: int = 128, channel_max: int = 64, device: torch.device | str = "cpu"
 ) -> Generator:
     """A seeded random generator with outputs scaled to std 0.5 (a trained one stays in about [-1, 1])."""
-    G = stylegan_random.random_generator(
+    return stylegan_random.random_generator(
         resolution,
         seed,
+        output_std=0.5,
+        device=device,
         z_dim=w_dim,
         w_dim=w_dim,
         channel_base=channel_max * 64,
         channel_max=channel_max,
         mapping_layers=4,
     )
-    with torch.no_grad():
-        std = float(G(torch.randn([8, G.z_dim], generator=torch.Generator().manual_seed(seed))).std())
-        for name, p in G.named_parameters():
-            if name.endswith((".torgb.weight", ".torgb.bias")):  # The image is linear in these.
-                p.mul_(0.5 / std)
-    return G.to(device)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

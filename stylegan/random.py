@@ -25,6 +25,7 @@ def random_generator(
     *,
     noise_strength: float = 0.0,
     w_avg_samples: int | None = 1000,
+    output_std: float | None = None,
     device: torch.device | str = "cpu",
     **generator_kwargs: Any,
 ) -> Generator:
@@ -44,6 +45,9 @@ def random_generator(
             which makes the output independent of the noise).
         w_avg_samples: number of z mapped for `mapping.w_avg`; None leaves w_avg at its
             initial zeros.
+        output_std: scale the toRGB layers (the image is linear in them) so that the images of
+            8 random z (seed `seed`) have this standard deviation: 0.5 keeps them in about
+            [-1, 1] like a trained model's, for inversion tests and benchmarks. None = as drawn.
         device: where the generator is moved after it is built.
         **generator_kwargs: the other `Generator` constructor arguments (z_dim, w_dim,
             channel_base, channel_max, mapping_layers, num_fp16_res, conv_clamp, ...).
@@ -63,4 +67,9 @@ def random_generator(
                 p.fill_(noise_strength)
         if w_avg_samples:
             G.mapping.w_avg.copy_(G.mean_w(num_samples=w_avg_samples, seed=seed)[0][0])
+        if output_std is not None:
+            std = float(G(torch.randn([8, G.z_dim], generator=torch.Generator().manual_seed(seed))).std())
+            for name, p in G.named_parameters():
+                if name.endswith((".torgb.weight", ".torgb.bias")):
+                    p.mul_(output_std / std)
     return G.eval().requires_grad_(False).to(device)

@@ -105,7 +105,10 @@ def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
                 if f"{module}.{imported}" in modules:
                     targets.add(f"{module}.{imported}")  # `from pkg import submodule`
                 elif imported in lazy.get(module, {}):
-                    targets.add(lazy[module][imported])  # a lazy export: the module that defines it
+                    # A lazy export counts as its defining module inside the package; a name the
+                    # package re-exports from another package is the package's own dependency.
+                    defined_in = lazy[module][imported]
+                    targets.add(defined_in if _top(defined_in) == _top(module) else module)
                 elif module in modules:
                     targets.add(module)
         # A submodule importing its own package's `__init__` is Python's import order, not a dependency.

@@ -54,3 +54,16 @@ def test_options_noise_strength_w_avg_and_mode():
     assert torch.allclose(G.mapping.w_avg, G.mean_w(num_samples=64, seed=0)[0][0])
     assert not G.training and not any(p.requires_grad for p in G.parameters())
     assert G.img_resolution == 16 and G(torch.zeros(1, 16)).shape == (1, 3, 16, 16)
+
+
+def test_output_std_scales_the_images_to_the_asked_spread():
+    import torch
+
+    from stylegan.random import random_generator
+
+    kwargs = dict(z_dim=16, w_dim=16, channel_base=512, channel_max=16, mapping_layers=2)
+    plain = random_generator(16, seed=3, **kwargs)
+    scaled = random_generator(16, seed=3, output_std=0.5, **kwargs)
+    z = torch.randn([8, 16], generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        assert abs(float(scaled(z).std()) - 0.5) < 1e-4 and abs(float(plain(z).std()) - 0.5) > 1e-2
