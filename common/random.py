@@ -21,6 +21,11 @@ import torch
 __all__ = ["seeded", "rng_states", "set_rng_states"]
 
 
+def _cuda_started() -> bool:
+    """CUDA is available and already set up in this process (its generators exist)."""
+    return torch.cuda.is_available() and torch.cuda.is_initialized()
+
+
 def _mps_available() -> bool:
     mps = getattr(torch.backends, "mps", None)
     return bool(mps is not None and mps.is_available())
@@ -29,7 +34,7 @@ def _mps_available() -> bool:
 def rng_states() -> dict[str, object]:
     """Every global generator's state: 'cpu', 'cuda' (a list, one per device, where CUDA is set up), 'mps'."""
     states: dict[str, object] = {"cpu": torch.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
+    if _cuda_started():
         states["cuda"] = torch.cuda.get_rng_state_all()
     if _mps_available():
         states["mps"] = torch.mps.get_rng_state()

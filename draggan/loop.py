@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from common.device import autocast_supported
+from common.random import seeded
 from draggan.config import DragConfig, resolve_feature_res, resolve_stop_distance, scaled_radius
 from draggan.errors import DragError
 from draggan.motion import fixed_weight, mask_loss, motion_loss
@@ -81,8 +83,7 @@ def drag(
     problem = _check_problem(G, ws0, handles, targets, mask, config)
     device = G.device if hasattr(G, "device") else next(G.parameters()).device
     autocast = _autocast(config, device)
-    with _frozen(G), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(config.seed)
+    with _frozen(G), seeded(config.seed):
         latent = _Latent(problem.ws0.to(device=device, dtype=torch.float32), config)
         source = _FeatureSource(G, latent, problem, config, autocast)
         result = _optimize(latent, source, problem, config, device, callback)
@@ -330,6 +331,11 @@ def _autocast(config: DragConfig, device: torch.device):
         raise DragError("DragConfig.autocast = 'float16' is not supported on the CPU; use 'bfloat16' or None")
     if config.autocast == "bfloat16" and device.type == "mps":
         raise DragError("DragConfig.autocast = 'bfloat16' is not supported on MPS; use 'float16' or None")
+    if not autocast_supported(device.type):
+        raise DragError(
+            f"DragConfig.autocast on {device.type} needs torch >= 2.5 (this is {torch.__version__}); "
+            "upgrade torch or use autocast=None"
+        )
     dtype = torch.bfloat16 if config.autocast == "bfloat16" else torch.float16
     return torch.autocast(device_type=device.type, dtype=dtype)
 

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 
 import pipeline as pl
+from common.device import same_device
+from common.random import seeded
 from editor.errors import EditorError
 from editor.settings import EditorSettings, ServerOptions
 from editor.state import Clicks, history_push, history_reset, history_undo
@@ -204,9 +206,8 @@ class Session:
         config = self.config
         device = pl.resolve_device(config.device)
         t = time.perf_counter()
-        G = self.model.G if next(self.model.G.parameters()).device == device else self.model.G.to(device)
-        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            torch.manual_seed(config.seed)
+        G = self.model.G if same_device(next(self.model.G.parameters()).device, device) else self.model.G.to(device)
+        with seeded(config.seed):
             inverted = pl.invert_crop(G, self.alignment.crop, config, self.model.generator_id, progress=True)
             inversion = inverted.inversion
             G_edit = inversion.G.to(device)
@@ -232,8 +233,8 @@ class Session:
             device = pl.resolve_device(config.device)
             G = self.model.G.to(device)
             start = pl.seed_start(G, int(seed), float(truncation_psi))
-            seeded = pl.seed_inversion(G, start, config)
-            self.alignment, self.inversion = seeded.alignment, seeded.inversion
+            seed_inversion = pl.seed_inversion(G, start, config)
+            self.alignment, self.inversion = seed_inversion.alignment, seed_inversion.inversion
             image, ws = start.image, start.ws
             self.photo, self.photo_name, self.config, self.G_edit = image, f"seed{int(seed)}.png", config, G
             self.metrics = {"psnr": float("inf"), "ssim": 1.0, "lpips": 0.0}

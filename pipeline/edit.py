@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from align import Alignment, load_photo, to_photo
 from align.photo import check_photo
 from common.device import resolve_device
+from common.random import seeded
 from common.timing import StageTimer
 from draggan import DragResult
 from inversion import InversionResult
@@ -264,14 +264,13 @@ def edit_photo(
     photo = _as_photo(photo, config.align.max_photo_pixels)
     info = _registry_info(G)
     on_device = generator_on_device(G, config, progress, say)
-    G, device = on_device.G, on_device.device
+    G = on_device.G
     # The model's own settings (face framing, small-model steps and radii) where the caller set none.
     config = config_for_model(config, G, info)
 
     # The stages run on a forked RNG seeded with config.seed: reproducible, and the
     # caller's random state is left as it was.
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(config.seed)
+    with seeded(config.seed):
         t = time.perf_counter()
         alignment = align_photo(photo, int(G.img_resolution), config)
         align_seconds = time.perf_counter() - t

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
+from common.random import seeded
 from pipeline.config import PipelineConfig
 from pipeline.edit import EditResult, _as_photo, edit_aligned
 from pipeline.errors import PointsError
@@ -143,11 +143,10 @@ def edit_group(
     t_start = time.perf_counter()
     photo = _as_photo(photo, config.align.max_photo_pixels)
     on_device = generator_on_device(G, config, progress, say)
-    G, device = on_device.G, on_device.device
+    G = on_device.G
     handles = np.asarray(handles_photo, dtype=np.float64).reshape(-1, 2)
     targets = np.asarray(targets_photo, dtype=np.float64).reshape(-1, 2)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(config.seed)
+    with seeded(config.seed):
         t = time.perf_counter()
         alignments = align_all_faces(photo, int(G.img_resolution), config)
         pair_faces = assign_pairs(handles, targets, alignments)

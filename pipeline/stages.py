@@ -27,7 +27,7 @@ import torch
 
 from align import Alignment, align_box, align_center, align_face, paste_back, to_crop, to_photo
 from align.alignment import points_outside_crop
-from common.device import resolve_device
+from common.device import resolve_device, same_device
 from draggan import DragResult, drag, resolve_stop_distance
 from draggan.loop import DragCallback
 from inversion import InversionResult, invert
@@ -370,6 +370,6 @@ def generator_on_device(
         return GeneratorOnDevice(G, device, time.perf_counter() - t)
     g_device = next(G.parameters()).device
     device = g_device if config.device == "auto" else resolve_device(config.device)
-    if device != g_device:
+    if not same_device(device, g_device):
         G = copy.deepcopy(G).to(device)
     return GeneratorOnDevice(G, device, None)

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from common.device import autocast_off
 from stylegan.mapping import FullyConnectedLayer, MappingNetwork
 from stylegan.ops import bias_act, modulated_conv2d, setup_filter, upsample2d
 
@@ -74,7 +75,7 @@ class SynthesisLayer(nn.Module):
         channel and feed the demodulation (`stylegan.ops.demodulation_coefficients`), so
         they are kept out of autocast's bf16 / fp16 matrix products.
         """
-        with torch.autocast(device_type=w.device.type, enabled=False):
+        with autocast_off(w.device.type):
             return self.affine(w.float())
 
     def forward(
@@ -128,7 +129,7 @@ class ToRGBLayer(nn.Module):
 
     def styles(self, w: torch.Tensor) -> torch.Tensor:
         """(B, in_channels) float32 styles without the weight gain (see `SynthesisLayer.styles`)."""
-        with torch.autocast(device_type=w.device.type, enabled=False):
+        with autocast_off(w.device.type):
             return self.affine(w.float())
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, fused_modconv: bool = False) -> torch.Tensor:

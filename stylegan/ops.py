@@ -19,6 +19,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from common.device import autocast_off
+
 # Gains that keep unit variance through each activation (NVlabs bias_act.py).
 ACTIVATION_GAIN = {"linear": 1.0, "lrelu": math.sqrt(2.0)}
 LRELU_SLOPE = 0.2
@@ -177,7 +179,7 @@ def demodulation_coefficients(weight: torch.Tensor, styles: torch.Tensor, eps: f
     Returns:
         (B, O) float32 coefficients.
     """
-    with torch.autocast(device_type=styles.device.type, enabled=False):
+    with autocast_off(styles.device.type):
         # sum over (I, k, k) of (w * s)^2 = sum_i s_i^2 * sum_k w_oik^2
         wsq = weight.float().square().sum(dim=[2, 3])  # (O, I)
         return (styles.float().square() @ wsq.t() + eps).rsqrt()  # (B, O)
