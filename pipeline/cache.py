@@ -6,7 +6,10 @@ The key is a sha256 over
   * the generator: the checkpoint file's sha256 (memoised per path, size and mtime) or, for
     a generator in memory, a hash of its state dict and constructor arguments,
   * the inversion method and every `InversionConfig` field that changes the result
-    (a backbone file enters through its content hash).
+    (a backbone file enters through its content hash),
+  * off the CPU, where the inversion ran and in what precision (`compute_signature`): a GPU
+    run never reuses a CPU inversion (nor its timings), and back. CPU keys carry none, so
+    the CPU entries written before this field existed still match.
 Entries live in `<cache_dir>/<key[:2]>/<key>.pt` and are written atomically, so an
 interrupted run never leaves a half-written entry behind.
 """
@@ -31,6 +34,7 @@ __all__ = [
     "generator_sha256",
     "crop_sha256",
     "inversion_key",
+    "compute_signature",
     "InversionCache",
 ]
 
@@ -70,8 +74,38 @@ def _config_for_key(config, memo_file: Path | None) -> dict:
     return data
 
 
+def compute_signature(device, fp16_blocks: int = 0, tf32: tuple[bool, bool] | None = None) -> str | None:
+    """Where and in what precision an inversion runs, for the cache key; None on the CPU (fp32).
+
+    Args:
+        device: the torch.device the generator is on.
+        fp16_blocks: the generator's `num_fp16_res` (NVlabs checkpoints: 4); those blocks run in
+            fp16 on CUDA only.
+        tf32: (matmul, cudnn) TF32 switches; None = torch's current settings.
+
+    Returns:
+        e.g. 'cuda|NVIDIA H100|fp16_blocks=4|tf32=0,1', 'mps', or None for the CPU.
+    """
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cpu":
+        return None
+    if device.type != "cuda":
+        return device.type
+    if tf32 is None:
+        tf32 = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    name = torch.cuda.get_device_name(device) if torch.cuda.is_available() else "cuda"
+    return f"cuda|{name}|fp16_blocks={int(fp16_blocks)}|tf32={int(tf32[0])},{int(tf32[1])}"
+
+
 def inversion_key(
-    crop: np.ndarray, generator_id: str, method: str, config, memo_file: str | os.PathLike | None = None
+    crop: np.ndarray,
+    generator_id: str,
+    method: str,
+    config,
+    memo_file: str | os.PathLike | None = None,
+    compute: str | None = None,
 ) -> str:
     """The cache key of one inversion.
 
@@ -81,6 +115,7 @@ def inversion_key(
         method: 'w', 'w+' or 'pti'.
         config: the `InversionConfig` used.
         memo_file: file-hash memo for a backbone file (see `file_sha256`).
+        compute: `compute_signature` of the run (None = the CPU in fp32).
 
     Returns:
         64 hex characters.
@@ -92,6 +127,8 @@ def inversion_key(
         "method": method,
         "config": _config_for_key(config, None if memo_file is None else Path(memo_file)),
     }
+    if compute is not None:
+        payload["compute"] = compute
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 

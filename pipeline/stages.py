@@ -31,7 +31,7 @@ from common.device import resolve_device, same_device
 from draggan import DragResult, drag, resolve_stop_distance
 from draggan.loop import DragCallback
 from inversion import InversionResult, invert
-from pipeline.cache import InversionCache, generator_sha256, inversion_key
+from pipeline.cache import InversionCache, compute_signature, generator_sha256, inversion_key
 from pipeline.config import PipelineConfig
 from pipeline.errors import PointsError
 from pipeline.frames import video_drag_config
@@ -209,7 +209,8 @@ def invert_crop(
     if config.use_cache:
         cache = InversionCache(config.cache_dir)
         gid = generator_id if generator_id is not None else "state:" + generator_sha256(G)
-        key = inversion_key(crop, gid, config.inversion_method, config.inversion, cache.memo_file)
+        compute = compute_signature(device, G.init_kwargs.get("num_fp16_res", 0))
+        key = inversion_key(crop, gid, config.inversion_method, config.inversion, cache.memo_file, compute)
         cached = cache.get(key, G, device=device)
         if cached is not None:
             if log:
@@ -225,6 +226,7 @@ def invert_crop(
                 meta={
                     "method": config.inversion_method,
                     "generator": generator_id,
+                    "compute": compute or "cpu",
                     "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 },
             )

@@ -62,3 +62,23 @@ def test_unreadable_or_unusable_entries_are_misses(tmp_path, tiny_G):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         assert too_long.get(key, tiny_G) is None  # a path the OS refuses is a miss, not a crash
+
+
+def test_the_key_tells_the_device_and_precision_apart(monkeypatch):
+    import torch
+
+    from pipeline.cache import compute_signature
+
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Fake GPU")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert compute_signature(torch.device("cpu")) is None  # CPU keys are those written before the field
+    assert compute_signature(torch.device("mps")) == "mps"
+    fp32 = compute_signature(torch.device("cuda", 0), fp16_blocks=0, tf32=(False, False))
+    assert fp32 == "cuda|Fake GPU|fp16_blocks=0|tf32=0,0"
+    fp16 = compute_signature(torch.device("cuda", 1), fp16_blocks=4, tf32=(False, True))
+    crop = np.zeros((8, 8, 3), np.uint8)
+    keys = {inversion_key(crop, "g", "pti", InversionConfig(), compute=c) for c in (None, "mps", fp32, fp16)}
+    assert len(keys) == 4  # a GPU run never reuses a CPU inversion, nor fp16 blocks an fp32 one
+    assert inversion_key(crop, "g", "pti", InversionConfig()) == inversion_key(
+        crop, "g", "pti", InversionConfig(), compute=None
+    )
