@@ -14,16 +14,26 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import os
 import re
 import sys
 import threading
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import torch
 
 from common.errors import DeviceError
 
-__all__ = ["PeakMemory", "autocast_off", "autocast_supported", "resolve_device", "same_device", "synchronize"]
+__all__ = [
+    "PeakMemory",
+    "autocast_off",
+    "autocast_supported",
+    "deterministic",
+    "resolve_device",
+    "same_device",
+    "synchronize",
+]
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -108,6 +118,40 @@ def autocast_off(device_type: str) -> AbstractContextManager:
     if autocast_supported(device_type):
         return torch.autocast(device_type=device_type, enabled=False)
     return nullcontext()
+
+
+@contextmanager
+def deterministic(enabled: bool = True) -> Iterator[None]:
+    """Run the block with deterministic kernels (GPU results repeatable run to run), then restore.
+
+    On the CPU every kernel the project uses is deterministic already. On CUDA this turns on
+    `torch.use_deterministic_algorithms` (warn_only: an op without a deterministic kernel
+    warns instead of failing), cuDNN's deterministic mode without autotuning, and the cuBLAS
+    workspace setting CUDA asks for (`CUBLAS_WORKSPACE_CONFIG=:4096:8`, honoured when CUDA
+    starts after it is set). The drag's feature sampling then avoids grid_sample, whose CUDA
+    backward adds with atomics (`draggan.sampling`). Slower; results still depend on the GPU
+    model and the torch/CUDA versions.
+
+    Args:
+        enabled: False = a no-op, so callers can pass their option straight through.
+    """
+    if not enabled:
+        yield
+        return
+    saved = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        torch.backends.cudnn.deterministic,
+        torch.backends.cudnn.benchmark,
+    )
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[2], saved[3]
 
 
 def synchronize(device: torch.device) -> None:

@@ -45,9 +45,15 @@ def grid_sample_backward_available(device: torch.device) -> bool:
 
     MPS lacks `grid_sampler_2d_backward` in most torch releases, and some raise "MPS:
     Unsupported Border padding mode" on the forward too, so on MPS the features are read with
-    an explicit 4-tap gather (`_gather_bilinear`) instead; every other device uses grid_sample.
+    an explicit 4-tap gather (`_gather_bilinear`) instead; so they are on CUDA with
+    deterministic algorithms on (`common.device.deterministic`), where grid_sample's backward
+    is not repeatable. Every other case uses grid_sample.
     """
-    return torch.device(device).type != "mps"
+    device = torch.device(device)
+    if device.type == "mps":
+        return False
+    # grid_sample's CUDA backward accumulates with atomics: not repeatable; the gather path is.
+    return not (device.type == "cuda" and torch.are_deterministic_algorithms_enabled())
 
 
 def sample_features(feat: torch.Tensor, points_feat: torch.Tensor) -> torch.Tensor:
@@ -93,11 +99,14 @@ def _gather_bilinear(feat: torch.Tensor, pts: torch.Tensor) -> torch.Tensor:
     fx, fy = (x - x0)[:, None], (y - y0)[:, None]
     x0, y0 = x0.long(), y0.long()
     x1, y1 = (x0 + 1).clamp(max=width - 1), (y0 + 1).clamp(max=height - 1)  # weight 0 where clamped
-    flat = feat.reshape(batch, channels, height * width)
+    # A gather from a 1-D tensor: its CUDA backward is deterministic (torch's docs), a 3-D one's is not.
+    flat = feat.reshape(-1)
+    base = torch.arange(batch, device=feat.device)[:, None] * channels + torch.arange(channels, device=feat.device)
+    base = (base * (height * width))[:, :, None]  # (B, C, 1) offset of each map
 
     def tap(yy: torch.Tensor, xx: torch.Tensor) -> torch.Tensor:
-        index = (yy * width + xx)[:, None, :].expand(batch, channels, -1)
-        return flat.gather(2, index)
+        index = base + (yy * width + xx)[:, None, :]  # (B, C, M)
+        return flat.gather(0, index.reshape(-1)).reshape(index.shape)
 
     top = tap(y0, x0) * (1 - fx) + tap(y0, x1) * fx
     bottom = tap(y1, x0) * (1 - fx) + tap(y1, x1) * fx

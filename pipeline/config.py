@@ -110,6 +110,7 @@ class PipelineConfig:
     seed: int = 0  # seeds a forked torch RNG around the stages (the caller's RNG is
     # untouched); InversionConfig.seed / DragConfig.seed seed their own
     # stages, and the CLI's --seed sets all three
+    deterministic: bool = False  # deterministic kernels (repeatable GPU runs; slower): common.device.deterministic
     use_cache: bool = True  # reuse a saved inversion of the same crop, generator and config
     cache_dir: str | None = None  # None = env DRAGGAN_CACHE_DIR or ~/.cache/draggan-pipeline/inversions
     video: str | None = None  # None, 'mp4' or 'gif': a video of the drag
@@ -154,6 +155,8 @@ class PipelineConfig:
             raise PipelineError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {self.device!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise PipelineError(f"seed must be an int, got {self.seed!r}")
+        if not isinstance(self.deterministic, bool):
+            raise PipelineError(f"deterministic must be a bool, got {self.deterministic!r}")
         if not isinstance(self.use_cache, bool):
             raise PipelineError(f"use_cache must be a bool, got {self.use_cache!r}")
         if self.cache_dir is not None:

@@ -22,7 +22,7 @@ import numpy as np
 
 from align import Alignment, load_photo, to_photo
 from align.photo import check_photo
-from common.device import resolve_device
+from common.device import deterministic, resolve_device
 from common.random import seeded
 from common.timing import StageTimer
 from draggan import DragResult
@@ -270,7 +270,7 @@ def edit_photo(
 
     # The stages run on a forked RNG seeded with config.seed: reproducible, and the
     # caller's random state is left as it was.
-    with seeded(config.seed):
+    with seeded(config.seed), deterministic(config.deterministic):
         t = time.perf_counter()
         alignment = align_photo(photo, int(G.img_resolution), config)
         align_seconds = time.perf_counter() - t

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.device import deterministic
 from common.random import seeded
 from pipeline.config import PipelineConfig
 from pipeline.edit import EditResult, _as_photo, edit_aligned
@@ -146,7 +147,7 @@ def edit_group(
     G = on_device.G
     handles = np.asarray(handles_photo, dtype=np.float64).reshape(-1, 2)
     targets = np.asarray(targets_photo, dtype=np.float64).reshape(-1, 2)
-    with seeded(config.seed):
+    with seeded(config.seed), deterministic(config.deterministic):
         t = time.perf_counter()
         alignments = align_all_faces(photo, int(G.img_resolution), config)
         pair_faces = assign_pairs(handles, targets, alignments)

@@ -75,6 +75,7 @@ class UserOptions:
     # --- run and outputs ----------------------------------------------------------------------
     device: str = "auto"  # 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'
     seed: int = 0  # seeds the run, the inversion and the drag
+    deterministic: bool = False  # deterministic GPU kernels (repeatable, slower)
     video: str | None = None  # None, 'mp4' or 'gif'
     fps: int = 10  # video frames per second
     max_photo_pixels: int | None = None  # refuse bigger photos; None = align's default (no flag)
@@ -132,7 +133,12 @@ class UserOptions:
         ):
             if value is not None:
                 argv += [flag, _number(value) if isinstance(value, float) else str(value)]
-        argv += [flag for flag, on in (("--locality", self.locality), ("--no-cache", self.no_cache)) if on]
+        switches = (
+            ("--locality", self.locality),
+            ("--no-cache", self.no_cache),
+            ("--deterministic", self.deterministic),
+        )
+        argv += [flag for flag, on in switches if on]
         return argv
 
     def user_fields(self) -> tuple[str, ...]:
@@ -191,6 +197,7 @@ def config_from_options(options: UserOptions) -> PipelineConfig:
         drag=drag,
         device=options.device,
         seed=options.seed,
+        deterministic=options.deterministic,
         use_cache=not options.no_cache,
         cache_dir=options.cache_dir,
         video=options.video,

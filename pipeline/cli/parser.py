@@ -193,10 +193,16 @@ def _add_drag_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
-    """--device, --seed, --quiet, --debug."""
+    """--device, --seed, --deterministic, --quiet, --debug."""
     run = p.add_argument_group("run")
     run.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    run.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="deterministic GPU kernels: the same inputs give the same outputs run to run (slower; "
+        "the CPU is deterministic already)",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bars or stage lines, errors only")
     run.add_argument("--debug", action="store_true", help="print tracebacks")
 
@@ -247,6 +253,7 @@ def options_from_args(args: argparse.Namespace):
         stop_distance=args.stop_distance,
         device=args.device,
         seed=args.seed,
+        deterministic=args.deterministic,
         video=args.video,
         fps=args.fps,
     )

@@ -61,3 +61,19 @@ def test_autocast_off_is_entered_only_where_torch_supports_the_device():
     assert autocast_supported("cuda", "2.1.0") and autocast_supported("cpu", "2.1.0")
     with torch.autocast("cpu", dtype=torch.bfloat16), autocast_off("cpu"):
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+
+
+def test_deterministic_block_turns_the_switches_on_and_restores_them(monkeypatch):
+    from common.device import deterministic
+
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark)
+    with deterministic(True):
+        assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+        import os
+
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    assert (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark) == before
+    with deterministic(False):
+        assert torch.are_deterministic_algorithms_enabled() == before[0]

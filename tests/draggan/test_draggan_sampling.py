@@ -166,3 +166,14 @@ def test_sampler_never_asks_for_border_padding(feat, monkeypatch):
     monkeypatch.setattr(sampling.F, "grid_sample", like_mps)
     pts = torch.tensor([[-2.0, 0.0], [31.0, 31.0], [15.5, 3.25]])
     assert sample_upsampled(feat, pts, 32).shape == (3, 5)
+
+
+def test_deterministic_mode_reads_cuda_features_without_grid_sample():
+    """grid_sample's CUDA backward adds with atomics; in deterministic mode the 1-D gather path is used."""
+    from common.device import deterministic
+    from draggan.sampling import grid_sample_backward_available
+
+    assert grid_sample_backward_available(torch.device("cuda"))
+    with deterministic(True):
+        assert not grid_sample_backward_available(torch.device("cuda"))
+        assert grid_sample_backward_available(torch.device("cpu"))  # deterministic on the CPU already

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
 import torch
 
 from pipeline import PipelineConfig
@@ -78,3 +79,35 @@ def test_an_edit_leaves_the_callers_random_state_alone(tiny_G, make_photo, monke
     # The CPU generator and every (fake) CUDA device's are where the caller left them.
     assert torch.equal(torch.get_rng_state(), before)
     assert [int(t) for t in cuda_states] == [10, 11]
+
+
+def test_deterministic_option_reaches_the_edit_and_changes_nothing_on_the_cpu(tiny_G, make_photo, monkeypatch):
+    import dataclasses
+
+    from draggan import DragConfig
+    from inversion import InversionConfig
+    from pipeline import edit_photo
+    from pipeline.cli.parser import build_parser, options_from_args
+    from pipeline.options import config_from_options
+
+    seen = []
+    real = torch.use_deterministic_algorithms
+    monkeypatch.setattr(torch, "use_deterministic_algorithms", lambda on, **kw: (seen.append(on), real(on, **kw)))
+    args = build_parser().parse_args(["--image", "p.png", "--points", "p.json", "--deterministic", "--align", "center"])
+    config = config_from_options(options_from_args(args))
+    assert config.deterministic and "--deterministic" in options_from_args(args).to_argv()
+    config = dataclasses.replace(
+        config,
+        inversion_method="w",
+        inversion=InversionConfig(w_steps=2, lpips_net="squeeze", lpips_backbone="random"),
+        drag=DragConfig(max_steps=3),
+        use_cache=False,
+        device="cpu",
+    )
+    photo = make_photo()
+    on = edit_photo(photo, [[40.0, 30.0]], [[44.0, 30.0]], tiny_G, config, progress=False)
+    assert seen == [True, False]  # switched on for the edit, back off after it
+    off = edit_photo(
+        photo, [[40.0, 30.0]], [[44.0, 30.0]], tiny_G, dataclasses.replace(config, deterministic=False), progress=False
+    )
+    assert np.array_equal(on.edited_photo, off.edited_photo)
