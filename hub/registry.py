@@ -37,7 +37,7 @@ from pathlib import Path
 
 from common.errors import MissingWeightsError
 from common.paths import check_input_file
-from hub.errors import UnknownCheckpointError
+from hub.errors import HubError, UnknownCheckpointError
 from hub.table import DOMAINS, FORMAT_BUILTIN, CheckpointInfo, checkpoints_by_name
 
 __all__ = [
@@ -162,7 +162,7 @@ def download_file(
     if not url.startswith(("https://", "file://")):
         raise MissingWeightsError(f"refusing to download {what} from {url}: only https:// URLs are allowed")
     if sha256 is not None and not re.fullmatch(r"[0-9a-f]{8,64}", sha256):
-        raise ValueError(f"sha256 must be 8 to 64 lowercase hex digits, got {sha256!r}")
+        raise HubError(f"sha256 must be 8 to 64 lowercase hex digits, got {sha256!r}")
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
         torch.hub.download_url_to_file(url, str(dest), hash_prefix=sha256, progress=progress)

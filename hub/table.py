@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from hub.errors import HubError
 from stylegan.formats.ids import FORMAT_DESCRIPTIONS, FORMAT_MMAGIC, FORMAT_NATIVE, FORMAT_NVLABS, FORMAT_NVLABS_TF
 
 DOMAINS = ("face", "cat", "dog", "horse", "lion", "elephant", "car", "wild", "none")
@@ -70,17 +71,17 @@ class CheckpointInfo:
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
-            raise ValueError(f"CheckpointInfo.format must be one of {FORMATS}, got {self.format!r}")
+            raise HubError(f"CheckpointInfo.format must be one of {FORMATS}, got {self.format!r}")
         if self.domain not in DOMAINS:
-            raise ValueError(f"CheckpointInfo.domain must be one of {DOMAINS}, got {self.domain!r}")
+            raise HubError(f"CheckpointInfo.domain must be one of {DOMAINS}, got {self.domain!r}")
         if self.url is None and self.packaged is None and self.format != FORMAT_BUILTIN:
-            raise ValueError(f"checkpoint {self.name!r} needs a url or a packaged file")
+            raise HubError(f"checkpoint {self.name!r} needs a url or a packaged file")
         if self.url is not None and not self.url.startswith(("https://", "file://")):
-            raise ValueError(
+            raise HubError(
                 f"checkpoint {self.name!r}: url must be https:// (or file:// for a local mirror), got {self.url!r}"
             )
         if self.sha256 is not None and not re.fullmatch(r"[0-9a-f]{64}", self.sha256):
-            raise ValueError(f"checkpoint {self.name!r}: sha256 must be 64 lowercase hex digits, got {self.sha256!r}")
+            raise HubError(f"checkpoint {self.name!r}: sha256 must be 64 lowercase hex digits, got {self.sha256!r}")
 
 
 # Every registered checkpoint, one row each (`hub.registry.REGISTRY` is built from it, by name).
@@ -342,9 +343,9 @@ def checkpoints_by_name(rows: tuple[CheckpointInfo, ...] = CHECKPOINTS) -> dict[
     by_file: dict[str, str] = {}
     for info in rows:
         if info.name in by_name:
-            raise ValueError(f"checkpoint name {info.name!r} is registered twice; give each row its own name")
+            raise HubError(f"checkpoint name {info.name!r} is registered twice; give each row its own name")
         if info.url is not None and info.filename in by_file:
-            raise ValueError(
+            raise HubError(
                 f"checkpoints {by_file[info.filename]!r} and {info.name!r} share the file name {info.filename!r}; "
                 "give each downloadable row its own file"
             )

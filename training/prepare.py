@@ -43,42 +43,16 @@ from align import (
     load_photo,
     transform_points,
 )
-from align.errors import AlignError, PhotoError
+from align.errors import PhotoError
 from align.geometry import crop_corners
 from common.errors import DragPipelineError
+from training.config import PrepareConfig
 from training.dataset import HOLDOUT_PATH, IMAGE_EXTENSIONS, load_holdout, write_holdout
 from training.errors import PrepareError
 
 __all__ = ["PrepareConfig", "PrepareResult", "prepare_dataset", "main"]
 
 MANIFEST_FORMAT = "draggan-pipeline/aligned-dataset"
-
-
-@dataclass(frozen=True)
-class PrepareConfig:
-    """How a folder of photos becomes a folder of aligned training crops."""
-
-    size: int = 128  # crop side (the generator's resolution)
-    preset: str = "utkface"  # face-crop preset, a key of align.FACE_PRESETS
-    holdout: str | None = "default"  # names never written: 'default' = training/data/utkface_holdout.txt,
-    # a path, or None
-    image_format: str = "png"  # 'png' (lossless) or 'jpg' (about 8x smaller, for carrying the set around)
-    jpeg_quality: int = 95  # quality of 'jpg' output
-    workers: int = 1  # processes aligning in parallel
-
-    def __post_init__(self) -> None:
-        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 8:
-            raise PrepareError(f"PrepareConfig.size must be an int >= 8, got {self.size!r}")
-        try:
-            AlignConfig.from_preset(self.preset)
-        except AlignError as exc:
-            raise PrepareError(str(exc)) from None
-        if self.image_format not in ("png", "jpg"):
-            raise PrepareError(f"PrepareConfig.image_format must be 'png' or 'jpg', got {self.image_format!r}")
-        if not (isinstance(self.jpeg_quality, int) and 1 <= self.jpeg_quality <= 100):
-            raise PrepareError(f"PrepareConfig.jpeg_quality must be an int in 1..100, got {self.jpeg_quality!r}")
-        if not (isinstance(self.workers, int) and self.workers >= 1):
-            raise PrepareError(f"PrepareConfig.workers must be an int >= 1, got {self.workers!r}")
 
 
 @dataclass
