@@ -61,3 +61,24 @@ def test_autocast_off_is_entered_only_where_torch_supports_the_device():
     assert autocast_supported("cuda", "2.1.0") and autocast_supported("cpu", "2.1.0")
     with torch.autocast("cpu", dtype=torch.bfloat16), autocast_off("cpu"):
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+
+
+@pytest.mark.parametrize(
+    ("device", "cuda_in_use", "expected"),
+    [
+        ("cuda", True, ["cuda"]),
+        (torch.device("cuda", 1), True, ["cuda"]),
+        ("cuda", False, []),  # never create a CUDA context just to empty it
+        ("mps", False, ["mps"]),
+        ("cpu", True, []),
+    ],
+)
+def test_release_cached_memory_empties_the_cache_of_the_devices_type(monkeypatch, device, cuda_in_use, expected):
+    from common.device import release_cached_memory
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: cuda_in_use)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: calls.append("cuda"))
+    monkeypatch.setattr(torch.mps, "empty_cache", lambda: calls.append("mps"), raising=False)
+    assert release_cached_memory(device) == (expected[0] if expected else None)
+    assert calls == expected
