@@ -30,6 +30,7 @@ __all__ = [
     "autocast_off",
     "autocast_supported",
     "deterministic",
+    "release_cached_memory",
     "resolve_device",
     "same_device",
     "synchronize",
@@ -163,6 +164,34 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
     elif device.type == "mps":
         torch.mps.synchronize()
+
+
+def release_cached_memory(device: str | torch.device) -> str | None:
+    """Returns the memory a device's caching allocator keeps after tensors were freed to the driver.
+
+    PyTorch keeps freed CUDA and MPS blocks for reuse, so a generator dropped or moved to the
+    CPU still holds its device memory for this process (and other processes cannot use it)
+    until the cache is emptied. Unreferenced cycles are collected first, so what was dropped
+    is really free. CUDA is emptied only when this process has initialised it (emptying
+    would otherwise create a CUDA context); the CPU has no such cache.
+
+    Args:
+        device: the device whose cache to empty ('cpu', 'cuda', 'cuda:N', 'mps' or a torch.device).
+
+    Returns:
+        'cuda' or 'mps' when that device's cache was emptied, None when there was nothing to do.
+    """
+    device_type = torch.device(device).type
+    if device_type == "cuda" and torch.cuda.is_initialized():
+        gc.collect()
+        torch.cuda.empty_cache()
+        return "cuda"
+    mps = getattr(torch, "mps", None)
+    if device_type == "mps" and mps is not None and hasattr(mps, "empty_cache"):
+        gc.collect()
+        mps.empty_cache()
+        return "mps"
+    return None
 
 
 class PeakMemory:

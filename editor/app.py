@@ -2,7 +2,11 @@
 
 Sessions are keyed by Gradio's per-tab session hash, so two tabs (or two API clients)
 never share a photo, latent, tuned generator, points or history. A session is freed when
-its tab closes (`Blocks.unload`) or after `idle_timeout_s` without a request.
+its tab closes (`Blocks.unload`) or after `idle_timeout_s` without a request; its tuned
+generator moves to the CPU after `ServerOptions.offload_after_s` without one. At most
+`ServerOptions.max_models` loaded checkpoints are kept, the least recently picked dropped
+first: on a GPU server, device memory then holds the models in use and the tuned
+generators of the tabs in use, not everything anyone ever loaded.
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 import pipeline as pl
+from common.device import release_cached_memory
 from editor.session import Session
 from editor.settings import ServerOptions
 
@@ -35,7 +41,8 @@ class EditorApp:
         idle_timeout_s: free a tab's state after this long without a request.
         temp_dir: the app's temporary folder (outputs are written and served only from here);
             None = a new folder that `close` removes.
-        generators: label -> generator, offered before the registry (tests inject tiny models).
+        generators: label -> generator, offered before the registry (tests inject tiny models);
+            never dropped (they cannot be loaded again).
     """
 
     def __init__(
@@ -61,20 +68,37 @@ class EditorApp:
         self.temp_dir = Path(tempfile.mkdtemp(prefix="draggan-editor-") if temp_dir is None else temp_dir).resolve()
         self.temp_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self.device_lock = threading.Lock()  # one heavy job on the device at a time (see `Session`)
         self._sessions: dict[str, Session] = {}
-        self._models: dict[str, pl.LoadedModel] = {}
-        for label, G in (generators or {}).items():
-            self._models[label] = pl.LoadedModel(label, G.eval().requires_grad_(False))
+        self._injected = {
+            label: pl.LoadedModel(label, G.eval().requires_grad_(False)) for label, G in (generators or {}).items()
+        }
+        self._models: OrderedDict[str, pl.LoadedModel] = OrderedDict()  # loaded: least recently picked first
         self.default_checkpoint = checkpoint
-        self.default_model = self.model(checkpoint)
+        self.model(checkpoint)
+
+    @property
+    def default_model(self) -> pl.LoadedModel:
+        """The model a new tab starts with (loaded again if it was dropped)."""
+        return self.model(self.default_checkpoint)
 
     # --- models ----------------------------------------------------------------------------
     def checkpoint_choices(self) -> list[str]:
         """The dropdown: injected and loaded models first, then every registered checkpoint."""
-        return list(dict.fromkeys([*self._models, *pl.REGISTRY]))
+        return list(dict.fromkeys([*self._injected, *self._models, *pl.REGISTRY]))
+
+    def loaded_models(self) -> list[str]:
+        """The loaded checkpoints the app keeps, least recently picked first (injected ones not included)."""
+        with self._lock:
+            return list(self._models)
 
     def model(self, value: str, progress: bool = True) -> pl.LoadedModel:
-        """Load (once) a registered checkpoint or a file, through `pipeline` / `stylegan.load_generator`.
+        """Load a registered checkpoint or a file (`pipeline` / `stylegan.load_generator`), or reuse it.
+
+        The app keeps the `ServerOptions.max_models` most recently picked checkpoints; picking
+        one more drops the least recently picked (tabs that use it keep it until they pick
+        another model or close). A dropped checkpoint picked again is taken back from a tab
+        that still uses it, else loaded again.
 
         Raises:
             UnknownCheckpointError: a file outside the checkpoints folder (without
@@ -83,8 +107,23 @@ class EditorApp:
         """
         value = str(value).strip()
         with self._lock:
-            if value in self._models:
-                return self._models[value]
+            if value in self._injected:
+                return self._injected[value]
+            model = self._models.get(value)
+            if model is None:  # dropped, but maybe still used by a tab: no second copy
+                used = (s.model for s in self._sessions.values() if s.model is not None)
+                model = next((m for m in used if m.label == value and m.resolved is not None), None)
+        if model is None:
+            model = self._load(value, progress)
+        with self._lock:
+            model = self._models.setdefault(value, model)
+            self._models.move_to_end(value)
+            dropped = [self._models.popitem(last=False)[1] for _ in range(len(self._models) - self.server.max_models)]
+        self._release_models(dropped)
+        return model
+
+    def _load(self, value: str, progress: bool) -> pl.LoadedModel:
+        """Load a registered checkpoint or a file of the checkpoints folder (see `model`)."""
         if value not in pl.REGISTRY:
             path = Path(value).expanduser()
             if not path.is_absolute():
@@ -103,20 +142,31 @@ class EditorApp:
         )
         G = pl.load_checkpoint(resolved, device=str(pl.resolve_device(self.server.device)))
         config = pl.PipelineConfig(use_cache=not self.server.no_cache, cache_dir=self.server.cache_dir)
-        model = pl.LoadedModel(value, G, resolved, pl.generator_identity(resolved, G, config))
+        return pl.LoadedModel(value, G, resolved, pl.generator_identity(resolved, G, config))
+
+    def _release_models(self, dropped: list[pl.LoadedModel]) -> None:
+        """Return the device memory of dropped models that no tab uses any more."""
         with self._lock:
-            return self._models.setdefault(value, model)
+            in_use = {id(s.model) for s in self._sessions.values()}
+        devices = {next(m.G.parameters()).device for m in dropped if id(m) not in in_use}
+        dropped.clear()  # the last references: the models' tensors are freed now
+        for device in devices:
+            release_cached_memory(device)
 
     # --- sessions --------------------------------------------------------------------------
     def session(self, sid: str) -> Session:
-        """The tab's session (created on first use); also frees sessions idle for too long."""
-        self.sweep()
+        """The tab's session (created on first use); also frees (or offloads) sessions idle for too long."""
+        self.sweep(keep=sid)
         with self._lock:
             session = self._sessions.get(sid)
-            if session is None:
-                session = Session(sid, self.temp_dir / "sessions" / _safe(sid), self.server)
-                session.model = self.default_model
-                self._sessions[sid] = session
+        if session is None:
+            model = self.default_model  # outside the lock: it may have to be loaded again
+            with self._lock:
+                session = self._sessions.get(sid)
+                if session is None:
+                    session = Session(sid, self.temp_dir / "sessions" / _safe(sid), self.server, self.device_lock)
+                    session.model = model
+                    self._sessions[sid] = session
         session.touched = time.monotonic()
         return session
 
@@ -125,15 +175,21 @@ class EditorApp:
             return sid in self._sessions
 
     def close_session(self, sid: str) -> None:
-        """Free a tab's state and its files (tab closed)."""
+        """Free a tab's state and its files (tab closed): a running drag is stopped and its thread joined."""
         with self._lock:
             session = self._sessions.pop(sid, None)
         if session is not None:
-            session.stop.set()
+            session.close()
             shutil.rmtree(session.folder, ignore_errors=True)
 
-    def sweep(self, now: float | None = None) -> list[str]:
+    def sweep(self, now: float | None = None, keep: str | None = None) -> list[str]:
         """Free every session idle for more than `idle_timeout_s` (a running drag counts as activity).
+
+        Also offloads the sessions idle for more than `ServerOptions.offload_after_s` (`offload_idle`).
+
+        Args:
+            now: `time.monotonic()` seconds (None = now).
+            keep: a session not to offload (the one a request is about to use).
 
         Returns:
             The freed session ids.
@@ -143,7 +199,25 @@ class EditorApp:
             idle = [sid for sid, s in self._sessions.items() if not s.busy and now - s.touched > self.idle_timeout_s]
         for sid in idle:
             self.close_session(sid)
+        self.offload_idle(now, keep)
         return idle
+
+    def offload_idle(self, now: float | None = None, keep: str | None = None) -> list[str]:
+        """Move the tuned generators of sessions idle for more than `offload_after_s` to the CPU.
+
+        `Session.offload` decides what moves (a tab's own generator on an accelerator, not while
+        it drags); the session's next drag moves it back.
+
+        Returns:
+            The ids of the sessions offloaded now.
+        """
+        after = self.server.offload_after_s
+        if after is None:
+            return []
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            idle = [s for sid, s in self._sessions.items() if sid != keep and now - s.touched > after]
+        return [s.sid for s in idle if s.offload()]
 
     def close(self) -> None:
         """Free every session, and the temporary folder if the app made it."""

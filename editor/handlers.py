@@ -20,7 +20,7 @@ import pipeline as pl
 from editor import view
 from editor.app import EditorApp
 from editor.errors import EditorError
-from editor.settings import EditorSettings
+from editor.settings import EditorSettings, advanced_labels
 from editor.state import add_click, clear_clicks, delete_pair, gen_from_display, mask_from_strokes, undo_click
 
 __all__ = ["SETTING_NAMES", "Handlers", "bind", "settings_from"]
@@ -170,10 +170,10 @@ class Handlers:
     def choose_model(self, name, request: gr.Request, progress=gr.Progress(track_tqdm=True)):
         session = self._session(request)
         model = self.app.model(name)
-        with session.lock:
-            session.model = model
-            session.clear()
-        return view.full(self.page, session, f"model {model.label} ({model.size} px) loaded")
+        session.use_model(model)
+        # The advanced settings' "blank = ..." follow the model (face-64's radii are not FFHQ-512's).
+        labels = {getattr(self.page, k): gr.update(label=v) for k, v in advanced_labels(model, self.app.server).items()}
+        return labels | view.full(self.page, session, f"model {model.label} ({model.size} px) loaded")
 
     @_friendly
     def upload(self, values: dict, request: gr.Request):

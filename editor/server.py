@@ -46,6 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-photo-pixels", type=int, default=40_000_000, help="largest photo in pixels (default 40 million)"
     )
     p.add_argument("--idle-timeout", type=float, default=3600.0, help="free a tab's state after this many idle seconds")
+    p.add_argument(
+        "--offload-after",
+        type=float,
+        default=300.0,
+        help="move an idle tab's tuned generator from the GPU to the CPU after this many seconds (default 300; "
+        "negative: never)",
+    )
+    p.add_argument(
+        "--max-models", type=int, default=2, help="checkpoints kept loaded, least recently picked dropped (default 2)"
+    )
     p.add_argument("--lpips-backbone", help="local LPIPS backbone file or folder (offline); 'random' for smoke tests")
     p.add_argument("--lpips-net", choices=("vgg", "alex", "squeeze"), help="LPIPS net of every inversion stage")
     p.add_argument("--cache-dir", help="inversion cache folder")
@@ -92,15 +102,17 @@ def main(argv: list[str] | None = None) -> int:
     from editor.settings import ServerOptions
     from pipeline import DragPipelineError
 
-    server = ServerOptions(
-        device=args.device,
-        lpips_backbone=args.lpips_backbone,
-        lpips_net=args.lpips_net,
-        cache_dir=args.cache_dir,
-        no_cache=args.no_cache,
-        max_photo_pixels=args.max_photo_pixels,
-    )
     try:
+        server = ServerOptions(
+            device=args.device,
+            lpips_backbone=args.lpips_backbone,
+            lpips_net=args.lpips_net,
+            cache_dir=args.cache_dir,
+            no_cache=args.no_cache,
+            max_photo_pixels=args.max_photo_pixels,
+            offload_after_s=args.offload_after if args.offload_after >= 0 else None,
+            max_models=args.max_models,
+        )
         app = EditorApp(
             server,
             checkpoint=args.checkpoint,

@@ -9,7 +9,7 @@ imported here, so the API and benchmark scripts use the same functions as the pa
 from __future__ import annotations
 
 import dataclasses
-import queue
+import logging
 import shlex
 import shutil
 import threading
@@ -22,14 +22,17 @@ import numpy as np
 import torch
 
 import pipeline as pl
-from common.device import same_device
+from common.device import release_cached_memory, same_device
 from common.random import seeded
 from editor.errors import EditorError
 from editor.settings import EditorSettings, ServerOptions
 from editor.state import Clicks, history_push, history_reset, history_undo
+from editor.stream import ThreadStream
 from pipeline.models import LoadedModel
 
 __all__ = ["PREVIEW_FRAMES", "DragUpdate", "Session", "Step"]
+
+log = logging.getLogger("editor")
 
 # Live-preview frames per drag. A frame is one full synthesis, which at 64 px costs more than a
 # drag step (local features stop at b32); one every max_steps / 10 steps keeps the editor within
@@ -37,49 +40,6 @@ __all__ = ["PREVIEW_FRAMES", "DragUpdate", "Session", "Step"]
 # it is rendered from latent snapshots after the drag (`pipeline.render_drag_frames`).
 PREVIEW_FRAMES = 10
 PREVIEW_MAX_STRIDE = 30  # but at least one frame every 30 steps, however high the step cap
-
-
-class _ThreadStream:
-    """Thread-to-generator adapter: runs `run(emit)` on a worker thread and yields what it emits.
-
-    Iterating starts the worker and yields, in the caller's thread, each item the worker
-    passed to `emit` (only the newest when the consumer is behind: a page shows the latest
-    frame). When the iteration ends, `result` holds what `run` returned, `seconds` its
-    duration and `span` its (start, end) `time.monotonic()`; an exception raised in the
-    worker is re-raised by the iteration.
-    """
-
-    def __init__(self, run: Callable[[Callable[[object], None]], object], name: str):
-        self.run, self.name = run, name
-        self.result: object = None
-        self.seconds = 0.0
-        self.span = (0.0, 0.0)
-        self._error: BaseException | None = None
-
-    def _work(self, items: queue.Queue) -> None:
-        t, start = time.perf_counter(), time.monotonic()
-        try:
-            self.result = self.run(items.put)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            self._error = exc
-        self.seconds = time.perf_counter() - t
-        self.span = (start, time.monotonic())
-
-    def __iter__(self) -> Iterator:
-        items: queue.Queue = queue.Queue()
-        worker = threading.Thread(target=self._work, args=(items,), name=self.name, daemon=True)
-        worker.start()
-        while worker.is_alive() or not items.empty():
-            try:
-                item = items.get(timeout=0.05)
-            except queue.Empty:
-                continue
-            while not items.empty():  # only the newest item when the consumer is behind
-                item = items.get_nowait()
-            yield item
-        worker.join()
-        if self._error is not None:
-            raise self._error
 
 
 @dataclass(frozen=True, eq=False)
@@ -130,18 +90,24 @@ class Session:
     """A tab's state: photo, alignment, inversion, tuned generator, points, mask and history.
 
     Methods that change it hold `lock`; `stop` is an Event the drag checks after every step.
+    The device work (inversion, seed, drag) holds `device_lock`, which the app's tabs share:
+    a drag whose tab went away cannot run beside the next tab's job, even if it outlives the
+    event that started it.
     """
 
-    def __init__(self, sid: str, folder: Path, server: ServerOptions):
+    def __init__(self, sid: str, folder: Path, server: ServerOptions, device_lock: threading.Lock | None = None):
         self.sid = sid
         self.folder = Path(folder)
         self.server = server
         self.lock = threading.RLock()
+        self.device_lock = threading.Lock() if device_lock is None else device_lock
         self.stop = threading.Event()
         self.busy = False
+        self.closed = False
         self.touched = time.monotonic()
         self.model: LoadedModel | None = None  # shared read-only by every tab
         self.settings = EditorSettings()
+        self._stream: ThreadStream | None = None  # the latest drag's worker
         self.clear()
 
     def clear(self) -> None:
@@ -152,6 +118,8 @@ class Session:
         self.config: pl.PipelineConfig | None = None
         self.inversion = None
         self.G_edit = None
+        self.device: torch.device | None = None  # where G_edit runs
+        self.offloaded = False  # G_edit was moved to the CPU while the tab was idle (`offload`)
         self.cache_hit = False
         self.cache_key: str | None = None
         self.metrics: dict = {}
@@ -206,8 +174,8 @@ class Session:
         config = self.config
         device = pl.resolve_device(config.device)
         t = time.perf_counter()
-        G = self.model.G if same_device(next(self.model.G.parameters()).device, device) else self.model.G.to(device)
-        with seeded(config.seed):
+        with self.device_lock, seeded(config.seed):
+            G = self.model.G if same_device(next(self.model.G.parameters()).device, device) else self.model.G.to(device)
             inverted = pl.invert_crop(G, self.alignment.crop, config, self.model.generator_id, progress=True)
             inversion = inverted.inversion
             G_edit = inversion.G.to(device)
@@ -217,7 +185,7 @@ class Session:
             # gives the CLI's numbers.
             metrics = pl.reconstruction_metrics(reconstruction, np.array(self.alignment.crop), config, device)
         with self.lock:
-            self.inversion, self.G_edit = inversion, G_edit
+            self.inversion, self.G_edit, self.device, self.offloaded = inversion, G_edit, device, False
             self.cache_hit, self.cache_key = inverted.cache_hit, inverted.cache_key
             self.metrics = metrics
             self.history = (Step(inversion.ws.detach().cpu(), reconstruction),)
@@ -231,12 +199,14 @@ class Session:
             self.clear()
             config = dataclasses.replace(self._config(), align_mode="center", box=None, face_index=None)
             device = pl.resolve_device(config.device)
-            G = self.model.G.to(device)
-            start = pl.seed_start(G, int(seed), float(truncation_psi))
-            seed_inversion = pl.seed_inversion(G, start, config)
+            with self.device_lock:
+                G = self.model.G.to(device)
+                start = pl.seed_start(G, int(seed), float(truncation_psi))
+                seed_inversion = pl.seed_inversion(G, start, config)
             self.alignment, self.inversion = seed_inversion.alignment, seed_inversion.inversion
             image, ws = start.image, start.ws
             self.photo, self.photo_name, self.config, self.G_edit = image, f"seed{int(seed)}.png", config, G
+            self.device = device
             self.metrics = {"psnr": float("inf"), "ssim": 1.0, "lpips": 0.0}
             self.history = (Step(ws, image),)
 
@@ -257,7 +227,9 @@ class Session:
         Preview frames are rendered every max_steps / `PREVIEW_FRAMES` steps. The drag keeps
         the CLI's latent snapshots (`pipeline.video_drag_config`), from which the download's
         video is rendered as `run_pipeline.py --video` renders it. Stop (`self.stop`) ends
-        the drag after the current step and keeps its result.
+        the drag after the current step and keeps its result. Closing the iteration early
+        (the client went away, the event was cancelled) stops the drag too and waits up to
+        `server.stop_wait_s` for its thread, so the device is free when the event ends.
 
         Yields:
             `DragUpdate`s, the last one with done=True (the history then holds the result).
@@ -278,31 +250,39 @@ class Session:
                     emit((step, tracked, frame))
                 return self.stop.is_set()
 
-            return pl.drag_crop(
-                self.G_edit,
-                current.ws,
-                handles,
-                targets,
-                mask,
-                config,
-                progress=False,
-                callback=on_step,
-                preview_frames=frames_wanted,
-            )
+            G = self._generator_on_device()  # before the device lock: `start_from_seed` takes them the other way
+            with self.device_lock:
+                return pl.drag_crop(
+                    G,
+                    current.ws,
+                    handles,
+                    targets,
+                    mask,
+                    config,
+                    progress=False,
+                    callback=on_step,
+                    preview_frames=frames_wanted,
+                )
 
-        stream = _ThreadStream(run, name=f"drag-{self.sid[:8]}")
-        self.busy = True
+        stream = ThreadStream(run, name=f"drag-{self.sid[:8]}")
+        with self.lock:  # `offload` leaves a busy tab alone
+            self.busy, self._stream = True, stream
         try:
             for step, tracked, frame in stream:
                 dist = float(np.hypot(*(tracked - targets).T).max())
                 yield DragUpdate(frame, tracked, step, dist, message=f"step {step}: max distance {dist:.1f} px")
+            result = stream.result
+            with self.lock:  # `close` waits, so a closed tab's folder is not written again
+                if self.closed:  # the tab was closed during the drag: nothing to keep or write
+                    return
+                self.seconds["drag"] = stream.seconds
+                self.last_drag_span = stream.span  # (start, end) monotonic: the queue runs one drag at a time
+                self._push_drag(Step(result.ws, result.image, result, handles, targets, mask, config))
+                self.outputs = self.write_outputs()
         finally:
+            if stream.running:  # the consumer left before the end
+                self._stop_drag(stream)
             self.busy = False
-        result = stream.result
-        self.seconds["drag"] = stream.seconds
-        self.last_drag_span = stream.span  # (start, end) monotonic: the queue runs one drag at a time
-        self._push_drag(Step(result.ws, result.image, result, handles, targets, mask, config))
-        self.outputs = self.write_outputs()
         dist = float(np.hypot(*(result.handles - targets).T).max())
         why = "stopped" if result.stopped_by_callback else "converged" if result.converged else "step cap reached"
         yield DragUpdate(
@@ -313,6 +293,70 @@ class Session:
             done=True,
             message=f"{why} after {result.steps} steps; max distance {dist:.1f} px",
         )
+
+    def _stop_drag(self, stream: ThreadStream) -> bool:
+        """Set Stop and wait (at most `server.stop_wait_s`) for the drag's thread; True when it has ended."""
+        self.stop.set()
+        if stream.join(self.server.stop_wait_s):
+            return True
+        log.warning("editor: the drag of session %s did not stop within %.0f s", self.sid[:8], self.server.stop_wait_s)
+        return False
+
+    def _generator_on_device(self):
+        """G_edit, moved back to its device first if `offload` moved it to the CPU."""
+        with self.lock:
+            if self.offloaded:
+                self.G_edit.to(self.device)  # in place: the inversion's G is the same module
+                self.offloaded = False
+            return self.G_edit
+
+    def offload(self) -> bool:
+        """Move this tab's own generator (PTI's tuned copy) to the CPU; the next drag moves it back.
+
+        Only a tab that is not dragging (nor holding its lock), whose generator is its own (not the
+        model every tab shares) and sits on an accelerator is offloaded; the device's cached memory
+        is then released.
+
+        Returns:
+            True when the generator was moved.
+        """
+        if not self.lock.acquire(blocking=False):  # in use right now (and a sweep must not wait for it)
+            return False
+        try:
+            shared = self.model is not None and self.G_edit is self.model.G
+            on_cpu = self.device is None or self.device.type == "cpu"
+            if self.busy or self.offloaded or self.G_edit is None or shared or on_cpu:
+                return False
+            self.G_edit.to("cpu")  # in place: the inversion's G is the same module
+            self.offloaded = True
+            device = self.device
+        finally:
+            self.lock.release()
+        release_cached_memory(device)
+        return True
+
+    def use_model(self, model: LoadedModel) -> None:
+        """Edit with `model` from now on: everything derived from the previous one is dropped."""
+        with self.lock:
+            device = self.device
+            self.model = model
+            self.clear()
+        if device is not None:
+            release_cached_memory(device)
+
+    def close(self) -> None:
+        """Free the tab: stop a running drag and wait for its thread (`server.stop_wait_s`), drop its generators."""
+        with self.lock:
+            self.closed = True
+            stream = self._stream
+        if stream is not None and stream.running:
+            self._stop_drag(stream)
+        with self.lock:
+            device = self.device
+            self.clear()
+            self._stream = None
+        if device is not None:
+            release_cached_memory(device)
 
     def _push_drag(self, step: Step) -> None:
         """Append a finished drag to the history; its tracked handles keep their targets, new clicks start new pairs."""

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pipeline as pl
 from editor.errors import EditorError
 from pipeline import PipelineConfig
 from pipeline.errors import UsageError
 from pipeline.options import UserOptions, config_from_options
 
-__all__ = ["EditorSettings", "ServerOptions"]
+__all__ = ["ADVANCED_LABELLED", "EditorSettings", "ServerOptions", "advanced_labels"]
+
+# The advanced drag settings whose label says what a blank field means (see `advanced_labels`).
+ADVANCED_LABELLED = ("lr", "drag_steps", "stop_distance", "r1", "r2", "feature_res", "lambda_mask")
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,18 @@ class ServerOptions:
     cache_dir: str | None = None  # inversion cache folder; None = the pipeline's default
     no_cache: bool = False  # never read or write the inversion cache
     max_photo_pixels: int | None = None  # refuse bigger photos (from the file header); None = align's default
+    offload_after_s: float | None = 300.0  # move an idle tab's tuned generator to the CPU after this long
+    # without a request (back on its next drag); None = never
+    max_models: int = 2  # loaded checkpoints kept, the least recently picked dropped first (injected ones stay)
+    stop_wait_s: float = 30.0  # how long closing a tab waits for its running drag to stop (one step)
+
+    def __post_init__(self):
+        if self.offload_after_s is not None and not self.offload_after_s >= 0:
+            raise EditorError(f"offload_after_s must be >= 0 seconds or None, got {self.offload_after_s!r}")
+        if not (isinstance(self.max_models, int) and self.max_models >= 1):
+            raise EditorError(f"max_models must be a whole number >= 1, got {self.max_models!r}")
+        if not self.stop_wait_s >= 0:
+            raise EditorError(f"stop_wait_s must be >= 0 seconds, got {self.stop_wait_s!r}")
 
 
 @dataclass(frozen=True)
@@ -95,3 +111,32 @@ class EditorSettings:
             DragPipelineError: a value a stage's config refuses (e.g. a negative radius).
         """
         return config_from_options(self.to_options(server))
+
+
+def advanced_labels(model, server: ServerOptions = ServerOptions()) -> dict[str, str]:
+    """The advanced settings' labels, each naming the value a blank field gets with `model`.
+
+    The defaults are those `pipeline.config_for_model` gives the model (the small-model radii
+    of face-64 are not FFHQ-512's), resolved where the drag resolves them (feature block, stop
+    distance), so the page never shows another model's numbers.
+
+    Args:
+        model: the `pipeline.LoadedModel` the tab edits with (its G's `img_resolution` and
+            `metadata`, and its registry entry, are read).
+        server: the server's options (the page's defaults are built with them).
+
+    Returns:
+        {name in `ADVANCED_LABELLED`: label}.
+    """
+    info = None if model.resolved is None else model.resolved.info
+    drag = pl.config_for_model(EditorSettings().to_config(server), model.G, info).drag
+    size = model.size
+    return {
+        "lr": f"Drag lr (blank = {drag.lr:g})",
+        "drag_steps": f"Max drag steps (blank = {drag.max_steps})",
+        "stop_distance": f"Stop distance, px (blank = {pl.resolve_stop_distance(drag, size):g})",
+        "r1": f"r1 (px at 512; blank = {drag.r1:g})",
+        "r2": f"r2 (px at 512; blank = {drag.r2:g})",
+        "feature_res": f"Feature block resolution (blank = {pl.resolve_feature_res(drag, size)})",
+        "lambda_mask": f"Mask weight lambda (blank = {drag.lambda_mask:g})",
+    }

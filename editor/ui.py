@@ -13,6 +13,7 @@ import gradio as gr
 
 from editor.app import EditorApp
 from editor.handlers import SETTING_NAMES, Handlers, bind
+from editor.settings import ADVANCED_LABELLED, advanced_labels
 
 __all__ = ["THEME", "build_demo"]
 
@@ -26,8 +27,12 @@ LIGHT = {"concurrency_limit": None, "queue": False}
 
 
 def _settings_panel(app: EditorApp) -> SimpleNamespace:
-    """The alignment / inversion inputs (visible) and the advanced drag settings (collapsed)."""
+    """The alignment / inversion inputs (visible) and the advanced drag settings (collapsed).
+
+    The advanced labels name the default model's values; `Handlers.choose_model` updates them.
+    """
     s = SimpleNamespace()
+    labels = advanced_labels(app.default_model, app.server)
     with gr.Row():
         s.align_mode = gr.Radio(["face", "box", "center"], value="face", label="Crop", elem_id="align-mode")
         s.face_index = gr.Textbox(value="", label="Face number (blank = largest)", elem_id="face-index")
@@ -37,15 +42,15 @@ def _settings_panel(app: EditorApp) -> SimpleNamespace:
         s.steps = gr.Textbox(value="", label="Inversion steps per stage (blank = default)", elem_id="steps")
     with gr.Accordion("Advanced settings", open=False):
         with gr.Row():
-            s.lr = gr.Textbox(value="", label="Drag lr (blank = 0.002)")
-            s.drag_steps = gr.Textbox(value="", label="Max drag steps (blank = 300)", elem_id="drag-steps")
-            s.stop_distance = gr.Textbox(value="", label="Stop distance, px (blank = auto)", elem_id="stop-distance")
+            s.lr = gr.Textbox(value="", label=labels["lr"], elem_id="lr")
+            s.drag_steps = gr.Textbox(value="", label=labels["drag_steps"], elem_id="drag-steps")
+            s.stop_distance = gr.Textbox(value="", label=labels["stop_distance"], elem_id="stop-distance")
             s.w_space = gr.Radio(["w+", "w"], value=None, label="Optimise W+ or W")
         with gr.Row():
-            s.r1 = gr.Textbox(value="", label="r1 (px at 512; blank = 3)")
-            s.r2 = gr.Textbox(value="", label="r2 (px at 512; blank = 12)")
-            s.feature_res = gr.Textbox(value="", label="Feature block resolution (blank = 128)")
-            s.lambda_mask = gr.Textbox(value="", label="Mask weight lambda (blank = 20)")
+            s.r1 = gr.Textbox(value="", label=labels["r1"], elem_id="r1")
+            s.r2 = gr.Textbox(value="", label=labels["r2"], elem_id="r2")
+            s.feature_res = gr.Textbox(value="", label=labels["feature_res"], elem_id="feature-res")
+            s.lambda_mask = gr.Textbox(value="", label=labels["lambda_mask"], elem_id="lambda-mask")
             s.seed = gr.Number(value=0, label="Seed (inversion and drag)", precision=0)
     return s
 
@@ -167,7 +172,7 @@ def _wire(app: EditorApp, page: SimpleNamespace, settings: SimpleNamespace, demo
     h = Handlers(app, page)
     inputs = [getattr(settings, name) for name in SETTING_NAMES]
     names = list(SETTING_NAMES)
-    for name in ("box", "face_index"):
+    for name in ("box", "face_index", *ADVANCED_LABELLED):
         setattr(page, name, getattr(settings, name))
     full = [
         page.photo_view,
@@ -185,7 +190,9 @@ def _wire(app: EditorApp, page: SimpleNamespace, settings: SimpleNamespace, demo
     ]
     pts = [page.canvas, page.points_json, page.pairs, page.status]
 
-    page.model.input(h.choose_model, [page.model], full, api_name="model", **HEAVY)
+    # The labels first, so that the status stays the last output (the API's result[-1]).
+    labelled = [getattr(page, name) for name in ADVANCED_LABELLED]
+    page.model.input(h.choose_model, [page.model], [*labelled, *full], api_name="model", **HEAVY)
     page.upload.upload(
         bind(h.upload, ["photo", *names]), [page.upload, *inputs], full, api_name="upload", **HEAVY
     ).success(bind(h.invert, names, progress=True), inputs, full, api_name="invert_after_upload", **HEAVY)

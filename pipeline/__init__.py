@@ -58,6 +58,8 @@ _LAZY = {
     "video_drag_config": "pipeline.frames",
     "render_drag_frames": "pipeline.frames",
     "config_for_model": "pipeline.model_defaults",
+    "resolve_feature_res": "draggan.config",
+    "resolve_stop_distance": "draggan.config",
     "generator_identity": "pipeline.seeds",
     "LoadedModel": "pipeline.models",
     "seed_start": "pipeline.seeds",

@@ -77,3 +77,24 @@ def test_deterministic_block_turns_the_switches_on_and_restores_them(monkeypatch
     assert (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark) == before
     with deterministic(False):
         assert torch.are_deterministic_algorithms_enabled() == before[0]
+
+
+@pytest.mark.parametrize(
+    ("device", "cuda_in_use", "expected"),
+    [
+        ("cuda", True, ["cuda"]),
+        (torch.device("cuda", 1), True, ["cuda"]),
+        ("cuda", False, []),  # never create a CUDA context just to empty it
+        ("mps", False, ["mps"]),
+        ("cpu", True, []),
+    ],
+)
+def test_release_cached_memory_empties_the_cache_of_the_devices_type(monkeypatch, device, cuda_in_use, expected):
+    from common.device import release_cached_memory
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: cuda_in_use)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: calls.append("cuda"))
+    monkeypatch.setattr(torch.mps, "empty_cache", lambda: calls.append("mps"), raising=False)
+    assert release_cached_memory(device) == (expected[0] if expected else None)
+    assert calls == expected
