@@ -47,12 +47,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from align import NoFaceFoundError, load_photo
 from common.device import PeakMemory, resolve_device
 from common.errors import DragPipelineError, exit_code_for
 from common.images import read_image
+from common.progress import progress_bar
 from evaluation.inversion_tables import write_results
 from hub.registry import DEFAULT_CHECKPOINT, CheckpointInfo, load_checkpoint, resolve_checkpoint
 from inversion.api import METHODS, invert
@@ -296,7 +296,7 @@ def _invert_images(
     grid_rows: list[tuple[int, list[np.ndarray]]] = []
     skipped: list[str] = []
     metric_net = metric_lpips_net(args, G)
-    for index, path in tqdm(files, desc="images", unit="img", disable=not show_progress):
+    for index, path in progress_bar(files, desc="images", unit="img", disable=not show_progress):
         target = load_target(path, G.img_resolution, None if args.aligned else config)
         if target is None:
             print(f"warning: no face found in {path}; skipped", file=sys.stderr, flush=True)

@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
 
 from common.errors import MissingWeightsError
 from common.paths import check_input_file
+from common.progress import is_terminal
 from hub.errors import HubError, UnknownCheckpointError
 from hub.table import DOMAINS, FORMAT_BUILTIN, CheckpointInfo, checkpoints_by_name
 
@@ -145,7 +147,7 @@ def download_file(
         dest: final file path; its folder is created.
         sha256: the expected SHA-256 (64 hex digits), or a prefix of at least 8 (torchvision's
             file names carry one); None = not verified.
-        progress: show a progress bar on stderr.
+        progress: show a progress bar on stderr (a terminal), or one line when done (a log file).
         what: a name for messages (default: the file name).
 
     Returns:
@@ -164,8 +166,10 @@ def download_file(
     if sha256 is not None and not re.fullmatch(r"[0-9a-f]{8,64}", sha256):
         raise HubError(f"sha256 must be 8 to 64 lowercase hex digits, got {sha256!r}")
     dest.parent.mkdir(parents=True, exist_ok=True)
+    live_bar = is_terminal(sys.stderr)
     try:
-        torch.hub.download_url_to_file(url, str(dest), hash_prefix=sha256, progress=progress)
+        # torch's live bar only on a terminal; in a log file one line when done (`common.progress`).
+        torch.hub.download_url_to_file(url, str(dest), hash_prefix=sha256, progress=progress and live_bar)
     except RuntimeError as exc:
         match = re.search(r'expected "([0-9a-f]+)", got "([0-9a-f]+)"', str(exc))
         if match is None:
@@ -178,6 +182,8 @@ def download_file(
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise MissingWeightsError(f"could not download {url} ({reason})") from exc
+    if progress and not live_bar:
+        print(f"downloaded {what} ({dest.stat().st_size / 1e6:.1f} MB)", file=sys.stderr, flush=True)
     return dest
 
 

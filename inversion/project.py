@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
+from common.progress import progress_bar
 from inversion.config import InversionConfig
 from inversion.errors import InversionError
 from inversion.lpips_loss import LPIPSLoss
@@ -160,7 +160,7 @@ def project_w(
         w_avg: (1, w_dim) start point (mean of mapped samples).
         w_std: scale of W (sqrt of the mean squared distance to w_avg).
         config: steps `w_steps`, peak rate `w_lr` and the shared projection options.
-        progress: show a tqdm bar.
+        progress: show a progress bar (`common.progress`).
         callback: called as callback('w', step, num_steps, loss) after each step.
 
     Returns:
@@ -212,7 +212,7 @@ def project_wplus(
             fresh ones when `config.optimize_noise`.
         pivot: (1, num_ws, w_dim) latent that `wplus_pivot_weight` pulls toward
             (default: ws_init).
-        progress: show a tqdm bar.
+        progress: show a progress bar (`common.progress`).
         callback: called as callback('w+', step, num_steps, loss) after each step.
 
     Returns:
@@ -279,7 +279,7 @@ def _project(
         target_features = lpips_loss.features(target)
 
     losses: list[float] = []
-    for step in tqdm(range(num_steps), desc=f"project {stage}", disable=not progress, leave=False):
+    for step in progress_bar(range(num_steps), desc=f"project {stage}", disable=not progress, leave=False):
         lr = learning_rate(step, num_steps, peak_lr, config.lr_rampup, config.lr_rampdown)
         for group in optimizer.param_groups:
             group["lr"] = lr

@@ -15,8 +15,8 @@ import math
 from dataclasses import dataclass
 
 import torch
-from tqdm.auto import tqdm
 
+from common.progress import progress_bar
 from inversion.config import InversionConfig
 from inversion.errors import InversionError
 from inversion.lpips_loss import LPIPSLoss
@@ -96,7 +96,7 @@ def pivotal_tuning(
         config: `pti_steps`, `pti_lr`, loss weights, early-stop threshold, locality options.
         noise: noise maps found by the projection, written into the copy's
             `noise_const` buffers before tuning, or None to keep G's.
-        progress: show a tqdm bar.
+        progress: show a progress bar (`common.progress`).
         callback: called as callback('pti', step, pti_steps, loss) after each evaluated step.
 
     Returns:
@@ -116,7 +116,7 @@ def pivotal_tuning(
 
     locality: list[float] = []
     stopped_early = False
-    for step in tqdm(range(config.pti_steps), desc="pivotal tuning", disable=not progress, leave=False):
+    for step in progress_bar(range(config.pti_steps), desc="pivotal tuning", disable=not progress, leave=False):
         rec, mse = reconstruction.evaluate(grad=True)
         if not math.isfinite(reconstruction.losses[-1]):
             raise InversionError(

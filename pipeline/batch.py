@@ -37,7 +37,7 @@ from pathlib import Path
 from common.errors import EXIT_JOBS_FAILED, EXIT_OK, DragPipelineError, one_line
 from pipeline.config import PipelineConfig
 from pipeline.io.jobs import BadLine, Job
-from pipeline.io.outputs import remove_stale_staging_in
+from pipeline.io.outputs import check_replaceable, remove_stale_staging_in
 from pipeline.runner import JobResult, run_job
 
 __all__ = ["RESULTS", "BatchOptions", "read_results", "merge_results", "job_record", "run_batch", "shard_jobs"]
@@ -186,10 +186,12 @@ class _Progress:
         self.done = self.failed = 0
         self.t0 = time.perf_counter()
         if enabled and total:
-            from tqdm.auto import tqdm
+            from common.progress import progress_bar
 
             desc = "jobs" if world_size == 1 else f"jobs rank {rank}/{world_size}"
-            self.bar = tqdm(total=total, desc=desc, unit="photo", position=rank, dynamic_ncols=True, file=sys.stderr)
+            self.bar = progress_bar(
+                total=total, desc=desc, unit="photo", position=rank, dynamic_ncols=True, file=sys.stderr
+            )
             if skipped:
                 self.bar.write(f"resuming: {skipped} job(s) already done or failed are skipped", file=sys.stderr)
 
@@ -199,10 +201,11 @@ class _Progress:
         if self.bar is not None:
             minutes = (time.perf_counter() - self.t0) / 60
             rate = (self.done + self.failed) / minutes if minutes > 0 else 0.0
-            self.bar.update(1)
+            left = self.bar.total - self.bar.n - 1
             self.bar.set_postfix_str(
-                f"ok {self.done}, failed {self.failed}, left {self.bar.total - self.bar.n}, {rate:.1f} photos/min"
+                f"ok {self.done}, failed {self.failed}, left {left}, {rate:.1f} photos/min", refresh=False
             )
+            self.bar.update(1)
 
     def write(self, message: str, log) -> None:
         if self.bar is not None:
@@ -258,6 +261,8 @@ def _run_shard(
             t = time.perf_counter()
             attempts = int(previous.get(job.id, {}).get("attempts", 0)) + 1
             try:
+                # A job folder that cannot be replaced fails this job now, not after its edit.
+                check_replaceable(out / job.id, "job folder", fix="remove it")
                 outcome = run_job(
                     job, models, out / job.id, f"{command} (job {job.id})", overwrite=True, progress=False, log=None
                 )
@@ -301,11 +306,16 @@ def run_batch(batch: BatchOptions, config: PipelineConfig, command: str, log: Lo
 
     Raises:
         JobLineError: the jobs file is unreadable or empty, or (`batch.strict`) has a bad line.
+        OutputError: `batch.out` cannot be written.
     """
     from common.distributed import Distributed
+    from common.paths import check_output_location
+    from pipeline.errors import OutputError
     from pipeline.io.jobs import JobLineError, read_jobs
     from pipeline.models import Models
 
+    # The job folders and results.jsonl go into --out: it must be writable before anything runs.
+    check_output_location(batch.out / RESULTS, "the results file", OutputError, fix="choose another --out folder")
     jobs, bad = read_jobs(batch.jobs_file, config, batch.checkpoint, all_faces=batch.all_faces)
     dist = Distributed.from_env(config.device)
     try:

@@ -276,16 +276,19 @@ def drag_crop(
     stop = resolve_stop_distance(drag_config, int(G.img_resolution))
     bar = None
     if progress and drag_config.max_steps > 0:
-        from tqdm.auto import tqdm
+        from common.progress import progress_bar
 
-        bar = tqdm(total=drag_config.max_steps, desc="drag", unit="step", leave=False, dynamic_ncols=True)
+        bar = progress_bar(total=drag_config.max_steps, desc="drag", unit="step", leave=False, dynamic_ncols=True)
 
     targets = np.asarray(targets_crop, dtype=np.float64)
 
     def on_step(step: int, handles: np.ndarray, image) -> bool:
         if bar is not None:
+            # The postfix first, so the redraw (or log line) of this step shows this step's distance.
+            bar.set_postfix_str(
+                f"max dist {np.hypot(*(handles - targets).T).max():.1f}px (stop {stop:.1f})", refresh=False
+            )
             bar.update(1)
-            bar.set_postfix_str(f"max dist {np.hypot(*(handles - targets).T).max():.1f}px (stop {stop:.1f})")
         return bool(callback(step, handles, image)) if callback is not None else False
 
     try:

@@ -143,7 +143,7 @@ def prepare_dataset(
         images_dir: folder of photos (not recursive).
         out_dir: output folder (created); existing crops of the same names are overwritten.
         config: crop size, preset, hold-out list, output format, workers.
-        progress: show a tqdm progress bar.
+        progress: show a progress bar (`common.progress`: one line per 10% when stderr is not a terminal).
         limit: only the first `limit` files in sorted order (for quick checks), None = all.
 
     Returns:
@@ -191,10 +191,12 @@ def _holdout_stems(config: PrepareConfig) -> set[str]:
 
 def _align_all(todo: list[tuple[str, str, PrepareConfig]], config: PrepareConfig, progress: bool) -> list[dict]:
     """Runs `_align_one` on every job, in `config.workers` processes; the records in job order."""
-    from tqdm.auto import tqdm
+    from common.progress import progress_bar
 
     records: list[dict] = []
-    bar = tqdm(total=len(todo), unit="img", disable=not progress, desc=f"align {config.size}px ({config.preset})")
+    bar = progress_bar(
+        total=len(todo), unit="img", disable=not progress, desc=f"align {config.size}px ({config.preset})"
+    )
     try:
         if config.workers > 1:
             with multiprocessing.get_context("spawn").Pool(config.workers) as pool:

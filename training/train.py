@@ -154,7 +154,7 @@ def train(
             names in the hold-out list are skipped.
         out_dir: output folder (created); see the module docstring for its files.
         resume: a training state (`latest.pt`) or a run folder, None = start afresh.
-        progress: show a tqdm bar with losses and images/s.
+        progress: show a progress bar with losses and images/s (`common.progress`).
         max_minutes: stop cleanly (snapshot + state, resumable) after this much wall
             time, None = no limit; for machines that run a command for a limited time.
 
@@ -219,11 +219,11 @@ def _announce(trainer: Trainer, dataset: ImageFolderDataset, data_dir: str | os.
 
 
 def _progress_bar(trainer: Trainer, progress: bool):
-    """A tqdm bar over the images still to show (RunLog puts the losses and speed on it)."""
-    from tqdm.auto import tqdm
+    """A progress bar over the images still to show (RunLog puts the losses and speed on it)."""
+    from common.progress import progress_bar
 
     config = trainer.config
-    return tqdm(
+    return progress_bar(
         total=config.total_nimg,
         initial=min(trainer.cur_nimg, config.total_nimg),
         unit="img",

@@ -22,7 +22,14 @@ import numpy as np
 from common.paths import check_output_location, os_error_reason, show_path
 from pipeline.errors import OutputError
 
-__all__ = ["check_output_dir", "staged_output_dir", "remove_stale_staging", "remove_stale_staging_in", "write_png"]
+__all__ = [
+    "check_output_dir",
+    "check_replaceable",
+    "staged_output_dir",
+    "remove_stale_staging",
+    "remove_stale_staging_in",
+    "write_png",
+]
 
 # `staged_output_dir`'s folders: .<name>.<pid>.<random>.partial / .old (the random part has no '.').
 _STAGING_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.(partial|old)$")
@@ -43,8 +50,9 @@ def check_output_dir(
 
     The folder must be creatable: a probe file is created and removed in its nearest
     existing ancestor (`common.paths.check_output_location`), so an unwritable location
-    fails now, not after an hour of computing. Staging folders that a killed run left beside
-    it are removed (`remove_stale_staging`).
+    fails now, not after an hour of computing; an existing folder must be replaceable
+    (`check_replaceable`). Staging folders that a killed run left beside it are removed
+    (`remove_stale_staging`).
 
     Args:
         out_dir: the folder the results go to.
@@ -56,7 +64,7 @@ def check_output_dir(
 
     Raises:
         OutputError: `out_dir` cannot be written (permissions, name too long, a file in the
-            way), is a file, is non-empty without `overwrite`, or holds an input.
+            way) or replaced, is a file, is non-empty without `overwrite`, or holds an input.
     """
     out = check_output_location(out_dir, "--out", OutputError, fix="choose another --out folder")
     for p in protected:
@@ -76,7 +84,57 @@ def check_output_dir(
                 f"output folder {out} already exists and is not empty; pass --overwrite or choose another --out"
             )
     remove_stale_staging(out)
+    check_replaceable(out)
     return out
+
+
+def check_replaceable(
+    out_dir: str | os.PathLike, what: str = "--out", fix: str = "choose another --out folder"
+) -> None:
+    """Check, before any work, that an existing output folder can be replaced as `staged_output_dir` will.
+
+    The final swap moves the folder into a hidden folder beside it and renames the staging
+    folder into its place. A folder the user may not write into (moving a folder to another
+    parent rewrites its '..' entry), or whose parent forbids the move (a sticky bit, a
+    read-only mount, an immutable flag), would fail only then, after all the computing. So the
+    same move is made now and undone at once: a hidden `.old` folder is created beside
+    `out_dir`, `out_dir` moved into it and back, and the hidden folder removed. Permission
+    bits alone would not tell (root ignores them, ACLs and mounts add to them). A run killed
+    between the two moves is repaired by the next run (`remove_stale_staging`). A folder that
+    does not exist yet needs no check here (its parent was probed by `check_output_dir`).
+
+    Args:
+        out_dir: the output folder (need not exist).
+        what: the argument or folder, for the message (e.g. '--out', 'job folder').
+        fix: the end of the message, saying what to do.
+
+    Raises:
+        OutputError: the folder cannot be moved aside (the reason in words), with nothing left behind.
+    """
+    out = Path(out_dir).expanduser().absolute()
+    if not out.is_dir():
+        return
+    trash = None
+    try:
+        trash = Path(tempfile.mkdtemp(prefix=_staging_prefix(out), suffix=".old", dir=out.parent))
+        os.replace(out, trash / "old")
+    except OSError as exc:
+        if trash is not None:
+            with contextlib.suppress(OSError):
+                trash.rmdir()
+        raise OutputError(
+            f"{what} {show_path(out)}: the existing folder cannot be replaced with the results, "
+            f"{os_error_reason(exc)}; make it and its parent folder writable, or {fix}"
+        ) from None
+    try:
+        os.replace(trash / "old", out)
+    except OSError as exc:  # the move aside worked, so this should not happen
+        raise OutputError(
+            f"{what} {show_path(out)} was moved to {show_path(trash / 'old')} while checking it and cannot be "
+            f"moved back, {os_error_reason(exc)}; move it back by hand"
+        ) from None
+    with contextlib.suppress(OSError):
+        trash.rmdir()
 
 
 def _staging_prefix(out: Path) -> str:
@@ -155,6 +213,36 @@ def _missing_ancestors(folder: Path) -> list[Path]:
     return missing
 
 
+def _rename_into_place(staging: Path, out: Path) -> None:
+    try:
+        os.replace(staging, out)
+    except OSError as exc:
+        raise OutputError(
+            f"could not move the results into {show_path(out)}, {os_error_reason(exc)}; nothing was written there: "
+            "make the folder and its parent writable, or choose another --out folder, and run again"
+        ) from None
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    """Replace the existing folder `out` by `staging`: `out` is moved aside, then back if anything fails."""
+    trash = Path(tempfile.mkdtemp(prefix=_staging_prefix(out), suffix=".old", dir=out.parent))
+    try:
+        try:
+            os.replace(out, trash / "old")
+        except OSError as exc:
+            raise OutputError(
+                f"could not replace the folder {show_path(out)}, {os_error_reason(exc)}; nothing was changed: "
+                "make it and its parent writable, or choose another --out folder, and run again"
+            ) from None
+        try:
+            _rename_into_place(staging, out)
+        except BaseException:
+            os.replace(trash / "old", out)  # put the previous results back
+            raise
+    finally:
+        shutil.rmtree(trash, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def staged_output_dir(out_dir: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield an empty staging folder; on success it replaces `out_dir`, on any error it is removed.
@@ -177,17 +265,9 @@ def staged_output_dir(out_dir: str | os.PathLike, overwrite: bool = False) -> It
                     f"output folder {out} appeared while running and is not empty; "
                     "pass --overwrite or choose another --out"
                 )
-            trash = Path(tempfile.mkdtemp(prefix=_staging_prefix(out), suffix=".old", dir=out.parent))
-            os.replace(out, trash / "old")
-            try:
-                os.replace(staging, out)
-            except BaseException:
-                os.replace(trash / "old", out)  # put the previous results back
-                raise
-            finally:
-                shutil.rmtree(trash, ignore_errors=True)
+            _swap_in(staging, out)
         else:
-            os.replace(staging, out)
+            _rename_into_place(staging, out)
         ok = True
     finally:
         if staging.exists():

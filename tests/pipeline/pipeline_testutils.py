@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from pathlib import Path
 
 from pipeline.cli.main import main
@@ -38,3 +40,22 @@ def run_cli(args, capsys) -> tuple[int, str, str]:
     code = main([str(a) for a in args])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def refuse_to_move(monkeypatch, folder: Path) -> list:
+    """Make `os.replace` refuse to move `folder` (EPERM), as for a folder that cannot be renamed.
+
+    Root may rename anything (chmod 555 does not stop it), so the file system's refusal is
+    simulated at the one call that moves folders. Returns the list of refused moves.
+    """
+    real_replace = os.replace
+    refused = []
+
+    def replace(src, dst, *args, **kwargs):
+        if Path(src).absolute() == Path(folder).absolute():
+            refused.append((Path(src), Path(dst)))
+            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), str(src), str(dst))
+        return real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", replace)
+    return refused

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from pipeline_testutils import run_cli, write_points
+from pipeline_testutils import refuse_to_move, run_cli, write_points
 
 from hub.registry import REGISTRY
 from pipeline.io.points import MAX_POINTS, MAX_POINTS_FILE_BYTES
@@ -281,6 +281,31 @@ def test_unwritable_output_fails_before_any_work(tmp_path, center_args, capsys, 
         "choose another --out folder"
     )
     assert list(locked.iterdir()) == []
+
+
+def test_an_output_folder_that_cannot_be_replaced_fails_before_any_work(tmp_path, center_args, capsys, monkeypatch):
+    # An existing empty --out that cannot be renamed (chmod 555 for a user, a sticky or read-only
+    # parent): the swap at the end would fail. Root may rename anything, so the refusal is simulated.
+    import hub.registry
+    import pipeline.stages
+
+    def never(*args, **kwargs):
+        raise AssertionError("work started although the output folder cannot be replaced")
+
+    monkeypatch.setattr(hub.registry, "load_checkpoint", never)
+    monkeypatch.setattr(pipeline.stages, "invert", never)
+    out = tmp_path / "locked"
+    out.mkdir()
+    before = set(os.listdir(tmp_path))
+    refused = refuse_to_move(monkeypatch, out)
+    code, stdout, stderr = run_cli([*center_args, "--out", out], capsys)
+    assert code == 2, stderr
+    assert refused and stdout == ""
+    assert stderr.count("\n") == 1 and stderr == (
+        f"error: --out {str(out)!r}: the existing folder cannot be replaced with the results, operation not "
+        "permitted; make it and its parent folder writable, or choose another --out folder\n"
+    )
+    assert set(os.listdir(tmp_path)) == before and list(out.iterdir()) == []  # no hidden .locked.* folder
 
 
 def test_a_failed_write_leaves_no_folder_it_created(tmp_path, center_args, capsys, monkeypatch):

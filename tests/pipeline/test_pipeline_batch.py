@@ -177,6 +177,65 @@ def test_batch_usage_errors(tmp_path, tiny_checkpoint, fast_args, capsys):
     assert [j.id for j in good] == ["a"] and bad[0].line == 2 and "already used on line 1" in str(bad[0].error)
 
 
+def test_a_job_folder_that_cannot_be_replaced_fails_that_job_before_its_edit(
+    tmp_path, tiny_checkpoint, fast_args, capsys, monkeypatch
+):
+    from pipeline_testutils import refuse_to_move
+
+    import pipeline.stages
+
+    real_invert, inverted = pipeline.stages.invert, []
+
+    def counting_invert(*args, **kwargs):
+        inverted.append(1)
+        return real_invert(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline.stages, "invert", counting_invert)
+    jobs = _write_jobs(tmp_path / "in", GOOD)
+    out = tmp_path / "out"
+    (out / "a").mkdir(parents=True)  # e.g. left empty by hand, and root-owned / in a sticky folder
+    refuse_to_move(monkeypatch, out / "a")
+    assert main(_batch(tmp_path, jobs, out, tiny_checkpoint, fast_args)) == EXIT_JOBS_FAILED
+    err = capsys.readouterr().err
+    records = {r["id"]: r for r in _lines(out)}
+    assert records["a"]["status"] == "error" and records["a"]["error"] == "OutputError"
+    assert records["a"]["message"] == (
+        f"job folder {str(out / 'a')!r}: the existing folder cannot be replaced with the results, operation not "
+        "permitted; make it and its parent folder writable, or remove it"
+    )
+    assert f"error: job a (line 1) failed: OutputError: {records['a']['message']}" in err
+    assert [r["status"] for i, r in records.items() if i != "a"] == ["ok"]
+    assert len(inverted) == 1  # only the other job was edited
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no hidden .a.* folder
+    assert list((out / "a").iterdir()) == []
+
+
+def test_a_batch_out_that_cannot_be_written_fails_before_any_work(
+    tmp_path, tiny_checkpoint, fast_args, capsys, monkeypatch
+):
+    import errno
+
+    import common.paths
+
+    out = tmp_path / "out"
+    out.mkdir()
+    real_mkstemp = common.paths.tempfile.mkstemp
+
+    def refuse(*args, dir=None, **kwargs):
+        if Path(dir) == out:  # root may write anywhere: the refusal is simulated where the probe is made
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(out))
+        return real_mkstemp(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(common.paths.tempfile, "mkstemp", refuse)
+    jobs = _write_jobs(tmp_path / "in", GOOD)
+    assert main(_batch(tmp_path, jobs, out, tiny_checkpoint, fast_args)) == EXIT_BAD_INPUT
+    assert capsys.readouterr().err == (
+        f"error: the results file {str(out / RESULTS)!r}: cannot write there, permission denied; "
+        "choose another --out folder\n"
+    )
+    assert list(out.iterdir()) == []
+
+
 def _env() -> dict:
     return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
 

@@ -103,6 +103,18 @@ def test_center_end_to_end_then_the_cache(tmp_path, center_args, photo_file, tin
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "inputs", "result", "tiny_G.pt"]
 
 
+def test_progress_in_a_log_file_is_whole_lines(tmp_path, center_args, capsys):
+    # `run_pipeline.py ... > log 2>&1`: stderr is not a terminal, so no bar redraws with '\r'.
+    args = [a for a in center_args if a != "--quiet"]
+    code, _, stderr = run_cli([*args, "--inversion", "pti", "--no-cache", "--out", tmp_path / "out"], capsys)
+    assert code == 0, stderr
+    assert "\r" not in stderr and "\x1b" not in stderr
+    lines = stderr.splitlines()
+    for stage in ("project w", "pivotal tuning", "drag"):
+        assert any(line.startswith(f"{stage}: ") and "%" in line for line in lines), (stage, stderr)
+    assert len(lines) < 40, stderr  # a few lines per stage (2 + 2 inversion steps, 3 drag steps here)
+
+
 def _reconstruction_of(latents) -> np.ndarray:
     from common.images import uint8_from_network
 

@@ -85,6 +85,14 @@ def test_losses_are_finite_and_r1_runs_on_the_lazy_interval(tmp_path, data_dir):
     assert log and all("img_per_s" in row and "loss_G" in row for row in log)
 
 
+def test_progress_in_a_log_file_is_whole_lines(tmp_path, data_dir, capsys):
+    # stderr is not a terminal here (a log file): whole lines, never a '\r' redraw.
+    train(TINY, data_dir, tmp_path / "run", progress=True)
+    err = capsys.readouterr().err
+    assert "\r" not in err and err.splitlines() and all(line.startswith("train ") for line in err.splitlines())
+    assert " 100% " in err.splitlines()[-1]
+
+
 def test_path_length_regularisation_runs_lazily(data_dir):
     config = dataclasses.replace(TINY, pl_weight=2.0, pl_interval=2)
     trainer = Trainer(config, torch.device("cpu"))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
+from pipeline_testutils import refuse_to_move
 
 from pipeline.errors import OutputError
 from pipeline.io.drawing import comparison_image, display_scale, draw_points
-from pipeline.io.outputs import check_output_dir, staged_output_dir
+from pipeline.io.outputs import check_output_dir, check_replaceable, staged_output_dir
 from pipeline.io.video import write_video
 
 
@@ -58,6 +59,35 @@ def test_check_output_dir(tmp_path):
         check_output_dir(tmp_path, overwrite=True, protected=(photo,))
     with pytest.raises(OutputError, match="is a file"):
         check_output_dir(photo)
+
+
+def test_a_folder_that_cannot_be_moved_aside_is_refused_by_the_check(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    check_replaceable(out)  # movable: moved aside and back, nothing else changes
+    check_replaceable(tmp_path / "absent")  # nothing to replace
+    assert [p.name for p in tmp_path.iterdir()] == ["out"] and (out / "keep.txt").read_text() == "mine"
+    refused = refuse_to_move(monkeypatch, out)
+    with pytest.raises(OutputError) as info:
+        check_output_dir(out, overwrite=True)
+    assert refused, "the check did not try the move the swap needs"
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"--out {str(out)!r}: the existing folder cannot be replaced")
+    assert "operation not permitted" in message and "choose another --out folder" in message
+    assert [p.name for p in tmp_path.iterdir()] == ["out"] and (out / "keep.txt").read_text() == "mine"
+
+
+def test_a_swap_that_cannot_move_the_old_folder_leaves_nothing(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    refuse_to_move(monkeypatch, out)  # e.g. its permissions changed while the run computed
+    with pytest.raises(OutputError, match="could not replace the folder .*operation not permitted; nothing was"):
+        with staged_output_dir(out, overwrite=True) as staging:
+            (staging / "new.txt").write_text("new")
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no hidden .old or .partial folder
+    assert [p.name for p in out.iterdir()] == ["old.txt"]
 
 
 def test_display_scale_enlarges_small_crops():
