@@ -30,6 +30,7 @@ import torch
 
 from common.device import PeakMemory, resolve_device, synchronize
 from stylegan.networks import Generator
+from stylegan.random import random_generator
 
 
 @dataclass(frozen=True)
@@ -86,10 +87,11 @@ def run_bench(
     """Benchmarks full synthesis and features up to `until_res` for each resolution."""
     results = []
     for res in resolutions:
-        torch.manual_seed(seed)
-        G = Generator(z_dim=512, w_dim=512, img_resolution=res, channel_base=32768, channel_max=channel_max)
-        G = G.to(device).eval().requires_grad_(False)
-        ws = G.mapping(torch.randn([batch, G.z_dim], device=device))
+        G = random_generator(
+            res, seed, device=device, z_dim=512, w_dim=512, channel_base=32768, channel_max=channel_max
+        )
+        z = torch.randn([batch, G.z_dim], generator=torch.Generator().manual_seed(seed)).to(device)
+        ws = G.mapping(z)
         modes = [None] + ([until_res] if until_res in G.synthesis.block_resolutions else [])
         for mode in modes:
             ms, peak, kind = bench_one(G, ws, mode, repeats)

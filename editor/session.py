@@ -235,9 +235,9 @@ class Session:
             `DragUpdate`s, the last one with done=True (the history then holds the result).
         """
         if not self.history:
-            raise ValueError("invert a photo or generate an image from a seed first")
+            raise EditorError("invert a photo or generate an image from a seed first")
         if len(self.clicks) == 0:
-            raise ValueError("click a handle point and then its target on the image first")
+            raise EditorError("click a handle point and then its target on the image first")
         config = self._drag_config()
         current = self.history[-1]
         handles, targets, mask = self.clicks.handles, self.clicks.targets, self.mask_crop

@@ -2,9 +2,9 @@
 
 The `random-64` checkpoint of the registry, the tiny generators of the tests and the
 random stand-ins of the benchmarks all come from `random_generator`. It draws every
-weight from its own seed inside `torch.random.fork_rng`, so the caller's global CPU RNG
-state is the same after the call as before it, and the same arguments give bit-identical
-weights.
+weight from its own seed inside `common.random.seeded`, so the caller's global RNG state
+(CPU, CUDA, MPS) is the same after the call as before it, and the same arguments give
+bit-identical weights.
 """
 
 from __future__ import annotations
