@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from align import Alignment, load_photo, to_photo
+from align.composite import CompositeResult
 from align.photo import check_photo
 from common.device import resolve_device
 from common.timing import StageTimer
@@ -33,6 +34,7 @@ from pipeline.model_defaults import config_for_model
 from pipeline.stages import (
     Log,
     align_photo,
+    composite_edit,
     drag_crop,
     generator_on_device,
     invert_crop,
@@ -69,6 +71,8 @@ class EditResult:
         cache_key: the inversion cache key (None when the cache was not used).
         device: the torch device the stages ran on.
         config: the `PipelineConfig` used.
+        composite: the composite's field and weight (`pipeline.composite_edit`) when
+            `config.debug_composite`, else None.
     """
 
     photo: np.ndarray
@@ -89,6 +93,7 @@ class EditResult:
     cache_key: str | None
     device: str
     config: PipelineConfig
+    composite: CompositeResult | None = None
 
     @property
     def final_handles_crop(self) -> np.ndarray:
@@ -172,8 +177,14 @@ def edit_aligned(
     say(_drag_line(result, targets_crop, seconds["drag"]))
 
     with timer("paste"):
-        edited_photo = paste_edit(photo, alignment, result.image, reconstruction, config)
-    say(f"paste: done ({seconds['paste']:.1f}s)")
+        final = (handles_crop, result.handles, mask_crop)
+        composite = None
+        if config.debug_composite:
+            composite = composite_edit(photo, alignment, result.image, reconstruction, config, *final)
+            edited_photo = composite.photo
+        else:
+            edited_photo = paste_edit(photo, alignment, result.image, reconstruction, config, *final)
+    say(f"paste: {config.paste.composite} composite ({seconds['paste']:.1f}s)")
     return EditResult(
         photo=photo,
         edited_photo=edited_photo,
@@ -193,6 +204,7 @@ def edit_aligned(
         cache_key=inverted.cache_key,
         device=str(device),
         config=config,
+        composite=composite,
     )
 
 
