@@ -145,12 +145,24 @@ def _smoothstep(t: np.ndarray) -> np.ndarray:
     return t * t * (3.0 - 2.0 * t)
 
 
+def _path_distance(size: int, handles_crop: np.ndarray, final_handles_crop: np.ndarray) -> np.ndarray:
+    """Distance (crop px) of every pixel to the nearest handle path (the segment handle -> tracked end)."""
+    scale = 8  # sub-pixel segment ends: draw at 1/8 px (cv2.line's `shift`)
+    paths = np.full((size, size), 255, np.uint8)
+    for h, q in zip(np.asarray(handles_crop, np.float64), np.asarray(final_handles_crop, np.float64)):
+        a = tuple(int(v) for v in np.rint(h * scale))
+        b = tuple(int(v) for v in np.rint(q * scale))
+        cv2.line(paths, a, b, 0, thickness=1, lineType=cv2.LINE_8, shift=3)
+    return cv2.distanceTransform(paths, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
+
 def composite_weight(
     field: np.ndarray,
     residual: np.ndarray,
     content_box: tuple[int, int, int, int],
     movable_crop: np.ndarray | None = None,
     config: PasteConfig = PasteConfig(),
+    path_distance: np.ndarray | None = None,
 ) -> np.ndarray:
     """Where the edit is carried onto the photo, in the crop frame.
 
@@ -167,6 +179,10 @@ def composite_weight(
         content_box: (x0, y0, x1, y1) crop pixels holding photo content, exclusive ends.
         movable_crop: (S, S) float, 1 = may move, 0 = fixed; None = everything may move.
         config: thresholds and lengths.
+        path_distance: float32 (S, S), crop px to the nearest handle path; with
+            `config.locality` > 0 the weight is 1 within `locality` * S of a path and 0
+            beyond twice that (a drag edits near its points; the generator's drift
+            elsewhere stays out of the photo). None = no such limit.
 
     Returns:
         float32 (S, S) in [0, 1].
@@ -187,11 +203,25 @@ def composite_weight(
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
     inside = np.minimum.reduce([xs - x0 + 0.5, x1 - 0.5 - xs, ys - y0 + 0.5, y1 - 0.5 - ys])
     weight *= _smoothstep((inside - config.border * size) / feather)
+    if path_distance is not None and config.locality > 0:
+        reach = config.locality * size
+        weight *= _smoothstep(2.0 - path_distance / reach)
     if movable_crop is not None:
         fixed = (np.asarray(movable_crop, np.float32) <= 0.5).astype(np.uint8)
         if fixed.any():
             weight[cv2.dilate(fixed, np.ones((5, 5), np.uint8)) > 0] = 0.0
     return weight.astype(np.float32)
+
+
+def _residual_gate(residual: np.ndarray, config: PasteConfig) -> np.ndarray:
+    """(S, S, 1) float32 in [0, 1]: 0 where the smoothed residual is under `residual_threshold`, 1 above twice it."""
+    if config.residual_threshold <= 0:
+        return np.ones((*residual.shape[:2], 1), np.float32)
+    strength = np.abs(residual).max(axis=2)
+    if config.diff_sigma > 0:
+        strength = cv2.GaussianBlur(strength, (0, 0), sigmaX=config.diff_sigma, borderType=cv2.BORDER_REFLECT_101)
+    gate = _smoothstep(strength / config.residual_threshold - 1.0)
+    return gate[..., None].astype(np.float32)
 
 
 def _remap_crop(image: np.ndarray, field: np.ndarray) -> np.ndarray:
@@ -258,9 +288,13 @@ def composite_warp(
         return CompositeResult(out, np.zeros((size, size, 2), np.float32), zeros)
     field = backward_field(edited, reconstruction, handles_crop, final_handles_crop, config)
     residual = edited.astype(np.float32) - _remap_crop(reconstruction, field)
-    weight = composite_weight(field, residual, alignment.content_box, movable_crop, config)
+    paths = None
+    if handles_crop is not None and final_handles_crop is not None and len(handles_crop) > 0:
+        paths = _path_distance(size, handles_crop, final_handles_crop)
+    weight = composite_weight(field, residual, alignment.content_box, movable_crop, config, paths)
     # The residual that goes with the displacement actually applied (w * field).
     residual = edited.astype(np.float32) - _remap_crop(reconstruction, field * weight[..., None])
+    residual *= np.float32(config.residual) * _residual_gate(residual, config)
     ys, xs = np.nonzero(weight)
     region = _photo_region(xs, ys, alignment, photo.shape[:2]) if xs.size else None
     if region is not None:

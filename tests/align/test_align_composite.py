@@ -159,3 +159,36 @@ def test_config_is_validated():
         PasteConfig(flow="raft")
     with pytest.raises(AlignError, match="border"):
         PasteConfig(border=0.9)
+
+
+def test_with_handles_the_edit_stays_near_their_paths(astronaut):
+    size = 64
+    alignment = align_center(astronaut, size)
+    reconstruction = np.array(alignment.crop)
+    # The generator drifts everywhere (a global shift), the drag moved one handle.
+    edited = _translate_disc(reconstruction, (32.0, 32.0), size, (1.5, 0.0))
+    handle, end = np.array([30.0, 30.0]), np.array([31.5, 30.0])
+    result = composite_warp(astronaut, alignment, edited, reconstruction, [handle], [end], config=WARP)
+    yy, xx = np.mgrid[0:size, 0:size]
+    far = np.hypot(xx - 30.75, yy - 30.0) > 2 * WARP.locality * size + 2.0
+    assert result.weight_crop[30, 31] > 0.99 and not result.weight_crop[far].any()
+    pts = _crop_points_of_photo(astronaut.shape, alignment)
+    far_photo = np.hypot(pts[..., 0] - 30.75, pts[..., 1] - 30.0) > 2 * WARP.locality * size + 3.0
+    assert np.array_equal(result.photo[far_photo], astronaut[far_photo])
+
+
+def test_weak_residual_is_left_out_strong_residual_passes(astronaut):
+    size = 64
+    alignment = align_center(astronaut, size)
+    reconstruction = np.array(alignment.crop)
+    edited = reconstruction.astype(np.int16)
+    edited[28:36, 28:36] += 60  # new content (e.g. teeth): no motion explains it
+    edited[10:18, 44:52] -= 5  # a faint drift: under the threshold
+    edited = np.clip(edited, 0, 255).astype(np.uint8)
+    config = PasteConfig(composite="warp", flow="handles")
+    result = composite_warp(astronaut, alignment, edited, reconstruction, config=config)
+    centre = np.rint(alignment.photo_from_crop @ np.array([31.5, 31.5, 1.0])).astype(int)[:2]
+    gain = result.photo[centre[1], centre[0]].astype(int) - astronaut[centre[1], centre[0]].astype(int)
+    assert (gain > 40).all()
+    faint = np.rint(alignment.photo_from_crop @ np.array([47.5, 13.5, 1.0])).astype(int)[:2]
+    assert np.array_equal(result.photo[faint[1], faint[0]], astronaut[faint[1], faint[0]])
