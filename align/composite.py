@@ -318,22 +318,41 @@ def _composite_region(
     w = np.clip(warp_to_photo_region(weight, crop_from_photo, region, "linear", 0.0), 0.0, 1.0)
     f = warp_to_photo_region(field, crop_from_photo, region, "linear", 0.0)
     res = warp_to_photo_region(residual, crop_from_photo, region, "linear", 0.0)
-    # Crop point of every region pixel, displaced, back into the photo (projective-exact).
-    ys, xs = np.mgrid[ry0:ry1, rx0:rx1].astype(np.float64)
-    m = crop_from_photo
-    den = m[2, 0] * xs + m[2, 1] * ys + m[2, 2]
-    cx = (m[0, 0] * xs + m[0, 1] * ys + m[0, 2]) / den + w * f[..., 0]
-    cy = (m[1, 0] * xs + m[1, 1] * ys + m[1, 2]) / den + w * f[..., 1]
-    p = alignment.photo_from_crop
-    den = p[2, 0] * cx + p[2, 1] * cy + p[2, 2]
-    map_x = ((p[0, 0] * cx + p[0, 1] * cy + p[0, 2]) / den).astype(np.float32)
-    map_y = ((p[1, 0] * cx + p[1, 1] * cy + p[1, 2]) / den).astype(np.float32)
+    wf = w[..., None] * f  # the displacement applied, crop pixels
+    map_x, map_y = _source_points(alignment, region, wf)
     moved = cv2.remap(photo, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
-    blended = moved.astype(np.float32) + w[..., None] * res
+    blended = moved.astype(np.float32)
+    blended += w[..., None] * res
     blended = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
     untouched = w <= 0.0
     blended[untouched] = photo[ry0:ry1, rx0:rx1][untouched]
     return blended
+
+
+def _source_points(
+    alignment: Alignment, region: tuple[int, int, int, int], displacement_crop: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Photo point each region pixel takes its colour from: photo_from_crop(crop_from_photo(x) + d).
+
+    Returns float32 (h, w) maps x, y for cv2.remap; exact for projective matrices, and a
+    cheap linear form (x + photo_from_crop's 2x2 part @ d) for affine ones.
+    """
+    rx0, ry0, rx1, ry1 = region
+    p = alignment.photo_from_crop
+    dx, dy = displacement_crop[..., 0], displacement_crop[..., 1]
+    xs = np.arange(rx0, rx1, dtype=np.float32)[None, :]
+    ys = np.arange(ry0, ry1, dtype=np.float32)[:, None]
+    if np.allclose(p[2], (0.0, 0.0, 1.0), atol=1e-12):
+        a, b, c, d = (np.float32(v) for v in (p[0, 0], p[0, 1], p[1, 0], p[1, 1]))
+        return xs + a * dx + b * dy, ys + c * dx + d * dy
+    m = alignment.crop_from_photo
+    den = m[2, 0] * xs + m[2, 1] * ys + m[2, 2]
+    cx = (m[0, 0] * xs + m[0, 1] * ys + m[0, 2]) / den + dx
+    cy = (m[1, 0] * xs + m[1, 1] * ys + m[1, 2]) / den + dy
+    den = p[2, 0] * cx + p[2, 1] * cy + p[2, 2]
+    map_x = (p[0, 0] * cx + p[0, 1] * cy + p[0, 2]) / den
+    map_y = (p[1, 0] * cx + p[1, 1] * cy + p[1, 2]) / den
+    return map_x.astype(np.float32), map_y.astype(np.float32)
 
 
 def field_image(field: np.ndarray, max_px: float | None = None) -> np.ndarray:

@@ -10,7 +10,8 @@ invert, drag) and the drag's result is composited back with each composite
   * seam: the maximum absolute difference (grey levels, any channel) on a band of +-3 photo
     pixels along the aligned crop's border;
   * PSNR away: PSNR (dB) on the face (the hull of the 68 landmarks) farther than one eye
-    distance from every handle and target: what the edit should leave alone;
+    distance from every handle and target: what the edit should leave alone ('inf': every
+    such pixel identical; a mean counts it as `PSNR_CAP`);
   * reach: dlib's landmarks of the edited photo, remaining distance of the handles'
     landmarks to the targets / initial distance (0 = on target, 1 = did not move);
   * seconds: the composite alone (the drag is shared).
@@ -208,6 +209,11 @@ def evaluate_photo(
     return rows, line
 
 
+def _db(value: float) -> str:
+    """A PSNR for the table: 'inf' (identical pixels) at the cap."""
+    return "inf" if value >= PSNR_CAP else f"{value:.1f}"
+
+
 def format_table(rows: list[Row], composites: list[str]) -> str:
     """The table (markdown), one row per photo and composite, then the mean of each composite."""
     lines = [
@@ -215,16 +221,15 @@ def format_table(rows: list[Row], composites: list[str]) -> str:
         "|---|---|---:|---:|---:|---:|",
     ]
     for r in rows:
-        lines.append(
-            f"| {r.photo} | {r.composite} | {r.seam:.0f} | {r.psnr_away:.1f} | {r.reach:.2f} | {r.seconds:.3f} |"
-        )
+        psnr = _db(r.psnr_away)
+        lines.append(f"| {r.photo} | {r.composite} | {r.seam:.0f} | {psnr} | {r.reach:.2f} | {r.seconds:.3f} |")
     for name in composites:
         mine = [r for r in rows if r.composite == name]
         if mine:
             mean = [float(np.nanmean([getattr(r, f) for r in mine])) for f in ("seam", "psnr_away", "reach", "seconds")]
             worst = max(r.seam for r in mine)
             seam_text = f"{mean[0]:.1f} (max {worst:.0f})"
-            lines.append(f"| **mean** | {name} | {seam_text} | {mean[1]:.1f} | {mean[2]:.2f} | {mean[3]:.3f} |")
+            lines.append(f"| **mean** | {name} | {seam_text} | {_db(mean[1])} | {mean[2]:.2f} | {mean[3]:.3f} |")
     return "\n".join(lines)
 
 

@@ -50,5 +50,10 @@ def test_measures_on_known_answers():
     far = photo.copy()
     far[45, 85] = 0  # on the face, far from the point
     assert psnr_away(photo, far, lm, points) < 60.0
-    table = format_table([Row("a.jpg", "warp", 0.0, 50.0, 0.3, 0.01)], ["warp"])
-    assert "| a.jpg | warp | 0 | 50.0 | 0.30 | 0.010 |" in table and "**mean**" in table
+    table = format_table(
+        [Row("a.jpg", "warp", 0.0, 50.0, 0.3, 0.01), Row("b.jpg", "warp", 2.0, PSNR_CAP, 0.5, 0.03)], ["warp"]
+    )
+    assert (
+        "| a.jpg | warp | 0 | 50.0 | 0.30 | 0.010 |" in table and "| b.jpg | warp | 2 | inf | 0.50 | 0.030 |" in table
+    )
+    assert "| **mean** | warp | 1.0 (max 2) | 75.0 | 0.40 | 0.020 |" in table
