@@ -246,6 +246,7 @@ def composite_warp(
     final_handles_crop: np.ndarray | None = None,
     movable_crop: np.ndarray | None = None,
     config: PasteConfig = PasteConfig(),
+    movable_photo: np.ndarray | None = None,
 ) -> CompositeResult:
     """Move the photo's own pixels as the edit moved the generator's, plus the appearance residual.
 
@@ -265,6 +266,8 @@ def composite_warp(
             their tracked end positions; None = no known correspondences.
         movable_crop: (S, S) float, 1 = may move, 0 = fixed by the user's mask; None = all.
         config: the `PasteConfig` (flow and weight fields).
+        movable_photo: (H, W) bool or float, the user's mask on the photo (1 = may move):
+            photo pixels where it is <= 0.5 keep their bytes exactly; None = no such mask.
 
     Returns:
         `CompositeResult` (photo, field_crop, weight_crop).
@@ -298,9 +301,12 @@ def composite_warp(
     ys, xs = np.nonzero(weight)
     region = _photo_region(xs, ys, alignment, photo.shape[:2]) if xs.size else None
     if region is not None:
-        out[region[1] : region[3], region[0] : region[2]] = _composite_region(
-            photo, alignment, region, field, weight, residual
-        )
+        x0, y0, x1, y1 = region
+        pasted = _composite_region(photo, alignment, region, field, weight, residual)
+        if movable_photo is not None:
+            fixed = np.asarray(movable_photo, dtype=np.float32)[y0:y1, x0:x1] <= 0.5
+            pasted[fixed] = photo[y0:y1, x0:x1][fixed]
+        out[y0:y1, x0:x1] = pasted
     return CompositeResult(out, field, weight)
 
 

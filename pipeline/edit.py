@@ -177,7 +177,7 @@ def edit_aligned(
     say(_drag_line(result, targets_crop, seconds["drag"]))
 
     with timer("paste"):
-        final = (handles_crop, result.handles, mask_crop)
+        final = (handles_crop, result.handles, mask_crop, mask_photo)
         composite = None
         if config.debug_composite:
             composite = composite_edit(photo, alignment, result.image, reconstruction, config, *final)

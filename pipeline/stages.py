@@ -304,6 +304,7 @@ def paste_edit(
     handles_crop: np.ndarray | None = None,
     final_handles_crop: np.ndarray | None = None,
     mask_crop: np.ndarray | None = None,
+    mask_photo: np.ndarray | None = None,
 ) -> np.ndarray:
     """Stage 5: put the edit back into the photo (`composite_edit`; untouched pixels stay byte-identical).
 
@@ -313,7 +314,15 @@ def paste_edit(
     if config.paste.composite == "delta":
         return paste_back(photo, alignment, edited_crop, reconstruction_crop, config=config.paste)
     return composite_edit(
-        photo, alignment, edited_crop, reconstruction_crop, config, handles_crop, final_handles_crop, mask_crop
+        photo,
+        alignment,
+        edited_crop,
+        reconstruction_crop,
+        config,
+        handles_crop,
+        final_handles_crop,
+        mask_crop,
+        mask_photo,
     ).photo
 
 
@@ -326,6 +335,7 @@ def composite_edit(
     handles_crop: np.ndarray | None = None,
     final_handles_crop: np.ndarray | None = None,
     mask_crop: np.ndarray | None = None,
+    mask_photo: np.ndarray | None = None,
 ) -> CompositeResult:
     """Stage 5 with its working images: the composite `config.paste.composite` names.
 
@@ -342,6 +352,8 @@ def composite_edit(
         handles_crop, final_handles_crop: (N, 2) float crop pixels: the drag's handles and
             their tracked end positions (`DragResult.handles`); None = unknown.
         mask_crop: (R, R) float32, 1 = may move (`mask_to_crop`), or None.
+        mask_photo: the user's (H, W) mask on the photo, or None: where it is 0 the photo
+            keeps its bytes exactly ('warp').
 
     Returns:
         `align.CompositeResult` (photo, field_crop (R, R, 2), weight_crop (R, R)).
@@ -349,7 +361,15 @@ def composite_edit(
     paste = config.paste
     if paste.composite == "warp":
         return composite_warp(
-            photo, alignment, edited_crop, reconstruction_crop, handles_crop, final_handles_crop, mask_crop, paste
+            photo,
+            alignment,
+            edited_crop,
+            reconstruction_crop,
+            handles_crop,
+            final_handles_crop,
+            mask_crop,
+            paste,
+            movable_photo=mask_photo,
         )
     out = paste_back(photo, alignment, edited_crop, reconstruction_crop, config=paste)
     weight = change_mask(edited_crop, reconstruction_crop, paste, alignment.content_box)
