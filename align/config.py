@@ -169,7 +169,7 @@ class PasteConfig:
     field_sigma: float = 0.02  # Gaussian smoothing of the field, fraction of the crop size; 0 = off
     handle_sigma: float = 0.15  # reach of each handle correspondence, fraction of the crop size
     motion_threshold: float = 0.005  # a pixel moves where |field| exceeds this fraction of the crop size
-    border: float = 0.06  # the weight is 0 within this fraction of the crop size of the crop's border
+    border: float = 0.04  # the weight is 0 within this fraction of the crop size of the crop's border
     # With the drag's handles known: the weight is 1 within this fraction of the crop size of a
     # handle's path and 0 beyond twice that; 0 = no limit.
     locality: float = 0.2

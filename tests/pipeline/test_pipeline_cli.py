@@ -202,7 +202,7 @@ def test_warp_composite_with_debug_images(tmp_path, center_args, photo_file, cap
     assert set(report["outputs"]) == names
     weight = np.asarray(Image.open(out / "composite_weight.png"))
     assert weight.shape == (32, 32, 3)
-    band = int(np.ceil(report["config"]["paste"]["border"] * 32))
+    band = max(1, int(np.floor(report["config"]["paste"]["border"] * 32 + 0.5)))  # rows whose centre is in the band
     assert not weight[:band].any() and not weight[-band:].any()
     assert not weight[:, :band].any() and not weight[:, -band:].any()
     assert np.asarray(Image.open(out / "composite_field.png")).shape == (32, 32, 3)
