@@ -177,13 +177,7 @@ def edit_aligned(
     say(_drag_line(result, targets_crop, seconds["drag"]))
 
     with timer("paste"):
-        final = (handles_crop, result.handles, mask_crop, mask_photo)
-        composite = None
-        if config.debug_composite:
-            composite = composite_edit(photo, alignment, result.image, reconstruction, config, *final)
-            edited_photo = composite.photo
-        else:
-            edited_photo = paste_edit(photo, alignment, result.image, reconstruction, config, *final)
+        edited_photo, composite = _paste(photo, alignment, result, reconstruction, config, mask_crop, mask_photo)
     say(f"paste: {config.paste.composite} composite ({seconds['paste']:.1f}s)")
     return EditResult(
         photo=photo,
@@ -206,6 +200,23 @@ def edit_aligned(
         config=config,
         composite=composite,
     )
+
+
+def _paste(
+    photo: np.ndarray,
+    alignment: Alignment,
+    result: DragResult,
+    reconstruction: np.ndarray,
+    config: PipelineConfig,
+    mask_crop: np.ndarray | None,
+    mask_photo: np.ndarray | None,
+) -> tuple[np.ndarray, CompositeResult | None]:
+    """Stage 5 for `edit_aligned`: the edited photo, and the composite's images when `config.debug_composite`."""
+    final = (result.history[0], result.handles, mask_crop, mask_photo)
+    if config.debug_composite:
+        composite = composite_edit(photo, alignment, result.image, reconstruction, config, *final)
+        return composite.photo, composite
+    return paste_edit(photo, alignment, result.image, reconstruction, config, *final), None
 
 
 def _metrics_line(metrics: dict) -> str:
