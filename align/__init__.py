@@ -3,7 +3,8 @@
 Faces are found with dlib and cropped the FFHQ way (`align_face`); any other subject is
 cropped from a box (`align_box`) or the centre (`align_center`). Each returns an
 `Alignment` whose 3x3 `crop_from_photo` describes the crop exactly, so points
-(`to_crop`, `to_photo`) and pixels (`paste_back`) go back to the photo without drift.
+(`to_crop`, `to_photo`) and pixels (`paste_back`, or `composite_warp`, which moves the photo's own
+pixels) go back to the photo without drift.
 
 *Convention*: points are float (x, y), x right, y down, pixel centres at integer
 coordinates; images are uint8 (H, W, 3) RGB.
@@ -19,6 +20,7 @@ from align.alignment import (
     to_crop,
     to_photo,
 )
+from align.composite import CompositeResult, composite_warp
 from align.config import FACE_PRESET_FIELDS, FACE_PRESETS, AlignConfig, PasteConfig, face_preset_values
 from align.errors import AlignError, FaceModelError, NoFaceFoundError, PhotoError
 from align.faces import FaceDetection, detect_faces, face_landmarks, face_model_path
@@ -47,6 +49,8 @@ __all__ = [
     "to_photo",
     "points_outside_crop",
     "paste_back",
+    "composite_warp",
+    "CompositeResult",
     "change_mask",
     "load_photo",
     "to_rgb_uint8",

@@ -389,7 +389,13 @@ class Session:
             raise EditorError("drag first: there is no edit to save yet")
         a = self.alignment
         reconstruction = self.history[0].image
-        edited_photo = pl.paste_edit(self.photo, a, last.image, reconstruction, self.config)
+        # Every drag's handles and tracked ends: the composite moves the photo near all of them.
+        drags = [step for step in self.history if step.drag is not None]
+        starts = np.concatenate([step.handles_crop for step in drags])
+        ends = np.concatenate([step.drag.handles for step in drags])
+        edited_photo = pl.paste_edit(
+            self.photo, a, last.image, reconstruction, self.config, starts, ends, last.mask_crop
+        )
         return pl.EditResult(
             photo=self.photo,
             edited_photo=edited_photo,

@@ -32,6 +32,7 @@ _LAZY = {
     "invert_crop": "pipeline.stages",
     "drag_crop": "pipeline.stages",
     "paste_edit": "pipeline.stages",
+    "composite_edit": "pipeline.stages",
     "resolve_device": "pipeline.edit",
     "CropInversion": "pipeline.stages",
     "GeneratorOnDevice": "pipeline.stages",

@@ -104,7 +104,8 @@ class PipelineConfig:
     drag: DragConfig = field(default_factory=DragConfig)
     mask_threshold: float = 0.5  # a crop pixel may move where the warped mask exceeds this
     # --- paste back ------------------------------------------------------------------------
-    paste: PasteConfig = field(default_factory=PasteConfig)
+    paste: PasteConfig = field(default_factory=PasteConfig)  # `paste.composite`: 'delta' or 'warp'
+    debug_composite: bool = False  # keep the composite's field and weight (written as images)
     # --- run -------------------------------------------------------------------------------
     device: str = "auto"  # 'auto' (cuda > mps > cpu), 'cpu', 'cuda', 'cuda:N', 'mps'
     seed: int = 0  # seeds a forked torch RNG around the stages (the caller's RNG is
@@ -157,6 +158,8 @@ class PipelineConfig:
             raise PipelineError(f"seed must be an int, got {self.seed!r}")
         if not isinstance(self.deterministic, bool):
             raise PipelineError(f"deterministic must be a bool, got {self.deterministic!r}")
+        if not isinstance(self.debug_composite, bool):
+            raise PipelineError(f"debug_composite must be a bool, got {self.debug_composite!r}")
         if not isinstance(self.use_cache, bool):
             raise PipelineError(f"use_cache must be a bool, got {self.use_cache!r}")
         if self.cache_dir is not None:

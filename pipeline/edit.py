@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from align import Alignment, load_photo, to_photo
+from align.composite import CompositeResult
 from align.photo import check_photo
 from common.device import deterministic, resolve_device
 from common.random import seeded
@@ -33,6 +34,7 @@ from pipeline.model_defaults import config_for_model
 from pipeline.stages import (
     Log,
     align_photo,
+    composite_edit,
     drag_crop,
     generator_on_device,
     invert_crop,
@@ -69,6 +71,8 @@ class EditResult:
         cache_key: the inversion cache key (None when the cache was not used).
         device: the torch device the stages ran on.
         config: the `PipelineConfig` used.
+        composite: the composite's field and weight (`pipeline.composite_edit`) when
+            `config.debug_composite`, else None.
     """
 
     photo: np.ndarray
@@ -89,6 +93,7 @@ class EditResult:
     cache_key: str | None
     device: str
     config: PipelineConfig
+    composite: CompositeResult | None = None
 
     @property
     def final_handles_crop(self) -> np.ndarray:
@@ -172,8 +177,8 @@ def edit_aligned(
     say(_drag_line(result, targets_crop, seconds["drag"]))
 
     with timer("paste"):
-        edited_photo = paste_edit(photo, alignment, result.image, reconstruction, config)
-    say(f"paste: done ({seconds['paste']:.1f}s)")
+        edited_photo, composite = _paste(photo, alignment, result, reconstruction, config, mask_crop, mask_photo)
+    say(f"paste: {config.paste.composite} composite ({seconds['paste']:.1f}s)")
     return EditResult(
         photo=photo,
         edited_photo=edited_photo,
@@ -193,7 +198,25 @@ def edit_aligned(
         cache_key=inverted.cache_key,
         device=str(device),
         config=config,
+        composite=composite,
     )
+
+
+def _paste(
+    photo: np.ndarray,
+    alignment: Alignment,
+    result: DragResult,
+    reconstruction: np.ndarray,
+    config: PipelineConfig,
+    mask_crop: np.ndarray | None,
+    mask_photo: np.ndarray | None,
+) -> tuple[np.ndarray, CompositeResult | None]:
+    """Stage 5 for `edit_aligned`: the edited photo, and the composite's images when `config.debug_composite`."""
+    final = (result.history[0], result.handles, mask_crop, mask_photo)
+    if config.debug_composite:
+        composite = composite_edit(photo, alignment, result.image, reconstruction, config, *final)
+        return composite.photo, composite
+    return paste_edit(photo, alignment, result.image, reconstruction, config, *final), None
 
 
 def _metrics_line(metrics: dict) -> str:

@@ -25,6 +25,7 @@ __all__ = ["UserOptions", "ALL_FACES", "LPIPS_NETS", "CLI_NAMES", "config_from_o
 
 LPIPS_NETS = ("vgg", "alex", "squeeze")
 VIDEO_CHOICES = (None, "mp4", "gif")
+COMPOSITES = ("warp", "delta")
 # The options as the command line spells them: every message names the flag to change.
 CLI_NAMES = AlignNames(
     align="--align", box="--box", face_index="--face-index", face_preset="--face-preset", choice="{name} {value}"
@@ -72,6 +73,9 @@ class UserOptions:
     r2: float | None = None  # tracking radius, px of a 512-px image (no flag)
     feature_res: int | None = None  # supervising block resolution (no flag)
     lambda_mask: float | None = None  # weight of the fixed-region term (no flag)
+    # --- paste back ---------------------------------------------------------------------------
+    composite: str | None = None  # 'warp' (move the photo's pixels) or 'delta' (add the change); None = default
+    debug_composite: bool = False  # write the composite's displacement field and weight as images
     # --- run and outputs ----------------------------------------------------------------------
     device: str = "auto"  # 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'
     seed: int = 0  # seeds the run, the inversion and the drag
@@ -90,6 +94,9 @@ class UserOptions:
         _check_choice("--inversion", self.inversion, INVERSION_METHODS)
         _check_choice("--lpips-net", self.lpips_net, (None, *LPIPS_NETS))
         _check_choice("--video", self.video, VIDEO_CHOICES)
+        _check_choice("--composite", self.composite, (None, *COMPOSITES))
+        if not isinstance(self.debug_composite, bool):
+            raise UsageError(f"--debug-composite is a switch (True or False), got {self.debug_composite!r}")
         counts = (("--steps", self.steps), ("--pti-steps", self.pti_steps), ("--drag-steps", self.drag_steps))
         for flag, value in counts:
             if value is not None:
@@ -130,6 +137,7 @@ class UserOptions:
             ("--lpips-backbone", self.lpips_backbone),
             ("--cache-dir", self.cache_dir),
             ("--fps", None if self.fps == 10 else self.fps),
+            ("--composite", self.composite),
         ):
             if value is not None:
                 argv += [flag, _number(value) if isinstance(value, float) else str(value)]
@@ -137,6 +145,7 @@ class UserOptions:
             ("--locality", self.locality),
             ("--no-cache", self.no_cache),
             ("--deterministic", self.deterministic),
+            ("--debug-composite", self.debug_composite),
         )
         argv += [flag for flag, on in switches if on]
         return argv
@@ -163,7 +172,7 @@ def config_from_options(options: UserOptions) -> PipelineConfig:
     Raises:
         DragPipelineError: a value a stage's config refuses (e.g. a negative radius).
     """
-    from align import AlignConfig
+    from align import AlignConfig, PasteConfig
     from draggan import DragConfig
     from inversion import InversionConfig
 
@@ -202,6 +211,8 @@ def config_from_options(options: UserOptions) -> PipelineConfig:
         cache_dir=options.cache_dir,
         video=options.video,
         video_fps=options.fps,
+        paste=PasteConfig() if options.composite is None else PasteConfig(composite=options.composite),
+        debug_composite=options.debug_composite,
     )
 
 

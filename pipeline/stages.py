@@ -25,8 +25,9 @@ import cv2
 import numpy as np
 import torch
 
-from align import Alignment, align_box, align_center, align_face, paste_back, to_crop, to_photo
+from align import Alignment, align_box, align_center, align_face, change_mask, paste_back, to_crop, to_photo
 from align.alignment import points_outside_crop
+from align.composite import CompositeResult, composite_warp
 from common.device import resolve_device, same_device
 from draggan import DragResult, drag, resolve_stop_distance
 from draggan.loop import DragCallback
@@ -47,6 +48,7 @@ __all__ = [
     "invert_crop",
     "drag_crop",
     "paste_edit",
+    "composite_edit",
     "reconstruction_metrics",
     "generator_on_device",
 ]
@@ -304,13 +306,79 @@ def paste_edit(
     edited_crop: np.ndarray,
     reconstruction_crop: np.ndarray,
     config: PipelineConfig = PipelineConfig(),
+    handles_crop: np.ndarray | None = None,
+    final_handles_crop: np.ndarray | None = None,
+    mask_crop: np.ndarray | None = None,
+    mask_photo: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Stage 5: put the edit back into the photo (`align.paste_back`; untouched pixels stay byte-identical).
+    """Stage 5: put the edit back into the photo (`composite_edit`; untouched pixels stay byte-identical).
 
     Returns:
         uint8 (H, W, 3) RGB, a new array.
     """
-    return paste_back(photo, alignment, edited_crop, reconstruction_crop, config=config.paste)
+    if config.paste.composite == "delta":
+        return paste_back(photo, alignment, edited_crop, reconstruction_crop, config=config.paste)
+    return composite_edit(
+        photo,
+        alignment,
+        edited_crop,
+        reconstruction_crop,
+        config,
+        handles_crop,
+        final_handles_crop,
+        mask_crop,
+        mask_photo,
+    ).photo
+
+
+def composite_edit(
+    photo: np.ndarray,
+    alignment: Alignment,
+    edited_crop: np.ndarray,
+    reconstruction_crop: np.ndarray,
+    config: PipelineConfig = PipelineConfig(),
+    handles_crop: np.ndarray | None = None,
+    final_handles_crop: np.ndarray | None = None,
+    mask_crop: np.ndarray | None = None,
+    mask_photo: np.ndarray | None = None,
+) -> CompositeResult:
+    """Stage 5 with its working images: the composite `config.paste.composite` names.
+
+    'warp' (`align.composite_warp`) moves the photo's own pixels by the edit's displacement
+    field, honouring the drag's handles (`handles_crop` -> `final_handles_crop`) and the
+    fixed region of `mask_crop`; 'delta' (`align.paste_back`) adds the change (its field is
+    zero, its weight the change mask).
+
+    Args:
+        photo: uint8 (H, W, 3) RGB.
+        alignment: from `align_photo`.
+        edited_crop, reconstruction_crop: uint8 (R, R, 3), after and before the drag.
+        config: `paste` is used.
+        handles_crop, final_handles_crop: (N, 2) float crop pixels: the drag's handles and
+            their tracked end positions (`DragResult.handles`); None = unknown.
+        mask_crop: (R, R) float32, 1 = may move (`mask_to_crop`), or None.
+        mask_photo: the user's (H, W) mask on the photo, or None: where it is 0 the photo
+            keeps its bytes exactly ('warp').
+
+    Returns:
+        `align.CompositeResult` (photo, field_crop (R, R, 2), weight_crop (R, R)).
+    """
+    paste = config.paste
+    if paste.composite == "warp":
+        return composite_warp(
+            photo,
+            alignment,
+            edited_crop,
+            reconstruction_crop,
+            handles_crop,
+            final_handles_crop,
+            mask_crop,
+            paste,
+            movable_photo=mask_photo,
+        )
+    out = paste_back(photo, alignment, edited_crop, reconstruction_crop, config=paste)
+    weight = change_mask(edited_crop, reconstruction_crop, paste, alignment.content_box)
+    return CompositeResult(out, np.zeros((*weight.shape, 2), np.float32), weight)
 
 
 def reconstruction_metrics(

@@ -192,6 +192,25 @@ def _add_drag_options(p: argparse.ArgumentParser) -> None:
     drag.add_argument("--stop-distance", type=float, help="stop when every handle is this close (generator px)")
 
 
+def _add_paste_options(p: argparse.ArgumentParser) -> None:
+    """--composite, --debug-composite."""
+    from align import PasteConfig
+
+    paste = p.add_argument_group("paste back")
+    paste.add_argument(
+        "--composite",
+        choices=("warp", "delta"),
+        help="how the edit goes back into the photo: 'warp' moves the photo's own pixels by the edit's "
+        "displacement field (plus the generator's appearance change), 'delta' adds the generator's "
+        f"change (default {PasteConfig().composite})",
+    )
+    paste.add_argument(
+        "--debug-composite",
+        action="store_true",
+        help="also write composite_field.png (displacement, colour) and composite_weight.png (grey)",
+    )
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     """--device, --seed, --deterministic, --quiet, --debug."""
     run = p.add_argument_group("run")
@@ -220,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_align_options,
         _add_inversion_options,
         _add_drag_options,
+        _add_paste_options,
         _add_batch_options,
         _add_run_options,
     ):
@@ -256,4 +276,6 @@ def options_from_args(args: argparse.Namespace):
         deterministic=args.deterministic,
         video=args.video,
         fps=args.fps,
+        composite=args.composite,
+        debug_composite=args.debug_composite,
     )

@@ -218,7 +218,8 @@ def write_results(result: EditResult, folder: str | os.PathLike, extra: dict | N
     """Write every output of an edit into `folder` (which must exist).
 
     Files: edited.png, aligned.png, reconstruction.png, edited_crop.png, comparison.png,
-    drag.mp4 / drag.gif (when `result.config.video`), latents.pt, report.json.
+    composite_field.png / composite_weight.png (`--debug-composite`), drag.mp4 / drag.gif
+    (when `result.config.video`), latents.pt, report.json.
 
     Args:
         result: from `pipeline.edit_photo`.
@@ -251,6 +252,12 @@ def write_results(result: EditResult, folder: str | os.PathLike, extra: dict | N
         ),
     )
     written.append("comparison.png")
+    if result.composite is not None:  # --debug-composite
+        from align.composite import field_image, weight_image
+
+        write_png(folder / "composite_field.png", field_image(result.composite.field_crop))
+        write_png(folder / "composite_weight.png", weight_image(result.composite.weight_crop))
+        written += ["composite_field.png", "composite_weight.png"]
     if result.config.video is not None:
         video = write_video(folder, _video_frames(result), result.config.video, result.config.video_fps)
         written.append(video.name)

@@ -199,3 +199,24 @@ def test_locality_flag_reaches_the_inversion_config():
     on = config_of(["--image", "a.png", "--points", "p.json", "--locality"])
     off = config_of(["--image", "a.png", "--points", "p.json"])
     assert on.inversion.locality_regularization and not off.inversion.locality_regularization
+
+
+def test_warp_composite_with_debug_images(tmp_path, center_args, photo_file, capsys):
+    out = tmp_path / "warp"
+    code, _, stderr = run_cli([*center_args, "--out", out, "--composite", "warp", "--debug-composite"], capsys)
+    assert code == 0, stderr
+    photo = load_photo(photo_file)
+    names = {p.name for p in out.iterdir()}
+    assert names == OUTPUTS | {"composite_field.png", "composite_weight.png"}
+    report = json.loads((out / "report.json").read_text())
+    assert report["config"]["paste"]["composite"] == "warp" and report["config"]["debug_composite"] is True
+    assert {"flow", "border", "motion_threshold"} <= set(report["config"]["paste"])
+    assert set(report["outputs"]) == names
+    weight = np.asarray(Image.open(out / "composite_weight.png"))
+    assert weight.shape == (32, 32, 3)
+    band = max(1, int(np.floor(report["config"]["paste"]["border"] * 32 + 0.5)))  # rows whose centre is in the band
+    assert not weight[:band].any() and not weight[-band:].any()
+    assert not weight[:, :band].any() and not weight[:, -band:].any()
+    assert np.asarray(Image.open(out / "composite_field.png")).shape == (32, 32, 3)
+    edited = np.asarray(Image.open(out / "edited.png"))
+    _untouched_outside_crop(photo, edited, report["alignment"]["crop_from_photo"], 32)

@@ -119,3 +119,31 @@ def test_edit_photo_end_to_end_in_python(tiny_G, make_photo, fast_config):
     again = edit_photo(photo, np.array([[50.0, 30.0]]), np.array([[44.0, 30.0]]), tiny_G, config, progress=False)
     assert again.cache_hit and again.cache_key == result.cache_key
     np.testing.assert_array_equal(again.reconstruction_crop, result.reconstruction_crop)
+
+
+@pytest.mark.parametrize("composite", ["warp", "delta"])
+def test_a_fixed_region_keeps_its_bytes_and_the_edit_shows(tiny_G, make_photo, fast_config, composite):
+    from align import PasteConfig
+
+    photo = make_photo(96, 64)
+    config = fast_config(
+        drag=DragConfig(max_steps=3, lr=0.1), paste=PasteConfig(composite=composite, locality=0.5), use_cache=False
+    )
+    mask = np.zeros((64, 96), bool)
+    mask[:, 40:60] = True  # only this band may move
+    result = edit_photo(photo, [[48.0, 32.0]], [[52.0, 32.0]], tiny_G, config, mask_photo=mask, progress=False)
+    assert result.config.paste.composite == composite
+    if composite == "warp":
+        np.testing.assert_array_equal(result.edited_photo[~mask], photo[~mask])
+    assert not np.array_equal(result.edited_photo, photo)
+
+
+def test_debug_composite_keeps_the_field_and_weight(tiny_G, make_photo, fast_config):
+    photo = make_photo(96, 64)
+    config = fast_config(drag=DragConfig(max_steps=3, lr=0.1), debug_composite=True, use_cache=False)
+    result = edit_photo(photo, [[48.0, 32.0]], [[52.0, 32.0]], tiny_G, config, progress=False)
+    assert result.composite is not None and result.composite.photo is result.edited_photo
+    assert result.composite.field_crop.shape == (32, 32, 2) and result.composite.weight_crop.shape == (32, 32)
+    plain = edit_photo(photo, [[48.0, 32.0]], [[52.0, 32.0]], tiny_G, fast_config(drag=config.drag), progress=False)
+    assert plain.composite is None
+    np.testing.assert_array_equal(plain.edited_photo, result.edited_photo)  # debugging changes nothing

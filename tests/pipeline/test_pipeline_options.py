@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from align import PasteConfig
 from pipeline.cli.parser import build_parser, options_from_args
 from pipeline.errors import DragPipelineError, UsageError
 from pipeline.options import UserOptions, config_from_options
@@ -30,6 +31,8 @@ REPO = Path(__file__).resolve().parents[2]
         ({"lpips_net": "resnet"}, "--lpips-net must be one of"),
         ({"video": "avi"}, "--video must be one of"),
         ({"lr": "fast"}, "--lr must be a number"),
+        ({"composite": "blend"}, "--composite must be one of"),
+        ({"debug_composite": 1}, "--debug-composite is a switch"),
         ({"align": "box", "box": (0, 0, 1)}, "--box must be 4 numbers"),
     ],
 )
@@ -58,6 +61,14 @@ def test_config_records_what_the_user_set():
     assert config_from_options(UserOptions()).user_options == ()
 
 
+def test_composite_option_sets_the_paste_config():
+    default = config_from_options(UserOptions())
+    assert default.paste == PasteConfig() and default.debug_composite is False
+    config = config_from_options(UserOptions(composite="warp", debug_composite=True))
+    assert config.paste.composite == "warp" and config.debug_composite is True
+    assert config_from_options(UserOptions(composite="delta")).paste.composite == "delta"
+
+
 @pytest.mark.parametrize(
     "options",
     [
@@ -66,6 +77,8 @@ def test_config_records_what_the_user_set():
         UserOptions(face_index="all", face_preset="ffhq", steps=3, pti_steps=4, lpips_net="squeeze", locality=True),
         UserOptions(align="center", drag_steps=9, stop_distance=1.5, no_cache=True, cache_dir="/tmp/c", seed=11),
         UserOptions(face_index=2, lpips_backbone="random", device="cpu", video="mp4"),
+        UserOptions(composite="warp", debug_composite=True),
+        UserOptions(composite="delta"),
     ],
 )
 def test_to_argv_reads_back_as_the_same_options(options):

@@ -1,0 +1,296 @@
+"""How well each composite carries a drag onto real portraits: a table, composites side by side.
+
+    python -m evaluation.composite_quality --photos ../shared/data/photos --edit mouth-wider
+
+For every portrait in the folder, dlib's 68 landmarks give the named edit's handles and
+targets in photo pixels (`EDITS`); the photo is edited once (`pipeline.edit_photo`: align,
+invert, drag) and the drag's result is composited back with each composite
+(`pipeline.composite_edit`). Measured on the photo, against the original:
+
+  * seam: the maximum absolute difference (grey levels, any channel) on a band of +-3 photo
+    pixels along the aligned crop's border;
+  * PSNR away: PSNR (dB) on the face (the hull of the 68 landmarks) farther than one eye
+    distance from every handle and target: what the edit should leave alone ('inf': every
+    such pixel identical; a mean counts it as `PSNR_CAP`);
+  * reach: dlib's landmarks of the edited photo, remaining distance of the handles'
+    landmarks to the targets / initial distance (0 = on target, 1 = did not move);
+  * seconds: the composite alone (the drag is shared).
+
+Photos where dlib finds no face are skipped with a line saying so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from align import PasteConfig, detect_faces, face_landmarks, load_photo, to_crop
+from common.errors import DragPipelineError, exit_code_for
+from hub.registry import DEFAULT_CHECKPOINT
+from pipeline import PipelineConfig
+from pipeline.edit import EditResult, edit_photo
+from pipeline.errors import UsageError
+from pipeline.stages import composite_edit
+
+__all__ = ["EDITS", "COMPOSITES", "edit_points", "seam", "psnr_away", "reach", "evaluate_photo", "main"]
+
+# Named edits: (landmark indices of the handles, how each moves) in units of the eye distance.
+#   'out': along the eye axis, away from the face's centre line; 'up': perpendicular to it, toward the forehead.
+EDITS = {
+    "mouth-wider": ((48, 54), "out"),  # iBUG 68: outer mouth corners
+    "eyebrows-up": ((19, 24), "up"),  # iBUG 68: the middle of each eyebrow
+}
+# The composites compared; 'warp-*' are the flow choices of PasteConfig.flow.
+COMPOSITES = {
+    "warp": PasteConfig(composite="warp"),
+    "delta": PasteConfig(composite="delta"),
+    "warp-farneback": PasteConfig(composite="warp", flow="farneback"),
+    "warp-handles": PasteConfig(composite="warp", flow="handles"),
+}
+SEAM_BAND_PX = 3.0  # photo pixels on each side of the crop border
+PSNR_CAP = 100.0  # dB, for identical regions (a mean needs a number)
+
+
+def _eyes(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return landmarks[36:42].mean(axis=0), landmarks[42:48].mean(axis=0)
+
+
+def eye_distance(landmarks: np.ndarray) -> float:
+    """Distance between the eye centres (iBUG 36-41, 42-47), photo pixels."""
+    right, left = _eyes(landmarks)
+    return float(np.linalg.norm(left - right))
+
+
+def edit_points(landmarks: np.ndarray, edit: str, amount: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
+    """Handles and targets of a named edit.
+
+    Args:
+        landmarks: (68, 2) float photo pixels.
+        edit: a key of `EDITS`.
+        amount: how far each handle moves, in eye distances.
+
+    Returns:
+        (handles, targets): (N, 2) float64 photo pixels.
+    """
+    indices, direction = EDITS[edit]
+    right, left = _eyes(landmarks)
+    axis = (left - right) / np.linalg.norm(left - right)
+    up = np.array([axis[1], -axis[0]])  # perpendicular to the eye axis, toward the forehead (y down)
+    handles = landmarks[list(indices)].astype(np.float64)
+    if direction == "out":
+        centre = handles.mean(axis=0)
+        moves = np.sign((handles - centre) @ axis)[:, None] * axis[None, :]
+    else:
+        moves = np.repeat(up[None, :], len(handles), axis=0)
+    return handles, handles + moves * amount * eye_distance(landmarks)
+
+
+def _crop_edge_distance(shape: tuple[int, int], result: EditResult) -> np.ndarray:
+    """Signed distance (photo px, > 0 inside) of every photo pixel to the aligned crop's border."""
+    h, w = shape
+    alignment = result.alignment
+    ys, xs = np.mgrid[0:h, 0:w]
+    pts = to_crop(np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float64), alignment).reshape(h, w, 2)
+    x0, y0, x1, y1 = alignment.content_box
+    inside = np.minimum.reduce(
+        [pts[..., 0] - x0 + 0.5, x1 - 0.5 - pts[..., 0], pts[..., 1] - y0 + 0.5, y1 - 0.5 - pts[..., 1]]
+    )
+    scale = math.sqrt(abs(np.linalg.det(alignment.photo_from_crop[:2, :2])))
+    return inside * scale
+
+
+def seam(photo: np.ndarray, edited: np.ndarray, edge_distance: np.ndarray) -> float:
+    """Max abs difference (levels) on the band |edge distance| <= `SEAM_BAND_PX`."""
+    band = np.abs(edge_distance) <= SEAM_BAND_PX
+    if not band.any():
+        return 0.0
+    return float(np.abs(photo.astype(np.int16) - edited.astype(np.int16))[band].max())
+
+
+def psnr_away(photo: np.ndarray, edited: np.ndarray, landmarks: np.ndarray, points: np.ndarray) -> float:
+    """PSNR (dB, capped at `PSNR_CAP`) on the landmark hull farther than one eye distance from every point."""
+    h, w = photo.shape[:2]
+    face = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(face, cv2.convexHull(np.rint(landmarks).astype(np.int32)), 1)
+    ys, xs = np.mgrid[0:h, 0:w]
+    near = np.zeros((h, w), bool)
+    for x, y in points:
+        near |= np.hypot(xs - x, ys - y) <= eye_distance(landmarks)
+    region = (face > 0) & ~near
+    diff = photo[region].astype(np.float64) - edited[region].astype(np.float64)
+    mse = float(np.mean(diff * diff)) if diff.size else 0.0
+    return PSNR_CAP if mse == 0 else min(PSNR_CAP, 10.0 * math.log10(255.0**2 / mse))
+
+
+def photo_landmarks(photo: np.ndarray) -> np.ndarray | None:
+    """dlib's 68 landmarks of the largest face, photo pixels, or None when no face is found."""
+    faces = detect_faces(photo)
+    return None if not faces else face_landmarks(photo, faces[0].box)
+
+
+def reach(edited: np.ndarray, landmarks: np.ndarray, edit: str, targets: np.ndarray) -> float:
+    """Remaining / initial distance of the edit's landmarks to the targets (nan without a face)."""
+    after = photo_landmarks(edited)
+    if after is None:
+        return float("nan")
+    indices = list(EDITS[edit][0])
+    remaining = np.linalg.norm(after[indices] - targets, axis=1).sum()
+    initial = np.linalg.norm(landmarks[indices] - targets, axis=1).sum()
+    return float(remaining / initial)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One photo and composite of the table."""
+
+    photo: str
+    composite: str
+    seam: float
+    psnr_away: float
+    reach: float
+    seconds: float
+
+
+def evaluate_photo(
+    path: Path, args: argparse.Namespace, config: PipelineConfig, out: Path | None
+) -> tuple[list[Row], str]:
+    """Edit one photo and measure every composite; returns the rows and a line about the drag."""
+    photo = load_photo(path)
+    landmarks = photo_landmarks(photo)
+    if landmarks is None:
+        return [], f"{path.name}: no face found, skipped"
+    handles, targets = edit_points(landmarks, args.edit, args.amount)
+    result = edit_photo(photo, handles, targets, args.checkpoint, config, progress=False)
+    drag = result.drag
+    initial = np.linalg.norm(result.handles_crop - result.targets_crop, axis=1).sum()
+    line = (
+        f"{path.name}: drag {drag.steps} steps, {'converged' if drag.converged else 'not converged'}, "
+        f"crop reach {result.distances_crop.sum() / max(initial, 1e-9):.2f} "
+        f"(handles {to_crop(handles, result.alignment).round(1).tolist()})"
+    )
+    edge = _crop_edge_distance(photo.shape[:2], result)
+    rows = []
+    for name in args.composites:
+        t = time.perf_counter()
+        composite = composite_edit(
+            photo,
+            result.alignment,
+            result.edited_crop,
+            result.reconstruction_crop,
+            dataclasses.replace(result.config, paste=COMPOSITES[name]),
+            result.handles_crop,
+            result.final_handles_crop,
+            result.mask_crop,
+        )
+        seconds = time.perf_counter() - t
+        edited = composite.photo
+        points = np.concatenate([handles, targets])
+        rows.append(
+            Row(
+                path.name,
+                name,
+                seam(photo, edited, edge),
+                psnr_away(photo, edited, landmarks, points),
+                reach(edited, landmarks, args.edit, targets),
+                seconds,
+            )
+        )
+        if out is not None:
+            Image.fromarray(edited).save(out / f"{path.stem}_{name}.png")
+    return rows, line
+
+
+def _db(value: float) -> str:
+    """A PSNR for the table: 'inf' (identical pixels) at the cap."""
+    return "inf" if value >= PSNR_CAP else f"{value:.1f}"
+
+
+def format_table(rows: list[Row], composites: list[str]) -> str:
+    """The table (markdown), one row per photo and composite, then the mean of each composite."""
+    lines = [
+        "| photo | composite | seam (levels) | PSNR away (dB) | reach | seconds |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        psnr = _db(r.psnr_away)
+        lines.append(f"| {r.photo} | {r.composite} | {r.seam:.0f} | {psnr} | {r.reach:.2f} | {r.seconds:.3f} |")
+    for name in composites:
+        mine = [r for r in rows if r.composite == name]
+        if mine:
+            mean = [float(np.nanmean([getattr(r, f) for r in mine])) for f in ("seam", "psnr_away", "reach", "seconds")]
+            worst = max(r.seam for r in mine)
+            seam_text = f"{mean[0]:.1f} (max {worst:.0f})"
+            lines.append(f"| **mean** | {name} | {seam_text} | {_db(mean[1])} | {mean[2]:.2f} | {mean[3]:.3f} |")
+    return "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m evaluation.composite_quality", description=__doc__.splitlines()[0])
+    p.add_argument("--photos", required=True, help="folder of portrait photos (.jpg, .jpeg, .png)")
+    p.add_argument("--names", default=None, help="comma-separated file names to use (default: every photo)")
+    p.add_argument("--edit", default="mouth-wider", choices=sorted(EDITS), help="the named edit")
+    p.add_argument("--amount", type=float, default=0.15, help="how far each handle moves, in eye distances")
+    p.add_argument(
+        "--composites", default="warp,delta", help=f"comma-separated, of {', '.join(COMPOSITES)} (default warp,delta)"
+    )
+    p.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, help=f"generator (default {DEFAULT_CHECKPOINT})")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
+    p.add_argument("--cache-dir", default=None, help="inversion cache folder (default: the pipeline's)")
+    p.add_argument("--out", default=None, help="also write each composite as <photo>_<composite>.png here")
+    return p
+
+
+def run(argv: list[str] | None = None) -> list[Row]:
+    """Parse the arguments, evaluate every photo, print the drag lines and the table; returns the rows."""
+    args = _parser().parse_args(argv)
+    args.composites = [c.strip() for c in args.composites.split(",") if c.strip()]
+    unknown = [c for c in args.composites if c not in COMPOSITES]
+    if unknown:
+        raise UsageError(f"unknown composite(s) {unknown}; use some of {list(COMPOSITES)}")
+    folder = Path(args.photos)
+    files = (
+        sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")) if folder.is_dir() else []
+    )
+    if args.names:
+        wanted = [n.strip() for n in args.names.split(",")]
+        files = [p for p in files if p.name in wanted]
+    if not files:
+        raise UsageError(f"no photos found in {folder}; pass --photos DIR with .jpg or .png portraits")
+    out = None if args.out is None else Path(args.out)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    config = PipelineConfig(device=args.device, cache_dir=args.cache_dir)
+    rows: list[Row] = []
+    for path in files:
+        try:
+            mine, line = evaluate_photo(path, args, config, out)
+        except DragPipelineError as exc:  # e.g. a point outside the crop: say so, keep going
+            mine, line = [], f"{path.name}: skipped ({str(exc).splitlines()[0]})"
+        print(line, flush=True)
+        rows += mine
+    print(f"\nedit {args.edit} ({args.amount:g} eye distances), checkpoint {args.checkpoint}\n")
+    print(format_table(rows, args.composites))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: returns 0, or prints one line and returns the error's exit code."""
+    try:
+        run(argv)
+    except DragPipelineError as exc:
+        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return exit_code_for(exc)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
