@@ -24,8 +24,7 @@ import numpy as np
 from align.alignment import Alignment
 from align.config import PasteConfig
 from align.errors import AlignError
-from align.paste import _check_crop, _photo_region
-from align.photo import check_photo
+from align.paste import _check_crop, _photo_region, checked_paste_inputs
 from align.warp import warp_to_photo_region
 
 __all__ = ["CompositeResult", "backward_field", "composite_weight", "composite_warp", "field_image", "weight_image"]
@@ -272,19 +271,8 @@ def composite_warp(
     Returns:
         `CompositeResult` (photo, field_crop, weight_crop).
     """
-    if not isinstance(alignment, Alignment):
-        raise AlignError(f"expected an align.Alignment, got {type(alignment).__name__}")
-    photo = check_photo(photo, max_pixels=np.iinfo(np.int64).max)
-    if tuple(photo.shape[:2]) != tuple(alignment.photo_shape):
-        raise AlignError(
-            f"photo is {photo.shape[1]}x{photo.shape[0]} but the alignment was made from a "
-            f"{alignment.photo_shape[1]}x{alignment.photo_shape[0]} photo; pass the same photo"
-        )
+    photo, edited, reconstruction = checked_paste_inputs(photo, alignment, edited_crop, reconstruction_crop)
     size = alignment.size
-    edited = _check_crop(edited_crop, size, "edited_crop")
-    reconstruction = (
-        alignment.crop if reconstruction_crop is None else _check_crop(reconstruction_crop, size, "reconstruction_crop")
-    )
     out = photo.copy()
     if np.array_equal(edited, reconstruction):
         zeros = np.zeros((size, size), np.float32)

@@ -24,6 +24,35 @@ def _check_crop(crop: np.ndarray, size: int, name: str) -> np.ndarray:
     return arr
 
 
+def checked_paste_inputs(
+    photo: np.ndarray, alignment: Alignment, edited_crop: np.ndarray, reconstruction_crop: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The checked (photo, edited crop, reconstruction crop) of a paste-back or composite.
+
+    Raises:
+        AlignError: not an Alignment, a photo of another size than the alignment's, or a crop
+            that is not uint8 (S, S, 3) with S = alignment.size.
+
+    Returns:
+        photo uint8 (H, W, 3); edited and reconstruction uint8 (S, S, 3) (`alignment.crop` when
+        `reconstruction_crop` is None).
+    """
+    if not isinstance(alignment, Alignment):
+        raise AlignError(f"expected an align.Alignment, got {type(alignment).__name__}")
+    photo = check_photo(photo, max_pixels=np.iinfo(np.int64).max)
+    if tuple(photo.shape[:2]) != tuple(alignment.photo_shape):
+        raise AlignError(
+            f"photo is {photo.shape[1]}x{photo.shape[0]} but the alignment was made from a "
+            f"{alignment.photo_shape[1]}x{alignment.photo_shape[0]} photo; pass the same photo"
+        )
+    size = alignment.size
+    edited = _check_crop(edited_crop, size, "edited_crop")
+    reconstruction = (
+        alignment.crop if reconstruction_crop is None else _check_crop(reconstruction_crop, size, "reconstruction_crop")
+    )
+    return photo, edited, reconstruction
+
+
 def change_mask(
     edited_crop: np.ndarray,
     reconstruction_crop: np.ndarray,
@@ -109,19 +138,7 @@ def paste_back(
     Returns:
         uint8 (H, W, 3) RGB, a new array.
     """
-    if not isinstance(alignment, Alignment):
-        raise AlignError(f"expected an align.Alignment, got {type(alignment).__name__}")
-    photo = check_photo(photo, max_pixels=np.iinfo(np.int64).max)
-    if tuple(photo.shape[:2]) != tuple(alignment.photo_shape):
-        raise AlignError(
-            f"photo is {photo.shape[1]}x{photo.shape[0]} but the alignment was made from a "
-            f"{alignment.photo_shape[1]}x{alignment.photo_shape[0]} photo; pass the same photo"
-        )
-    size = alignment.size
-    edited = _check_crop(edited_crop, size, "edited_crop")
-    reconstruction = (
-        alignment.crop if reconstruction_crop is None else _check_crop(reconstruction_crop, size, "reconstruction_crop")
-    )
+    photo, edited, reconstruction = checked_paste_inputs(photo, alignment, edited_crop, reconstruction_crop)
 
     out = photo.copy()
     mask = change_mask(edited, reconstruction, config, alignment.content_box)
