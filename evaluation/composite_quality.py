@@ -21,7 +21,8 @@ invert, drag) and the drag's result is composited back with each composite
 
 Each photo also gets a reference row, 'ideal': no generator, the photo warped by a smooth
 displacement that moves the handles' content exactly onto the targets (`ideal_warp`): what a
-perfect local edit scores on every measure.
+perfect local edit scores on reach, PSNR away and identity (no crop bounds it, so it has
+no seam: 'n/a').
 
 Photos where dlib finds no face are skipped with a line saying so.
 """
@@ -33,6 +34,7 @@ import dataclasses
 import math
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -241,7 +243,7 @@ class _Face:
     landmarks: np.ndarray  # (68, 2) photo pixels
     handles: np.ndarray  # (N, 2) photo pixels
     targets: np.ndarray  # (N, 2) photo pixels
-    edge: np.ndarray | None  # (H, W) signed distance to the crop border, None before the edit
+    edge: np.ndarray  # (H, W) signed distance (photo px) to the aligned crop's border
 
 
 def _row(path: Path, name: str, face: _Face, edited: np.ndarray, edit: str, seconds: float) -> Row:
@@ -250,7 +252,7 @@ def _row(path: Path, name: str, face: _Face, edited: np.ndarray, edit: str, seco
     return Row(
         path.name,
         name,
-        seam(face.photo, edited, face.edge) if face.edge is not None else 0.0,
+        math.nan if name == IDEAL else seam(face.photo, edited, face.edge),
         psnr_away(face.photo, edited, face.landmarks, points),
         reach(edited, face.landmarks, edit, face.targets),
         identity_distance(face.photo, edited, face.box),
@@ -307,6 +309,11 @@ def _db(value: float) -> str:
     return "inf" if value >= PSNR_CAP else f"{value:.1f}"
 
 
+def _levels(value: float) -> str:
+    """A seam for the table: 'n/a' for the reference, which no crop border bounds."""
+    return "n/a" if math.isnan(value) else f"{value:.0f}"
+
+
 def _label(composite: str) -> str:
     return "ideal warp (reference)" if composite == IDEAL else composite
 
@@ -323,15 +330,18 @@ def format_table(rows: list[Row], composites: list[str]) -> str:
     ]
     for r in rows:
         psnr = _db(r.psnr_away)
-        cells = f"{r.seam:.0f} | {psnr} | {r.reach:.2f} | {r.identity:.3f} | {r.seconds:.3f}"
+        cells = f"{_levels(r.seam)} | {psnr} | {r.reach:.2f} | {r.identity:.3f} | {r.seconds:.3f}"
         lines.append(f"| {r.photo} | {_label(r.composite)} | {cells} |")
     for name in [*composites, *([] if IDEAL in composites else [IDEAL])]:
         mine = [r for r in rows if r.composite == name]
         if mine:
             fields = ("seam", "psnr_away", "reach", "identity", "seconds")
-            mean = [float(np.nanmean([getattr(r, f) for r in mine])) for f in fields]
-            worst = max(r.seam for r in mine)
-            cells = f"{mean[0]:.1f} (max {worst:.0f}) | {_db(mean[1])} | {mean[2]:.2f} | {mean[3]:.3f} | {mean[4]:.3f}"
+            with warnings.catch_warnings():  # an all-NaN column (no seam for the reference) means NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean = [float(np.nanmean([getattr(r, f) for r in mine])) for f in fields]
+            seams = [r.seam for r in mine if not math.isnan(r.seam)]
+            seam_text = f"{np.mean(seams):.1f} (max {max(seams):.0f})" if seams else "n/a"
+            cells = f"{seam_text} | {_db(mean[1])} | {mean[2]:.2f} | {mean[3]:.3f} | {mean[4]:.3f}"
             lines.append(f"| **mean** | {_label(name)} | {cells} |")
     return "\n".join(lines)
 

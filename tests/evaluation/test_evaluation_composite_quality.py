@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -62,15 +64,15 @@ def test_measures_on_known_answers():
     assert psnr_away(photo, far, lm, points) < 60.0
     rows = [
         Row("a.jpg", "warp", 0.0, 50.0, 0.3, 0.2, 0.01),
-        Row("a.jpg", IDEAL, 0.0, 60.0, 0.1, 0.25, 0.002),
+        Row("a.jpg", IDEAL, math.nan, 60.0, 0.1, 0.25, 0.002),
         Row("b.jpg", "warp", 2.0, PSNR_CAP, 0.5, 0.4, 0.03),
     ]
     table = format_table(rows, ["warp"])
     assert "| a.jpg | warp | 0 | 50.0 | 0.30 | 0.200 | 0.010 |" in table
     assert "| b.jpg | warp | 2 | inf | 0.50 | 0.400 | 0.030 |" in table
-    assert "| a.jpg | ideal warp (reference) | 0 | 60.0 | 0.10 | 0.250 | 0.002 |" in table
+    assert "| a.jpg | ideal warp (reference) | n/a | 60.0 | 0.10 | 0.250 | 0.002 |" in table
     assert "| **mean** | warp | 1.0 (max 2) | 75.0 | 0.40 | 0.300 | 0.020 |" in table
-    assert table.index("| **mean** | warp") < table.index("| **mean** | ideal warp (reference) | 0.0 (max 0) | 60.0")
+    assert table.index("| **mean** | warp") < table.index("| **mean** | ideal warp (reference) | n/a | 60.0")
 
 
 def _blob(shape: tuple[int, int], centres: np.ndarray, sigma: float = 2.5) -> np.ndarray:
