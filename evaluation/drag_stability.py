@@ -6,7 +6,8 @@ Each face is edited through the pipeline (`pipeline.edit_photo`, the model's own
 the inversion cache shared by every variant): the README's bundled example
 (`examples/astronaut.png` with `examples/astronaut_points.json`) and the first `--faces`
 held-out UTKFace faces (training/data/utkface_holdout.txt) that dlib aligns, with both mouth
-corners dragged outward by 10% of the eye distance (`evaluation.heldout.mouth_targets`).
+corners dragged outward by `--fraction` eye distances (default 0.1, about 3 px at 64 px;
+the README example's drag is about 8 px; `evaluation.heldout.mouth_targets`).
 For every variant of `DRAG_VARIANTS` (changes to the model's `DragConfig`), measured on the
 drag's own record (crop pixels):
 
@@ -50,6 +51,8 @@ DRAG_VARIANTS = (
     ("lr 1e-3", {"lr": 1e-3}),
     ("4 W+ rows", {"optimize_rows": 4}),
     ("lr 1e-3, 4 W+ rows", {"lr": 1e-3, "optimize_rows": 4}),
+    ("lr 1e-3, r2 12", {"lr": 1e-3, "r2": 12.0}),
+    ("lr 1e-3, feature block 16", {"lr": 1e-3, "feature_res": 16}),
 )
 AWAY_EYES = 0.5  # PSNR away: farther than this many eye distances from every point
 
@@ -99,7 +102,7 @@ def _faces(args: argparse.Namespace, config: PipelineConfig, size: int) -> list[
     faces = [("astronaut (README)", readme, (points["handles"], points["targets"]))]
     utkface = Path(args.utkface or _default_utkface())
     for name, alignment in heldout_crops(utkface, size, config.align, args.faces):
-        handles, targets = mouth_targets(alignment.landmarks_crop)
+        handles, targets = mouth_targets(alignment.landmarks_crop, args.fraction)
         moves = (to_photo(handles, alignment), to_photo(targets, alignment))
         faces.append((name, load_photo(utkface / name), moves))
     return faces
@@ -136,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", default="face-64")
     p.add_argument("--faces", type=int, default=4, help="held-out faces besides the README example")
     p.add_argument("--utkface", default=None)
+    p.add_argument("--fraction", type=float, default=0.1, help="held-out drag length, in eye distances")
     args = p.parse_args(argv)
     resolved = resolve_checkpoint(args.checkpoint, allow_download=False)
     G = load_checkpoint(resolved)
@@ -146,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             result = edit_photo(photo, handles, targets, args.checkpoint, _variant(base, changes), progress=False)
             rows[label].append(drag_stability(result))
             print(f"{name} | {label} | {rows[label][-1]}", file=sys.stderr, flush=True)
-    print(f"{len(rows['default'])} faces (the README example + held-out), {resolved.label}\n")
+    print(f"{len(rows['default'])} faces (the README example + held-out, {args.fraction:g}), {resolved.label}\n")
     print(_table(rows))
     return 0
 
