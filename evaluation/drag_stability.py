@@ -8,8 +8,8 @@ the inversion cache shared by every variant): the README's bundled example
 held-out UTKFace faces (training/data/utkface_holdout.txt) that dlib aligns, with both mouth
 corners dragged outward by `--fraction` eye distances (default 0.1, about 3 px at 64 px;
 the README example's drag is about 8 px; `evaluation.heldout.mouth_targets`).
-For every variant of `DRAG_VARIANTS` (changes to the model's `DragConfig`), measured on the
-drag's own record (crop pixels):
+For every variant of `VARIANTS` (changes to the model's `DragConfig` or `InversionConfig`),
+measured on the drag's own record (crop pixels):
 
   * converged, steps, final distance: the largest handle-to-target distance at the end;
   * max jump: the largest move of a tracked handle between two consecutive steps;
@@ -17,7 +17,9 @@ drag's own record (crop pixels):
     so far (0 = it never went back);
   * PSNR away: edited crop against the reconstruction, on pixels farther than half an eye
     distance from every handle and target (what a mouth drag should leave alone: blotches
-    and drift lower it).
+    and drift lower it);
+  * detail away: the same PSNR on the difference's fine part (minus its Gaussian blur,
+    sigma `DETAIL_SIGMA` px): local spots and blotches lower it, a smooth shift of tone does not.
 
 Needs no network; dlib's models (align/) and ../shared/data/utkface.
 """
@@ -32,6 +34,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from align import load_photo, to_photo
@@ -40,21 +43,23 @@ from evaluation.heldout import heldout_crops, mouth_targets
 from pipeline import PipelineConfig
 from pipeline.edit import EditResult, edit_photo
 
-__all__ = ["DRAG_VARIANTS", "DragStability", "drag_stability", "main"]
+__all__ = ["VARIANTS", "DragStability", "drag_stability", "main"]
 
 REPO = Path(__file__).resolve().parents[1]
-# (label, DragConfig changes); radii in px of a 512-px image (64 px: divide by 8).
-DRAG_VARIANTS = (
+# (label, {'stage.field': value}): changes to the model's DragConfig / InversionConfig; radii in
+# px of a 512-px image (64 px: divide by 8).
+VARIANTS = (
     ("default", {}),
-    ("r2 12 (1.5 px)", {"r2": 12.0}),
-    ("feature block 16", {"feature_res": 16}),
-    ("lr 1e-3", {"lr": 1e-3}),
-    ("4 W+ rows", {"optimize_rows": 4}),
-    ("lr 1e-3, 4 W+ rows", {"lr": 1e-3, "optimize_rows": 4}),
-    ("lr 1e-3, r2 12", {"lr": 1e-3, "r2": 12.0}),
-    ("lr 1e-3, feature block 16", {"lr": 1e-3, "feature_res": 16}),
+    ("r2 12 (1.5 px)", {"drag.r2": 12.0}),
+    ("feature block 16", {"drag.feature_res": 16}),
+    ("lr 1e-3", {"drag.lr": 1e-3}),
+    ("4 W+ rows", {"drag.optimize_rows": 4}),
+    ("lr 1e-3, 4 W+ rows", {"drag.lr": 1e-3, "drag.optimize_rows": 4}),
+    ("lr 1e-3, r2 12", {"drag.lr": 1e-3, "drag.r2": 12.0}),
+    ("G's own noise (no noise projection)", {"inversion.optimize_noise": False}),
 )
 AWAY_EYES = 0.5  # PSNR away: farther than this many eye distances from every point
+DETAIL_SIGMA = 2.0  # crop px: the blur whose residual is 'detail' (blotches are a few px across at 64 px)
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,12 @@ class DragStability:
     max_jump: float
     max_regress: float
     psnr_away: float
+    detail_away: float
+
+
+def _psnr(diff: np.ndarray) -> float:
+    mse = float(np.mean(diff * diff))
+    return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
 
 
 def drag_stability(result: EditResult) -> DragStability:
@@ -83,15 +94,16 @@ def drag_stability(result: EditResult) -> DragStability:
     away = np.ones((size, size), bool)
     for x, y in np.concatenate([result.handles_crop, targets]):
         away &= np.hypot(xs - x, ys - y) > AWAY_EYES * eye
-    diff = result.edited_crop[away].astype(np.float64) - result.reconstruction_crop[away].astype(np.float64)
-    mse = float(np.mean(diff * diff))
+    diff = result.edited_crop.astype(np.float64) - result.reconstruction_crop.astype(np.float64)
+    detail = diff - cv2.GaussianBlur(diff, (0, 0), DETAIL_SIGMA)
     return DragStability(
         bool(result.drag.converged),
         int(result.drag.steps),
         float(distance[-1]),
         float(jumps.max()) if jumps.size else 0.0,
         float(regress.max()),
-        math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse),
+        _psnr(diff[away]),
+        _psnr(detail[away]),
     )
 
 
@@ -109,23 +121,28 @@ def _faces(args: argparse.Namespace, config: PipelineConfig, size: int) -> list[
 
 
 def _variant(config: PipelineConfig, changes: dict) -> PipelineConfig:
-    """The model's config with drag changes the model's defaults must not override."""
-    drag = dataclasses.replace(config.drag, **changes)
-    return dataclasses.replace(config, drag=drag, user_options=(*config.user_options, *(f"drag.{k}" for k in changes)))
+    """The model's config with the changes, which the model's defaults must not override."""
+    stages = {}
+    for name, value in changes.items():
+        stage, _, field_name = name.partition(".")
+        stages.setdefault(stage, {})[field_name] = value
+    replaced = {stage: dataclasses.replace(getattr(config, stage), **fields) for stage, fields in stages.items()}
+    return dataclasses.replace(config, **replaced, user_options=(*config.user_options, *changes))
 
 
 def _table(rows: dict[str, list[DragStability]]) -> str:
     lines = [
         "| drag variant | converged | mean steps | final distance (px) | max jump (px), mean (max) | "
-        "max regress (px), mean (max) | PSNR away (dB) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "max regress (px), mean (max) | PSNR away (dB) | detail away (dB) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for label, mine in rows.items():
         jump, back = [r.max_jump for r in mine], [r.max_regress for r in mine]
         lines.append(
             f"| {label} | {np.mean([r.converged for r in mine]):.0%} | {np.mean([r.steps for r in mine]):.0f} | "
             f"{np.mean([r.final_distance for r in mine]):.2f} | {np.mean(jump):.2f} ({max(jump):.2f}) | "
-            f"{np.mean(back):.2f} ({max(back):.2f}) | {np.mean([r.psnr_away for r in mine]):.1f} |"
+            f"{np.mean(back):.2f} ({max(back):.2f}) | {np.mean([r.psnr_away for r in mine]):.1f} | "
+            f"{np.mean([r.detail_away for r in mine]):.1f} |"
         )
     return "\n".join(lines)
 
@@ -144,9 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     resolved = resolve_checkpoint(args.checkpoint, allow_download=False)
     G = load_checkpoint(resolved)
     base = config_for_model(PipelineConfig(), G, resolved.info)
-    rows: dict[str, list[DragStability]] = {label: [] for label, _ in DRAG_VARIANTS}
+    rows: dict[str, list[DragStability]] = {label: [] for label, _ in VARIANTS}
     for name, photo, (handles, targets) in _faces(args, base, int(G.img_resolution)):
-        for label, changes in DRAG_VARIANTS:
+        for label, changes in VARIANTS:
             result = edit_photo(photo, handles, targets, args.checkpoint, _variant(base, changes), progress=False)
             rows[label].append(drag_stability(result))
             print(f"{name} | {label} | {rows[label][-1]}", file=sys.stderr, flush=True)

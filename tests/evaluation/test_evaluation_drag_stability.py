@@ -35,8 +35,11 @@ def test_jump_regress_and_psnr_away_on_a_known_record():
     assert result.final_distance == pytest.approx(0.5)
     assert result.max_jump == pytest.approx(3.0)
     assert result.max_regress == pytest.approx(2.0)
-    assert math.isinf(result.psnr_away)
-    edited[5, 5] = 0  # far from every point: counted
-    assert drag_stability(_edit(history, edited, crop)).psnr_away < 60.0
+    assert math.isinf(result.psnr_away) and result.detail_away > 100.0  # only the blur's faint tail reaches
+    edited[5, 5] = 0  # far from every point: counted, and a spot is detail
+    spot = drag_stability(_edit(history, edited, crop))
+    assert spot.psnr_away < 60.0 and spot.detail_away < 60.0
+    toned = drag_stability(_edit(history, crop + np.uint8(4), crop))  # a smooth change of tone is no detail
+    assert toned.psnr_away == pytest.approx(20 * math.log10(255 / 4)) and toned.detail_away > 100.0
     steady = drag_stability(_edit(history[:3], crop, crop))
     assert steady.max_regress == 0.0
