@@ -57,6 +57,8 @@ VARIANTS = (
     ("lr 1e-3, 4 W+ rows", {"drag.lr": 1e-3, "drag.optimize_rows": 4}),
     ("lr 1e-3, r2 12", {"drag.lr": 1e-3, "drag.r2": 12.0}),
     ("G's own noise (no noise projection)", {"inversion.optimize_noise": False}),
+    ("lr 1.5e-3", {"drag.lr": 1.5e-3}),
+    ("lr 1e-3, at most 400 steps", {"drag.lr": 1e-3, "drag.max_steps": 400}),
 )
 AWAY_EYES = 0.5  # PSNR away: farther than this many eye distances from every point
 DETAIL_SIGMA = 2.0  # crop px: the blur whose residual is 'detail' (blotches are a few px across at 64 px)
@@ -162,12 +164,13 @@ def main(argv: list[str] | None = None) -> int:
     G = load_checkpoint(resolved)
     base = config_for_model(PipelineConfig(), G, resolved.info)
     rows: dict[str, list[DragStability]] = {label: [] for label, _ in VARIANTS}
-    for name, photo, (handles, targets) in _faces(args, base, int(G.img_resolution)):
+    faces = _faces(args, base, int(G.img_resolution))
+    for name, photo, (handles, targets) in faces:
         for label, changes in VARIANTS:
             result = edit_photo(photo, handles, targets, args.checkpoint, _variant(base, changes), progress=False)
             rows[label].append(drag_stability(result))
             print(f"{name} | {label} | {rows[label][-1]}", file=sys.stderr, flush=True)
-    print(f"{len(rows['default'])} faces (the README example + held-out, {args.fraction:g}), {resolved.label}\n")
+    print(f"{len(faces)} faces (the README example + held-out, {args.fraction:g}), {resolved.label}\n")
     print(_table(rows))
     return 0
 
