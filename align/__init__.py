@@ -25,7 +25,7 @@ from align.config import FACE_PRESET_FIELDS, FACE_PRESETS, AlignConfig, PasteCon
 from align.errors import AlignError, FaceModelError, NoFaceFoundError, PhotoError
 from align.faces import FaceDetection, detect_faces, face_landmarks, face_model_path
 from align.geometry import crop_from_quad, crop_from_rect, ffhq_quad, transform_points
-from align.identity import identity_similarity
+from align.identity import face_descriptor, identity_distance, identity_similarity
 from align.paste import change_mask, paste_back
 from align.photo import load_photo, to_rgb_uint8
 from align.warp import warp_to_crop
@@ -58,6 +58,8 @@ __all__ = [
     "face_landmarks",
     "face_model_path",
     "identity_similarity",
+    "identity_distance",
+    "face_descriptor",
     "FaceDetection",
     "ffhq_quad",
     "crop_from_quad",

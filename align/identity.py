@@ -1,10 +1,12 @@
-"""Face identity similarity: cosine similarity of dlib face-recognition descriptors.
+"""Face identity: dlib face-recognition descriptors, compared by cosine similarity or distance.
 
 It lives in `align` because `align` is the only package that imports dlib and knows where
 its model files are (`align.faces.face_model_path`, the `face_recognition_models` package):
 dlib's face-recognition ResNet (`dlib_face_recognition_resnet_model_v1.dat`, 128-d
-descriptors) with the frontal (HOG) detector and 5-point landmarks. The inversion
-benchmark, a measuring tool, reports it beside PSNR / SSIM / LPIPS.
+descriptors) with the frontal (HOG) detector. The inversion benchmark, a measuring tool,
+reports `identity_similarity` (5-point landmarks) beside PSNR / SSIM / LPIPS; the composite
+benchmark reports `identity_distance` (68-point landmarks, Euclidean, as face_recognition's
+`face_distance` with `model="large"`; it uses 0.6 as its same-person threshold).
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import math
 import numpy as np
 
 from align.errors import AlignError
-from align.faces import _hog_detector, dlib_model
+from align.faces import _dlib, _hog_detector, _predictor_68, detect_faces, dlib_model
 from common.images import check_rgb_pair
 
-__all__ = ["identity_similarity", "IDENTITY_MIN_SIZE"]
+__all__ = ["identity_similarity", "identity_distance", "face_descriptor", "IDENTITY_MIN_SIZE"]
 
 # dlib's frontal detector finds faces of about 80 px and more; images are upsampled to at
 # least this size before detection and landmarking.
@@ -68,3 +70,55 @@ def identity_similarity(target: np.ndarray, reconstruction: np.ndarray) -> float
     da = np.asarray(recognizer.compute_face_descriptor(a, predictor(a, box)))
     db = np.asarray(recognizer.compute_face_descriptor(b, predictor(b, box)))
     return float(np.dot(da, db) / max(np.linalg.norm(da) * np.linalg.norm(db), 1e-12))
+
+
+def _recognizer():
+    return dlib_model("face_recognition_model_v1", "dlib_face_recognition_resnet_model_v1.dat")
+
+
+def face_descriptor(photo: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """dlib's 128-d face-recognition descriptor of the face in `box` (68-point landmarks, no jitter).
+
+    Args:
+        photo: uint8 (H, W, 3) RGB.
+        box: (x0, y0, x1, y1) float photo pixels, exclusive ends (as `detect_faces` gives).
+
+    Returns:
+        (128,) float64 descriptor (dlib's unit-scale embedding).
+
+    Raises:
+        FaceModelError: dlib or its models are not installed (exit code 3).
+    """
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    rect = _dlib().rectangle(x0, y0, max(x0, x1 - 1), max(y0, y1 - 1))
+    image = np.ascontiguousarray(photo)
+    return np.asarray(_recognizer().compute_face_descriptor(image, _predictor_68()(image, rect)), np.float64)
+
+
+def identity_distance(
+    original: np.ndarray, edited: np.ndarray, box: tuple[float, float, float, float] | None = None
+) -> float:
+    """Euclidean distance of dlib face descriptors of a photo and its edit (0 = the same face).
+
+    The face is found in `original` (largest, `detect_faces`) unless `box` is given; the same
+    box is used in `edited`, whose landmarks are predicted anew, so they follow the edit. The
+    descriptor follows expression too: compare an edit against a reference edit, not against 0.
+
+    Args:
+        original, edited: uint8 (H, W, 3) RGB of the same size.
+        box: (x0, y0, x1, y1) float photo pixels of the face, or None to detect it.
+
+    Returns:
+        Distance >= 0 (face_recognition calls < 0.6 the same person), NaN when no face is found.
+
+    Raises:
+        AlignError: the images are not uint8 (H, W, 3) of the same size.
+        FaceModelError: dlib or its models are not installed (exit code 3).
+    """
+    check_rgb_pair(original, edited, "identity_distance", AlignError)
+    if box is None:
+        faces = detect_faces(original)
+        if not faces:
+            return math.nan
+        box = faces[0].box
+    return float(np.linalg.norm(face_descriptor(original, box) - face_descriptor(edited, box)))

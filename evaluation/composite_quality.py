@@ -14,7 +14,15 @@ invert, drag) and the drag's result is composited back with each composite
     such pixel identical; a mean counts it as `PSNR_CAP`);
   * reach: dlib's landmarks of the edited photo, remaining distance of the handles'
     landmarks to the targets / initial distance (0 = on target, 1 = did not move);
+  * identity: Euclidean distance of dlib's 128-d face descriptors of the original and the
+    edited photo (`align.identity_distance`, as face_recognition measures it: < 0.6 is the same
+    person); the descriptor follows expression too, so read it against the reference row;
   * seconds: the composite alone (the drag is shared).
+
+Each photo also gets a reference row, 'ideal': no generator, the photo warped by a smooth
+displacement that moves the handles' content exactly onto the targets (`ideal_warp`): what a
+perfect local edit scores on reach, PSNR away and identity (no crop bounds it, so it has
+no seam: 'n/a').
 
 Photos where dlib finds no face are skipped with a line saying so.
 """
@@ -26,6 +34,7 @@ import dataclasses
 import math
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +42,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from align import PasteConfig, detect_faces, face_landmarks, load_photo, to_crop
+from align import PasteConfig, detect_faces, face_landmarks, identity_distance, load_photo, to_crop
 from common.errors import DragPipelineError, exit_code_for
 from hub.registry import DEFAULT_CHECKPOINT
 from pipeline import PipelineConfig
@@ -41,7 +50,18 @@ from pipeline.edit import EditResult, edit_photo
 from pipeline.errors import UsageError
 from pipeline.stages import composite_edit
 
-__all__ = ["EDITS", "COMPOSITES", "edit_points", "seam", "psnr_away", "reach", "evaluate_photo", "main"]
+__all__ = [
+    "EDITS",
+    "COMPOSITES",
+    "IDEAL",
+    "edit_points",
+    "ideal_warp",
+    "seam",
+    "psnr_away",
+    "reach",
+    "evaluate_photo",
+    "main",
+]
 
 # Named edits: (landmark indices of the handles, how each moves) in units of the eye distance.
 #   'out': along the eye axis, away from the face's centre line; 'up': perpendicular to it, toward the forehead.
@@ -58,6 +78,8 @@ COMPOSITES = {
 }
 SEAM_BAND_PX = 3.0  # photo pixels on each side of the crop border
 PSNR_CAP = 100.0  # dB, for identical regions (a mean needs a number)
+IDEAL = "ideal"  # the reference row's name: `ideal_warp`, no generator
+IDEAL_SIGMA = 0.3  # eye distances: the width of the ideal warp's Gaussian (0.15 moves never fold it)
 
 
 def _eyes(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -92,6 +114,51 @@ def edit_points(landmarks: np.ndarray, edit: str, amount: float = 0.15) -> tuple
     else:
         moves = np.repeat(up[None, :], len(handles), axis=0)
     return handles, handles + moves * amount * eye_distance(landmarks)
+
+
+def ideal_warp(photo: np.ndarray, handles: np.ndarray, targets: np.ndarray, sigma: float) -> np.ndarray:
+    """The photo warped so that the content at each handle lands exactly on its target.
+
+    The backward displacement (output pixel -> where its colour comes from) is a Gaussian
+    radial-basis interpolant centred on the targets, solved so that it equals
+    `targets - handles` exactly there; it fades to zero a few `sigma` away, and pixels it moves
+    by less than 0.01 px keep their bytes.
+
+    *Convention*: x right, y down, pixel centres at integer coordinates (photo pixels); bicubic.
+
+    Args:
+        photo: uint8 (H, W, 3) RGB.
+        handles, targets: (N, 2) float photo pixels.
+        sigma: the Gaussian's width, photo pixels (> 0).
+
+    Returns:
+        uint8 (H, W, 3): the warped photo (a copy).
+    """
+    handles = np.asarray(handles, np.float64).reshape(-1, 2)
+    targets = np.asarray(targets, np.float64).reshape(-1, 2)
+    out = photo.copy()
+    if len(handles) == 0:
+        return out
+    gram = np.exp(-((targets[:, None, :] - targets[None, :, :]) ** 2).sum(-1) / (2 * sigma**2))
+    coeffs = np.linalg.solve(gram, targets - handles)  # (N, 2): the field equals the move at each target
+    h, w = photo.shape[:2]
+    reach_px = 4.0 * sigma + float(np.abs(targets - handles).max())
+    points = np.concatenate([handles, targets])
+    x0, y0 = (max(0, int(v - reach_px)) for v in points.min(axis=0))
+    x1, y1 = (int(v + reach_px) + 1 for v in points.max(axis=0))
+    x1, y1 = min(w, x1), min(h, y1)
+    if x1 <= x0 or y1 <= y0:
+        return out
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+    kernel = np.exp(-((xs[..., None] - targets[:, 0]) ** 2 + (ys[..., None] - targets[:, 1]) ** 2) / (2 * sigma**2))
+    move = kernel @ coeffs  # (h', w', 2)
+    move[np.hypot(move[..., 0], move[..., 1]) < 0.01] = 0.0
+    map_x, map_y = (xs - move[..., 0]).astype(np.float32), (ys - move[..., 1]).astype(np.float32)
+    warped = cv2.remap(photo, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+    still = (move == 0).all(axis=-1)
+    warped[still] = photo[y0:y1, x0:x1][still]
+    out[y0:y1, x0:x1] = warped
+    return out
 
 
 def _crop_edge_distance(shape: tuple[int, int], result: EditResult) -> np.ndarray:
@@ -131,10 +198,16 @@ def psnr_away(photo: np.ndarray, edited: np.ndarray, landmarks: np.ndarray, poin
     return PSNR_CAP if mse == 0 else min(PSNR_CAP, 10.0 * math.log10(255.0**2 / mse))
 
 
+def photo_face(photo: np.ndarray) -> tuple[tuple[float, float, float, float], np.ndarray] | None:
+    """dlib's box and 68 landmarks (photo pixels) of the largest face, or None when no face is found."""
+    faces = detect_faces(photo)
+    return None if not faces else (faces[0].box, face_landmarks(photo, faces[0].box))
+
+
 def photo_landmarks(photo: np.ndarray) -> np.ndarray | None:
     """dlib's 68 landmarks of the largest face, photo pixels, or None when no face is found."""
-    faces = detect_faces(photo)
-    return None if not faces else face_landmarks(photo, faces[0].box)
+    face = photo_face(photo)
+    return None if face is None else face[1]
 
 
 def reach(edited: np.ndarray, landmarks: np.ndarray, edit: str, targets: np.ndarray) -> float:
@@ -157,17 +230,45 @@ class Row:
     seam: float
     psnr_away: float
     reach: float
+    identity: float
     seconds: float
+
+
+@dataclass(frozen=True)
+class _Face:
+    """What every row of one photo is measured against."""
+
+    photo: np.ndarray  # uint8 (H, W, 3): the original
+    box: tuple[float, float, float, float]  # dlib's face box in the original, photo pixels
+    landmarks: np.ndarray  # (68, 2) photo pixels
+    handles: np.ndarray  # (N, 2) photo pixels
+    targets: np.ndarray  # (N, 2) photo pixels
+    edge: np.ndarray  # (H, W) signed distance (photo px) to the aligned crop's border
+
+
+def _row(path: Path, name: str, face: _Face, edited: np.ndarray, edit: str, seconds: float) -> Row:
+    """Measure one edited photo against the original."""
+    points = np.concatenate([face.handles, face.targets])
+    return Row(
+        path.name,
+        name,
+        math.nan if name == IDEAL else seam(face.photo, edited, face.edge),
+        psnr_away(face.photo, edited, face.landmarks, points),
+        reach(edited, face.landmarks, edit, face.targets),
+        identity_distance(face.photo, edited, face.box),
+        seconds,
+    )
 
 
 def evaluate_photo(
     path: Path, args: argparse.Namespace, config: PipelineConfig, out: Path | None
 ) -> tuple[list[Row], str]:
-    """Edit one photo and measure every composite; returns the rows and a line about the drag."""
+    """Edit one photo and measure every composite and the ideal warp; returns the rows and a line about the drag."""
     photo = load_photo(path)
-    landmarks = photo_landmarks(photo)
-    if landmarks is None:
+    found = photo_face(photo)
+    if found is None:
         return [], f"{path.name}: no face found, skipped"
+    box, landmarks = found
     handles, targets = edit_points(landmarks, args.edit, args.amount)
     result = edit_photo(photo, handles, targets, args.checkpoint, config, progress=False)
     drag = result.drag
@@ -177,8 +278,8 @@ def evaluate_photo(
         f"crop reach {result.distances_crop.sum() / max(initial, 1e-9):.2f} "
         f"(handles {to_crop(handles, result.alignment).round(1).tolist()})"
     )
-    edge = _crop_edge_distance(photo.shape[:2], result)
-    rows = []
+    face = _Face(photo, box, landmarks, handles, targets, _crop_edge_distance(photo.shape[:2], result))
+    edits = {}
     for name in args.composites:
         t = time.perf_counter()
         composite = composite_edit(
@@ -191,19 +292,13 @@ def evaluate_photo(
             result.final_handles_crop,
             result.mask_crop,
         )
-        seconds = time.perf_counter() - t
-        edited = composite.photo
-        points = np.concatenate([handles, targets])
-        rows.append(
-            Row(
-                path.name,
-                name,
-                seam(photo, edited, edge),
-                psnr_away(photo, edited, landmarks, points),
-                reach(edited, landmarks, args.edit, targets),
-                seconds,
-            )
-        )
+        edits[name] = (composite.photo, time.perf_counter() - t)
+    t = time.perf_counter()
+    ideal = ideal_warp(photo, handles, targets, args.ideal_sigma * eye_distance(landmarks))
+    edits[IDEAL] = (ideal, time.perf_counter() - t)
+    rows = []
+    for name, (edited, seconds) in edits.items():
+        rows.append(_row(path, name, face, edited, args.edit, seconds))
         if out is not None:
             Image.fromarray(edited).save(out / f"{path.stem}_{name}.png")
     return rows, line
@@ -214,22 +309,40 @@ def _db(value: float) -> str:
     return "inf" if value >= PSNR_CAP else f"{value:.1f}"
 
 
+def _levels(value: float) -> str:
+    """A seam for the table: 'n/a' for the reference, which no crop border bounds."""
+    return "n/a" if math.isnan(value) else f"{value:.0f}"
+
+
+def _label(composite: str) -> str:
+    return "ideal warp (reference)" if composite == IDEAL else composite
+
+
 def format_table(rows: list[Row], composites: list[str]) -> str:
-    """The table (markdown), one row per photo and composite, then the mean of each composite."""
+    """The table (markdown), one row per photo and composite, then the mean of each composite.
+
+    The reference rows (`IDEAL`) are listed among each photo's rows and get their own mean row
+    after the composites' (`composites` need not name it).
+    """
     lines = [
-        "| photo | composite | seam (levels) | PSNR away (dB) | reach | seconds |",
-        "|---|---|---:|---:|---:|---:|",
+        "| photo | composite | seam (levels) | PSNR away (dB) | reach | identity | seconds |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         psnr = _db(r.psnr_away)
-        lines.append(f"| {r.photo} | {r.composite} | {r.seam:.0f} | {psnr} | {r.reach:.2f} | {r.seconds:.3f} |")
-    for name in composites:
+        cells = f"{_levels(r.seam)} | {psnr} | {r.reach:.2f} | {r.identity:.3f} | {r.seconds:.3f}"
+        lines.append(f"| {r.photo} | {_label(r.composite)} | {cells} |")
+    for name in [*composites, *([] if IDEAL in composites else [IDEAL])]:
         mine = [r for r in rows if r.composite == name]
         if mine:
-            mean = [float(np.nanmean([getattr(r, f) for r in mine])) for f in ("seam", "psnr_away", "reach", "seconds")]
-            worst = max(r.seam for r in mine)
-            seam_text = f"{mean[0]:.1f} (max {worst:.0f})"
-            lines.append(f"| **mean** | {name} | {seam_text} | {_db(mean[1])} | {mean[2]:.2f} | {mean[3]:.3f} |")
+            fields = ("seam", "psnr_away", "reach", "identity", "seconds")
+            with warnings.catch_warnings():  # an all-NaN column (no seam for the reference) means NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean = [float(np.nanmean([getattr(r, f) for r in mine])) for f in fields]
+            seams = [r.seam for r in mine if not math.isnan(r.seam)]
+            seam_text = f"{np.mean(seams):.1f} (max {max(seams):.0f})" if seams else "n/a"
+            cells = f"{seam_text} | {_db(mean[1])} | {mean[2]:.2f} | {mean[3]:.3f} | {mean[4]:.3f}"
+            lines.append(f"| **mean** | {_label(name)} | {cells} |")
     return "\n".join(lines)
 
 
@@ -241,6 +354,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--amount", type=float, default=0.15, help="how far each handle moves, in eye distances")
     p.add_argument(
         "--composites", default="warp,delta", help=f"comma-separated, of {', '.join(COMPOSITES)} (default warp,delta)"
+    )
+    p.add_argument(
+        "--ideal-sigma",
+        type=float,
+        default=IDEAL_SIGMA,
+        help=f"width of the reference warp's Gaussian, in eye distances (default {IDEAL_SIGMA:g})",
     )
     p.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, help=f"generator (default {DEFAULT_CHECKPOINT})")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")

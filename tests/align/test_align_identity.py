@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from align import AlignError, identity_similarity
+from align import AlignError, detect_faces, face_descriptor, identity_distance, identity_similarity
 
 
 def test_identity_of_a_face_with_itself_and_with_a_flat_image():
@@ -31,11 +31,28 @@ def test_identity_separates_people(utkface_dir):
     assert other < 0.97
 
 
+def test_identity_distance_is_zero_for_the_same_photo_and_grows_with_the_change():
+    photo = skimage.data.astronaut()
+    box = detect_faces(photo)[0].box
+    descriptor = face_descriptor(photo, box)
+    assert descriptor.shape == (128,) and descriptor.dtype == np.float64
+    assert identity_distance(photo, photo) == 0.0
+    rng = np.random.default_rng(0)
+    noisy = [np.clip(photo + rng.normal(0, s, photo.shape), 0, 255).astype(np.uint8) for s in (2.0, 24.0)]
+    small, large = (identity_distance(photo, n, box) for n in noisy)
+    assert 0 < small < large
+    assert small < 0.1  # faint noise keeps the same person by face_recognition's 0.6 threshold
+    flat = np.full((96, 96, 3), 90, np.uint8)
+    assert math.isnan(identity_distance(flat, flat))  # no face: NaN, not an error
+
+
 def test_identity_refuses_mismatched_images():
     with pytest.raises(AlignError, match="differ in size"):
         identity_similarity(np.zeros((8, 8, 3), np.uint8), np.zeros((9, 8, 3), np.uint8))
     with pytest.raises(AlignError, match="uint8"):
         identity_similarity(np.zeros((8, 8, 3), np.float32), np.zeros((8, 8, 3), np.float32))
+    with pytest.raises(AlignError, match="identity_distance"):
+        identity_distance(np.zeros((8, 8, 3), np.uint8), np.zeros((9, 8, 3), np.uint8))
 
 
 def test_only_align_imports_dlib_and_inversion_library_code_never_imports_align():

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
-from evaluation.composite_quality import PSNR_CAP, Row, edit_points, eye_distance, format_table, psnr_away, seam
+from evaluation.composite_quality import (
+    IDEAL,
+    PSNR_CAP,
+    Row,
+    edit_points,
+    eye_distance,
+    format_table,
+    ideal_warp,
+    psnr_away,
+    seam,
+)
 
 
 def _landmarks() -> np.ndarray:
@@ -50,10 +62,47 @@ def test_measures_on_known_answers():
     far = photo.copy()
     far[45, 85] = 0  # on the face, far from the point
     assert psnr_away(photo, far, lm, points) < 60.0
-    table = format_table(
-        [Row("a.jpg", "warp", 0.0, 50.0, 0.3, 0.01), Row("b.jpg", "warp", 2.0, PSNR_CAP, 0.5, 0.03)], ["warp"]
-    )
-    assert (
-        "| a.jpg | warp | 0 | 50.0 | 0.30 | 0.010 |" in table and "| b.jpg | warp | 2 | inf | 0.50 | 0.030 |" in table
-    )
-    assert "| **mean** | warp | 1.0 (max 2) | 75.0 | 0.40 | 0.020 |" in table
+    rows = [
+        Row("a.jpg", "warp", 0.0, 50.0, 0.3, 0.2, 0.01),
+        Row("a.jpg", IDEAL, math.nan, 60.0, 0.1, 0.25, 0.002),
+        Row("b.jpg", "warp", 2.0, PSNR_CAP, 0.5, 0.4, 0.03),
+    ]
+    table = format_table(rows, ["warp"])
+    assert "| a.jpg | warp | 0 | 50.0 | 0.30 | 0.200 | 0.010 |" in table
+    assert "| b.jpg | warp | 2 | inf | 0.50 | 0.400 | 0.030 |" in table
+    assert "| a.jpg | ideal warp (reference) | n/a | 60.0 | 0.10 | 0.250 | 0.002 |" in table
+    assert "| **mean** | warp | 1.0 (max 2) | 75.0 | 0.40 | 0.300 | 0.020 |" in table
+    assert table.index("| **mean** | warp") < table.index("| **mean** | ideal warp (reference) | n/a | 60.0")
+
+
+def _blob(shape: tuple[int, int], centres: np.ndarray, sigma: float = 2.5) -> np.ndarray:
+    """uint8 (H, W, 3): bright Gaussian blobs at `centres` (x, y) on a grey ramp."""
+    h, w = shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    img = 40.0 + 40.0 * xs / w
+    for x, y in centres:
+        img += 170.0 * np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * sigma**2))
+    return np.repeat(np.clip(np.rint(img), 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+
+
+def _peak(img: np.ndarray, around: np.ndarray, radius: int = 6) -> np.ndarray:
+    """Sub-pixel centroid (x, y) of the bright blob within `radius` of `around`."""
+    x0, y0 = (int(round(v)) - radius for v in around)
+    patch = img[y0 : y0 + 2 * radius + 1, x0 : x0 + 2 * radius + 1, 0].astype(np.float64)
+    weight = np.clip(patch - np.percentile(patch, 50), 0, None) ** 2
+    ys, xs = np.mgrid[0 : patch.shape[0], 0 : patch.shape[1]]
+    return np.array([(weight * xs).sum() / weight.sum() + x0, (weight * ys).sum() / weight.sum() + y0])
+
+
+def test_ideal_warp_moves_each_handles_content_onto_its_target_and_nothing_far():
+    handles = np.array([[40.0, 60.0], [90.0, 62.0]])
+    targets = np.array([[34.0, 60.0], [96.0, 59.0]])  # two moves, near enough to interact
+    photo = _blob((120, 140), handles)
+    edited = ideal_warp(photo, handles, targets, sigma=10.0)
+    for target in targets:
+        np.testing.assert_allclose(_peak(edited, target), target, atol=0.35)
+    far = np.ones(photo.shape[:2], bool)
+    far[20:100, 0:140] = False
+    assert np.array_equal(edited[far], photo[far])  # untouched bytes a few sigma away
+    assert np.array_equal(ideal_warp(photo, np.zeros((0, 2)), np.zeros((0, 2)), 10.0), photo)
+    assert np.array_equal(ideal_warp(photo, handles, handles, 10.0), photo)  # no move: the photo
