@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+import pipeline as pl
 from editor.app import EditorApp
 from editor.handlers import settings_from
 from editor.settings import EditorSettings, ServerOptions
@@ -151,7 +152,7 @@ def _page():
 
     names = (
         "photo_view aligned reconstruction metrics canvas points_json pairs mask_editor original edited files "
-        "status face_index box"
+        "crop_view status face_index box"
     ).split()
     page = SimpleNamespace(**{n: n for n in names})
     page.pairs_update = lambda labels: labels
@@ -163,11 +164,14 @@ def test_canvas_clicks_and_mask_through_the_handlers(app, tmp_path):
 
     h = Handlers(app, _page())
     session = _inverted(app, tmp_path, sid="h")
-    # 32 px is shown at x16: display pixel 16 * 10 + 7 is generator pixel 10 (to 1/32 px).
+    # The canvas is the 64-px photo at x8; the crop is that photo at 32 px: crop pixel c is
+    # photo pixel 2c + 0.5, display pixel 16c + 7.5 (to 1/16 px).
     out = h.click_canvas(_Select(16 * 10 + 7, 16 * 12 + 8), _Request("h"))
     assert out["points_json"]["pending_handle"] == pytest.approx([10, 12], abs=1 / 16)
-    h.click_canvas(_Select(16 * 20 + 8, 16 * 12 + 8), _Request("h"))
-    assert len(session.clicks) == 1 and out["canvas"].shape == (512, 512, 3)
+    out = h.click_canvas(_Select(16 * 20 + 8, 16 * 12 + 8), _Request("h"))
+    assert len(session.clicks) == 1 and out["canvas"].shape == (512, 512, 3) and out["crop_view"].shape == (512, 512, 3)
+    np.testing.assert_allclose(out["points_json"]["handles_photo"], [[20.5, 24.5]], atol=1 / 8)
+    np.testing.assert_allclose(out["points_json"]["targets_photo"], [[40.5, 24.5]], atol=1 / 8)
     layer = np.zeros((512, 512, 4), np.uint8)
     layer[:256, :, 3] = 255  # the top half painted
     out = h.apply_mask({"layers": [layer]}, "fixed", _Request("h"))
@@ -212,3 +216,75 @@ def test_faces_are_numbered_and_chosen(app, shared_dir):
     assert session.alignment.face_box == boxes[1] and face_number(session) == 1
     overlay = photo_overlay(session)
     assert overlay.shape == session.photo.shape and not np.array_equal(overlay, session.photo)
+
+
+def _marked_photo(path):
+    """A 96 x 64 photo, dark grey except a red 4 x 4 square at x 50..53, y 30..33 (centre (51.5, 31.5))."""
+    from PIL import Image
+
+    photo = np.full((64, 96, 3), 60, np.uint8)
+    photo[30:34, 50:54] = (250, 10, 10)
+    Image.fromarray(photo).save(path)
+    return path
+
+
+def test_a_click_on_the_photo_lands_on_the_crop_pixel_under_it(app, tmp_path):
+    """Box crop (scaled and offset): clicking the red square on the canvas puts the point on it in the crop."""
+    from editor.handlers import Handlers
+    from editor.state import display_from_photo
+    from editor.view import canvas_image, canvas_view
+
+    h = Handlers(app, _page())
+    session = app.session("m")
+    session.settings = settings_from(FAST | {"align_mode": "box", "box": "20,4,84,60"})
+    session.set_photo(_marked_photo(tmp_path / "m.png"))
+    session.invert()
+    view = canvas_view(session)
+    # The region holds the crop's footprint, inside the photo, shown by an integer enlargement.
+    assert (
+        view.box[0] <= 20 and view.box[2] >= 84 and view.box[3] <= 64 and view.width % (view.box[2] - view.box[0]) == 0
+    )
+    d = np.rint(display_from_photo((51.5, 31.5), view)).astype(int)
+    canvas = canvas_image(session)
+    out = h.click_canvas(_Select(*d), _Request("m"))
+    x, y = session.clicks.pending_handle
+    expected = pl.to_crop(np.array([[51.5, 31.5]]), session.alignment)[0]
+    assert (x, y) == pytest.approx(
+        tuple(expected), abs=0.5 / view.scale[0] * session.alignment.crop_from_photo[0, 0] + 1e-6
+    )
+    crop = session.alignment.crop
+    assert crop[round(y), round(x), 0] > 150 and crop[round(y), round(x), 1] < 100  # red in the crop
+    # The canvas showed the photo's own pixels there (the red square) and elsewhere (grey).
+    far = np.rint(display_from_photo((45.0, 20.0), view)).astype(int)
+    assert canvas[d[1], d[0]].tolist() == [250, 10, 10] and canvas[far[1], far[0]].tolist() == [60, 60, 60]
+    assert out["canvas"].shape == canvas.shape
+    # The margin outside the crop (left of the photo's x 20 minus the box margin) is refused.
+    with pytest.raises(Exception, match="outside the edited region"):
+        h.click_canvas(_Select(0, 0), _Request("m"))
+    assert len(session.clicks.points) == 1
+
+
+def test_the_live_preview_is_the_composited_photo(app, tmp_path):
+    """Every preview frame is the photo with the frame composited; the last one is edited.png."""
+    from PIL import Image
+
+    session = _inverted(app, tmp_path, sid="p", drag_steps="40", stop_distance="0")
+    session.clicks = session.clicks.__class__(((10.0, 12.0), (16.0, 12.0)))
+    updates = _run(session)
+    assert len(updates) >= 3
+    for u in updates[:-1]:
+        assert u.photo.shape == session.photo.shape and u.photo.dtype == np.uint8
+        expected = pl.paste_edit(
+            session.photo,
+            session.alignment,
+            u.image,
+            session.history[0].image,
+            session.config,
+            np.array([[10.0, 12.0]]),
+            u.handles_crop,
+            None,
+        )
+        np.testing.assert_array_equal(u.photo, expected)
+    edited = np.asarray(Image.open(next(p for p in session.outputs if p.name == "edited.png")))
+    np.testing.assert_array_equal(updates[-1].photo, edited)
+    np.testing.assert_array_equal(session.edited_photo(), edited)
