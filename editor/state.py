@@ -127,7 +127,7 @@ def photo_view(
     corners_photo: np.ndarray,
     photo_shape: tuple[int, ...],
     margin: float = 0.15,
-    target: int = 512,
+    target: int = 640,
     max_side: int = 1024,
 ) -> PhotoView:
     """The canvas region around a footprint (the aligned crop's corners on the photo).

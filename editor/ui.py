@@ -71,7 +71,7 @@ def build_demo(app: EditorApp) -> gr.Blocks:
                 _points_and_mask(page)
             with gr.Column(scale=2):
                 page.crop_view = gr.Image(
-                    label="Generator crop (live)", interactive=False, format="png", elem_id="crop"
+                    label="Generator crop (live)", interactive=False, format="png", elem_id="crop", height=360
                 )
                 _drag_controls(page)
         with gr.Row():

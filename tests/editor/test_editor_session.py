@@ -164,12 +164,12 @@ def test_canvas_clicks_and_mask_through_the_handlers(app, tmp_path):
 
     h = Handlers(app, _page())
     session = _inverted(app, tmp_path, sid="h")
-    # The canvas is the 64-px photo at x8; the crop is that photo at 32 px: crop pixel c is
-    # photo pixel 2c + 0.5, display pixel 16c + 7.5 (to 1/16 px).
-    out = h.click_canvas(_Select(16 * 10 + 7, 16 * 12 + 8), _Request("h"))
+    # The canvas is the 64-px photo at x10; the crop is that photo at 32 px: crop pixel c is
+    # photo pixel 2c + 0.5, display pixel 20c + 9.5 (to 1/20 px).
+    out = h.click_canvas(_Select(20 * 10 + 9, 20 * 12 + 10), _Request("h"))
     assert out["points_json"]["pending_handle"] == pytest.approx([10, 12], abs=1 / 16)
-    out = h.click_canvas(_Select(16 * 20 + 8, 16 * 12 + 8), _Request("h"))
-    assert len(session.clicks) == 1 and out["canvas"].shape == (512, 512, 3) and out["crop_view"].shape == (512, 512, 3)
+    out = h.click_canvas(_Select(20 * 20 + 10, 20 * 12 + 10), _Request("h"))
+    assert len(session.clicks) == 1 and out["canvas"].shape == (640, 640, 3) and out["crop_view"].shape == (512, 512, 3)
     np.testing.assert_allclose(out["points_json"]["handles_photo"], [[20.5, 24.5]], atol=1 / 8)
     np.testing.assert_allclose(out["points_json"]["targets_photo"], [[40.5, 24.5]], atol=1 / 8)
     layer = np.zeros((512, 512, 4), np.uint8)

@@ -115,10 +115,10 @@ def test_history_push_undo_reset():
 
 
 def test_photo_view_frames_the_footprint_with_a_margin():
-    # A 64-px footprint in a 1000 x 800 photo: grown by 15% of 64 (9.6 px) a side, enlarged x6 (<= 512).
+    # A 64-px footprint in a 1000 x 800 photo: grown by 15% of 64 (9.6 px) a side, enlarged x7 (<= 640).
     corners = np.array([[99.5, 199.5], [163.5, 199.5], [163.5, 263.5], [99.5, 263.5]])
     view = photo_view(corners, (800, 1000, 3))
-    assert view.box == (89, 189, 175, 275) and (view.width, view.height) == (86 * 5, 86 * 5)
+    assert view.box == (89, 189, 175, 275) and (view.width, view.height) == (86 * 7, 86 * 7)
     # Clipped to the photo.
     assert photo_view(corners - 100, (800, 1000, 3)).box[:2] == (0, 89)
     # A big footprint is shown at full resolution, a huge one reduced to max_side.
