@@ -28,6 +28,7 @@ import pipeline as pl
 from common.device import release_cached_memory, same_device
 from common.random import seeded
 from editor.errors import EditorError
+from editor.preview import PreviewCompositor
 from editor.settings import EditorSettings, ServerOptions
 from editor.state import Clicks, history_push, history_reset, history_undo
 from editor.stream import ThreadStream
@@ -39,10 +40,10 @@ log = logging.getLogger("editor")
 
 # Live-preview frames per drag. A frame is one full synthesis, which at 64 px costs more than a
 # drag step (local features stop at b32); one every max_steps / 10 steps keeps the editor within
-# 10% of `draggan.drag` (python -m benchmarks.editor). Each streamed frame is also composited into
-# the photo (`pipeline.paste_edit`, ~0.01 s at 64 px) in the page's thread, not the drag's. The
-# drag video does not use them: like the CLI's, it is rendered from latent snapshots after the
-# drag (`pipeline.render_drag_frames`).
+# 10% of `draggan.drag` (python -m benchmarks.editor). The streamed frames are also composited
+# into the photo in the page's thread, within a time budget (`editor.preview`). The drag video
+# does not use them: like the CLI's, it is rendered from latent snapshots after the drag
+# (`pipeline.render_drag_frames`).
 PREVIEW_FRAMES = 10
 PREVIEW_MAX_STRIDE = 30  # but at least one frame every 30 steps, however high the step cap
 
@@ -81,7 +82,9 @@ class DragUpdate:
         max_distance: largest handle-to-target distance, generator px.
         done: the drag has finished (converged, step cap or Stop).
         message: a one-line status.
-        composite: () -> the photo with `image` composited; read it as `photo`.
+        composite: () -> the photo with `image` composited (read it as `photo`), or None: the
+            frame is not composited (`editor.preview`: over the time budget, or the final
+            update of a closed tab).
     """
 
     image: np.ndarray
@@ -254,7 +257,10 @@ class Session:
         config = self._drag_config()
         current = self.history[-1]
         handles, targets, mask = self.clicks.handles, self.clicks.targets, self.mask_crop
-        composite = self._compositor(handles, mask)
+        starts, ends = self._drag_paths()
+        compositor = PreviewCompositor(
+            self.photo, self.alignment, self.history[0].image, self.config, starts, ends, handles, mask
+        )
         frames_wanted = max(PREVIEW_FRAMES, -(-config.drag.max_steps // PREVIEW_MAX_STRIDE))
         self.stop.clear()
 
@@ -285,7 +291,7 @@ class Session:
             for step, tracked, frame in stream:
                 dist = float(np.hypot(*(tracked - targets).T).max())
                 message = f"step {step}: max distance {dist:.1f} px"
-                preview = functools.partial(composite, frame, tracked)
+                preview = compositor.offer(frame, tracked)  # None when over its time budget
                 yield DragUpdate(frame, tracked, step, dist, message=message, composite=preview)
             result = stream.result
             with self.lock:  # `close` waits, so a closed tab's folder is not written again
@@ -309,22 +315,6 @@ class Session:
         """Every finished drag's handles and their tracked ends ((N_i, 2) crop px each), oldest first."""
         drags = [step for step in self.history if step.drag is not None]
         return [step.handles_crop for step in drags], [step.drag.handles for step in drags]
-
-    def _compositor(self, handles_crop: np.ndarray, mask_crop: np.ndarray | None) -> Callable:
-        """f(frame, tracked_crop) -> uint8 (H, W, 3): the photo with a drag's frame composited.
-
-        The same `pipeline.paste_edit` as `edit_result` (the CLI's edited.png), moving the photo
-        near every drag of the history and near this one's handles -> `tracked_crop`; what it
-        needs is taken now, so a tab closed during the drag cannot change it.
-        """
-        photo, alignment, config, reconstruction = self.photo, self.alignment, self.config, self.history[0].image
-        starts, ends = self._drag_paths()
-
-        def composite(frame: np.ndarray, tracked_crop: np.ndarray) -> np.ndarray:
-            starts_crop, ends_crop = np.concatenate([*starts, handles_crop]), np.concatenate([*ends, tracked_crop])
-            return pl.paste_edit(photo, alignment, frame, reconstruction, config, starts_crop, ends_crop, mask_crop)
-
-        return composite
 
     def edited_photo(self) -> np.ndarray | None:
         """uint8 (H, W, 3): the photo with the current edit composited, as edited.png holds it.

@@ -177,14 +177,11 @@ def mask_editor(page, session: Session) -> dict:
 
 
 def drag_frame(page, session: Session, update: DragUpdate) -> dict:
-    """A live preview frame: the composited photo and the crop with tracked handles, and the step line."""
-    if update.photo is None:  # the tab was closed during the drag
-        return {page.status: update.message}
-    return {
-        page.canvas: canvas_image(session, update.photo, update.handles_crop),
-        page.crop_view: crop_image(session, update.image, update.handles_crop),
-        page.status: update.message,
-    }
+    """A live preview frame: the composited photo (when `update` has one), the crop with tracked handles, the step."""
+    out = {page.crop_view: crop_image(session, update.image, update.handles_crop), page.status: update.message}
+    if update.photo is not None:  # else the canvas keeps its last composite (`editor.preview`'s budget)
+        out[page.canvas] = canvas_image(session, update.photo, update.handles_crop)
+    return out
 
 
 def _metrics_text(session: Session) -> str:

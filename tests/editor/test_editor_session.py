@@ -265,14 +265,15 @@ def test_a_click_on_the_photo_lands_on_the_crop_pixel_under_it(app, tmp_path):
 
 
 def test_the_live_preview_is_the_composited_photo(app, tmp_path):
-    """Every preview frame is the photo with the frame composited; the last one is edited.png."""
+    """A composited preview frame is the photo with the frame composited; the last update's is edited.png."""
     from PIL import Image
 
     session = _inverted(app, tmp_path, sid="p", drag_steps="40", stop_distance="0")
     session.clicks = session.clicks.__class__(((10.0, 12.0), (16.0, 12.0)))
     updates = _run(session)
-    assert len(updates) >= 3
-    for u in updates[:-1]:
+    previews = [u for u in updates[:-1] if u.photo is not None]
+    assert len(updates) >= 3 and updates[0].photo is not None  # the first frame is always composited
+    for u in previews:
         assert u.photo.shape == session.photo.shape and u.photo.dtype == np.uint8
         expected = pl.paste_edit(
             session.photo,
@@ -288,3 +289,21 @@ def test_the_live_preview_is_the_composited_photo(app, tmp_path):
     edited = np.asarray(Image.open(next(p for p in session.outputs if p.name == "edited.png")))
     np.testing.assert_array_equal(updates[-1].photo, edited)
     np.testing.assert_array_equal(session.edited_photo(), edited)
+
+
+def test_preview_compositing_keeps_to_its_time_budget(app, tmp_path):
+    """No budget: only the first frame is composited; a whole budget: every frame is."""
+    from editor.preview import PreviewCompositor
+
+    session = _inverted(app, tmp_path, sid="b")
+    frame, tracked = session.history[0].image, np.array([[10.0, 12.0]])
+    args = (session.photo, session.alignment, frame, session.config, [], [], tracked, None)
+    for share, expected in ((0.0, [True, False, False]), (1.0, [True, True, True])):
+        compositor = PreviewCompositor(*args, share=share)
+        offered = []
+        for _ in range(3):
+            deferred = compositor.offer(frame, tracked)
+            offered.append(deferred is not None)
+            if deferred is not None:
+                np.testing.assert_array_equal(deferred(), session.photo)  # an unchanged frame: the photo
+        assert offered == expected and compositor.count == sum(expected)
