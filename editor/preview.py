@@ -22,7 +22,7 @@ __all__ = ["PREVIEW_COMPOSITE_SHARE", "PreviewCompositor"]
 
 # At most this share of a drag's wall time goes to compositing its previews (python -m
 # benchmarks.editor: the editor stays within 1.10x of the plain drag with a 512-px photo).
-PREVIEW_COMPOSITE_SHARE = 0.04
+PREVIEW_COMPOSITE_SHARE = 0.03
 
 
 class PreviewCompositor:
