@@ -307,3 +307,31 @@ def test_preview_compositing_keeps_to_its_time_budget(app, tmp_path):
             if deferred is not None:
                 np.testing.assert_array_equal(deferred(), session.photo)  # an unchanged frame: the photo
         assert offered == expected and compositor.count == sum(expected)
+
+
+def test_a_big_photo_is_reduced_and_the_fixed_mask_is_shaded_on_the_canvas(app, tmp_path):
+    """A 1200-px footprint is shown at 1024 px (clicks still land right); the mask's fixed part is darker."""
+    from editor.handlers import Handlers
+    from editor.state import display_from_photo
+    from editor.view import canvas_image, canvas_view
+
+    session = app.session("big")
+    session.settings = settings_from(FAST)
+    session.set_photo(write_photo(tmp_path / "big.png", 1200, 1200, seed=5))
+    session.invert()
+    view = canvas_view(session)
+    assert view.box == (0, 0, 1200, 1200) and (view.width, view.height) == (1024, 1024)
+    plain = canvas_image(session)
+    assert plain.shape == (1024, 1024, 3)
+    d = np.rint(display_from_photo((600.0, 300.0), view)).astype(int)
+    Handlers(app, _page()).click_canvas(_Select(*d), _Request("big"))
+    expected = pl.to_crop(np.array([[600.0, 300.0]]), session.alignment)[0]
+    np.testing.assert_allclose(session.clicks.pending_handle, expected, atol=0.05)  # 1200 px -> 32 px
+    session.clicks = session.clicks.__class__()
+    mask = np.ones((32, 32), np.float32)
+    mask[:16] = 0  # the top half is fixed
+    session.mask_crop = mask
+    shaded = canvas_image(session).astype(int)
+    top, bottom = slice(100, 400), slice(650, 950)  # display rows well inside each half
+    assert (shaded[top] < plain[top]).mean() > 0.9 and (shaded[top] <= plain[top]).all()
+    np.testing.assert_array_equal(shaded[bottom], plain[bottom])
