@@ -2,9 +2,11 @@
 
     python -m editor            # or: draggan-editor
 
-Modules: `state` (points, scaling, mask, history as plain functions), `settings` (page
-choices -> the CLI's PipelineConfig), `session` (one tab's photo, inversion and drags),
-`app` (models and per-tab sessions), `view` (what the page shows), `handlers` (events),
-`ui` (layout and wiring), `server` (command line, launch), `bench` (editor vs draggan.drag).
+Modules: `state` (points, photo / crop / display scaling, mask, history as plain functions),
+`settings` (page choices -> the CLI's PipelineConfig), `session` (one tab's photo, inversion
+and drags), `preview` (the live preview's composite, within a time budget), `app` (models and
+per-tab sessions), `view` (what the page shows: the photo canvas, the crop view), `handlers`
+(events), `ui` (layout and wiring), `server` (command line, launch); `benchmarks.editor` times
+the editor against draggan.drag.
 Imports only `pipeline` (and Gradio); the stages are reached through it.
 """

@@ -21,7 +21,15 @@ from editor import view
 from editor.app import EditorApp
 from editor.errors import EditorError
 from editor.settings import EditorSettings, advanced_labels
-from editor.state import add_click, clear_clicks, delete_pair, gen_from_display, mask_from_strokes, undo_click
+from editor.state import (
+    add_click,
+    clear_clicks,
+    crop_click,
+    delete_pair,
+    mask_from_strokes,
+    photo_from_display,
+    undo_click,
+)
 
 __all__ = ["SETTING_NAMES", "Handlers", "bind", "settings_from"]
 
@@ -252,12 +260,17 @@ class Handlers:
 
     @_friendly
     def click_canvas(self, evt: gr.SelectData, request: gr.Request):
+        """A click on the photo: display -> photo -> crop pixels (`pipeline.to_crop`), a handle or its target."""
         session = self._session(request)
         if evt.index is None:
             raise EditorError("click inside the image")
+        if not session.history:
+            raise EditorError("invert a photo or generate from a seed first")
         size = session.model.size
-        xy = gen_from_display(evt.index, pl.display_scale(size), size)
-        return self._edit_clicks(request, lambda c: add_click(c, xy, size), f"point at ({xy[0]:.1f}, {xy[1]:.1f})")
+        xy_photo = photo_from_display(evt.index, view.canvas_view(session))
+        xy = crop_click(pl.to_crop(xy_photo[None], session.alignment)[0], size)
+        message = f"point at ({xy[0]:.1f}, {xy[1]:.1f}) crop px, ({xy_photo[0]:.1f}, {xy_photo[1]:.1f}) photo px"
+        return self._edit_clicks(request, lambda c: add_click(c, xy, size), message)
 
     @_friendly
     def add_point(self, x, y, request: gr.Request):

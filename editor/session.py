@@ -1,21 +1,24 @@
 """One browser tab's editing session and the steps it runs (photo, seed, invert, drag, outputs).
 
 Everything heavy goes through `pipeline`: `align_photo`, `invert_crop` (with the inversion
-cache), `drag_crop` (its callback is the Stop button and the live preview), `paste_edit`,
-and `write_results`, the code `run_pipeline.py` writes its files with. Gradio is not
+cache), `drag_crop` (its callback is the Stop button and the live preview), `paste_edit`
+(the composite `run_pipeline.py` writes edited.png with, also applied to every live-preview
+frame, so the page shows the photo as it will be written), and `write_results`, the code
+`run_pipeline.py` writes its files with. Gradio is not
 imported here, so the API and benchmark scripts use the same functions as the page.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import shlex
 import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,7 @@ import pipeline as pl
 from common.device import release_cached_memory, same_device
 from common.random import seeded
 from editor.errors import EditorError
+from editor.preview import PreviewCompositor
 from editor.settings import EditorSettings, ServerOptions
 from editor.state import Clicks, history_push, history_reset, history_undo
 from editor.stream import ThreadStream
@@ -36,8 +40,10 @@ log = logging.getLogger("editor")
 
 # Live-preview frames per drag. A frame is one full synthesis, which at 64 px costs more than a
 # drag step (local features stop at b32); one every max_steps / 10 steps keeps the editor within
-# 10% of `draggan.drag` (python -m benchmarks.editor). The drag video does not use them: like the CLI's,
-# it is rendered from latent snapshots after the drag (`pipeline.render_drag_frames`).
+# 10% of `draggan.drag` (python -m benchmarks.editor). The streamed frames are also composited
+# into the photo in the page's thread, within a time budget (`editor.preview`). The drag video
+# does not use them: like the CLI's, it is rendered from latent snapshots after the drag
+# (`pipeline.render_drag_frames`).
 PREVIEW_FRAMES = 10
 PREVIEW_MAX_STRIDE = 30  # but at least one frame every 30 steps, however high the step cap
 
@@ -76,6 +82,9 @@ class DragUpdate:
         max_distance: largest handle-to-target distance, generator px.
         done: the drag has finished (converged, step cap or Stop).
         message: a one-line status.
+        composite: () -> the photo with `image` composited (read it as `photo`), or None: the
+            frame is not composited (`editor.preview`: over the time budget, or the final
+            update of a closed tab).
     """
 
     image: np.ndarray
@@ -84,6 +93,12 @@ class DragUpdate:
     max_distance: float
     done: bool = False
     message: str = ""
+    composite: Callable[[], np.ndarray | None] | None = field(default=None, repr=False)
+
+    @functools.cached_property
+    def photo(self) -> np.ndarray | None:
+        """uint8 (H, W, 3) the photo with `image` composited, computed on first use (in the reader's thread)."""
+        return None if self.composite is None else self.composite()
 
 
 class Session:
@@ -128,6 +143,7 @@ class Session:
         self.clicks = Clicks()
         self.mask_crop: np.ndarray | None = None
         self.outputs: list[Path] = []
+        self._edited: tuple[Step, np.ndarray] | None = None  # (history tip, its composite) once computed
 
     # --- start: photo or seed ------------------------------------------------------------
     def set_photo(self, path: str | Path, max_upload_bytes: int | None = None) -> None:
@@ -241,6 +257,10 @@ class Session:
         config = self._drag_config()
         current = self.history[-1]
         handles, targets, mask = self.clicks.handles, self.clicks.targets, self.mask_crop
+        starts, ends = self._drag_paths()
+        compositor = PreviewCompositor(
+            self.photo, self.alignment, self.history[0].image, self.config, starts, ends, handles, mask
+        )
         frames_wanted = max(PREVIEW_FRAMES, -(-config.drag.max_steps // PREVIEW_MAX_STRIDE))
         self.stop.clear()
 
@@ -270,7 +290,9 @@ class Session:
         try:
             for step, tracked, frame in stream:
                 dist = float(np.hypot(*(tracked - targets).T).max())
-                yield DragUpdate(frame, tracked, step, dist, message=f"step {step}: max distance {dist:.1f} px")
+                message = f"step {step}: max distance {dist:.1f} px"
+                preview = compositor.offer(frame, tracked)  # None when over its time budget
+                yield DragUpdate(frame, tracked, step, dist, message=message, composite=preview)
             result = stream.result
             with self.lock:  # `close` waits, so a closed tab's folder is not written again
                 if self.closed:  # the tab was closed during the drag: nothing to keep or write
@@ -279,20 +301,32 @@ class Session:
                 self.last_drag_span = stream.span  # (start, end) monotonic: the queue runs one drag at a time
                 self._push_drag(Step(result.ws, result.image, result, handles, targets, mask, config))
                 self.outputs = self.write_outputs()
+                photo = self.edited_photo()
         finally:
             if stream.running:  # the consumer left before the end
                 self._stop_drag(stream)
             self.busy = False
         dist = float(np.hypot(*(result.handles - targets).T).max())
         why = "stopped" if result.stopped_by_callback else "converged" if result.converged else "step cap reached"
-        yield DragUpdate(
-            result.image,
-            result.handles,
-            result.steps,
-            dist,
-            done=True,
-            message=f"{why} after {result.steps} steps; max distance {dist:.1f} px",
-        )
+        message = f"{why} after {result.steps} steps; max distance {dist:.1f} px"
+        yield DragUpdate(result.image, result.handles, result.steps, dist, True, message, lambda: photo)
+
+    def _drag_paths(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Every finished drag's handles and their tracked ends ((N_i, 2) crop px each), oldest first."""
+        drags = [step for step in self.history if step.drag is not None]
+        return [step.handles_crop for step in drags], [step.drag.handles for step in drags]
+
+    def edited_photo(self) -> np.ndarray | None:
+        """uint8 (H, W, 3): the photo with the current edit composited, as edited.png holds it.
+
+        The photo itself before any drag (None without one); computed once per history entry.
+        """
+        with self.lock:
+            if self.photo is None or not self.history or self.history[-1].drag is None:
+                return self.photo
+            if self._edited is None or self._edited[0] is not self.history[-1]:
+                self.edit_result()
+            return self._edited[1]
 
     def _stop_drag(self, stream: ThreadStream) -> bool:
         """Set Stop and wait (at most `server.stop_wait_s`) for the drag's thread; True when it has ended."""
@@ -390,12 +424,11 @@ class Session:
         a = self.alignment
         reconstruction = self.history[0].image
         # Every drag's handles and tracked ends: the composite moves the photo near all of them.
-        drags = [step for step in self.history if step.drag is not None]
-        starts = np.concatenate([step.handles_crop for step in drags])
-        ends = np.concatenate([step.drag.handles for step in drags])
-        edited_photo = pl.paste_edit(
-            self.photo, a, last.image, reconstruction, self.config, starts, ends, last.mask_crop
-        )
+        starts, ends = self._drag_paths()
+        starts, ends = np.concatenate(starts), np.concatenate(ends)
+        mask = last.mask_crop
+        edited_photo = pl.paste_edit(self.photo, a, last.image, reconstruction, self.config, starts, ends, mask)
+        self._edited = (last, edited_photo)
         return pl.EditResult(
             photo=self.photo,
             edited_photo=edited_photo,

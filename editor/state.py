@@ -6,7 +6,10 @@ changes its input, so a handler can compute the next state, check it, and only t
 *Convention*: points are float (x, y), x right, y down, pixel centres at integer
 coordinates. `_gen` = generator (= aligned crop) pixels, `_display` = pixels of the enlarged
 image shown in the page (an integer enlargement `scale`, nearest neighbour, as
-`pipeline.io.drawing.draw_points` draws it).
+`pipeline.io.drawing.draw_points` draws it), `_photo` = photo pixels. The main canvas shows a
+region of the photo (`PhotoView`): display pixel centre d shows photo point
+x0 + (d + 0.5) * w / W - 0.5 (region width w photo px shown W display px wide), which for an
+integer enlargement s is x0 + (d - (s - 1) / 2) / s, as for the generator image.
 """
 
 from __future__ import annotations
@@ -19,16 +22,21 @@ from editor.errors import EditorError
 
 __all__ = [
     "Clicks",
+    "PhotoView",
     "add_click",
     "clear_clicks",
+    "crop_click",
     "delete_pair",
     "display_from_gen",
+    "display_from_photo",
     "gen_from_display",
     "history_push",
     "history_reset",
     "history_undo",
     "mask_from_strokes",
     "pair_labels",
+    "photo_from_display",
+    "photo_view",
     "undo_click",
 ]
 
@@ -95,6 +103,92 @@ def display_from_gen(xy_gen: tuple[float, float], scale: int) -> Point:
     return float(xy_gen[0]) * scale + offset, float(xy_gen[1]) * scale + offset
 
 
+@dataclass(frozen=True)
+class PhotoView:
+    """The region of the photo the main canvas shows, and the size it is shown at.
+
+    Attributes:
+        box: (x0, y0, x1, y1) integer photo pixels, exclusive ends, inside the photo.
+        width, height: the displayed image's size in display pixels.
+    """
+
+    box: tuple[int, int, int, int]
+    width: int
+    height: int
+
+    @property
+    def scale(self) -> tuple[float, float]:
+        """(sx, sy) display pixels per photo pixel."""
+        x0, y0, x1, y1 = self.box
+        return self.width / (x1 - x0), self.height / (y1 - y0)
+
+
+def photo_view(
+    corners_photo: np.ndarray,
+    photo_shape: tuple[int, ...],
+    margin: float = 0.15,
+    target: int = 640,
+    max_side: int = 1024,
+) -> PhotoView:
+    """The canvas region around a footprint (the aligned crop's corners on the photo).
+
+    The region is the corners' bounding box grown by `margin` of its larger side on every
+    side and clipped to the photo. It is shown at full resolution, enlarged by an integer
+    factor (nearest neighbour) when its larger side is at most `target` / 2 so a small photo
+    is not a stamp, and reduced to `max_side` when larger (a huge photo stays a light image).
+
+    Args:
+        corners_photo: (N, 2) float photo pixels (x, y), N >= 1.
+        photo_shape: (H, W, ...) of the photo.
+        margin: fraction of the box's larger side added on each side.
+        target: an enlarged region's larger side is at most this (display pixels).
+        max_side: a reduced region's larger side is this (display pixels).
+
+    Returns:
+        The `PhotoView`.
+    """
+    if target < 1 or max_side < 1:
+        raise EditorError(f"display sizes must be >= 1, got target {target} and max_side {max_side}")
+    h, w = int(photo_shape[0]), int(photo_shape[1])
+    pts = np.asarray(corners_photo, dtype=np.float64).reshape(-1, 2)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    grow = margin * float(max(hi - lo))
+    x0 = int(np.clip(np.floor(lo[0] - grow), 0, w - 1))
+    y0 = int(np.clip(np.floor(lo[1] - grow), 0, h - 1))
+    x1 = int(np.clip(np.ceil(hi[0] + grow) + 1, x0 + 1, w))
+    y1 = int(np.clip(np.ceil(hi[1] + grow) + 1, y0 + 1, h))
+    side = max(x1 - x0, y1 - y0)
+    if side > max_side:
+        f = max_side / side
+        return PhotoView((x0, y0, x1, y1), max(1, round((x1 - x0) * f)), max(1, round((y1 - y0) * f)))
+    s = max(1, target // side)
+    return PhotoView((x0, y0, x1, y1), (x1 - x0) * s, (y1 - y0) * s)
+
+
+def photo_from_display(xy_display, view: PhotoView) -> np.ndarray:
+    """Map display pixels of the canvas to photo pixels (the inverse of `display_from_photo`).
+
+    Args:
+        xy_display: (x, y) or (N, 2) display pixels (Gradio's select index: integers).
+        view: the canvas's `PhotoView`.
+
+    Returns:
+        float64 photo pixels, shaped like the input.
+    """
+    d = np.asarray(xy_display, dtype=np.float64)
+    sx, sy = view.scale
+    origin = np.array(view.box[:2], np.float64)
+    return origin + (d + 0.5) / np.array([sx, sy]) - 0.5
+
+
+def display_from_photo(xy_photo, view: PhotoView) -> np.ndarray:
+    """Where photo pixel (x, y) (or (N, 2) points) lies on the canvas, in display pixels."""
+    p = np.asarray(xy_photo, dtype=np.float64)
+    sx, sy = view.scale
+    origin = np.array(view.box[:2], np.float64)
+    return (p - origin + 0.5) * np.array([sx, sy]) - 0.5
+
+
 def add_click(clicks: Clicks, xy_gen: tuple[float, float], size: int) -> Clicks:
     """Append a point: a handle if the previous pair is complete, else that handle's target.
 
@@ -107,6 +201,31 @@ def add_click(clicks: Clicks, xy_gen: tuple[float, float], size: int) -> Clicks:
             f"point ({x:g}, {y:g}) lies outside the {size}x{size} image; click inside it (x and y in [0, {size - 1}])"
         )
     return Clicks(clicks.points + ((x, y),))
+
+
+def crop_click(xy_crop, size: int) -> Point:
+    """A click mapped into the crop (e.g. from the photo) as a point the drag accepts.
+
+    A point on the crop's footprint (within [-0.5, R - 0.5], the border half pixel included)
+    is clipped into [0, R - 1]; one outside it is refused.
+
+    Args:
+        xy_crop: (x, y) float crop (generator) pixels.
+        size: generator resolution R.
+
+    Returns:
+        (x, y) float in [0, R - 1].
+
+    Raises:
+        EditorError: the point lies outside the crop or is not finite.
+    """
+    x, y = float(xy_crop[0]), float(xy_crop[1])
+    if not (np.isfinite(x) and np.isfinite(y)) or not (-0.5 <= x <= size - 0.5 and -0.5 <= y <= size - 0.5):
+        raise EditorError(
+            f"that point lies outside the edited region (crop ({x:.1f}, {y:.1f}) of {size}x{size}); "
+            "click inside the green outline on the photo"
+        )
+    return float(np.clip(x, 0.0, size - 1.0)), float(np.clip(y, 0.0, size - 1.0))
 
 
 def undo_click(clicks: Clicks) -> Clicks:

@@ -21,7 +21,8 @@ __all__ = ["THEME", "build_demo"]
 THEME = gr.themes.Base(
     font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "SFMono-Regular", "monospace"]
 )
-CSS = "#canvas img, #photo img { image-rendering: pixelated; } #canvas, #mask { max-width: 560px; }"
+# The crop views are small images enlarged (nearest): keep their pixels sharp. The canvas is the photo.
+CSS = "#crop img, #mask img { image-rendering: pixelated; } #canvas { max-width: 720px; } #mask { max-width: 560px; }"
 HEAVY = {"concurrency_id": "device", "concurrency_limit": 1}
 LIGHT = {"concurrency_limit": None, "queue": False}
 
@@ -69,6 +70,9 @@ def build_demo(app: EditorApp) -> gr.Blocks:
             with gr.Column(scale=3):
                 _points_and_mask(page)
             with gr.Column(scale=2):
+                page.crop_view = gr.Image(
+                    label="Generator crop (live)", interactive=False, format="png", elem_id="crop", height=360
+                )
                 _drag_controls(page)
         with gr.Row():
             page.original = gr.Image(label="Original", interactive=False, format="png", elem_id="original")
@@ -122,11 +126,14 @@ def _sources(app: EditorApp, page: SimpleNamespace) -> SimpleNamespace:
 
 
 def _points_and_mask(page: SimpleNamespace) -> None:
-    """The canvas to click points on and the mask painter."""
+    """The canvas to click points on (the photo around the face, the edit composited) and the mask painter."""
     with gr.Tabs():
         with gr.Tab("Points"):
             page.canvas = gr.Image(
-                label="Click: handle, then target", interactive=False, format="png", elem_id="canvas"
+                label="Photo: click a handle, then its target (inside the green outline)",
+                interactive=False,
+                format="png",
+                elem_id="canvas",
             )
         with gr.Tab("Mask"):
             page.mask_editor = gr.ImageEditor(
@@ -186,9 +193,10 @@ def _wire(app: EditorApp, page: SimpleNamespace, settings: SimpleNamespace, demo
         page.original,
         page.edited,
         page.files,
+        page.crop_view,
         page.status,
     ]
-    pts = [page.canvas, page.points_json, page.pairs, page.status]
+    pts = [page.canvas, page.points_json, page.pairs, page.crop_view, page.status]
 
     # The labels first, so that the status stays the last output (the API's result[-1]).
     labelled = [getattr(page, name) for name in ADVANCED_LABELLED]

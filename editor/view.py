@@ -1,6 +1,8 @@
 """What the page shows for a `Session`: images with points, faces and mask drawn, and texts.
 
-Functions return {component: value} dicts for the `ui.Page` components they update.
+The main canvas is the photo at full resolution around the chosen face (`canvas_view`), with
+the edit composited as the CLI writes it; the generator's crop is a secondary view. Functions
+return {component: value} dicts for the `ui.Page` components they update.
 """
 
 from __future__ import annotations
@@ -10,9 +12,20 @@ from PIL import Image, ImageDraw
 
 import pipeline as pl
 from editor.session import DragUpdate, Session
-from editor.state import pair_labels
+from editor.state import PhotoView, display_from_photo, pair_labels, photo_view
 
-__all__ = ["canvas_image", "drag_frame", "face_number", "full", "mask_editor", "photo_overlay", "points"]
+__all__ = [
+    "canvas_image",
+    "canvas_view",
+    "crop_image",
+    "crop_outline_photo",
+    "drag_frame",
+    "face_number",
+    "full",
+    "mask_editor",
+    "photo_overlay",
+    "points",
+]
 
 _FACE_RGB = (255, 200, 0)  # detected faces
 _CHOSEN_RGB = (40, 220, 90)  # the face (or box) being edited
@@ -25,6 +38,17 @@ def face_number(session: Session) -> int | None:
     if a is None or a.face_box is None or a.face_box not in a.all_face_boxes:
         return None
     return list(a.all_face_boxes).index(a.face_box)
+
+
+def crop_outline_photo(alignment) -> np.ndarray:
+    """(5, 2) photo pixels: the aligned crop's outline (its pixels' outer edges), closed."""
+    r = alignment.size - 0.5
+    return pl.to_photo(np.array([[-0.5, -0.5], [r, -0.5], [r, r], [-0.5, r], [-0.5, -0.5]]), alignment)
+
+
+def canvas_view(session: Session) -> PhotoView:
+    """The region of the photo the main canvas shows: the aligned crop's footprint with a margin."""
+    return photo_view(crop_outline_photo(session.alignment), session.photo.shape)
 
 
 def photo_overlay(session: Session) -> np.ndarray | None:
@@ -41,22 +65,76 @@ def photo_overlay(session: Session) -> np.ndarray | None:
             draw.rectangle([box[0], box[1], box[2] - 1, box[3] - 1], outline=colour, width=width)
             draw.text((box[0] + width + 2, box[1] + width + 2), str(i), fill=colour)
         # The crop's outline in the photo: where edits can happen.
-        r = a.size - 0.5
-        corners = pl.to_photo(np.array([[-0.5, -0.5], [r, -0.5], [r, r], [-0.5, r], [-0.5, -0.5]]), a)
+        corners = crop_outline_photo(a)
         draw.line([tuple(p) for p in corners], fill=_CHOSEN_RGB, width=max(1, width // 2))
     return np.asarray(image)
 
 
-def canvas_image(session: Session, image: np.ndarray | None = None, handles: np.ndarray | None = None) -> np.ndarray:
-    """The editing image, enlarged, with handles (red), targets (blue), arrows and the mask overlay."""
-    image = session.history[-1].image if image is None else image
-    size = session.model.size
-    scale = pl.display_scale(size)
+def _shown_handles(session: Session, handles: np.ndarray | None) -> np.ndarray:
+    """The handles to draw (crop px): `handles`, else the clicked ones and a pending handle."""
+    if handles is not None:
+        return handles
     clicks = session.clicks
-    if handles is None:
-        handles = clicks.handles
-        if clicks.pending_handle is not None:
-            handles = np.concatenate([handles, np.asarray([clicks.pending_handle])])
+    if clicks.pending_handle is None:
+        return clicks.handles
+    return np.concatenate([clicks.handles, np.asarray([clicks.pending_handle])])
+
+
+def _shade_fixed_photo(region: np.ndarray, box: tuple[int, int, int, int], session: Session) -> np.ndarray:
+    """Darken the region's photo pixels whose nearest crop pixel the mask fixes."""
+    x0, y0, x1, y1 = box
+    ys, xs = np.mgrid[y0:y1, x0:x1]
+    crop = pl.to_crop(np.stack([xs.ravel(), ys.ravel()], axis=1), session.alignment)
+    ix, iy = np.rint(crop).astype(np.int64).T
+    size = session.mask_crop.shape[0]
+    inside = (ix >= 0) & (ix < size) & (iy >= 0) & (iy < size)
+    fixed = np.zeros(ix.shape, bool)
+    fixed[inside] = session.mask_crop[iy[inside], ix[inside]] <= 0.5
+    shade = np.where(fixed.reshape(region.shape[:2])[..., None], _FIXED_SHADE, 1.0)
+    return (region.astype(np.float32) * shade).round().astype(np.uint8)
+
+
+def canvas_image(session: Session, photo: np.ndarray | None = None, handles: np.ndarray | None = None) -> np.ndarray:
+    """The main canvas: the photo around the face (`canvas_view`), points, crop outline and mask.
+
+    Args:
+        session: the tab (its alignment, clicks and mask are drawn).
+        photo: uint8 (H, W, 3) the photo to show (a live composite); None = `Session.edited_photo`.
+        handles: (N, 2) crop px handles to draw (tracked ones during a drag); None = the clicks.
+
+    Returns:
+        uint8 (view.height, view.width, 3) RGB.
+    """
+    photo = session.edited_photo() if photo is None else photo
+    view = canvas_view(session)
+    x0, y0, x1, y1 = view.box
+    region = photo[y0:y1, x0:x1]
+    if session.mask_crop is not None:
+        region = _shade_fixed_photo(region, view.box, session)
+    a = session.alignment
+    handles_photo = pl.to_photo(_shown_handles(session, handles), a)
+    targets_photo = pl.to_photo(session.clicks.targets, a)
+    sx = view.width // (x1 - x0)
+    if sx * (x1 - x0) == view.width:  # an integer enlargement: draw_points enlarges (nearest)
+        origin = np.array([x0, y0], np.float64)
+        shown = pl.draw_points(region, handles_photo - origin, targets_photo - origin, arrows=True, scale=sx)
+    else:  # a reduced view of a big photo
+        small = np.asarray(Image.fromarray(region).resize((view.width, view.height), Image.BOX))
+        shown = pl.draw_points(
+            small, display_from_photo(handles_photo, view), display_from_photo(targets_photo, view), arrows=True
+        )
+    image = Image.fromarray(shown)
+    outline = display_from_photo(crop_outline_photo(a), view)
+    ImageDraw.Draw(image).line([tuple(p) for p in outline], fill=_CHOSEN_RGB, width=max(1, max(image.size) // 400))
+    return np.asarray(image)
+
+
+def crop_image(session: Session, image: np.ndarray | None = None, handles: np.ndarray | None = None) -> np.ndarray:
+    """The generator's crop (secondary view), enlarged, with the points and the mask overlay."""
+    image = session.history[-1].image if image is None else image
+    scale = pl.display_scale(session.model.size)
+    clicks = session.clicks
+    handles = _shown_handles(session, handles)
     if session.mask_crop is not None:
         shade = np.where(session.mask_crop[..., None] > 0, 1.0, _FIXED_SHADE)
         image = (image.astype(np.float32) * shade).round().astype(np.uint8)
@@ -64,11 +142,13 @@ def canvas_image(session: Session, image: np.ndarray | None = None, handles: np.
 
 
 def _points_json(session: Session) -> dict:
-    c = session.clicks
+    c, a = session.clicks, session.alignment
     return {
         "size": session.model.size,
         "handles": c.handles.tolist(),
         "targets": c.targets.tolist(),
+        "handles_photo": None if a is None else pl.to_photo(c.handles, a).tolist(),
+        "targets_photo": None if a is None else pl.to_photo(c.targets, a).tolist(),
         "pending_handle": None if c.pending_handle is None else list(c.pending_handle),
         "mask_fraction": None if session.mask_crop is None else float(session.mask_crop.mean()),
         "drags": max(0, len(session.history) - 1),
@@ -76,12 +156,13 @@ def _points_json(session: Session) -> dict:
 
 
 def points(page, session: Session, message: str) -> dict:
-    """Canvas, point list and status after a change of points or mask."""
+    """Canvas, crop view, point list and status after a change of points or mask."""
     labels = pair_labels(session.clicks)
     return {
         page.canvas: canvas_image(session) if session.history else None,
         page.points_json: _points_json(session),
         page.pairs: page.pairs_update(labels),
+        page.crop_view: crop_image(session) if session.history else None,
         page.status: message,
     }
 
@@ -96,8 +177,11 @@ def mask_editor(page, session: Session) -> dict:
 
 
 def drag_frame(page, session: Session, update: DragUpdate) -> dict:
-    """A live preview frame: tracked handles, targets and the step / distance line."""
-    return {page.canvas: canvas_image(session, update.image, update.handles_crop), page.status: update.message}
+    """A live preview frame: the composited photo (when `update` has one), the crop with tracked handles, the step."""
+    out = {page.crop_view: crop_image(session, update.image, update.handles_crop), page.status: update.message}
+    if update.photo is not None:  # else the canvas keeps its last composite (`editor.preview`'s budget)
+        out[page.canvas] = canvas_image(session, update.photo, update.handles_crop)
+    return out
 
 
 def _metrics_text(session: Session) -> str:

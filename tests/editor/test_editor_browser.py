@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import pipeline as pl
+from editor import view
 from tests.editor.conftest import SERVER, free_port, write_photo
 
 pytestmark = pytest.mark.browser
@@ -107,16 +109,32 @@ def _wait_status(page, text: str, timeout_s: float = 60.0) -> float:
     return time.monotonic() - t
 
 
-def _click_gen(page, x: float, y: float, size: int) -> None:
-    """Click the displayed editing image where generator pixel (x, y) is shown."""
+def _click_photo(page, session, x: float, y: float) -> None:
+    """Click the canvas (the photo around the face) where photo pixel (x, y) is shown."""
+    from editor.state import display_from_photo
+    from editor.view import canvas_view
+
+    dx, dy = display_from_photo((x, y), canvas_view(session))
     img = page.locator("#canvas img")
     box = img.bounding_box()
     natural = img.evaluate("i => [i.naturalWidth, i.naturalHeight]")
-    scale_display = natural[0] / size
     r = min(box["width"] / natural[0], box["height"] / natural[1], 1.0)
     ox, oy = (box["width"] - natural[0] * r) / 2, (box["height"] - natural[1] * r) / 2
-    dx, dy = (x * scale_display + (scale_display - 1) / 2), (y * scale_display + (scale_display - 1) / 2)
     page.mouse.click(box["x"] + ox + (dx + 0.5) * r, box["y"] + oy + (dy + 0.5) * r)
+
+
+def _shown(page, elem_id: str) -> np.ndarray:
+    """The image an image component shows, as the browser fetched it (uint8 RGB)."""
+    import io
+
+    src = page.locator(f"#{elem_id} img").get_attribute("src")
+    return np.asarray(Image.open(io.BytesIO(page.request.get(src).body())).convert("RGB"))
+
+
+def _distance_to(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W) distance of every pixel centre to the nearest of `points` ((N, 2) x, y)."""
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]]
+    return np.min([np.hypot(xs - x, ys - y) for x, y in points], axis=0)
 
 
 def _fill(page, elem_id: str, value) -> None:
@@ -144,25 +162,43 @@ def test_upload_click_drag_stop_in_the_browser(page, browser_app):
 
     (session,) = app._sessions.values()
     page.locator("#canvas img").wait_for()
-    _click_gen(page, 10, 12, 32)
-    _wait_status(page, "point at (10.")
+    # The canvas is the photo around the crop (the centre square, x 32..95): clicks are photo
+    # pixels, mapped to the 32-px crop (x (p - 32 + 0.5) / 2 - 0.5, y (p + 0.5) / 2 - 0.5).
+    _click_photo(page, session, 52, 24)
+    _wait_status(page, "point at (9.")
     time.sleep(0.5)  # the canvas is redrawn with the handle; click the new image
-    _click_gen(page, 16, 12, 32)
-    _wait_status(page, "point at (16.")
+    _click_photo(page, session, 64, 24)
+    _wait_status(page, "point at (15.")
     t = time.monotonic()
     while len(session.clicks) < 1 and time.monotonic() - t < 10:
         time.sleep(0.05)
-    np.testing.assert_allclose(session.clicks.handles, [[10, 12]], atol=1.0)
-    np.testing.assert_allclose(session.clicks.targets, [[16, 12]], atol=1.0)
+    np.testing.assert_allclose(session.clicks.handles, [[9.75, 11.75]], atol=0.25)
+    np.testing.assert_allclose(session.clicks.targets, [[15.75, 11.75]], atol=0.25)
+    time.sleep(0.5)
+    before = _shown(page, "canvas")
 
     page.locator("#drag").click()
     _wait_status(page, "after", timeout_s=120)
+    time.sleep(1.0)  # the last images reach the page
     edited = np.asarray(Image.open(next(p for p in session.outputs if p.name == "edited.png")))
     original = np.asarray(Image.open(photo).convert("RGB"))
-    # The 64-px centre square (x 32..95) is the crop: it changed; the side bands did not.
-    assert np.abs(edited[:, 40:88].astype(int) - original[:, 40:88]).max() > 0
-    np.testing.assert_array_equal(edited[:, :16], original[:, :16])
-    np.testing.assert_array_equal(edited[:, -16:], original[:, -16:])
+    # The photo changed near the points and nowhere far from them: the composite's weight is 0
+    # beyond 2 * locality (0.4 crop sizes = 25.6 photo px) of the handle paths.
+    last = session.history[-1]
+    ends = np.concatenate([last.handles_crop, last.targets_crop, last.drag.handles])
+    ends_photo = np.concatenate([[[52, 24], [64, 24]], pl.to_photo(ends, session.alignment)])
+    distance = _distance_to(ends_photo, original.shape[:2])
+    assert (edited != original).any(axis=2)[distance < 12].any(), "the photo did not change near the points"
+    np.testing.assert_array_equal(edited[distance > 30], original[distance > 30])
+    # The canvas shows that photo (the composite, as edited.png), its points redrawn.
+    after = _shown(page, "canvas")
+    np.testing.assert_array_equal(after, view.canvas_image(session))
+    view_box = view.canvas_view(session).box
+    scale = round(after.shape[1] / (view_box[2] - view_box[0]))
+    far = np.repeat(np.repeat(distance[view_box[1] : view_box[3], view_box[0] : view_box[2]], scale, 0), scale, 1)
+    np.testing.assert_array_equal(after[far > 30], before[far > 30])
+    assert (after != before).any()
+    assert _shown(page, "crop").shape == (512, 512, 3)  # the generator's crop, the secondary view
     page.locator("#edited img").wait_for()
 
     # A long drag: Stop gives control back within a few seconds and keeps the result.
@@ -171,13 +207,16 @@ def test_upload_click_drag_stop_in_the_browser(page, browser_app):
     page.locator("#clear-points").click()
     _wait_status(page, "all points cleared")
     time.sleep(0.5)
-    _click_gen(page, 3, 3, 32)
+    _click_photo(page, session, 39, 7)
     _wait_status(page, "point at (3.")
     time.sleep(0.5)
-    _click_gen(page, 28, 28, 32)
+    _click_photo(page, session, 89, 57)
     _wait_status(page, "point at (28.")
     page.locator("#drag").click()
     _wait_status(page, "step ", timeout_s=60)
+    time.sleep(0.5)
+    live = _shown(page, "canvas")  # a live preview: the photo with the frame composited
+    assert live.shape == before.shape
     t = time.monotonic()
     page.locator("#stop").click()
     _wait_status(page, "stopped after", timeout_s=30)

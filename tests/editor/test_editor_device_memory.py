@@ -265,7 +265,9 @@ def test_choosing_a_model_updates_the_advanced_labels(app, tmp_path):
     big = torch.nn.Module()
     big.img_resolution, big.metadata = 512, {}
     app._injected["big"] = pl.LoadedModel("big", big)
-    names = "photo_view aligned reconstruction metrics canvas points_json pairs mask_editor original edited files"
+    names = (
+        "photo_view aligned reconstruction metrics canvas points_json pairs mask_editor original edited files crop_view"
+    )
     page = SimpleNamespace(**{n: n for n in [*names.split(), "status", *ADVANCED_LABELLED]})
     page.pairs_update = lambda labels: labels
     request = SimpleNamespace(session_hash="m")

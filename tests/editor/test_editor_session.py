@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+import pipeline as pl
 from editor.app import EditorApp
 from editor.handlers import settings_from
 from editor.settings import EditorSettings, ServerOptions
@@ -151,7 +152,7 @@ def _page():
 
     names = (
         "photo_view aligned reconstruction metrics canvas points_json pairs mask_editor original edited files "
-        "status face_index box"
+        "crop_view status face_index box"
     ).split()
     page = SimpleNamespace(**{n: n for n in names})
     page.pairs_update = lambda labels: labels
@@ -163,11 +164,14 @@ def test_canvas_clicks_and_mask_through_the_handlers(app, tmp_path):
 
     h = Handlers(app, _page())
     session = _inverted(app, tmp_path, sid="h")
-    # 32 px is shown at x16: display pixel 16 * 10 + 7 is generator pixel 10 (to 1/32 px).
-    out = h.click_canvas(_Select(16 * 10 + 7, 16 * 12 + 8), _Request("h"))
+    # The canvas is the 64-px photo at x10; the crop is that photo at 32 px: crop pixel c is
+    # photo pixel 2c + 0.5, display pixel 20c + 9.5 (to 1/20 px).
+    out = h.click_canvas(_Select(20 * 10 + 9, 20 * 12 + 10), _Request("h"))
     assert out["points_json"]["pending_handle"] == pytest.approx([10, 12], abs=1 / 16)
-    h.click_canvas(_Select(16 * 20 + 8, 16 * 12 + 8), _Request("h"))
-    assert len(session.clicks) == 1 and out["canvas"].shape == (512, 512, 3)
+    out = h.click_canvas(_Select(20 * 20 + 10, 20 * 12 + 10), _Request("h"))
+    assert len(session.clicks) == 1 and out["canvas"].shape == (640, 640, 3) and out["crop_view"].shape == (512, 512, 3)
+    np.testing.assert_allclose(out["points_json"]["handles_photo"], [[20.5, 24.5]], atol=1 / 8)
+    np.testing.assert_allclose(out["points_json"]["targets_photo"], [[40.5, 24.5]], atol=1 / 8)
     layer = np.zeros((512, 512, 4), np.uint8)
     layer[:256, :, 3] = 255  # the top half painted
     out = h.apply_mask({"layers": [layer]}, "fixed", _Request("h"))
@@ -212,3 +216,122 @@ def test_faces_are_numbered_and_chosen(app, shared_dir):
     assert session.alignment.face_box == boxes[1] and face_number(session) == 1
     overlay = photo_overlay(session)
     assert overlay.shape == session.photo.shape and not np.array_equal(overlay, session.photo)
+
+
+def _marked_photo(path):
+    """A 96 x 64 photo, dark grey except a red 4 x 4 square at x 50..53, y 30..33 (centre (51.5, 31.5))."""
+    from PIL import Image
+
+    photo = np.full((64, 96, 3), 60, np.uint8)
+    photo[30:34, 50:54] = (250, 10, 10)
+    Image.fromarray(photo).save(path)
+    return path
+
+
+def test_a_click_on_the_photo_lands_on_the_crop_pixel_under_it(app, tmp_path):
+    """Box crop (scaled and offset): clicking the red square on the canvas puts the point on it in the crop."""
+    from editor.handlers import Handlers
+    from editor.state import display_from_photo
+    from editor.view import canvas_image, canvas_view
+
+    h = Handlers(app, _page())
+    session = app.session("m")
+    session.settings = settings_from(FAST | {"align_mode": "box", "box": "20,4,84,60"})
+    session.set_photo(_marked_photo(tmp_path / "m.png"))
+    session.invert()
+    view = canvas_view(session)
+    # The region holds the crop's footprint, inside the photo, shown by an integer enlargement.
+    assert (
+        view.box[0] <= 20 and view.box[2] >= 84 and view.box[3] <= 64 and view.width % (view.box[2] - view.box[0]) == 0
+    )
+    d = np.rint(display_from_photo((51.5, 31.5), view)).astype(int)
+    canvas = canvas_image(session)
+    out = h.click_canvas(_Select(*d), _Request("m"))
+    x, y = session.clicks.pending_handle
+    expected = pl.to_crop(np.array([[51.5, 31.5]]), session.alignment)[0]
+    assert (x, y) == pytest.approx(
+        tuple(expected), abs=0.5 / view.scale[0] * session.alignment.crop_from_photo[0, 0] + 1e-6
+    )
+    crop = session.alignment.crop
+    assert crop[round(y), round(x), 0] > 150 and crop[round(y), round(x), 1] < 100  # red in the crop
+    # The canvas showed the photo's own pixels there (the red square) and elsewhere (grey).
+    far = np.rint(display_from_photo((45.0, 20.0), view)).astype(int)
+    assert canvas[d[1], d[0]].tolist() == [250, 10, 10] and canvas[far[1], far[0]].tolist() == [60, 60, 60]
+    assert out["canvas"].shape == canvas.shape
+    # The margin outside the crop (left of the photo's x 20 minus the box margin) is refused.
+    with pytest.raises(Exception, match="outside the edited region"):
+        h.click_canvas(_Select(0, 0), _Request("m"))
+    assert len(session.clicks.points) == 1
+
+
+def test_the_live_preview_is_the_composited_photo(app, tmp_path):
+    """A composited preview frame is the photo with the frame composited; the last update's is edited.png."""
+    from PIL import Image
+
+    session = _inverted(app, tmp_path, sid="p", drag_steps="40", stop_distance="0")
+    session.clicks = session.clicks.__class__(((10.0, 12.0), (16.0, 12.0)))
+    updates = _run(session)
+    previews = [u for u in updates[:-1] if u.photo is not None]
+    assert len(updates) >= 3 and updates[0].photo is not None  # the first frame is always composited
+    for u in previews:
+        assert u.photo.shape == session.photo.shape and u.photo.dtype == np.uint8
+        expected = pl.paste_edit(
+            session.photo,
+            session.alignment,
+            u.image,
+            session.history[0].image,
+            session.config,
+            np.array([[10.0, 12.0]]),
+            u.handles_crop,
+            None,
+        )
+        np.testing.assert_array_equal(u.photo, expected)
+    edited = np.asarray(Image.open(next(p for p in session.outputs if p.name == "edited.png")))
+    np.testing.assert_array_equal(updates[-1].photo, edited)
+    np.testing.assert_array_equal(session.edited_photo(), edited)
+
+
+def test_preview_compositing_keeps_to_its_time_budget(app, tmp_path):
+    """No budget: only the first frame is composited; a whole budget: every frame is."""
+    from editor.preview import PreviewCompositor
+
+    session = _inverted(app, tmp_path, sid="b")
+    frame, tracked = session.history[0].image, np.array([[10.0, 12.0]])
+    args = (session.photo, session.alignment, frame, session.config, [], [], tracked, None)
+    for share, expected in ((0.0, [True, False, False]), (1.0, [True, True, True])):
+        compositor = PreviewCompositor(*args, share=share)
+        offered = []
+        for _ in range(3):
+            deferred = compositor.offer(frame, tracked)
+            offered.append(deferred is not None)
+            if deferred is not None:
+                np.testing.assert_array_equal(deferred(), session.photo)  # an unchanged frame: the photo
+        assert offered == expected and compositor.count == sum(expected)
+
+
+def test_a_big_photo_is_reduced_and_the_fixed_mask_is_shaded_on_the_canvas(app, tmp_path):
+    """A 1200-px footprint is shown at 1024 px (clicks still land right); the mask's fixed part is darker."""
+    from editor.handlers import Handlers
+    from editor.state import display_from_photo
+    from editor.view import canvas_image, canvas_view
+
+    session = app.session("big")
+    session.settings = settings_from(FAST)
+    session.set_photo(write_photo(tmp_path / "big.png", 1200, 1200, seed=5))
+    session.invert()
+    view = canvas_view(session)
+    assert view.box == (0, 0, 1200, 1200) and (view.width, view.height) == (1024, 1024)
+    plain = canvas_image(session)
+    assert plain.shape == (1024, 1024, 3)
+    d = np.rint(display_from_photo((600.0, 300.0), view)).astype(int)
+    Handlers(app, _page()).click_canvas(_Select(*d), _Request("big"))
+    expected = pl.to_crop(np.array([[600.0, 300.0]]), session.alignment)[0]
+    np.testing.assert_allclose(session.clicks.pending_handle, expected, atol=0.05)  # 1200 px -> 32 px
+    session.clicks = session.clicks.__class__()
+    mask = np.ones((32, 32), np.float32)
+    mask[:16] = 0  # the top half is fixed
+    session.mask_crop = mask
+    shaded = canvas_image(session).astype(int)
+    top, bottom = slice(100, 400), slice(650, 950)  # display rows well inside each half
+    assert (shaded[top] < plain[top]).mean() > 0.9 and (shaded[top] <= plain[top]).all()
+    np.testing.assert_array_equal(shaded[bottom], plain[bottom])

@@ -1,22 +1,28 @@
-"""The editor's state logic: points, display scaling, mask conversion and latent history."""
+"""The editor's state logic: points, display scaling (crop and photo canvas), mask conversion and latent history."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from editor.errors import EditorError
 from editor.state import (
     Clicks,
+    PhotoView,
     add_click,
     clear_clicks,
+    crop_click,
     delete_pair,
     display_from_gen,
+    display_from_photo,
     gen_from_display,
     history_push,
     history_reset,
     history_undo,
     mask_from_strokes,
     pair_labels,
+    photo_from_display,
+    photo_view,
     undo_click,
 )
 from pipeline import display_scale, draw_points
@@ -106,3 +112,45 @@ def test_history_push_undo_reset():
     assert history_reset(h) == ("orig",)
     with pytest.raises(ValueError, match="no drag to undo"):
         history_undo(("orig",))
+
+
+def test_photo_view_frames_the_footprint_with_a_margin():
+    # A 64-px footprint in a 1000 x 800 photo: grown by 15% of 64 (9.6 px) a side, enlarged x7 (<= 640).
+    corners = np.array([[99.5, 199.5], [163.5, 199.5], [163.5, 263.5], [99.5, 263.5]])
+    view = photo_view(corners, (800, 1000, 3))
+    assert view.box == (89, 189, 175, 275) and (view.width, view.height) == (86 * 7, 86 * 7)
+    # Clipped to the photo.
+    assert photo_view(corners - 100, (800, 1000, 3)).box[:2] == (0, 89)
+    # A big footprint is shown at full resolution, a huge one reduced to max_side.
+    big = photo_view(corners * 8, (3000, 3000, 3))
+    assert big.scale == (1.0, 1.0) and big.width == big.box[2] - big.box[0]
+    huge = photo_view(np.array([[0, 0], [2999, 1499]]), (3000, 3000, 3), margin=0.0)
+    assert huge.box == (0, 0, 3000, 1500) and (huge.width, huge.height) == (1024, 512)
+
+
+def test_display_photo_round_trip_and_known_answers():
+    # x8 enlargement of the region x 10..74, y 20..84: photo pixel centre (10, 20) is display (3.5, 3.5).
+    view = PhotoView((10, 20, 74, 84), 512, 512)
+    np.testing.assert_allclose(display_from_photo((10, 20), view), (3.5, 3.5))
+    np.testing.assert_allclose(photo_from_display((3.5, 3.5), view), (10, 20))
+    np.testing.assert_allclose(photo_from_display((0, 511), view), (10 - 7 / 16, 83 + 7 / 16))
+    # A reduced view: 2 photo px per display px; display pixel 0 covers photo pixels 0 and 1 (centre 0.5).
+    half = PhotoView((0, 0, 200, 100), 100, 50)
+    np.testing.assert_allclose(photo_from_display((0, 0), half), (0.5, 0.5))
+    np.testing.assert_allclose(photo_from_display((99, 49), half), (198.5, 98.5))
+    rng = np.random.default_rng(0)
+    for v in (view, half, PhotoView((3, 5, 40, 33), 111, 84)):
+        p = rng.uniform(v.box[:2], v.box[2:], (50, 2))
+        np.testing.assert_allclose(photo_from_display(display_from_photo(p, v), v), p, atol=1e-9)
+        # Gradio reports integer display pixels: at most half a display pixel off.
+        d = np.rint(display_from_photo(p, v))
+        err = np.abs(photo_from_display(d, v) - p)
+        assert (err <= 0.5 / np.array(v.scale) + 1e-9).all()
+
+
+def test_crop_click_clips_the_border_half_pixel_and_refuses_outside():
+    assert crop_click((-0.5, 31.5), 32) == (0.0, 31.0)
+    assert crop_click((3.25, 4.0), 32) == (3.25, 4.0)
+    for bad in ((-0.6, 3.0), (3.0, 31.6), (np.nan, 1.0)):
+        with pytest.raises(EditorError, match="outside the edited region"):
+            crop_click(bad, 32)
