@@ -369,7 +369,8 @@ def _run(args: argparse.Namespace, dist, shard) -> list[dict]:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     files = list_images(args.images, args.limit or None, names=args.names)
-    G, info, source = load_model(args, device)
+    with dist.main_first():  # rank 0 downloads a registered checkpoint before the others look for it
+        G, info, source = load_model(args, device)
     config = pipeline_config_for(args, G, info)
     mine = shard(list(enumerate(files)), dist.rank, dist.world_size)
     gathered = dist.gather(_invert_images(G, mine, config, args, device, show_progress=dist.is_main))
