@@ -26,12 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from common.fileio import atomic_write_text
-from common.hashing import file_sha256, generator_sha256
+from common.hashing import file_sha256
 
 __all__ = [
     "default_cache_dir",
-    "file_sha256",
-    "generator_sha256",
     "crop_sha256",
     "inversion_key",
     "compute_signature",

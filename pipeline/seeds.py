@@ -15,9 +15,10 @@ import numpy as np
 import torch
 
 from align import Alignment, align_center
+from common.hashing import file_sha256, generator_sha256
 from hub.registry import ResolvedCheckpoint
 from inversion import InversionResult
-from pipeline.cache import InversionCache, file_sha256, generator_sha256
+from pipeline.cache import InversionCache
 from pipeline.config import PipelineConfig
 from stylegan.generate import uint8_from_ws
 from stylegan.networks import Generator

@@ -29,10 +29,11 @@ from align import Alignment, align_box, align_center, align_face, change_mask, p
 from align.alignment import points_outside_crop
 from align.composite import CompositeResult, composite_warp
 from common.device import resolve_device, same_device
+from common.hashing import generator_sha256
 from draggan import DragResult, drag, resolve_stop_distance
 from draggan.loop import DragCallback
 from inversion import InversionResult, invert
-from pipeline.cache import InversionCache, compute_signature, generator_sha256, inversion_key
+from pipeline.cache import InversionCache, compute_signature, inversion_key
 from pipeline.config import PipelineConfig
 from pipeline.errors import PointsError
 from pipeline.frames import video_drag_config

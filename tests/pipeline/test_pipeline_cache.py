@@ -7,8 +7,9 @@ import dataclasses
 import numpy as np
 import torch
 
+from common.hashing import generator_sha256
 from inversion import InversionConfig
-from pipeline.cache import InversionCache, crop_sha256, generator_sha256, inversion_key
+from pipeline.cache import InversionCache, crop_sha256, inversion_key
 
 
 def test_inversion_key_tracks_what_changes_the_result(tiny_G):
