@@ -137,12 +137,9 @@ class EditorApp:
             value_to_resolve = str(path)
         else:
             value_to_resolve = value
-        resolved = pl.resolve_checkpoint(
-            value_to_resolve, self.checkpoints_dir, allow_download=self.allow_download, progress=progress
-        )
-        G = pl.load_checkpoint(resolved, device=str(pl.resolve_device(self.server.device)))
-        config = pl.PipelineConfig(use_cache=not self.server.no_cache, cache_dir=self.server.cache_dir)
-        return pl.LoadedModel(value, G, resolved, pl.generator_identity(resolved, G, config))
+        server = self.server
+        config = pl.PipelineConfig(device=server.device, use_cache=not server.no_cache, cache_dir=server.cache_dir)
+        return pl.load_model(value_to_resolve, config, self.checkpoints_dir, self.allow_download, progress, label=value)
 
     def _release_models(self, dropped: list[pl.LoadedModel]) -> None:
         """Return the device memory of dropped models that no tab uses any more."""

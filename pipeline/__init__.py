@@ -63,6 +63,7 @@ _LAZY = {
     "resolve_stop_distance": "draggan.config",
     "generator_identity": "pipeline.seeds",
     "LoadedModel": "pipeline.models",
+    "load_model": "pipeline.models",
     "seed_start": "pipeline.seeds",
     "seed_inversion": "pipeline.seeds",
     "SeedStart": "pipeline.seeds",

@@ -13,7 +13,7 @@ import torch
 from pipeline.config import PipelineConfig, lpips_nets_needed
 from pipeline.model_defaults import config_for_model
 
-__all__ = ["LoadedModel", "Models"]
+__all__ = ["LoadedModel", "Models", "load_model"]
 
 Log = Callable[[str], None]
 
@@ -90,29 +90,18 @@ class Models:
 
     def _load(self, checkpoint: str) -> LoadedModel:
         from hub.lpips_weights import ensure_lpips_backbones
-        from hub.registry import domain_warning, load_checkpoint, resolve_checkpoint
+        from hub.registry import domain_warning
         from pipeline.edit import resolve_device
-        from pipeline.seeds import generator_identity
 
         config = self.config
-        device = resolve_device(config.device)
-        t = time.perf_counter()
-        resolved = resolve_checkpoint(
-            checkpoint, self.checkpoints_dir, allow_download=self.allow_download, progress=self.progress, log=self.log
-        )
-        warning = domain_warning(resolved.info, config.align_mode)
+        model = load_model(checkpoint, config, self.checkpoints_dir, self.allow_download, self.progress, self.log)
+        info = model.resolved.info
+        warning = domain_warning(info, config.align_mode)
         if warning:
             self.log(f"warning: {warning}")
-        seconds = {"fetch_weights": time.perf_counter() - t}
-
-        t = time.perf_counter()
-        G = load_checkpoint(resolved, device=str(device))
-        generator_id = generator_identity(resolved, G, config)  # the inversion cache's key for the weights
-        seconds["load_generator"] = time.perf_counter() - t
-        info = resolved.info
         # The LPIPS nets this model's inversion will use (LPIPS-squeeze, shipped, for small models).
         t = time.perf_counter()
-        model_config = config_for_model(config, G, info)
+        model_config = config_for_model(config, model.G, info)
         ensure_lpips_backbones(
             lpips_nets_needed(model_config),
             model_config.inversion.lpips_backbone,
@@ -120,9 +109,48 @@ class Models:
             progress=self.progress,
             log=self.log,
         )
-        seconds["fetch_weights"] += time.perf_counter() - t
+        model.seconds["fetch_weights"] += time.perf_counter() - t
         self.log(
-            f"load: {resolved.label} ({G.img_resolution}px{', ' + info.domain if info else ''}) on {device} "
-            f"({seconds['load_generator']:.1f}s)"
+            f"load: {model.resolved.label} ({model.size}px{', ' + info.domain if info else ''}) on "
+            f"{resolve_device(config.device)} ({model.seconds['load_generator']:.1f}s)"
         )
-        return LoadedModel(label=checkpoint, G=G, resolved=resolved, generator_id=generator_id, seconds=seconds)
+        return model
+
+
+def load_model(
+    checkpoint: str,
+    config: PipelineConfig,
+    checkpoints_dir: str | None = None,
+    allow_download: bool = True,
+    progress: bool = True,
+    log: Log | None = None,
+    label: str | None = None,
+) -> LoadedModel:
+    """Resolve (download if needed) and load a checkpoint onto `config.device`, with its cache identity.
+
+    Args:
+        checkpoint: a registered name or a generator file.
+        config: `device`, `use_cache` and `cache_dir` are used (the identity's file-hash memo).
+        checkpoints_dir: folder of registered checkpoints (None = default).
+        allow_download: fetch missing registered weights.
+        progress: download progress bars.
+        log: one-line status callback.
+        label: the name the user knows it by (None = `checkpoint`).
+
+    Returns:
+        `LoadedModel` with `seconds` {'fetch_weights', 'load_generator'}.
+    """
+    from hub.registry import load_checkpoint, resolve_checkpoint
+    from pipeline.edit import resolve_device
+    from pipeline.seeds import generator_identity
+
+    t = time.perf_counter()
+    resolved = resolve_checkpoint(
+        checkpoint, checkpoints_dir, allow_download=allow_download, progress=progress, log=log
+    )
+    seconds = {"fetch_weights": time.perf_counter() - t}
+    t = time.perf_counter()
+    G = load_checkpoint(resolved, device=str(resolve_device(config.device)))
+    generator_id = generator_identity(resolved, G, config)  # the inversion cache's key for the weights
+    seconds["load_generator"] = time.perf_counter() - t
+    return LoadedModel(label=label or checkpoint, G=G, resolved=resolved, generator_id=generator_id, seconds=seconds)
