@@ -24,8 +24,9 @@ import numpy as np
 from align.alignment import Alignment
 from align.config import PasteConfig
 from align.errors import AlignError
+from align.geometry import transform_points
 from align.paste import _check_crop, _photo_region, checked_paste_inputs
-from align.warp import warp_to_photo_region
+from align.warp import _is_affine, warp_to_photo_region
 
 __all__ = ["CompositeResult", "backward_field", "composite_weight", "composite_warp", "field_image", "weight_image"]
 
@@ -334,19 +335,15 @@ def _source_points(
     rx0, ry0, rx1, ry1 = region
     p = alignment.photo_from_crop
     dx, dy = displacement_crop[..., 0], displacement_crop[..., 1]
-    xs = np.arange(rx0, rx1, dtype=np.float32)[None, :]
-    ys = np.arange(ry0, ry1, dtype=np.float32)[:, None]
-    if np.allclose(p[2], (0.0, 0.0, 1.0), atol=1e-12):
+    if _is_affine(p):
         a, b, c, d = (np.float32(v) for v in (p[0, 0], p[0, 1], p[1, 0], p[1, 1]))
+        xs = np.arange(rx0, rx1, dtype=np.float32)[None, :]
+        ys = np.arange(ry0, ry1, dtype=np.float32)[:, None]
         return xs + a * dx + b * dy, ys + c * dx + d * dy
-    m = alignment.crop_from_photo
-    den = m[2, 0] * xs + m[2, 1] * ys + m[2, 2]
-    cx = (m[0, 0] * xs + m[0, 1] * ys + m[0, 2]) / den + dx
-    cy = (m[1, 0] * xs + m[1, 1] * ys + m[1, 2]) / den + dy
-    den = p[2, 0] * cx + p[2, 1] * cy + p[2, 2]
-    map_x = (p[0, 0] * cx + p[0, 1] * cy + p[0, 2]) / den
-    map_y = (p[1, 0] * cx + p[1, 1] * cy + p[1, 2]) / den
-    return map_x.astype(np.float32), map_y.astype(np.float32)
+    grid = np.stack(np.meshgrid(np.arange(rx0, rx1), np.arange(ry0, ry1)), axis=-1).reshape(-1, 2)
+    crop_points = transform_points(alignment.crop_from_photo, grid) + displacement_crop.reshape(-1, 2)
+    source = transform_points(p, crop_points).reshape(*displacement_crop.shape[:2], 2).astype(np.float32)
+    return source[..., 0], source[..., 1]
 
 
 def field_image(field: np.ndarray, max_px: float | None = None) -> np.ndarray:
