@@ -324,9 +324,20 @@ class Session:
         with self.lock:
             if self.photo is None or not self.history or self.history[-1].drag is None:
                 return self.photo
-            if self._edited is None or self._edited[0] is not self.history[-1]:
-                self.edit_result()
-            return self._edited[1]
+            return self._composite(self.history[-1])
+
+    def _composite(self, last: Step) -> np.ndarray:
+        """The photo with history entry `last` composited (`pipeline.paste_edit`), cached for the tip."""
+        if self._edited is None or self._edited[0] is not last:
+            # Every drag's handles and tracked ends: the composite moves the photo near all of them.
+            starts, ends = self._drag_paths()
+            starts, ends = np.concatenate(starts), np.concatenate(ends)
+            reconstruction = self.history[0].image
+            photo = pl.paste_edit(
+                self.photo, self.alignment, last.image, reconstruction, self.config, starts, ends, last.mask_crop
+            )
+            self._edited = (last, photo)
+        return self._edited[1]
 
     def _stop_drag(self, stream: ThreadStream) -> bool:
         """Set Stop and wait (at most `server.stop_wait_s`) for the drag's thread; True when it has ended."""
@@ -423,12 +434,7 @@ class Session:
             raise EditorError("drag first: there is no edit to save yet")
         a = self.alignment
         reconstruction = self.history[0].image
-        # Every drag's handles and tracked ends: the composite moves the photo near all of them.
-        starts, ends = self._drag_paths()
-        starts, ends = np.concatenate(starts), np.concatenate(ends)
-        mask = last.mask_crop
-        edited_photo = pl.paste_edit(self.photo, a, last.image, reconstruction, self.config, starts, ends, mask)
-        self._edited = (last, edited_photo)
+        edited_photo = self._composite(last)
         return pl.EditResult(
             photo=self.photo,
             edited_photo=edited_photo,
