@@ -45,6 +45,7 @@ from PIL import Image
 from align import PasteConfig, detect_faces, face_landmarks, identity_distance, load_photo, to_crop
 from common.errors import DragPipelineError, exit_code_for
 from hub.registry import DEFAULT_CHECKPOINT
+from inversion.metrics import psnr_from_mse
 from pipeline import PipelineConfig
 from pipeline.edit import EditResult, edit_photo
 from pipeline.errors import UsageError
@@ -195,7 +196,7 @@ def psnr_away(photo: np.ndarray, edited: np.ndarray, landmarks: np.ndarray, poin
     region = (face > 0) & ~near
     diff = photo[region].astype(np.float64) - edited[region].astype(np.float64)
     mse = float(np.mean(diff * diff)) if diff.size else 0.0
-    return PSNR_CAP if mse == 0 else min(PSNR_CAP, 10.0 * math.log10(255.0**2 / mse))
+    return min(PSNR_CAP, psnr_from_mse(mse, data_range=255.0))
 
 
 def photo_face(photo: np.ndarray) -> tuple[tuple[float, float, float, float], np.ndarray] | None:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ import numpy as np
 from align import load_photo, to_photo
 from evaluation.face_model_report import _default_utkface
 from evaluation.heldout import heldout_crops, mouth_targets
+from inversion.metrics import psnr_from_mse
 from pipeline import PipelineConfig
 from pipeline.edit import EditResult, edit_photo
 
@@ -78,8 +78,7 @@ class DragStability:
 
 
 def _psnr(diff: np.ndarray) -> float:
-    mse = float(np.mean(diff * diff))
-    return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
+    return psnr_from_mse(float(np.mean(diff * diff)), data_range=255.0)
 
 
 def drag_stability(result: EditResult) -> DragStability:
