@@ -28,7 +28,16 @@ from align.geometry import transform_points
 from align.paste import _check_crop, _photo_region, checked_paste_inputs
 from align.warp import _is_affine, warp_to_photo_region
 
-__all__ = ["CompositeResult", "backward_field", "composite_weight", "composite_warp", "field_image", "weight_image"]
+__all__ = [
+    "CompositeResult",
+    "backward_field",
+    "composite_weight",
+    "composite_layers",
+    "composite_from_layers",
+    "composite_warp",
+    "field_image",
+    "weight_image",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -237,6 +246,78 @@ def _remap_crop(image: np.ndarray, field: np.ndarray) -> np.ndarray:
     )
 
 
+def composite_layers(
+    alignment: Alignment,
+    edited: np.ndarray,
+    reconstruction: np.ndarray,
+    handles_crop: np.ndarray | None = None,
+    final_handles_crop: np.ndarray | None = None,
+    movable_crop: np.ndarray | None = None,
+    config: PasteConfig = PasteConfig(),
+) -> tuple[np.ndarray, np.ndarray]:
+    """The composite's field and weight in the crop frame (`composite_warp`'s first half).
+
+    A video smooths them over time before `composite_from_layers` applies them.
+
+    Args:
+        alignment: gives the crop size and its content box.
+        edited, reconstruction: uint8 (S, S, 3), checked (`checked_paste_inputs`).
+        handles_crop, final_handles_crop, movable_crop, config: as in `composite_warp`.
+
+    Returns:
+        (field float32 (S, S, 2) crop px, weight float32 (S, S) in [0, 1]); both zero when
+        the edit changed nothing.
+    """
+    size = alignment.size
+    if np.array_equal(edited, reconstruction):
+        return np.zeros((size, size, 2), np.float32), np.zeros((size, size), np.float32)
+    field = backward_field(edited, reconstruction, handles_crop, final_handles_crop, config)
+    residual = edited.astype(np.float32) - _remap_crop(reconstruction, field)
+    paths = None
+    if handles_crop is not None and final_handles_crop is not None and len(handles_crop) > 0:
+        paths = _path_distance(size, handles_crop, final_handles_crop)
+    weight = composite_weight(field, residual, alignment.content_box, movable_crop, config, paths)
+    return field, weight
+
+
+def composite_from_layers(
+    photo: np.ndarray,
+    alignment: Alignment,
+    edited: np.ndarray,
+    reconstruction: np.ndarray,
+    field: np.ndarray,
+    weight: np.ndarray,
+    config: PasteConfig = PasteConfig(),
+    movable_photo: np.ndarray | None = None,
+) -> CompositeResult:
+    """Apply a field and weight (`composite_layers`) to the photo: `composite_warp`'s second half.
+
+    Args:
+        photo, alignment, movable_photo, config: as in `composite_warp` (checked inputs).
+        edited, reconstruction: uint8 (S, S, 3).
+        field: float32 (S, S, 2) crop px; weight: float32 (S, S) in [0, 1].
+
+    Returns:
+        `CompositeResult`; photo pixels where the weight is 0 keep their bytes.
+    """
+    out = photo.copy()
+    if not np.any(weight > 0):
+        return CompositeResult(out, field, weight)
+    # The residual that goes with the displacement actually applied (w * field).
+    residual = edited.astype(np.float32) - _remap_crop(reconstruction, field * weight[..., None])
+    residual *= np.float32(config.residual) * _residual_gate(residual, config)
+    ys, xs = np.nonzero(weight)
+    region = _photo_region(xs, ys, alignment, photo.shape[:2]) if xs.size else None
+    if region is not None:
+        x0, y0, x1, y1 = region
+        pasted = _composite_region(photo, alignment, region, field, weight, residual)
+        if movable_photo is not None:
+            fixed = np.asarray(movable_photo, dtype=np.float32)[y0:y1, x0:x1] <= 0.5
+            pasted[fixed] = photo[y0:y1, x0:x1][fixed]
+        out[y0:y1, x0:x1] = pasted
+    return CompositeResult(out, field, weight)
+
+
 def composite_warp(
     photo: np.ndarray,
     alignment: Alignment,
@@ -273,30 +354,10 @@ def composite_warp(
         `CompositeResult` (photo, field_crop, weight_crop).
     """
     photo, edited, reconstruction = checked_paste_inputs(photo, alignment, edited_crop, reconstruction_crop)
-    size = alignment.size
-    out = photo.copy()
-    if np.array_equal(edited, reconstruction):
-        zeros = np.zeros((size, size), np.float32)
-        return CompositeResult(out, np.zeros((size, size, 2), np.float32), zeros)
-    field = backward_field(edited, reconstruction, handles_crop, final_handles_crop, config)
-    residual = edited.astype(np.float32) - _remap_crop(reconstruction, field)
-    paths = None
-    if handles_crop is not None and final_handles_crop is not None and len(handles_crop) > 0:
-        paths = _path_distance(size, handles_crop, final_handles_crop)
-    weight = composite_weight(field, residual, alignment.content_box, movable_crop, config, paths)
-    # The residual that goes with the displacement actually applied (w * field).
-    residual = edited.astype(np.float32) - _remap_crop(reconstruction, field * weight[..., None])
-    residual *= np.float32(config.residual) * _residual_gate(residual, config)
-    ys, xs = np.nonzero(weight)
-    region = _photo_region(xs, ys, alignment, photo.shape[:2]) if xs.size else None
-    if region is not None:
-        x0, y0, x1, y1 = region
-        pasted = _composite_region(photo, alignment, region, field, weight, residual)
-        if movable_photo is not None:
-            fixed = np.asarray(movable_photo, dtype=np.float32)[y0:y1, x0:x1] <= 0.5
-            pasted[fixed] = photo[y0:y1, x0:x1][fixed]
-        out[y0:y1, x0:x1] = pasted
-    return CompositeResult(out, field, weight)
+    field, weight = composite_layers(
+        alignment, edited, reconstruction, handles_crop, final_handles_crop, movable_crop, config
+    )
+    return composite_from_layers(photo, alignment, edited, reconstruction, field, weight, config, movable_photo)
 
 
 def _composite_region(

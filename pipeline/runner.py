@@ -47,9 +47,15 @@ def read_job_inputs(job: Job) -> JobInputs:
         PhotoError, PointsError: bad input.
     """
     from align import load_photo
+    from pipeline.errors import PointsError
     from pipeline.io.points import check_points_in_frame, load_mask
 
     t = time.perf_counter()
+    if job.points.frame != 0:
+        raise PointsError(
+            f'{job.points_source}: "frame" {job.points.frame} names a video keyframe, but {job.image.name} is a '
+            'photo; remove "frame" or give a video'
+        )
     photo = load_photo(job.image, max_pixels=job.config.align.max_photo_pixels)
     h, w = photo.shape[:2]
     for name, pts in (("handle", job.points.handles_photo), ("target", job.points.targets_photo)):

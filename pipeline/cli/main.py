@@ -39,6 +39,14 @@ def _run(args: argparse.Namespace, argv: list[str], log) -> int:
     return _run_single(args, argv, log)
 
 
+def _is_clip(image: str) -> bool:
+    """--image is a video (decided by its content; a missing file is left to the photo path's error)."""
+    from pipeline.io.clip import is_video
+
+    path = Path(image).expanduser()
+    return path.is_file() and is_video(path)
+
+
 def _run_single(args: argparse.Namespace, argv: list[str], log) -> int:
     from common.paths import check_output_location
     from pipeline.cli.parser import options_from_args
@@ -54,6 +62,10 @@ def _run_single(args: argparse.Namespace, argv: list[str], log) -> int:
         raise UsageError("--image and --points are required (or --batch jobs.jsonl)")
     options = options_from_args(args)
     config = config_from_options(options)
+    if _is_clip(args.image):
+        from pipeline.video.cli import run_video_command
+
+        return run_video_command(args, argv, options, config, log)
     # Cheap checks first, so bad input fails before anything is downloaded or computed.
     job = single_job(args.image, args.points, args.mask, config, args.checkpoint, all_faces=options.all_faces)
     inputs = read_job_inputs(job)

@@ -42,7 +42,19 @@ __all__ = [
     "single_job",
 ]
 
-JOB_KEYS = ("id", "image", "handles", "targets", "pairs", "mask", "align", "box", "face_index", "checkpoint")
+JOB_KEYS = (
+    "id",
+    "image",
+    "handles",
+    "targets",
+    "pairs",
+    "frame",
+    "mask",
+    "align",
+    "box",
+    "face_index",
+    "checkpoint",
+)
 _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$")
 # How a jobs file spells the alignment keys in messages: '"box" needs "align": "box"'.
 _JOB_NAMES = AlignNames(
@@ -69,6 +81,7 @@ class Job:
         all_faces: `face_index "all"`: every face with points is edited (`pipeline.group`).
         line: the line of the jobs file (None in single mode).
         points_source: where the points came from (the --points file, or 'jobs.jsonl:LINE').
+        video: `image` is a clip (`pipeline.video`): the points are on keyframe `points.frame`.
     """
 
     id: str
@@ -80,6 +93,7 @@ class Job:
     all_faces: bool = False
     line: int | None = None
     points_source: str = ""
+    video: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,6 +150,8 @@ def _points(doc: dict, source: str, base_dir: Path) -> DragPoints:
             'no points: give "handles" and "targets" ([[x, y], ...]) or '
             '"pairs" ([{"handle": [x, y], "target": [x, y]}, ...])'
         )
+    if "frame" in doc:
+        layout["frame"] = doc["frame"]
     try:
         return parse_points(json.dumps(layout), source=source, base_dir=base_dir)
     except PipelineError as exc:
@@ -202,19 +218,7 @@ def parse_job_line(
     image = _path(doc["image"], "image", base_dir)
     points = _points(doc, f"{source}:{line}", base_dir)
     config, job_all_faces = _job_config(doc, defaults, all_faces, base_dir)
-    width, height = photo_size(image)
-    for name, pts in (("handle", points.handles_photo), ("target", points.targets_photo)):
-        try:
-            check_points_in_frame(
-                pts,
-                width,
-                height,
-                name,
-                f"the {width}x{height} photo {image.name}",
-                "give (x, y) in original photo pixels, x right, y down",
-            )
-        except PipelineError as exc:
-            raise JobLineError(str(exc)) from None
+    video = _check_media_points(image, points, job_all_faces)
     mask_path = None
     if doc.get("mask") is not None:
         mask_path = _path(doc["mask"], "mask", base_dir)
@@ -235,7 +239,44 @@ def parse_job_line(
         all_faces=job_all_faces,
         line=line,
         points_source=f"{source}:{line}",
+        video=video,
     )
+
+
+def _check_media_points(image: Path, points: DragPoints, all_faces: bool) -> bool:
+    """The points lie in the photo, or in the clip's frames with an existing keyframe; True for a clip.
+
+    Raises:
+        JobLineError: a missing or unreadable file, points outside, a keyframe past the end,
+            a keyframe given for a photo, `face_index "all"` for a clip.
+    """
+    from pipeline.io.clip import is_video, probe_clip
+
+    try:
+        if image.is_file() and is_video(image):
+            if all_faces:
+                raise JobLineError('face_index "all" edits every face of a photo; for a clip give one face number')
+            from pipeline.video.edit import check_video_points
+
+            check_video_points(points, probe_clip(image), source="the points")
+            return True
+        width, height = photo_size(image)
+        if points.frame != 0:
+            raise JobLineError(f'"frame" {points.frame} names a video keyframe, but {image.name} is a photo; remove it')
+        for name, pts in (("handle", points.handles_photo), ("target", points.targets_photo)):
+            check_points_in_frame(
+                pts,
+                width,
+                height,
+                name,
+                f"the {width}x{height} photo {image.name}",
+                "give (x, y) in original photo pixels, x right, y down",
+            )
+    except JobLineError:
+        raise
+    except PipelineError as exc:
+        raise JobLineError(str(exc)) from None
+    return False
 
 
 def _checkpoint(name: str, base_dir: Path) -> str:

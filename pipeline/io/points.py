@@ -5,11 +5,12 @@ centres at integer coordinates, so a W x H photo covers [-0.5, W - 0.5] x [-0.5,
 
 Accepted JSON layouts (coordinates in original photo pixels)::
 
-    {"handles": [[x, y], ...], "targets": [[x, y], ...], "mask": "mask.png"}
+    {"handles": [[x, y], ...], "targets": [[x, y], ...], "mask": "mask.png", "frame": 0}
     [{"handle": [x, y], "target": [x, y]}, ...]
     {"points": [{"handle": [x, y], "target": [x, y]}, ...], "mask": "mask.png"}
 
 `"mask"` is optional: a PNG the size of the photo, white (> 127) where the image may move.
+`"frame"` is optional, for a video: the keyframe (0-based) whose pixels the points are in (default 0).
 A relative mask path is resolved against the JSON file's folder.
 """
 
@@ -54,11 +55,13 @@ class DragPoints:
         handles_photo: (N, 2) float64 (x, y), N >= 1.
         targets_photo: (N, 2) float64 (x, y).
         mask_path: the mask PNG named in the file (resolved), or None.
+        frame: for a video, the keyframe the points are on (0-based frame index); 0 for a photo.
     """
 
     handles_photo: np.ndarray
     targets_photo: np.ndarray
     mask_path: Path | None = None
+    frame: int = 0
 
     def __post_init__(self) -> None:
         h = np.asarray(self.handles_photo, dtype=np.float64)
@@ -162,14 +165,15 @@ def parse_points(text: str, source: str = "points", base_dir: str | os.PathLike 
             f"{source} is not valid points JSON (a number with thousands of digits); give coordinates as plain numbers"
         ) from None
     mask_value = None
+    frame = 0
     if isinstance(doc, list):
         handles, targets = _pairs(doc, source, "points")
     elif isinstance(doc, dict):
-        unknown = set(doc) - {"handles", "targets", "points", "mask"}
+        unknown = set(doc) - {"handles", "targets", "points", "mask", "frame"}
         if unknown:
             raise PointsError(
                 f'{source}: unknown key(s) {sorted(unknown)}; expected "handles", "targets" '
-                '(or "points") and optionally "mask"'
+                '(or "points") and optionally "mask" and "frame"'
             )
         if "points" in doc:
             if "handles" in doc or "targets" in doc:
@@ -186,6 +190,7 @@ def parse_points(text: str, source: str = "points", base_dir: str | os.PathLike 
                 'or [{"handle": [x, y], "target": [x, y]}, ...]'
             )
         mask_value = doc.get("mask")
+        frame = _frame(doc.get("frame", 0), source)
     else:
         raise PointsError(f"{source}: expected a JSON object or list of handle/target pairs, got {type(doc).__name__}")
     if len(handles) != len(targets):
@@ -201,7 +206,14 @@ def parse_points(text: str, source: str = "points", base_dir: str | os.PathLike 
         mask_path = Path(mask_value).expanduser()
         if not mask_path.is_absolute() and base_dir is not None:
             mask_path = Path(base_dir) / mask_path
-    return DragPoints(np.array(handles, dtype=np.float64), np.array(targets, dtype=np.float64), mask_path)
+    return DragPoints(np.array(handles, dtype=np.float64), np.array(targets, dtype=np.float64), mask_path, frame)
+
+
+def _frame(value: Any, source: str) -> int:
+    """The "frame" entry: a whole number >= 0 (a video's keyframe)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) or value < 0:
+        raise PointsError(f'{source}: "frame" must be a whole frame number >= 0 (the keyframe), got {value!r}')
+    return int(value)
 
 
 def load_points(path: str | os.PathLike) -> DragPoints:

@@ -1,0 +1,54 @@
+"""`VideoConfig`: how a drag made on one keyframe is carried to every frame of a clip."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.errors import PipelineError
+
+__all__ = ["VideoConfig"]
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    """The video-only settings (the photo stages keep their `PipelineConfig`).
+
+    Attributes:
+        landmark_sigma: frames; the Gaussian that smooths the face's landmarks over time before
+            each frame is aligned (STIT, Tzaban et al. 2022, smooths the alignment the same way);
+            0 = raw landmarks.
+        frame_steps: W+ steps inverting a frame, warm-started from the previous frame's latent.
+        shot_steps: W+ steps for the first frame of a run (a new shot, or the face back after a
+            gap), started from the keyframe's pivot.
+        frame_lr: peak learning rate of those steps.
+        temporal_weight: pull of a frame's latent toward the previous frame's
+            (`InversionConfig.wplus_pivot_weight` of the warm-started steps): steadier latents.
+        layer_smoothing: in [0, 1); the composite's field and weight are blended with the previous
+            frame's as `s * previous + (1 - s) * current` inside a run (less flicker); 0 = off.
+        tolerance: face descriptor distance under which a face is the chosen person
+            (face_recognition's 0.6).
+    """
+
+    landmark_sigma: float = 1.5
+    frame_steps: int = 30
+    shot_steps: int = 100
+    frame_lr: float = 0.01
+    temporal_weight: float = 0.0
+    layer_smoothing: float = 0.5
+    tolerance: float = 0.6
+
+    def __post_init__(self) -> None:
+        if not self.landmark_sigma >= 0:
+            raise PipelineError(f"landmark_sigma must be >= 0 frames, got {self.landmark_sigma}")
+        if self.frame_steps < 0 or self.shot_steps < 0:
+            raise PipelineError(
+                f"frame_steps and shot_steps must be >= 0, got {self.frame_steps} and {self.shot_steps}"
+            )
+        if not self.frame_lr > 0:
+            raise PipelineError(f"frame_lr must be > 0, got {self.frame_lr}")
+        if not 0.0 <= self.layer_smoothing < 1.0:
+            raise PipelineError(f"layer_smoothing must be in [0, 1), got {self.layer_smoothing}")
+        if not 0.0 < self.tolerance <= 2.0:
+            raise PipelineError(f"tolerance must be in (0, 2], got {self.tolerance}")
+        if not self.temporal_weight >= 0:
+            raise PipelineError(f"temporal_weight must be >= 0, got {self.temporal_weight}")
