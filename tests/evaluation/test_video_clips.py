@@ -91,3 +91,13 @@ def test_command_line_photos_with_audio(shared_dir, tmp_path, capsys):
     assert (info.width, info.height, info.frame_count, info.has_audio) == (64, 48, 10, True)
     assert main(["--out", str(out), "--photos", str(tmp_path / "none")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_command_line_walk(tiny_checkpoint, tmp_path):
+    from pipeline.io.clip import probe_clip, read_frames
+
+    out = tmp_path / "walk.mp4"
+    assert main(["--kind", "walk", "--checkpoint", str(tiny_checkpoint), "--out", str(out), "--frames", "5"]) == 0
+    info = probe_clip(out)
+    assert (info.width, info.height, info.frame_count, info.has_audio) == (256, 256, 5, False)
+    assert len(list(read_frames(out))) == 5
