@@ -15,6 +15,7 @@ __all__ = [
     "PointsError",
     "UnknownCheckpointError",
     "OutputError",
+    "ClipError",
     "UsageError",
     "DragPipelineError",
     "MissingWeightsError",
@@ -32,6 +33,10 @@ class PointsError(PipelineError):
 
 class OutputError(PipelineError):
     """The output folder cannot be used (exists and is not empty, would overwrite the input, ...)."""
+
+
+class ClipError(PipelineError):
+    """A video clip is missing, unreadable, has no video stream, or ffmpeg (imageio-ffmpeg) is unavailable."""
 
 
 class UsageError(PipelineError):

@@ -1,4 +1,4 @@
-"""Drawing drag points on crops: handles, targets, arrows, and the before | after comparison.
+"""Drawing drag points on crops: handles, targets, arrows, the before | after comparison, side by side.
 
 *Convention*: points are float (x, y) in pixels of the image they are drawn on (before any
 enlargement), x right, y down, pixel centres at integer coordinates.
@@ -11,7 +11,16 @@ import math
 import cv2
 import numpy as np
 
-__all__ = ["HANDLE_RGB", "TARGET_RGB", "ARROW_RGB", "MIN_DISPLAY", "display_scale", "draw_points", "comparison_image"]
+__all__ = [
+    "HANDLE_RGB",
+    "TARGET_RGB",
+    "ARROW_RGB",
+    "MIN_DISPLAY",
+    "display_scale",
+    "draw_points",
+    "comparison_image",
+    "side_by_side",
+]
 
 HANDLE_RGB = (230, 40, 40)  # red: handles (where points start / are now)
 TARGET_RGB = (40, 110, 255)  # blue: targets
@@ -108,5 +117,23 @@ def comparison_image(
     scale = display_scale(before.shape[0])
     left = draw_points(before, handles_before, targets, arrows=True, scale=scale)
     right = draw_points(after, handles_after, targets, arrows=True, scale=scale)
-    spacer = np.full((left.shape[0], gap, 3), 255, np.uint8)
+    return side_by_side(left, right, gap)
+
+
+def side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 0) -> np.ndarray:
+    """Two images of the same height next to each other, `gap` white columns between them.
+
+    Args:
+        left: uint8 (H, W1, 3).
+        right: uint8 (H, W2, 3).
+        gap: white columns between the two (>= 0).
+
+    Returns:
+        uint8 (H, W1 + gap + W2, 3). (Video frames: keep W1 + gap + W2 even for yuv420p.)
+    """
+    if left.shape[0] != right.shape[0] or left.shape[2:] != right.shape[2:]:
+        raise ValueError(
+            f"side_by_side needs images of the same height and channels, got {left.shape} and {right.shape}"
+        )
+    spacer = np.full((left.shape[0], gap, *left.shape[2:]), 255, np.uint8)
     return np.concatenate([left, spacer, right], axis=1)

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import OutputError
+from pipeline.errors import ClipError, OutputError
+from pipeline.io.clip import ClipWriter
 
 __all__ = ["write_video"]
 
 
 def _even(image: np.ndarray) -> np.ndarray:
-    # H.264/MPEG-4 encoders want even frame sizes.
+    # yuv420p wants even frame sizes; the drag video drops the odd last row / column.
     h, w = image.shape[:2]
     return image[: h - h % 2, : w - w % 2]
 
@@ -33,38 +34,17 @@ def _write_gif(path: Path, frames: list[np.ndarray], fps: int) -> Path:
 
 
 def _write_mp4(path: Path, frames: list[np.ndarray], fps: int) -> bool:
-    """H.264 in yuv420p (what browsers and common players decode), through imageio-ffmpeg's own ffmpeg.
+    """H.264 in yuv420p (what browsers and common players decode) through `pipeline.io.clip.ClipWriter`.
 
     Returns False, leaving no file, when imageio-ffmpeg or its encoder is unavailable.
     """
-    try:
-        import imageio_ffmpeg
-    except ImportError:
-        return False
     first = _even(frames[0])
     h, w = first.shape[:2]
-    # macro_block_size 2: only even sizes are needed for yuv420p (no rescaling to multiples of 16);
-    # +faststart puts the index first so a browser can start playing before the whole file is loaded.
-    writer = imageio_ffmpeg.write_frames(
-        str(path),
-        (w, h),
-        fps=fps,
-        codec="libx264",
-        pix_fmt_in="rgb24",
-        pix_fmt_out="yuv420p",
-        macro_block_size=2,
-        ffmpeg_log_level="error",
-        output_params=["-movflags", "+faststart"],
-    )
     try:
-        writer.send(None)
-        for f in frames + [frames[-1]] * fps:  # hold the last frame for a second
-            writer.send(np.ascontiguousarray(_even(f)))
-        writer.close()
-    except (OSError, RuntimeError):
-        writer.close()
-        if path.exists():
-            path.unlink()
+        with ClipWriter(path, w, h, fps) as writer:
+            for f in frames + [frames[-1]] * fps:  # hold the last frame for a second
+                writer.write(_even(f))
+    except (ClipError, OutputError):
         return False
     return path.is_file() and path.stat().st_size > 0
 
