@@ -128,7 +128,13 @@ def job_record(
     record: dict = {"id": job_id, "line": line, "status": "ok" if error is None else "error"}
     if error is not None:
         record.update(error=type(error).__name__, message=one_line(error))
-    if result is not None:
+    if result is not None and result.video is not None:
+        video = result.video
+        record["seconds"] = {k: round(float(v), 3) for k, v in result.seconds.items()}
+        record["frames"] = len(video.frames)
+        record["frames_with_face"] = sum(bool(r.get("found")) for r in video.frames)
+        record["converged"] = bool(video.keyframe.summary["converged"])
+    elif result is not None:
         faces = result.faces
         record["seconds"] = {k: round(float(v), 3) for k, v in result.seconds.items()}
         record["psnr"] = [_finite(f.metrics.get("psnr")) for f in faces]

@@ -80,11 +80,13 @@ class JobResult:
         seconds: the job's seconds per stage, as report.json records them (updated in place
             by `run_job` with reading, loading and writing).
         group: the `pipeline.group.GroupEditResult` of `--face-index all`, else None.
+        video: the `pipeline.video.VideoEditResult` of a clip (then `faces` is empty), else None.
     """
 
     faces: list[EditResult]
     seconds: dict
     group: object | None = None
+    video: object | None = None
 
 
 def edit_job(
@@ -178,6 +180,10 @@ def run_job(
         inputs: already decoded inputs (None = read them here).
         progress, log: progress bars and stage lines.
     """
+    if job.video:
+        from pipeline.video.job import run_video_job
+
+        return run_video_job(job, models, out, command, overwrite=overwrite, progress=progress, log=log)
     if inputs is None:
         inputs = read_job_inputs(job)
     loaded_now = job.checkpoint not in models
