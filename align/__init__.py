@@ -8,6 +8,9 @@ pixels) go back to the photo without drift.
 
 *Convention*: points are float (x, y), x right, y down, pixel centres at integer
 coordinates; images are uint8 (H, W, 3) RGB.
+
+In a video, `FaceTracker` / `track_faces` follow one person's face by identity across shot cuts,
+and `smooth_landmarks` smooths its landmarks over time within each shot (STIT).
 """
 
 from align.alignment import (
@@ -28,6 +31,16 @@ from align.geometry import crop_from_quad, crop_from_rect, ffhq_quad, transform_
 from align.identity import face_descriptor, identity_distance, identity_similarity
 from align.paste import change_mask, paste_back
 from align.photo import load_photo, to_rgb_uint8
+from align.shots import SHOT_THRESHOLD, ShotDetector, shot_change, shot_distance
+from align.track import (
+    IDENTITY_TOLERANCE,
+    FaceTracker,
+    TrackedFace,
+    smooth_landmarks,
+    track_faces,
+    track_from_json,
+    track_to_json,
+)
 from align.warp import warp_to_crop
 
 __all__ = [
@@ -66,4 +79,15 @@ __all__ = [
     "crop_from_rect",
     "transform_points",
     "warp_to_crop",
+    "IDENTITY_TOLERANCE",
+    "SHOT_THRESHOLD",
+    "TrackedFace",
+    "ShotDetector",
+    "shot_distance",
+    "shot_change",
+    "FaceTracker",
+    "track_faces",
+    "smooth_landmarks",
+    "track_to_json",
+    "track_from_json",
 ]
