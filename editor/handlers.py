@@ -26,7 +26,7 @@ from editor.state import (
     clear_clicks,
     crop_click,
     delete_pair,
-    mask_from_strokes,
+    mask_photo_from_strokes,
     photo_from_display,
     undo_click,
 )
@@ -258,31 +258,38 @@ class Handlers:
             session.clicks = change(session.clicks)
         return view.points(self.page, session, message)
 
+    def _add_photo_point(self, request, xy_photo) -> dict:
+        """Add a point given in photo pixels: photo -> crop (`pipeline.to_crop`), a handle or its target."""
+        session = self._session(request)
+        if not session.history:
+            raise EditorError("invert a photo or generate from a seed first")
+        size = session.model.size
+        xy_photo = np.asarray(xy_photo, dtype=np.float64)
+        xy = crop_click(pl.to_crop(xy_photo[None], session.alignment)[0], size, xy_photo)
+        message = f"point at ({xy_photo[0]:.1f}, {xy_photo[1]:.1f}) photo px, ({xy[0]:.1f}, {xy[1]:.1f}) crop px"
+        return self._edit_clicks(request, lambda c: add_click(c, xy, size), message)
+
     @_friendly
     def click_canvas(self, evt: gr.SelectData, request: gr.Request):
-        """A click on the photo: display -> photo -> crop pixels (`pipeline.to_crop`), a handle or its target."""
+        """A click on the photo: display -> photo pixels (`photo_from_display`), then as a typed point.
+
+        The x / y boxes then show the click in photo pixels (to 0.01 px).
+        """
         session = self._session(request)
         if evt.index is None:
             raise EditorError("click inside the image")
         if not session.history:
             raise EditorError("invert a photo or generate from a seed first")
-        size = session.model.size
         xy_photo = photo_from_display(evt.index, view.canvas_view(session))
-        xy = crop_click(pl.to_crop(xy_photo[None], session.alignment)[0], size)
-        message = f"point at ({xy[0]:.1f}, {xy[1]:.1f}) crop px, ({xy_photo[0]:.1f}, {xy_photo[1]:.1f}) photo px"
-        return self._edit_clicks(request, lambda c: add_click(c, xy, size), message)
+        out = self._add_photo_point(request, xy_photo)
+        return out | {self.page.x: round(float(xy_photo[0]), 2), self.page.y: round(float(xy_photo[1]), 2)}
 
     @_friendly
     def add_point(self, x, y, request: gr.Request):
-        """Add a point typed in generator pixels (also the API's way to click)."""
-        session = self._session(request)
+        """Add a point typed in photo pixels of the uploaded photo (also the API's way to click)."""
         if x is None or y is None:
-            raise EditorError("type both x and y (generator pixels)")
-        return self._edit_clicks(
-            request,
-            lambda c: add_click(c, (float(x), float(y)), session.model.size),
-            f"point at ({float(x):.1f}, {float(y):.1f})",
-        )
+            raise EditorError("type both x and y (photo pixels)")
+        return self._add_photo_point(request, (float(x), float(y)))
 
     @_friendly
     def undo_point(self, request: gr.Request):
@@ -311,19 +318,20 @@ class Handlers:
                 continue
             a = np.asarray(layer)
             strokes = a if strokes is None else np.maximum(strokes, a)
-        mask = mask_from_strokes(strokes, session.model.size, mode)
-        session.mask_crop = mask
+        # Painted on the photo view: photo pixels, into the crop as run_pipeline.py --mask goes.
+        session.set_mask(mask_photo_from_strokes(strokes, view.canvas_view(session), session.photo.shape, mode))
+        mask = session.mask_crop
         message = (
             "no mask painted: the whole image may move"
             if mask is None
-            else f"mask set: {mask.mean() * 100:.0f}% of the image may move"
+            else f"mask set: {mask.mean() * 100:.0f}% of the crop may move"
         )
         return view.points(self.page, session, message)
 
     @_friendly
     def clear_mask(self, request: gr.Request):
         session = self._session(request)
-        session.mask_crop = None
+        session.set_mask(None)
         return view.points(self.page, session, "mask cleared: the whole image may move") | view.mask_editor(
             self.page, session
         )

@@ -36,6 +36,8 @@ class PreviewCompositor:
         starts, ends: the earlier drags' handles and tracked ends, one (N_i, 2) crop-px array each.
         handles_crop: (N, 2) this drag's handles (crop px).
         mask_crop: (R, R) this drag's mask (1 = may move), or None.
+        mask_photo: bool (H, W) the photo mask it came from (True = may move; the composite keeps
+            the photo's bytes elsewhere), or None.
         share: the budget, a share of the drag's wall time since this object was made.
     """
 
@@ -49,11 +51,12 @@ class PreviewCompositor:
         ends: list[np.ndarray],
         handles_crop: np.ndarray,
         mask_crop: np.ndarray | None,
+        mask_photo: np.ndarray | None = None,
         share: float = PREVIEW_COMPOSITE_SHARE,
     ):
         self.photo, self.alignment, self.reconstruction, self.config = photo, alignment, reconstruction, config
         self.starts_crop = np.concatenate([*starts, handles_crop])
-        self.ends, self.mask_crop, self.share = list(ends), mask_crop, share
+        self.ends, self.mask_crop, self.mask_photo, self.share = list(ends), mask_crop, mask_photo, share
         self.started = time.perf_counter()
         self.spent = 0.0  # seconds spent compositing so far
         self.count = 0  # frames composited
@@ -72,6 +75,7 @@ class PreviewCompositor:
                 self.starts_crop,
                 ends_crop,
                 self.mask_crop,
+                self.mask_photo,
             )
         finally:
             self.spent += time.perf_counter() - t

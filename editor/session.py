@@ -11,14 +11,12 @@ imported here, so the API and benchmark scripts use the same functions as the pa
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import shlex
 import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +29,11 @@ from editor.errors import EditorError
 from editor.preview import PreviewCompositor
 from editor.settings import EditorSettings, ServerOptions
 from editor.state import Clicks, history_push, history_reset, history_undo
+from editor.steps import DragUpdate, Step
 from editor.stream import ThreadStream
 from pipeline.models import LoadedModel
 
-__all__ = ["PREVIEW_FRAMES", "DragUpdate", "Session", "Step"]
+__all__ = ["PREVIEW_FRAMES", "Session"]
 
 log = logging.getLogger("editor")
 
@@ -46,59 +45,6 @@ log = logging.getLogger("editor")
 # (`pipeline.render_drag_frames`).
 PREVIEW_FRAMES = 10
 PREVIEW_MAX_STRIDE = 30  # but at least one frame every 30 steps, however high the step cap
-
-
-@dataclass(frozen=True, eq=False)
-class Step:
-    """One entry of the latent history: the inverted original, then one per drag.
-
-    Attributes:
-        ws: (1, num_ws, w_dim) float32 CPU latent.
-        image: uint8 (R, R, 3) its image.
-        drag: the `draggan.DragResult` that produced it (None for the original).
-        handles_crop, targets_crop: (N, 2) the points of that drag (None for the original).
-        mask_crop: (R, R) mask of that drag or None.
-        config: the `pipeline.PipelineConfig` of that drag (its drag settings may differ from
-            the inversion's); None for the original.
-    """
-
-    ws: torch.Tensor
-    image: np.ndarray
-    drag: object | None = None
-    handles_crop: np.ndarray | None = None
-    targets_crop: np.ndarray | None = None
-    mask_crop: np.ndarray | None = None
-    config: pl.PipelineConfig | None = None
-
-
-@dataclass(frozen=True)
-class DragUpdate:
-    """One streamed update of a running drag.
-
-    Attributes:
-        image: uint8 (R, R, 3) the latest rendered frame.
-        handles_crop: (N, 2) tracked handles at `step`.
-        step: optimiser steps done.
-        max_distance: largest handle-to-target distance, generator px.
-        done: the drag has finished (converged, step cap or Stop).
-        message: a one-line status.
-        composite: () -> the photo with `image` composited (read it as `photo`), or None: the
-            frame is not composited (`editor.preview`: over the time budget, or the final
-            update of a closed tab).
-    """
-
-    image: np.ndarray
-    handles_crop: np.ndarray
-    step: int
-    max_distance: float
-    done: bool = False
-    message: str = ""
-    composite: Callable[[], np.ndarray | None] | None = field(default=None, repr=False)
-
-    @functools.cached_property
-    def photo(self) -> np.ndarray | None:
-        """uint8 (H, W, 3) the photo with `image` composited, computed on first use (in the reader's thread)."""
-        return None if self.composite is None else self.composite()
 
 
 class Session:
@@ -141,7 +87,8 @@ class Session:
         self.seconds: dict = {}
         self.history: tuple[Step, ...] = ()
         self.clicks = Clicks()
-        self.mask_crop: np.ndarray | None = None
+        self.mask_crop: np.ndarray | None = None  # what the drag takes (`set_mask`)
+        self.mask_photo: np.ndarray | None = None  # what the user painted, photo pixels
         self.outputs: list[Path] = []
         self._edited: tuple[Step, np.ndarray] | None = None  # (history tip, its composite) once computed
 
@@ -181,7 +128,8 @@ class Session:
         with self.lock:
             self.alignment = pl.align_photo(self.photo, self.model.size, config)
             self.config = config
-            self.inversion, self.history, self.clicks, self.mask_crop, self.outputs = None, (), Clicks(), None, []
+            self.inversion, self.history, self.clicks, self.outputs = None, (), Clicks(), []
+            self.mask_crop = self.mask_photo = None
 
     def invert(self) -> None:
         """Invert the aligned crop (reusing the inversion cache) and start the history from it."""
@@ -226,6 +174,29 @@ class Session:
             self.metrics = {"psnr": float("inf"), "ssim": 1.0, "lpips": 0.0}
             self.history = (Step(ws, image),)
 
+    # --- mask -----------------------------------------------------------------------------
+    def set_mask(self, mask_photo: np.ndarray | None) -> None:
+        """Use a mask painted on the photo: `mask_crop` is `pipeline.mask_to_crop` of it, as for `--mask`.
+
+        Args:
+            mask_photo: bool (H, W) the photo's size, True = may move
+                (`editor.state.mask_photo_from_strokes`); None = no mask (everything may move).
+
+        Raises:
+            EditorError: no pixel of the crop may move.
+        """
+        mask_crop = None
+        if mask_photo is not None:
+            try:
+                mask_crop = pl.mask_to_crop(mask_photo, self.alignment, self.config.mask_threshold)
+            except pl.PointsError:
+                raise EditorError(
+                    "the mask leaves no pixel inside the green outline free to move; paint a smaller area "
+                    "or switch the mask mode"
+                ) from None
+        with self.lock:
+            self.mask_photo, self.mask_crop = mask_photo, mask_crop
+
     # --- drag ------------------------------------------------------------------------------
     def _drag_config(self) -> pl.PipelineConfig:
         """The inversion's config with the page's current drag options (and their `user_options`).
@@ -256,10 +227,10 @@ class Session:
             raise EditorError("click a handle point and then its target on the image first")
         config = self._drag_config()
         current = self.history[-1]
-        handles, targets, mask = self.clicks.handles, self.clicks.targets, self.mask_crop
+        handles, targets, mask, mask_photo = self.clicks.handles, self.clicks.targets, self.mask_crop, self.mask_photo
         starts, ends = self._drag_paths()
         compositor = PreviewCompositor(
-            self.photo, self.alignment, self.history[0].image, self.config, starts, ends, handles, mask
+            self.photo, self.alignment, self.history[0].image, self.config, starts, ends, handles, mask, mask_photo
         )
         frames_wanted = max(PREVIEW_FRAMES, -(-config.drag.max_steps // PREVIEW_MAX_STRIDE))
         self.stop.clear()
@@ -299,7 +270,7 @@ class Session:
                     return
                 self.seconds["drag"] = stream.seconds
                 self.last_drag_span = stream.span  # (start, end) monotonic: the queue runs one drag at a time
-                self._push_drag(Step(result.ws, result.image, result, handles, targets, mask, config))
+                self._push_drag(Step(result.ws, result.image, result, handles, targets, mask, config, mask_photo))
                 self.outputs = self.write_outputs()
                 photo = self.edited_photo()
         finally:
@@ -333,8 +304,9 @@ class Session:
             starts, ends = self._drag_paths()
             starts, ends = np.concatenate(starts), np.concatenate(ends)
             reconstruction = self.history[0].image
+            masks = (last.mask_crop, last.mask_photo)  # the photo mask keeps its bytes, as the CLI's --mask
             photo = pl.paste_edit(
-                self.photo, self.alignment, last.image, reconstruction, self.config, starts, ends, last.mask_crop
+                self.photo, self.alignment, last.image, reconstruction, self.config, starts, ends, *masks
             )
             self._edited = (last, photo)
         return self._edited[1]
@@ -424,7 +396,8 @@ class Session:
         """Back to the inverted (or generated) original; points and mask are cleared."""
         with self.lock:
             self.history = history_reset(self.history)
-            self.clicks, self.mask_crop, self.outputs = Clicks(), None, []
+            self.clicks, self.outputs = Clicks(), []
+            self.mask_crop = self.mask_photo = None
 
     # --- results ---------------------------------------------------------------------------
     def edit_result(self) -> pl.EditResult:

@@ -9,7 +9,10 @@ image shown in the page (an integer enlargement `scale`, nearest neighbour, as
 `pipeline.io.drawing.draw_points` draws it), `_photo` = photo pixels. The main canvas shows a
 region of the photo (`PhotoView`): display pixel centre d shows photo point
 x0 + (d + 0.5) * w / W - 0.5 (region width w photo px shown W display px wide), which for an
-integer enlargement s is x0 + (d - (s - 1) / 2) / s, as for the generator image.
+integer enlargement s is x0 + (d - (s - 1) / 2) / s, as for the generator image. Points are
+kept in crop pixels (what the drag takes); the page shows and accepts photo pixels, mapped by
+`pipeline.to_crop` / `pipeline.to_photo`, and the mask is painted on the photo view
+(`mask_photo_from_strokes`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
 from editor.errors import EditorError
 
@@ -33,7 +37,7 @@ __all__ = [
     "history_push",
     "history_reset",
     "history_undo",
-    "mask_from_strokes",
+    "mask_photo_from_strokes",
     "pair_labels",
     "photo_from_display",
     "photo_view",
@@ -203,8 +207,8 @@ def add_click(clicks: Clicks, xy_gen: tuple[float, float], size: int) -> Clicks:
     return Clicks(clicks.points + ((x, y),))
 
 
-def crop_click(xy_crop, size: int) -> Point:
-    """A click mapped into the crop (e.g. from the photo) as a point the drag accepts.
+def crop_click(xy_crop, size: int, xy_photo=None) -> Point:
+    """A point mapped into the crop (clicked or typed on the photo) as a point the drag accepts.
 
     A point on the crop's footprint (within [-0.5, R - 0.5], the border half pixel included)
     is clipped into [0, R - 1]; one outside it is refused.
@@ -212,6 +216,7 @@ def crop_click(xy_crop, size: int) -> Point:
     Args:
         xy_crop: (x, y) float crop (generator) pixels.
         size: generator resolution R.
+        xy_photo: (x, y) the same point in photo pixels, named in the message; None = not known.
 
     Returns:
         (x, y) float in [0, R - 1].
@@ -221,9 +226,10 @@ def crop_click(xy_crop, size: int) -> Point:
     """
     x, y = float(xy_crop[0]), float(xy_crop[1])
     if not (np.isfinite(x) and np.isfinite(y)) or not (-0.5 <= x <= size - 0.5 and -0.5 <= y <= size - 0.5):
+        where = "" if xy_photo is None else f"photo ({float(xy_photo[0]):.1f}, {float(xy_photo[1]):.1f}), "
         raise EditorError(
-            f"that point lies outside the edited region (crop ({x:.1f}, {y:.1f}) of {size}x{size}); "
-            "click inside the green outline on the photo"
+            f"that point lies outside the edited region ({where}crop ({x:.1f}, {y:.1f}) of {size}x{size}); "
+            "click or type a point inside the green outline on the photo"
         )
     return float(np.clip(x, 0.0, size - 1.0)), float(np.clip(y, 0.0, size - 1.0))
 
@@ -250,37 +256,49 @@ def clear_clicks(clicks: Clicks) -> Clicks:  # noqa: ARG001 - same signature as 
     return Clicks()
 
 
-def pair_labels(clicks: Clicks) -> list[str]:
-    """One line per pair for the pair list, e.g. 'pair 1: (12.0, 30.0) -> (20.0, 30.0)'."""
+def pair_labels(clicks: Clicks, to_shown=None) -> list[str]:
+    """One line per pair for the pair list, e.g. 'pair 1: (12.0, 30.0) -> (20.0, 30.0)'.
+
+    Args:
+        clicks: the points (crop pixels).
+        to_shown: maps (N, 2) crop pixels to the frame the list shows (the editor passes
+            `pipeline.to_photo`, so the list shows photo pixels); None = crop pixels.
+    """
+    points = np.asarray(clicks.points, dtype=np.float64).reshape(-1, 2)
+    if to_shown is not None and len(points):
+        points = np.asarray(to_shown(points), dtype=np.float64).reshape(-1, 2)
     labels = []
-    for i in range(0, len(clicks.points), 2):
-        h = clicks.points[i]
+    for i in range(0, len(points), 2):
+        h = points[i]
         text = f"pair {i // 2 + 1}: ({h[0]:.1f}, {h[1]:.1f}) -> "
-        text += (
-            f"({clicks.points[i + 1][0]:.1f}, {clicks.points[i + 1][1]:.1f})"
-            if i + 1 < len(clicks.points)
-            else "(click the target)"
-        )
+        text += f"({points[i + 1][0]:.1f}, {points[i + 1][1]:.1f})" if i + 1 < len(points) else "(click the target)"
         labels.append(text)
     return labels
 
 
-def mask_from_strokes(strokes: np.ndarray | None, size: int, mode: str) -> np.ndarray | None:
-    """Turn brush strokes painted on the enlarged image into the drag's (R, R) mask.
+def mask_photo_from_strokes(
+    strokes: np.ndarray | None, view: PhotoView, photo_shape: tuple[int, ...], mode: str
+) -> np.ndarray | None:
+    """Turn brush strokes painted on the canvas (the photo view) into a photo-sized mask.
 
-    A generator pixel counts as painted when at least half of its display pixels are.
+    The result is the mask `run_pipeline.py --mask` reads (`pipeline.load_mask`), so
+    `pipeline.mask_to_crop` takes it into the crop as it takes the CLI's. A photo pixel of
+    `view.box` counts as painted when at least half of its area on the canvas is painted
+    (a box filter, the one `editor.view` reduces a large photo with); pixels outside the
+    view are unpainted.
 
     Args:
-        strokes: (H, W) or (H, W, C) array of the brush layer (alpha in channel 3 when C == 4,
-            else any non-zero value); H and W are multiples of R (the enlarged image), or None.
-        size: generator resolution R.
+        strokes: (view.height, view.width) or (view.height, view.width, C) array of the brush
+            layer (alpha in channel 3 when C == 4, else any non-zero value), or None.
+        view: the canvas's `PhotoView` the strokes were painted on.
+        photo_shape: (H, W, ...) of the photo.
         mode: 'flexible' (painted area may move) or 'fixed' (painted area is kept).
 
     Returns:
-        float32 (R, R) in {0, 1}, 1 = may move; None when nothing is painted.
+        bool (H, W), True = may move; None when nothing is painted.
 
     Raises:
-        EditorError: unknown mode, a layer whose size is not a multiple of R, or a mask that
+        EditorError: unknown mode, a layer that is not the canvas's size, or a mask that
             leaves nothing free to move.
     """
     if mode not in ("flexible", "fixed"):
@@ -290,22 +308,23 @@ def mask_from_strokes(strokes: np.ndarray | None, size: int, mode: str) -> np.nd
     a = np.asarray(strokes)
     if a.ndim == 3:
         a = a[..., 3] if a.shape[2] == 4 else a.max(axis=2)
-    h, w = a.shape[:2]
-    if h % size or w % size or h != w:
+    if a.shape[:2] != (view.height, view.width):
         raise EditorError(
-            f"the mask layer is {w}x{h}, not a multiple of the {size}x{size} image; clear the mask and paint it again"
+            f"the mask layer is {a.shape[1]}x{a.shape[0]}, not the photo view's {view.width}x{view.height}; "
+            "clear the mask and paint it again"
         )
-    painted = a > 0
+    painted = (a > 0).astype(np.float32)
     if not painted.any():
         return None
-    s = h // size
-    coverage = painted.reshape(size, s, size, s).mean(axis=(1, 3))
-    mask = (coverage >= 0.5).astype(np.float32)
+    x0, y0, x1, y1 = view.box
+    coverage = np.asarray(Image.fromarray(painted).resize((x1 - x0, y1 - y0), Image.BOX))
+    movable = np.zeros(tuple(int(n) for n in photo_shape[:2]), bool)
+    movable[y0:y1, x0:x1] = coverage >= 0.5
     if mode == "fixed":
-        mask = 1.0 - mask
-    if not mask.any():
+        movable = ~movable
+    if not movable.any():
         raise EditorError("the mask leaves no pixel free to move; paint a smaller area or switch the mask mode")
-    return mask
+    return movable
 
 
 def history_push(history: tuple, item) -> tuple:

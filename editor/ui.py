@@ -137,7 +137,7 @@ def _points_and_mask(page: SimpleNamespace) -> None:
             )
         with gr.Tab("Mask"):
             page.mask_editor = gr.ImageEditor(
-                label="Paint the mask",
+                label="Paint the mask on the photo (inside the green outline)",
                 type="numpy",
                 elem_id="mask",
                 brush=gr.Brush(colors=["#ffffff"], color_mode="fixed"),
@@ -166,13 +166,13 @@ def _drag_controls(page: SimpleNamespace) -> None:
         page.undo_drag_btn = gr.Button("Undo drag", elem_id="undo-drag")
         page.reset_btn = gr.Button("Reset", elem_id="reset")
     with gr.Row():
-        page.pairs = gr.Dropdown([], label="Pairs", elem_id="pairs")
+        page.pairs = gr.Dropdown([], label="Pairs (photo px)", elem_id="pairs")
         page.delete_pair_btn = gr.Button("Delete pair")
     with gr.Row():
-        page.x = gr.Number(label="x (generator px)", elem_id="point-x")
-        page.y = gr.Number(label="y (generator px)", elem_id="point-y")
+        page.x = gr.Number(label="x (photo px)", elem_id="point-x")
+        page.y = gr.Number(label="y (photo px)", elem_id="point-y")
         page.add_point_btn = gr.Button("Add point", elem_id="add-point")
-    page.points_json = gr.JSON(label="Points (generator pixels)", elem_id="points")
+    page.points_json = gr.JSON(label="Points (handles / targets: crop px; *_photo: photo px)", elem_id="points")
 
 
 def _wire(app: EditorApp, page: SimpleNamespace, settings: SimpleNamespace, demo: gr.Blocks) -> None:
@@ -218,7 +218,7 @@ def _wire(app: EditorApp, page: SimpleNamespace, settings: SimpleNamespace, demo
         **HEAVY,
     )
 
-    page.canvas.select(h.click_canvas, None, pts, api_name=False)
+    page.canvas.select(h.click_canvas, None, [*pts[:-1], page.x, page.y, page.status], api_name=False)
     page.add_point_btn.click(h.add_point, [page.x, page.y], pts, api_name="add_point")
     page.undo_point_btn.click(h.undo_point, None, pts, api_name="undo_point")
     page.clear_btn.click(h.clear_points, None, pts, api_name="clear_points")

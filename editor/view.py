@@ -11,8 +11,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 import pipeline as pl
-from editor.session import DragUpdate, Session
+from editor.session import Session
 from editor.state import PhotoView, display_from_photo, pair_labels, photo_view
+from editor.steps import DragUpdate
 
 __all__ = [
     "canvas_image",
@@ -81,8 +82,11 @@ def _shown_handles(session: Session, handles: np.ndarray | None) -> np.ndarray:
 
 
 def _shade_fixed_photo(region: np.ndarray, box: tuple[int, int, int, int], session: Session) -> np.ndarray:
-    """Darken the region's photo pixels whose nearest crop pixel the mask fixes."""
+    """Darken the region's photo pixels the mask fixes (painted on the photo, else via the nearest crop pixel)."""
     x0, y0, x1, y1 = box
+    if session.mask_photo is not None:
+        shade = np.where(session.mask_photo[y0:y1, x0:x1, None], 1.0, _FIXED_SHADE)
+        return (region.astype(np.float32) * shade).round().astype(np.uint8)
     ys, xs = np.mgrid[y0:y1, x0:x1]
     crop = pl.to_crop(np.stack([xs.ravel(), ys.ravel()], axis=1), session.alignment)
     ix, iy = np.rint(crop).astype(np.int64).T
@@ -92,6 +96,23 @@ def _shade_fixed_photo(region: np.ndarray, box: tuple[int, int, int, int], sessi
     fixed[inside] = session.mask_crop[iy[inside], ix[inside]] <= 0.5
     shade = np.where(fixed.reshape(region.shape[:2])[..., None], _FIXED_SHADE, 1.0)
     return (region.astype(np.float32) * shade).round().astype(np.uint8)
+
+
+def _shown_region(region: np.ndarray, view: PhotoView) -> np.ndarray:
+    """uint8 (view.height, view.width, 3): the view's photo region as the canvas shows it, without marks."""
+    x0, y0, x1, y1 = view.box
+    sx = view.width // (x1 - x0)
+    if sx * (x1 - x0) == view.width:  # an integer enlargement (nearest), as `draw_points` enlarges
+        return pl.draw_points(region, None, None, scale=sx)
+    return np.asarray(Image.fromarray(region).resize((view.width, view.height), Image.BOX))
+
+
+def _outlined(shown: np.ndarray, alignment, view: PhotoView) -> np.ndarray:
+    """`shown` (the view's display pixels) with the aligned crop's outline drawn in green."""
+    image = Image.fromarray(shown)
+    outline = display_from_photo(crop_outline_photo(alignment), view)
+    ImageDraw.Draw(image).line([tuple(p) for p in outline], fill=_CHOSEN_RGB, width=max(1, max(image.size) // 400))
+    return np.asarray(image)
 
 
 def canvas_image(session: Session, photo: np.ndarray | None = None, handles: np.ndarray | None = None) -> np.ndarray:
@@ -119,14 +140,13 @@ def canvas_image(session: Session, photo: np.ndarray | None = None, handles: np.
         origin = np.array([x0, y0], np.float64)
         shown = pl.draw_points(region, handles_photo - origin, targets_photo - origin, arrows=True, scale=sx)
     else:  # a reduced view of a big photo
-        small = np.asarray(Image.fromarray(region).resize((view.width, view.height), Image.BOX))
         shown = pl.draw_points(
-            small, display_from_photo(handles_photo, view), display_from_photo(targets_photo, view), arrows=True
+            _shown_region(region, view),
+            display_from_photo(handles_photo, view),
+            display_from_photo(targets_photo, view),
+            arrows=True,
         )
-    image = Image.fromarray(shown)
-    outline = display_from_photo(crop_outline_photo(a), view)
-    ImageDraw.Draw(image).line([tuple(p) for p in outline], fill=_CHOSEN_RGB, width=max(1, max(image.size) // 400))
-    return np.asarray(image)
+    return _outlined(shown, a, view)
 
 
 def crop_image(session: Session, image: np.ndarray | None = None, handles: np.ndarray | None = None) -> np.ndarray:
@@ -150,14 +170,18 @@ def _points_json(session: Session) -> dict:
         "handles_photo": None if a is None else pl.to_photo(c.handles, a).tolist(),
         "targets_photo": None if a is None else pl.to_photo(c.targets, a).tolist(),
         "pending_handle": None if c.pending_handle is None else list(c.pending_handle),
+        "pending_handle_photo": None
+        if a is None or c.pending_handle is None
+        else pl.to_photo(np.asarray([c.pending_handle]), a)[0].tolist(),
         "mask_fraction": None if session.mask_crop is None else float(session.mask_crop.mean()),
         "drags": max(0, len(session.history) - 1),
     }
 
 
 def points(page, session: Session, message: str) -> dict:
-    """Canvas, crop view, point list and status after a change of points or mask."""
-    labels = pair_labels(session.clicks)
+    """Canvas, crop view, point list (photo pixels) and status after a change of points or mask."""
+    a = session.alignment
+    labels = pair_labels(session.clicks, None if a is None else lambda p: pl.to_photo(p, a))
     return {
         page.canvas: canvas_image(session) if session.history else None,
         page.points_json: _points_json(session),
@@ -168,11 +192,15 @@ def points(page, session: Session, message: str) -> dict:
 
 
 def mask_editor(page, session: Session) -> dict:
-    """The mask brush canvas, reset to the current image (enlarged like the editing image)."""
+    """The mask brush canvas, reset to the current photo as the main canvas shows it (`canvas_view`).
+
+    Strokes painted on it are in that view's display pixels (`editor.state.mask_photo_from_strokes`).
+    """
     if not session.history:
         return {page.mask_editor: None}
-    scale = pl.display_scale(session.model.size)
-    background = pl.draw_points(session.history[-1].image, None, None, scale=scale)
+    view = canvas_view(session)
+    x0, y0, x1, y1 = view.box
+    background = _outlined(_shown_region(session.edited_photo()[y0:y1, x0:x1], view), session.alignment, view)
     return {page.mask_editor: {"background": background, "layers": [], "composite": background}}
 
 

@@ -39,9 +39,11 @@ def _edit_in_the_editor(client, photo, fast: dict) -> dict:
     _upload(client, photo)
     result = client.predict(**FAST, api_name="/invert")  # the drag settings change after inverting
     assert "inverted with w" in result[-1] and "PSNR" in result[3]
-    client.predict(10, 12, api_name="/add_point")
-    pts = client.predict(15, 12, api_name="/add_point")
+    # Photo pixels: the 64-px photo's centre crop at 32 px puts crop pixel c at photo 2c + 0.5.
+    client.predict(20.5, 24.5, api_name="/add_point")
+    pts = client.predict(30.5, 24.5, api_name="/add_point")
     assert pts[1]["handles"] == [[10.0, 12.0]] and pts[1]["targets"] == [[15.0, 12.0]]
+    assert pts[1]["handles_photo"] == [[20.5, 24.5]] and pts[1]["targets_photo"] == [[30.5, 24.5]]
     result = client.predict(**fast, api_name="/drag")
     files = _by_name(result[10])
     expected = {"edited.png", "comparison.png", "latents.pt", "report.json"}
@@ -125,13 +127,13 @@ def test_two_clients_do_not_share_state(editor_server, tmp_path):
     a, b = Client(url, verbose=False), Client(url, verbose=False)
     _upload(a, write_photo(tmp_path / "a.png", seed=1))
     a.predict(**FAST, api_name="/invert")
-    a.predict(3, 4, api_name="/add_point")
+    a.predict(6.5, 8.5, api_name="/add_point")  # photo px: crop (3, 4) of a's 64-px photo
     with pytest.raises(AppError, match="invert a photo or generate"):
         b.predict(5, 6, api_name="/add_point")  # b has no image: a's session is not b's
     b.predict(seed_value=7, psi=0.5, **FAST, api_name="/seed")
-    pb = b.predict(20, 21, api_name="/add_point")[1]
+    pb = b.predict(20, 21, api_name="/add_point")[1]  # b's photo is the generated 32-px image
     assert pb["pending_handle"] == [20.0, 21.0]
-    pa = a.predict(6, 7, api_name="/add_point")[1]
+    pa = a.predict(12.5, 14.5, api_name="/add_point")[1]
     assert pa["handles"] == [[3.0, 4.0]] and pa["targets"] == [[6.0, 7.0]]
     assert b.predict(api_name="/undo_point")[1]["pending_handle"] is None
     assert a.predict(api_name="/undo_point")[1]["pending_handle"] == [3.0, 4.0]
@@ -151,11 +153,11 @@ def test_bad_input_is_a_message_and_the_app_keeps_serving(client, editor_server,
         _upload(client, big)
     _upload(client, write_photo(tmp_path / "ok.png"))
     client.predict(**FAST, api_name="/invert")
-    with pytest.raises(AppError, match="outside the 32x32 image"):
-        client.predict(40, 3, api_name="/add_point")
+    with pytest.raises(AppError, match=r"outside the edited region \(photo \(130\.0, 3\.0\)"):
+        client.predict(130, 3, api_name="/add_point")
     with pytest.raises(AppError, match="click a handle"):
         client.predict(**FAST, api_name="/drag")
-    assert client.predict(1, 2, api_name="/add_point")[1]["pending_handle"] == [1.0, 2.0]  # still serving
+    assert client.predict(2.5, 4.5, api_name="/add_point")[1]["pending_handle"] == [1.0, 2.0]  # still serving
 
 
 def test_upload_size_and_pixel_limits(editor_server, tmp_path):
@@ -214,8 +216,8 @@ def test_heavy_work_runs_one_at_a_time(editor_server, tmp_path):
     for i, c in enumerate(clients):
         _upload(c, write_photo(tmp_path / f"q{i}.png", seed=i))
         c.predict(**FAST, api_name="/invert")
-        c.predict(8, 8, api_name="/add_point")
-        c.predict(20, 8, api_name="/add_point")
+        c.predict(16.5, 16.5, api_name="/add_point")  # photo px: crop (8, 8) -> (20, 8)
+        c.predict(40.5, 16.5, api_name="/add_point")
     jobs = [c.submit(**(FAST | {"drag_steps": "30", "stop_distance": "0"}), api_name="/drag") for c in clients]
     for job in jobs:
         job.result()

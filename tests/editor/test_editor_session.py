@@ -152,7 +152,7 @@ def _page():
 
     names = (
         "photo_view aligned reconstruction metrics canvas points_json pairs mask_editor original edited files "
-        "crop_view status face_index box"
+        "crop_view status face_index box x y"
     ).split()
     page = SimpleNamespace(**{n: n for n in names})
     page.pairs_update = lambda labels: labels
@@ -172,16 +172,18 @@ def test_canvas_clicks_and_mask_through_the_handlers(app, tmp_path):
     assert len(session.clicks) == 1 and out["canvas"].shape == (640, 640, 3) and out["crop_view"].shape == (512, 512, 3)
     np.testing.assert_allclose(out["points_json"]["handles_photo"], [[20.5, 24.5]], atol=1 / 8)
     np.testing.assert_allclose(out["points_json"]["targets_photo"], [[40.5, 24.5]], atol=1 / 8)
-    layer = np.zeros((512, 512, 4), np.uint8)
-    layer[:256, :, 3] = 255  # the top half painted
+    assert (out["x"], out["y"]) == (40.55, 24.55)  # the x / y boxes show the click in photo px (display 410, 250)
+    layer = np.zeros((640, 640, 4), np.uint8)  # painted on the photo view
+    layer[:320, :, 3] = 255  # the top half painted
     out = h.apply_mask({"layers": [layer]}, "fixed", _Request("h"))
     expected = np.ones((32, 32), np.float32)
     expected[:16] = 0
     np.testing.assert_array_equal(session.mask_crop, expected)
+    assert session.mask_photo[:32].sum() == 0 and session.mask_photo[32:].all()
     assert out["points_json"]["mask_fraction"] == 0.5
     h.clear_mask(_Request("h"))
-    assert session.mask_crop is None
-    h.delete_pair("pair 1: (10.0, 12.0) -> (20.0, 12.0)", _Request("h"))
+    assert session.mask_crop is None and session.mask_photo is None
+    h.delete_pair("pair 1: (20.5, 24.5) -> (40.5, 24.5)", _Request("h"))
     assert len(session.clicks) == 0
 
 

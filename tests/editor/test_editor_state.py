@@ -19,7 +19,7 @@ from editor.state import (
     history_push,
     history_reset,
     history_undo,
-    mask_from_strokes,
+    mask_photo_from_strokes,
     pair_labels,
     photo_from_display,
     photo_view,
@@ -59,6 +59,9 @@ def test_points_outside_the_image_are_refused():
 def test_pair_labels():
     labels = pair_labels(Clicks(((1, 2), (3, 4), (5, 6))))
     assert labels == ["pair 1: (1.0, 2.0) -> (3.0, 4.0)", "pair 2: (5.0, 6.0) -> (click the target)"]
+    # Shown in another frame (the editor's photo pixels): here twice the crop pixels plus a half.
+    shown = pair_labels(Clicks(((1, 2), (3, 4), (5, 6))), lambda p: 2 * p + 0.5)
+    assert shown == ["pair 1: (2.5, 4.5) -> (6.5, 8.5)", "pair 2: (10.5, 12.5) -> (click the target)"]
 
 
 @pytest.mark.parametrize("size", [16, 64, 256, 512])
@@ -84,24 +87,32 @@ def test_gen_from_display_known_values_and_clipping():
     assert gen_from_display((100, 100), 1, 512) == (100.0, 100.0)
 
 
-def test_mask_from_strokes_modes_and_coverage():
-    size, scale = 8, 4
-    layer = np.zeros((size * scale, size * scale, 4), np.uint8)
-    layer[0:8, 0:8, 3] = 255  # generator pixels (0..1, 0..1) fully painted
-    layer[8:10, 8:12, 3] = 255  # half of pixel (2, 2): counts (>= 50%)
-    layer[12:13, 12:16, 3] = 255  # a quarter of pixel (3, 3): does not count
-    flexible = mask_from_strokes(layer, size, "flexible")
-    expected = np.zeros((size, size), np.float32)
-    expected[0:2, 0:2] = 1
-    expected[2, 2] = 1
+def test_mask_photo_from_strokes_modes_coverage_and_reduced_views():
+    # Photo pixels x 10..17, y 20..27 shown x4 (a 32 x 32 canvas) in a 40 x 50 photo.
+    view = PhotoView((10, 20, 18, 28), 32, 32)
+    layer = np.zeros((32, 32, 4), np.uint8)
+    layer[0:8, 0:8, 3] = 255  # photo pixels (10..11, 20..21) fully painted
+    layer[8:10, 8:12, 3] = 255  # half of photo pixel (12, 22): counts (>= 50%)
+    layer[12:13, 12:16, 3] = 255  # a quarter of photo pixel (13, 23): does not count
+    flexible = mask_photo_from_strokes(layer, view, (40, 50, 3), "flexible")
+    expected = np.zeros((40, 50), bool)
+    expected[20:22, 10:12] = True
+    expected[22, 12] = True
+    assert flexible.dtype == bool and flexible.shape == (40, 50)
     np.testing.assert_array_equal(flexible, expected)
-    np.testing.assert_array_equal(mask_from_strokes(layer, size, "fixed"), 1 - expected)
-    assert mask_from_strokes(np.zeros_like(layer), size, "flexible") is None
-    assert mask_from_strokes(None, size, "fixed") is None
+    np.testing.assert_array_equal(mask_photo_from_strokes(layer, view, (40, 50), "fixed"), ~expected)
+    assert mask_photo_from_strokes(np.zeros_like(layer), view, (40, 50), "flexible") is None
+    assert mask_photo_from_strokes(None, view, (40, 50), "fixed") is None
+    # A reduced view (2 photo px per display px): display pixel (1, 0) covers photo (2..3, 0..1).
+    half = PhotoView((0, 0, 8, 6), 4, 3)
+    small = np.zeros((3, 4), np.uint8)
+    small[0, 1] = 1
+    reduced = mask_photo_from_strokes(small, half, (6, 8), "flexible")
+    np.testing.assert_array_equal(np.argwhere(reduced), [[0, 2], [0, 3], [1, 2], [1, 3]])
     with pytest.raises(ValueError, match="no pixel free"):
-        mask_from_strokes(np.full_like(layer, 255), size, "fixed")
-    with pytest.raises(ValueError, match="not a multiple"):
-        mask_from_strokes(np.ones((30, 30), np.uint8), size, "flexible")
+        mask_photo_from_strokes(np.full((3, 4), 255, np.uint8), half, (6, 8), "fixed")
+    with pytest.raises(ValueError, match="not the photo view's 32x32"):
+        mask_photo_from_strokes(np.ones((30, 30), np.uint8), view, (40, 50), "flexible")
 
 
 def test_history_push_undo_reset():
@@ -154,3 +165,5 @@ def test_crop_click_clips_the_border_half_pixel_and_refuses_outside():
     for bad in ((-0.6, 3.0), (3.0, 31.6), (np.nan, 1.0)):
         with pytest.raises(EditorError, match="outside the edited region"):
             crop_click(bad, 32)
+    with pytest.raises(EditorError, match=r"photo \(100\.0, 3\.0\), crop \(50\.0, 1\.2\)"):
+        crop_click((50.0, 1.25), 32, (100.0, 3.0))
