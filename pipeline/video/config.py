@@ -27,6 +27,9 @@ class VideoConfig:
             frame's as `s * previous + (1 - s) * current` inside a run (less flicker); 0 = off.
         tolerance: face descriptor distance under which a face is the chosen person
             (face_recognition's 0.6).
+        tune_runs: PTI-tune a copy of the keyframe's generator on the first frame of every
+            other run (another shot, or the face back after a gap; `InversionConfig.pti_steps`):
+            the keyframe's generator reconstructs another shot's lighting and pose poorly.
     """
 
     landmark_sigma: float = 1.5
@@ -36,6 +39,7 @@ class VideoConfig:
     temporal_weight: float = 0.0
     layer_smoothing: float = 0.5
     tolerance: float = 0.6
+    tune_runs: bool = True
 
     def __post_init__(self) -> None:
         if not self.landmark_sigma >= 0:

@@ -147,6 +147,7 @@ def edit_video(
     progress: bool = True,
     log=None,
     stop_after: int | None = None,
+    keep_work: bool = False,
 ) -> VideoEditResult:
     """Edit a clip: the drag `points` on keyframe `points.frame`, carried to every frame.
 
@@ -163,6 +164,8 @@ def edit_video(
         dist: the `common.distributed.Distributed` of this process (None = a world of one).
         progress, log: progress bars and stage lines.
         stop_after: render at most this many frames and return without encoding (tests).
+        keep_work: keep the work folder (the lossless frames, the track) after success, for
+            measuring (`evaluation.video_quality`).
 
     Returns:
         `VideoEditResult`.
@@ -178,9 +181,10 @@ def edit_video(
     info = probe_clip(clip)
     check_video_points(points, info)
     config = config_for_model(config, model.G, model.resolved.info if model.resolved is not None else None)
-    work = VideoWork(work_folder_for(out), work_key(clip, points, mask_photo, model, config, video))
+    key_text = work_key(clip, points, mask_photo, model, config, video)
     seconds: dict = {}
-    with dist.main_first():
+    with dist.main_first():  # rank 0 clears stale work, tracks and drags; the others then load it
+        work = VideoWork(work_folder_for(out), key_text)
         t = time.perf_counter()
         faces = _track(clip, points.frame, config, video, work, progress)
         seconds["track"] = time.perf_counter() - t
@@ -210,8 +214,10 @@ def edit_video(
     say(f"frames: {rendered} rendered ({seconds['frames']:.1f}s)")
     dist.barrier()
     complete = all(work.done(i) for i in range(info.frame_count))
-    records = [work.record(i) if work.done(i) else {"frame": i} for i in range(info.frame_count)]
+    records: list = []
     written: list = []
+    if dist.is_main:  # the others are done: rank 0 alone reads the frames, encodes and clears
+        records = [work.record(i) if work.done(i) else {"frame": i} for i in range(info.frame_count)]
     if complete and dist.is_main:
         from pipeline.video.output import write_video_outputs
 
@@ -219,7 +225,8 @@ def edit_video(
         seconds["total"] = time.perf_counter() - t_start
         written = write_video_outputs(clip, info, work, out, records, key, config, video, seconds, extra, overwrite)
         seconds["encode"] = time.perf_counter() - t
-        work.remove()
+        if not keep_work:
+            work.remove()
     dist.barrier()
     seconds["total"] = time.perf_counter() - t_start
     return VideoEditResult(info, key, records, seconds, out, written, complete)

@@ -18,6 +18,7 @@ import torch
 from inversion import InversionConfig
 from inversion.api import lpips_losses, target_to_tensor
 from inversion.project import project_wplus
+from inversion.pti import pivotal_tuning
 from pipeline.video.config import VideoConfig
 from stylegan.generate import uint8_from_ws
 from stylegan.networks import Generator
@@ -54,6 +55,8 @@ class FrameInverter:
         self.G = G
         self.device = next(G.parameters()).device
         self.video = video
+        self.inversion = inversion
+        self.pti_lpips = None
         self.offset = offset.detach().to("cpu", torch.float32)
         # No latent noise and no noise-map optimisation: the steps only refine a latent that is
         # already close, and the tuned generator's noise maps stay the keyframe's (no flicker).
@@ -68,20 +71,33 @@ class FrameInverter:
         _, w_std = G.mean_w(num_samples=inversion.w_avg_samples, seed=inversion.seed)
         self.w_std = float(w_std)
 
-    def invert(self, crop: np.ndarray, ws_init: torch.Tensor, steps: int) -> torch.Tensor:
-        """(1, num_ws, w_dim) float32 CPU latent of `crop` after `steps` W+ steps from `ws_init`."""
+    def invert(self, crop: np.ndarray, ws_init: torch.Tensor, steps: int, G: Generator | None = None) -> torch.Tensor:
+        """(1, num_ws, w_dim) float32 CPU latent of `crop`: `steps` W+ steps from `ws_init` in G (None = self.G)."""
         if steps <= 0:
             return ws_init.detach().to("cpu", torch.float32).clone()
-        target = target_to_tensor(np.array(crop), self.G)
+        G = self.G if G is None else G
+        target = target_to_tensor(np.array(crop), G)
         config = dataclasses.replace(self.config, wplus_steps=int(steps))
         ws_init = ws_init.detach().to(self.device, torch.float32)
-        result = project_wplus(self.G, target, self.lpips, ws_init, self.w_std, config, pivot=ws_init)
+        result = project_wplus(G, target, self.lpips, ws_init, self.w_std, config, pivot=ws_init)
         return result.ws.detach().to("cpu", torch.float32)
 
-    def edit(self, crop: np.ndarray, ws_init: torch.Tensor, steps: int) -> FrameEdit:
-        """The frame's latent (`invert`) and its reconstruction and edited images."""
-        ws = self.invert(crop, ws_init, steps)
-        images = uint8_from_ws(self.G, torch.cat([ws, ws + self.offset]).to(self.device))
+    def tune(self, crop: np.ndarray, ws: torch.Tensor) -> Generator:
+        """A copy of the keyframe's generator PTI-tuned to reproduce `crop` at `ws` (a new shot's first frame).
+
+        PTI keeps the latent space around the pivot, so the keyframe's offset still edits the same way
+        (Roich et al. 2021); STIT tunes one generator on every frame instead (Tzaban et al. 2022).
+        """
+        if self.pti_lpips is None:
+            _, self.pti_lpips = lpips_losses(self.config, self.device, pti=True)
+        target = target_to_tensor(np.array(crop), self.G)
+        return pivotal_tuning(self.G, ws.to(self.device), target, self.pti_lpips, self.inversion).G
+
+    def edit(self, crop: np.ndarray, ws_init: torch.Tensor, steps: int, G: Generator | None = None) -> FrameEdit:
+        """The frame's latent (`invert`) and its reconstruction and edited images, in G (default self.G)."""
+        G = self.G if G is None else G
+        ws = self.invert(crop, ws_init, steps, G)
+        images = uint8_from_ws(G, torch.cat([ws, ws + self.offset]).to(self.device))
         return FrameEdit(ws, images[0], images[1])
 
 

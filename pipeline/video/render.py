@@ -14,9 +14,11 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 
 from align import align_landmarks, paste_back
 from align.composite import composite_from_layers, composite_layers
+from common.fileio import atomic_save
 from inversion import metrics
 from pipeline.config import PipelineConfig
 from pipeline.video.config import VideoConfig
@@ -58,11 +60,44 @@ def frames_of_rank(faces: Sequence, rank: int = 0, world_size: int = 1) -> list[
 class _Renderer:
     """One rank's frame loop state: the inverter, the smoother and the previous frame."""
 
-    def __init__(self, key: KeyframeEdit, config: PipelineConfig, video: VideoConfig, work: VideoWork):
+    def __init__(
+        self, key: KeyframeEdit, config: PipelineConfig, video: VideoConfig, work: VideoWork, runs: dict[int, int]
+    ):
         self.key, self.config, self.video, self.work = key, config, video, work
+        self.runs = runs  # run start -> run stop
         self.inverter: FrameInverter | None = None
         self.smoother = LayerSmoother(video.layer_smoothing)
         self.previous: tuple[int, object] | None = None  # (frame, ws)
+        self.run_G: tuple[int, object] | None = None  # (run start, its generator)
+
+    def _keyframe_run(self, run_start: int) -> bool:
+        return run_start <= self.key.frame < self.runs[run_start]
+
+    def generator(self, run_start: int, crop: np.ndarray):
+        """(the run's generator, the first frame's latent if computed here, else None).
+
+        The keyframe's run, or any run without `tune_runs`, edits with the keyframe's generator;
+        another run's is tuned on its first frame (then kept in the work folder for a resume).
+        """
+        if not self.video.tune_runs or self._keyframe_run(run_start):
+            return self.key.G, None
+        if self.run_G is not None and self.run_G[0] == run_start:
+            return self.run_G[1], None
+        from stylegan import generator_from_dict, generator_to_dict
+
+        path = self.work.run_generator_path(run_start)
+        ws = None
+        if path.is_file():
+            G = generator_from_dict(
+                torch.load(path, map_location="cpu", weights_only=True), device=self.inverter.device
+            )
+        else:
+            ws = self.inverter.invert(crop, self.key.pivot, self.video.shot_steps)
+            tuned = self.inverter.tune(crop, ws)
+            atomic_save(generator_to_dict(tuned), path)
+            G = generator_from_dict(generator_to_dict(tuned), device=self.inverter.device)  # as a resume loads it
+        self.run_G = (run_start, G)
+        return G, ws
 
     def start(self, index: int, run_start: int):
         """(ws to start from, steps) for frame `index`; restores the smoother on a resumed run."""
@@ -78,8 +113,6 @@ class _Renderer:
         if state is None:
             self.smoother.reset()
             return key.pivot, video.shot_steps
-        import torch
-
         self.smoother.restore(state.get("field"), state.get("weight"))
         return torch.from_numpy(state["ws"]), video.frame_steps
 
@@ -92,7 +125,10 @@ class _Renderer:
         ws_init, steps = self.start(index, run_start)
         size = int(self.key.G.img_resolution)
         alignment = align_landmarks(photo, landmarks, size, self.config.align)
-        edit = self.inverter.edit(alignment.crop, ws_init, steps)
+        G, tuned_ws = self.generator(run_start, alignment.crop)
+        if tuned_ws is not None:  # the run's first frame: inverted and tuned on already
+            ws_init, steps = tuned_ws, 0
+        edit = self.inverter.edit(alignment.crop, ws_init, steps, G)
         paste = self.config.paste
         field = weight = None
         if paste.composite == "warp":
@@ -112,7 +148,8 @@ class _Renderer:
             out = paste_back(photo, alignment, edit.edited, edit.reconstruction, config=paste)
         self.previous = (index, edit.ws)
         record = {
-            "inversion_steps": int(steps),
+            "inversion_steps": int(steps) if tuned_ws is None else int(self.video.shot_steps),
+            "tuned_generator": G is not self.key.G,
             "reconstruction_psnr": float(metrics.psnr(np.array(alignment.crop), edit.reconstruction)),
             "changed_pixels": int(np.count_nonzero(np.any(out != photo, axis=2))),
         }
@@ -149,7 +186,7 @@ def render_frames(
         return 0
     mine, last = set(pending), max(pending)
     run_start = {i: a for a, b in frame_runs(faces) for i in range(a, b)}
-    renderer = _Renderer(key, config, video, work)
+    renderer = _Renderer(key, config, video, work, dict(frame_runs(faces)))
     bar = progress_bar(total=len(pending), desc="frames", unit="frame", disable=not progress, leave=False)
     rendered = 0
     try:

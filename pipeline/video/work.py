@@ -5,6 +5,7 @@
         track.json                    the face track (`align.track.track_to_json`)
         keyframe/                     the keyframe's photo edit (the files a photo edit writes)
         keyframe.pt                   its tuned generator, pivot, drag offset and handles
+        runs/000040.pt                the generator tuned on the first frame of the run at 40
         frames/000123.png             a finished frame (lossless; before encoding)
         frames/000123.json            its figures for report.json
         frames/000123.npz             its latent and smoothed composite layers (the next frame
@@ -99,6 +100,10 @@ class VideoWork:
         if not self.keyframe_path.is_file():
             return None
         return torch.load(self.keyframe_path, map_location="cpu", weights_only=True)
+
+    def run_generator_path(self, start: int) -> Path:
+        """Where the generator tuned for the run starting at frame `start` is kept."""
+        return self.folder / "runs" / f"{start:06d}.pt"
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -9,40 +9,7 @@ import numpy as np
 import pytest
 
 from pipeline.config import PipelineConfig
-from pipeline.io.points import DragPoints
 from pipeline.video.config import VideoConfig
-
-SIZE = (192, 192)
-FPS = 10.0
-ASTRONAUT = dict(center=(0.45, 0.26), zoom=(1.9, 2.0), pan=(0.03, 0.01), rotate_deg=(-1.0, 1.0))
-# frames 0-5 the astronaut, 6-8 a cat (no face: unchanged), 9-11 the astronaut again
-SHOTS = (("astronaut", 6), ("cat", 3), ("astronaut", 3))
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    from skimage import data
-
-    from evaluation.video_clips import Camera, photo_clip_frames, sine_audio
-    from pipeline.io.clip import ClipWriter
-
-    folder = tmp_path_factory.mktemp("clip")
-    tone = sine_audio(folder / "tone.wav", seconds=sum(n for _, n in SHOTS) / FPS)
-    photos = {"astronaut": (data.astronaut(), ASTRONAUT), "cat": (data.chelsea(), {})}
-    path = folder / "clip.mp4"
-    with ClipWriter(path, *SIZE, FPS, audio_from=tone, crf=12) as writer:
-        for name, n in SHOTS:
-            photo, camera = photos[name]
-            for frame in photo_clip_frames(photo, n, SIZE, Camera(**camera)):
-                writer.write(frame)
-    return path
-
-
-@pytest.fixture(scope="module")
-def model():
-    from pipeline.models import load_model
-
-    return load_model("face-64", PipelineConfig(device="cpu", use_cache=False), allow_download=False, progress=False)
 
 
 def _fast_config() -> PipelineConfig:
@@ -55,18 +22,6 @@ def _fast_config() -> PipelineConfig:
 
 
 VIDEO = VideoConfig(frame_steps=3, shot_steps=6)
-
-
-@pytest.fixture(scope="module")
-def points(clip) -> DragPoints:
-    """Both mouth corners of keyframe 2 dragged 3 px outward (found by dlib on the keyframe)."""
-    from align.faces import detect_faces, face_landmarks
-    from pipeline.io.clip import read_frames
-
-    keyframe = next(frame for index, frame in read_frames(clip) if index == 2)
-    landmarks = face_landmarks(keyframe, detect_faces(keyframe)[0].box)
-    handles = landmarks[[48, 54]]
-    return DragPoints(handles, handles + np.array([[-3.0, 0.0], [3.0, 0.0]]), frame=2)
 
 
 def _edit(clip, points, model, out, **kwargs):
@@ -123,4 +78,6 @@ def test_a_stopped_run_resumes_to_the_uninterrupted_result(clip, points, model, 
     assert resumed.complete and not work.exists()
     assert sum(r["found"] for r in resumed.frames) == 9
     assert (out / "edited.mp4").read_bytes() == (uninterrupted.out / "edited.mp4").read_bytes()
-    assert [r.get("inversion_steps") for r in resumed.frames] == [r.get("inversion_steps") for r in uninterrupted.frames]
+    assert [r.get("inversion_steps") for r in resumed.frames] == [
+        r.get("inversion_steps") for r in uninterrupted.frames
+    ]
