@@ -42,7 +42,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from align import PasteConfig, detect_faces, face_landmarks, identity_distance, load_photo, to_crop
+from align import detect_faces, face_landmarks, identity_distance, load_photo, to_crop
 from common.errors import DragPipelineError, exit_code_for
 from hub.registry import DEFAULT_CHECKPOINT
 from inversion.metrics import psnr_from_mse
@@ -70,12 +70,13 @@ EDITS = {
     "mouth-wider": ((48, 54), "out"),  # iBUG 68: outer mouth corners
     "eyebrows-up": ((19, 24), "up"),  # iBUG 68: the middle of each eyebrow
 }
-# The composites compared; 'warp-*' are the flow choices of PasteConfig.flow.
+# The composites compared, as changes to the model's own `PasteConfig` (`config_for_model`: a
+# small model's residual threshold stays); 'warp-*' are the flow choices of PasteConfig.flow.
 COMPOSITES = {
-    "warp": PasteConfig(composite="warp"),
-    "delta": PasteConfig(composite="delta"),
-    "warp-farneback": PasteConfig(composite="warp", flow="farneback"),
-    "warp-handles": PasteConfig(composite="warp", flow="handles"),
+    "warp": {"composite": "warp"},
+    "delta": {"composite": "delta"},
+    "warp-farneback": {"composite": "warp", "flow": "farneback"},
+    "warp-handles": {"composite": "warp", "flow": "handles"},
 }
 SEAM_BAND_PX = 3.0  # photo pixels on each side of the crop border
 PSNR_CAP = 100.0  # dB, for identical regions (a mean needs a number)
@@ -288,7 +289,7 @@ def evaluate_photo(
             result.alignment,
             result.edited_crop,
             result.reconstruction_crop,
-            dataclasses.replace(result.config, paste=COMPOSITES[name]),
+            dataclasses.replace(result.config, paste=dataclasses.replace(result.config.paste, **COMPOSITES[name])),
             result.handles_crop,
             result.final_handles_crop,
             result.mask_crop,

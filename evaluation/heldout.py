@@ -30,6 +30,7 @@ import torch
 from align import AlignConfig, align_face, detect_faces, face_landmarks, load_photo
 from align.errors import AlignError
 from draggan import DragConfig, drag
+from evaluation.composite_quality import edit_points
 from inversion import InversionConfig
 from inversion.api import lpips_losses, target_to_tensor
 from inversion.metrics import lpips_distance, psnr, ssim
@@ -183,6 +184,8 @@ def reconstruction_scores(reconstruction: np.ndarray, target: np.ndarray, backbo
 def mouth_targets(landmarks_crop: np.ndarray, fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """Handles at both mouth corners and targets moved outward along the eye axis.
 
+    The 'mouth-wider' edit of `evaluation.composite_quality.edit_points`, in crop pixels.
+
     Args:
         landmarks_crop: (68, 2) iBUG landmarks in crop pixels.
         fraction: drag length as a fraction of the distance between the eye centres.
@@ -190,13 +193,7 @@ def mouth_targets(landmarks_crop: np.ndarray, fraction: float = 0.1) -> tuple[np
     Returns:
         (handles_crop, targets_crop), each (2, 2) float64: [left corner 48, right corner 54].
     """
-    right_eye, left_eye = landmarks_crop[36:42].mean(0), landmarks_crop[42:48].mean(0)
-    axis = left_eye - right_eye
-    eye_distance = float(np.hypot(*axis))
-    axis = axis / eye_distance
-    handles = landmarks_crop[list(MOUTH_CORNERS)].astype(np.float64)
-    step = fraction * eye_distance * axis
-    return handles, np.stack([handles[0] - step, handles[1] + step])
+    return edit_points(landmarks_crop, "mouth-wider", fraction)
 
 
 @dataclass(frozen=True)

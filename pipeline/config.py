@@ -171,10 +171,11 @@ class PipelineConfig:
         object.__setattr__(self, "user_options", tuple(self.user_options))
         for name in self.user_options:
             stage, _, field_name = str(name).partition(".")
-            stage_config = getattr(self, stage, None) if stage in ("align", "inversion", "drag") else None
+            stage_config = getattr(self, stage, None) if stage in ("align", "inversion", "drag", "paste") else None
             if stage_config is None or field_name not in {f.name for f in dataclasses.fields(stage_config)}:
                 raise PipelineError(
-                    f"user_options holds {name!r}, which is not an 'align.*', 'inversion.*' or 'drag.*' field name"
+                    f"user_options holds {name!r}, which is not an 'align.*', 'inversion.*', 'drag.*' or "
+                    "'paste.*' field name"
                 )
 
 

@@ -182,13 +182,18 @@ def _add_inversion_options(p: argparse.ArgumentParser) -> None:
 def _add_drag_options(p: argparse.ArgumentParser) -> None:
     """--drag-steps, --lr, --stop-distance."""
     from draggan import DragConfig
+    from pipeline.model_defaults import SMALL_MODEL_DRAG
 
     drag_defaults = DragConfig()
     drag = p.add_argument_group("drag")
+    small = "models of <= 128 px: {} (pipeline.model_defaults)"
     drag.add_argument(
-        "--drag-steps", type=_positive_int, help=f"maximum drag steps (default {drag_defaults.max_steps})"
+        "--drag-steps",
+        type=_positive_int,
+        help=f"maximum drag steps (default {drag_defaults.max_steps}; {small.format(SMALL_MODEL_DRAG['max_steps'])})",
     )
-    drag.add_argument("--lr", type=float, help=f"drag learning rate (default {drag_defaults.lr:g})")
+    small_lr = small.format(f"{SMALL_MODEL_DRAG['lr']:g}")
+    drag.add_argument("--lr", type=float, help=f"drag learning rate (default {drag_defaults.lr:g}; {small_lr})")
     drag.add_argument("--stop-distance", type=float, help="stop when every handle is this close (generator px)")
 
 

@@ -19,6 +19,7 @@ from pipeline.errors import PipelineError
 from pipeline.model_defaults import (
     SMALL_MODEL_DRAG,
     SMALL_MODEL_INVERSION,
+    SMALL_MODEL_PASTE,
     changed_fields,
     config_for_model,
     model_face_preset,
@@ -61,6 +62,8 @@ def test_small_models_get_the_measured_defaults(utk_G):
         assert getattr(config.inversion, name) == value, name
     for name, value in SMALL_MODEL_DRAG.items():
         assert getattr(config.drag, name) == value, name
+    for name, value in SMALL_MODEL_PASTE.items():
+        assert getattr(config.paste, name) == value, name
     # FFHQ-class models keep DragGAN's and PTI's defaults (VGG / AlexNet LPIPS, 450 / 350 steps).
     assert config_for_model(PipelineConfig(), _Big(), REGISTRY["ffhq-512"]) == PipelineConfig()
 
@@ -86,6 +89,11 @@ def test_options_the_user_set_win(utk_G):
     assert (config.inversion.w_steps, config.inversion.pti_steps) == (77, SMALL_MODEL_INVERSION["pti_steps"])
     assert (config.inversion.lpips_net, config.inversion.pti_lpips_net) == ("alex", "alex")  # kept whole
     assert config.drag.stop_distance == 3.0 and config.align.eye_scale == 1.5
+    # The composite too: a residual threshold the caller set, or named as set at its default, stays.
+    chosen = dataclasses.replace(user, paste=dataclasses.replace(user.paste, residual_threshold=25.0))
+    assert config_for_model(chosen, utk_G).paste.residual_threshold == 25.0
+    named = PipelineConfig(user_options=("paste.residual_threshold",))
+    assert config_for_model(named, utk_G).paste.residual_threshold == PipelineConfig().paste.residual_threshold
     # The CLI names what was given, so a value equal to the stage default still wins.
     args = build_parser().parse_args(["--image", "x", "--points", "y", "--steps", "450", "--face-preset", "ffhq"])
     options = options_from_args(args)
