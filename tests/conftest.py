@@ -142,3 +142,30 @@ def run_torchrun():
         return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
 
     return run
+
+
+FACE_CLIP_SIZE = (192, 192)
+FACE_CLIP_FPS = 10.0
+FACE_CLIP_CAMERA = dict(center=(0.45, 0.26), zoom=(1.9, 2.0), pan=(0.03, 0.01), rotate_deg=(-1.0, 1.0))
+# frames 0-5 the astronaut, 6-8 a cat (no face: unchanged), 9-11 the astronaut again
+FACE_CLIP_SHOTS = (("astronaut", 6), ("cat", 3), ("astronaut", 3))
+
+
+@pytest.fixture(scope="session")
+def face_clip(tmp_path_factory):
+    """A 12-frame 192x192 clip with a tone: the astronaut (frames 0-5), a cat (6-8, no face), the astronaut (9-11)."""
+    from skimage import data
+
+    from evaluation.video_clips import Camera, photo_clip_frames, sine_audio
+    from pipeline.io.clip import ClipWriter
+
+    folder = tmp_path_factory.mktemp("clip")
+    tone = sine_audio(folder / "tone.wav", seconds=sum(n for _, n in FACE_CLIP_SHOTS) / FACE_CLIP_FPS)
+    photos = {"astronaut": (data.astronaut(), FACE_CLIP_CAMERA), "cat": (data.chelsea(), {})}
+    path = folder / "clip.mp4"
+    with ClipWriter(path, *FACE_CLIP_SIZE, FACE_CLIP_FPS, audio_from=tone, crf=12) as writer:
+        for name, n in FACE_CLIP_SHOTS:
+            photo, camera = photos[name]
+            for frame in photo_clip_frames(photo, n, FACE_CLIP_SIZE, Camera(**camera)):
+                writer.write(frame)
+    return path
