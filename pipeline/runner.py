@@ -183,7 +183,9 @@ def run_job(
     if job.video:
         from pipeline.video.job import run_video_job
 
-        return run_video_job(job, models, out, command, overwrite=overwrite, progress=progress, log=log)
+        video, read_seconds = run_video_job(job, models, out, command, overwrite=overwrite, progress=progress, log=log)
+        seconds = dict(video.seconds, read_inputs=read_seconds)
+        return JobOutcome(JobResult(faces=[], seconds=seconds, video=video), out, list(video.written))
     if inputs is None:
         inputs = read_job_inputs(job)
     loaded_now = job.checkpoint not in models

@@ -63,7 +63,7 @@ def _run_single(args: argparse.Namespace, argv: list[str], log) -> int:
     options = options_from_args(args)
     config = config_from_options(options)
     if _is_clip(args.image):
-        from pipeline.video.cli import run_video_command
+        from pipeline.cli.video import run_video_command
 
         return run_video_command(args, argv, options, config, log)
     # Cheap checks first, so bad input fails before anything is downloaded or computed.

@@ -2,7 +2,7 @@
 
     python run_pipeline.py --image clip.mp4 --points pts.json     # "frame": N in pts.json
 
-See `pipeline.video.edit` for the stages; `pipeline.video.cli` is the command line's path.
+See `pipeline.video.edit` for the stages; `pipeline.cli.video` is the command line's path.
 """
 
 from common.lazy import lazy_getattr

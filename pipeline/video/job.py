@@ -24,11 +24,10 @@ def run_video_job(
         progress, log: progress bars and stage lines.
 
     Returns:
-        `pipeline.runner.JobOutcome` whose `result.video` is the `pipeline.video.VideoEditResult`.
+        (the `pipeline.video.VideoEditResult`, seconds of reading the inputs).
     """
     from pipeline.io.clip import probe_clip
     from pipeline.io.points import load_mask
-    from pipeline.runner import JobOutcome, JobResult
     from pipeline.video.config import VideoConfig
     from pipeline.video.edit import edit_video
 
@@ -65,5 +64,4 @@ def run_video_job(
         progress=progress,
         log=log,
     )
-    seconds = dict(result.seconds, read_inputs=read_seconds)
-    return JobOutcome(JobResult(faces=[], seconds=seconds, video=result), out, list(result.written))
+    return result, read_seconds

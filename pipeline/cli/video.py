@@ -50,13 +50,13 @@ def run_video_command(args: argparse.Namespace, argv: list[str], options, config
         with dist.main_first():
             models.get(job.checkpoint)
         command = shlex.join(["run_pipeline.py", *argv])
-        outcome = run_video_job(
+        result, _ = run_video_job(
             job, models, out, command, video, args.overwrite, dist, progress=not args.quiet, log=log
         )
     finally:
         dist.close()
     if dist.is_main:
-        _print_summary(outcome.result.video, out, time.perf_counter() - t_start)
+        _print_summary(result, out, time.perf_counter() - t_start)
     return EXIT_OK
 
 
