@@ -123,4 +123,6 @@ def test_a_stopped_run_resumes_to_the_uninterrupted_result(clip, points, model, 
     assert resumed.complete and not work.exists()
     assert sum(r["found"] for r in resumed.frames) == 9
     assert (out / "edited.mp4").read_bytes() == (uninterrupted.out / "edited.mp4").read_bytes()
-    assert [r.get("inversion_steps") for r in resumed.frames] == [r.get("inversion_steps") for r in uninterrupted.frames]
+    assert [r.get("inversion_steps") for r in resumed.frames] == [
+        r.get("inversion_steps") for r in uninterrupted.frames
+    ]
