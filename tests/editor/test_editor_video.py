@@ -181,3 +181,13 @@ def test_closing_the_tab_frees_its_clip_and_files(app, clip):
     app.close_session("close")
     assert video.clip is None and not video.folder.exists()
     assert app.video_session("close") is not video  # a fresh one for a new tab with that id
+
+
+def test_a_rendering_tab_is_not_freed_as_idle(app, clip):
+    _, video = _video(app, "busy")
+    video.busy = True  # as during a render
+    try:
+        assert "busy" not in app.sweep(now=float("inf"))
+    finally:
+        video.busy = False
+    assert "busy" in app.sweep(now=float("inf"))
