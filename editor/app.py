@@ -22,6 +22,7 @@ import pipeline as pl
 from common.device import release_cached_memory
 from editor.session import Session
 from editor.settings import ServerOptions
+from editor.video import VideoSession
 
 __all__ = ["EditorApp"]
 
@@ -70,6 +71,7 @@ class EditorApp:
         self._lock = threading.Lock()
         self.device_lock = threading.Lock()  # one heavy job on the device at a time (see `Session`)
         self._sessions: dict[str, Session] = {}
+        self._videos: dict[str, VideoSession] = {}  # a tab's clip (the Video tab), made on first use
         self._injected = {
             label: pl.LoadedModel(label, G.eval().requires_grad_(False)) for label, G in (generators or {}).items()
         }
@@ -167,14 +169,27 @@ class EditorApp:
         session.touched = time.monotonic()
         return session
 
+    def video_session(self, sid: str) -> VideoSession:
+        """The tab's video state (created on first use), beside its `session(sid)` (touched too)."""
+        session = self.session(sid)
+        with self._lock:
+            video = self._videos.get(sid)
+            if video is None:
+                video = VideoSession(session.folder / "video", self.server, self.device_lock)
+                self._videos[sid] = video
+        return video
+
     def has_session(self, sid: str) -> bool:
         with self._lock:
             return sid in self._sessions
 
     def close_session(self, sid: str) -> None:
-        """Free a tab's state and its files (tab closed): a running drag is stopped and its thread joined."""
+        """Free a tab's state and its files (tab closed): a running drag or render is stopped, its thread joined."""
         with self._lock:
             session = self._sessions.pop(sid, None)
+            video = self._videos.pop(sid, None)
+        if video is not None:
+            video.close()
         if session is not None:
             session.close()
             shutil.rmtree(session.folder, ignore_errors=True)
@@ -193,7 +208,12 @@ class EditorApp:
         """
         now = time.monotonic() if now is None else now
         with self._lock:
-            idle = [sid for sid, s in self._sessions.items() if not s.busy and now - s.touched > self.idle_timeout_s]
+            busy = {sid for sid, v in self._videos.items() if v.busy}
+            idle = [
+                sid
+                for sid, s in self._sessions.items()
+                if not s.busy and sid not in busy and now - s.touched > self.idle_timeout_s
+            ]
         for sid in idle:
             self.close_session(sid)
         self.offload_idle(now, keep)

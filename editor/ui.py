@@ -14,6 +14,7 @@ import gradio as gr
 from editor.app import EditorApp
 from editor.handlers import SETTING_NAMES, Handlers, bind
 from editor.settings import ADVANCED_LABELLED, advanced_labels
+from editor.video_ui import video_tab, wire_video
 
 __all__ = ["THEME", "build_demo"]
 
@@ -122,6 +123,8 @@ def _sources(app: EditorApp, page: SimpleNamespace) -> SimpleNamespace:
                 page.seed_value = gr.Number(value=0, label="Seed", precision=0)
                 page.psi = gr.Slider(0, 1, value=0.7, step=0.05, label="Truncation psi")
                 page.seed_btn = gr.Button("Generate", elem_id="generate")
+        with gr.Tab("Video"):
+            video_tab(page)
     return settings
 
 
@@ -230,4 +233,5 @@ def _wire(app: EditorApp, page: SimpleNamespace, settings: SimpleNamespace, demo
     page.stop_btn.click(h.stop, None, [page.status], api_name="stop", **LIGHT)
     page.undo_drag_btn.click(h.undo_drag, None, full, api_name="undo_drag")
     page.reset_btn.click(h.reset, None, full, api_name="reset")
+    wire_video(app, page, inputs, names, HEAVY, LIGHT)
     demo.unload(h.unload)

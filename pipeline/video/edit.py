@@ -48,7 +48,7 @@ class VideoEditResult:
         frames: one record per frame (report.json's 'frames'), in order.
         seconds: wall-clock seconds per stage ('track', 'keyframe', 'frames', 'encode', 'total').
         out: the output folder; written: its files (report.json last). Empty on ranks > 0.
-        complete: every frame was rendered (False after `stop_after`).
+        complete: every frame was rendered (False after `stop_after` or a stop by `on_frame`).
     """
 
     info: object
@@ -148,6 +148,7 @@ def edit_video(
     log=None,
     stop_after: int | None = None,
     keep_work: bool = False,
+    on_frame=None,
 ) -> VideoEditResult:
     """Edit a clip: the drag `points` on keyframe `points.frame`, carried to every frame.
 
@@ -166,6 +167,10 @@ def edit_video(
         stop_after: render at most this many frames and return without encoding (tests).
         keep_work: keep the work folder (the lossless frames, the track) after success, for
             measuring (`evaluation.video_quality`).
+        on_frame: on_frame(done, total) -> bool, called before the first frame is rendered and
+            after each (`render_frames`): progress in frames; a true return stops there and
+            returns without encoding, the work folder kept for a resuming run (the editor's
+            Stop; returning True at once edits only the keyframe: its preview).
 
     Returns:
         `VideoEditResult`.
@@ -209,7 +214,7 @@ def edit_video(
     say(f"keyframe {points.frame}: {key.summary['drag_steps']} drag steps ({seconds['keyframe']:.1f}s)")
     t = time.perf_counter()
     mine = frames_of_rank(faces, dist.rank, dist.world_size)
-    rendered = render_frames(clip, faces, landmarks, key, config, video, work, mine, progress, stop_after)
+    rendered = render_frames(clip, faces, landmarks, key, config, video, work, mine, progress, stop_after, on_frame)
     seconds["frames"] = time.perf_counter() - t
     say(f"frames: {rendered} rendered ({seconds['frames']:.1f}s)")
     dist.barrier()

@@ -11,7 +11,7 @@ the latent and layers saved beside it.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -167,6 +167,7 @@ def render_frames(
     frames: Sequence[int],
     progress: bool = True,
     stop_after: int | None = None,
+    on_frame: Callable[[int, int], bool | None] | None = None,
 ) -> int:
     """Render `frames` (those not finished yet) into the work folder; returns how many were rendered.
 
@@ -177,11 +178,18 @@ def render_frames(
         frames: the frames this rank renders (`frames_of_rank`).
         progress: a progress bar in frames per second.
         stop_after: render at most this many frames, then return (tests of resuming).
+        on_frame: called as on_frame(done, total) before the first frame and after each one,
+            done = frames of `frames` finished (earlier runs' included), total = len(frames);
+            a true return stops rendering there (the editor's progress and Stop), as
+            `stop_after` does. None = no calls.
     """
     from common.progress import progress_bar
     from pipeline.io.clip import read_frames
 
     pending = [i for i in frames if not work.done(i)]
+    finished_before = len(frames) - len(pending)
+    if on_frame is not None and on_frame(finished_before, len(frames)):
+        return 0
     if not pending:
         return 0
     mine, last = set(pending), max(pending)
@@ -210,6 +218,8 @@ def render_frames(
                 work.drop_state(index - 1)  # only the last frame of a run is continued from
             rendered += 1
             bar.update(1)
+            if on_frame is not None and on_frame(finished_before + rendered, len(frames)):
+                break
     finally:
         bar.close()
     return rendered
