@@ -5,8 +5,9 @@ Two kinds, both deterministic for their arguments:
 * **photos**: a virtual camera over still photos. `photo_clip_frames` pans, zooms and slightly
   rotates over one photo (parameters eased from start to end value, plus an optional gentle
   hand-held wobble whose phases come from `seed`); `cut_clip` concatenates such shots with
-  hard cuts. The default clip (`default_photo_parts`) is obama.jpg for the first half, then a
-  cut to obama3.jpg beside biden.jpg (the same person again, and a second person).
+  hard cuts. The default clip (`default_photo_parts`) is obama.jpg, a cut to biden.jpg alone
+  (the chosen face absent), then a cut to obama3.jpg beside biden.jpg (the same person again,
+  in another photo, beside a second person).
 * **walk**: `latent_walk_frames` renders a smooth walk in W of a generator (the face model):
   keyframe latents from consecutive seeds, joined by a Catmull-Rom spline.
 
@@ -217,11 +218,14 @@ def latent_walk_frames(
 
 
 def default_photo_parts(photos_dir: str | os.PathLike, frames: int = 64) -> list[tuple[np.ndarray, int, Camera]]:
-    """The benchmark's photo clip: obama.jpg, then a hard cut to obama3.jpg beside biden.jpg.
+    """The benchmark's photo clip: obama.jpg, a cut to biden.jpg alone, a cut to obama3.jpg beside biden.jpg.
+
+    The chosen face (Obama) is in the first and last shots, in two different photos; the middle
+    shot (a sixth of the frames) shows only the second person, so it must come out unchanged.
 
     Args:
         photos_dir: the folder of the shared photos (../shared/data/photos).
-        frames: total frames; the cut is in the middle.
+        frames: total frames: 3/8 the first shot, 1/6 the second, the rest the third.
 
     Returns:
         `cut_clip` parts.
@@ -237,10 +241,11 @@ def default_photo_parts(photos_dir: str | os.PathLike, frames: int = 64) -> list
             f"photos {', '.join(missing)} not found in {photos_dir}; pass --photos DIR or set DRAGGAN_SHARED"
         )
     obama, obama3, biden = (read_image(photos_dir / name, what="photo") for name in names)
-    first = frames // 2
+    first, second = max(1, frames * 3 // 8), max(1, frames // 6)
     return [
         (obama, first, Camera((0.5, 0.3), (1.0, 1.15), (0.04, 0.03), (-3.0, 2.0), 0.004, 1)),
-        (side_by_side_photo(obama3, biden), frames - first,
+        (biden, second, Camera((0.5, 0.35), (1.2, 1.25), (0.02, 0.0), (0.0, 1.0), 0.004, 3)),
+        (side_by_side_photo(obama3, biden), frames - first - second,
          Camera((0.55, 0.3), (1.3, 1.4), (-0.03, 0.02), (1.5, -1.5), 0.004, 2)),
     ]  # fmt: skip
 

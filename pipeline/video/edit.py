@@ -120,6 +120,25 @@ def _track(clip: Path, keyframe: int, config: PipelineConfig, video: VideoConfig
     return faces
 
 
+def _prepare(clip, points, model, config, video, work, mask_photo, extra, seconds, progress, say):
+    """(faces, smoothed landmarks, `KeyframeEdit`): the track and the keyframe's drag (or their saved forms)."""
+    from align.track import smooth_landmarks
+
+    t = time.perf_counter()
+    faces = _track(clip, points.frame, config, video, work, progress)
+    seconds["track"] = time.perf_counter() - t
+    found = sum(face is not None for face in faces)
+    say(f"track: the chosen face in {found} of {len(faces)} frames ({seconds['track']:.1f}s)")
+    landmarks = smooth_landmarks(faces, video.landmark_sigma)
+    t = time.perf_counter()
+    keyframe = _keyframe_photo(clip, points.frame)
+    key = keyframe_edit(
+        keyframe, points.frame, landmarks[points.frame], points, model, config, work, mask_photo, extra, progress, say
+    )
+    seconds["keyframe"] = time.perf_counter() - t
+    return faces, landmarks, key
+
+
 def _keyframe_photo(clip: Path, keyframe: int) -> np.ndarray:
     from pipeline.io.clip import read_frames
 
@@ -175,7 +194,6 @@ def edit_video(
     Returns:
         `VideoEditResult`.
     """
-    from align.track import smooth_landmarks
     from common.distributed import Distributed
     from pipeline.io.clip import probe_clip
 
@@ -186,31 +204,12 @@ def edit_video(
     info = probe_clip(clip)
     check_video_points(points, info)
     config = config_for_model(config, model.G, model.resolved.info if model.resolved is not None else None)
-    key_text = work_key(clip, points, mask_photo, model, config, video)
     seconds: dict = {}
     with dist.main_first():  # rank 0 clears stale work, tracks and drags; the others then load it
-        work = VideoWork(work_folder_for(out), key_text)
-        t = time.perf_counter()
-        faces = _track(clip, points.frame, config, video, work, progress)
-        seconds["track"] = time.perf_counter() - t
-        found = sum(face is not None for face in faces)
-        say(f"track: the chosen face in {found} of {len(faces)} frames ({seconds['track']:.1f}s)")
-        landmarks = smooth_landmarks(faces, video.landmark_sigma)
-        t = time.perf_counter()
-        key = keyframe_edit(
-            _keyframe_photo(clip, points.frame),
-            points.frame,
-            landmarks[points.frame],
-            points,
-            model,
-            config,
-            work,
-            mask_photo,
-            extra,
-            progress,
-            say,
+        work = VideoWork(work_folder_for(out), work_key(clip, points, mask_photo, model, config, video))
+        faces, landmarks, key = _prepare(
+            clip, points, model, config, video, work, mask_photo, extra, seconds, progress, say
         )
-        seconds["keyframe"] = time.perf_counter() - t
     say(f"keyframe {points.frame}: {key.summary['drag_steps']} drag steps ({seconds['keyframe']:.1f}s)")
     t = time.perf_counter()
     mine = frames_of_rank(faces, dist.rank, dist.world_size)
