@@ -9,7 +9,6 @@ depend on the machine and its load.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
@@ -20,13 +19,13 @@ import numpy as np
 
 import align
 from align.faces import _hog_detector, _predictor_68
+from common.paths import shared_data
 
 WIDTH, HEIGHT = 4032, 3024
 
 
 def _source_photo() -> tuple[np.ndarray, str]:
-    shared = Path(os.environ.get("DRAGGAN_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
-    path = shared / "data" / "photos" / "obama.jpg"
+    path = shared_data("data/photos/obama.jpg")
     if path.is_file():
         return align.load_photo(path), str(path)
     import skimage.data

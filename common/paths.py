@@ -129,3 +129,13 @@ def check_output_location(
     except ValueError as exc:
         raise error(f"{what} {show_path(path)}: not a valid path ({exc}); {fix}") from None
     return p
+
+
+def shared_data(relative: str) -> Path:
+    """A path inside the shared data folder beside the checkout (`../shared`; env DRAGGAN_SHARED overrides it).
+
+    For the measuring tools and benchmarks of a source checkout; the path may not exist.
+    """
+    shared = os.environ.get("DRAGGAN_SHARED")
+    root = Path(shared) if shared else Path(__file__).resolve().parents[2] / "shared"
+    return root / relative

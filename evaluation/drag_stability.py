@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 from align import load_photo, to_photo
-from evaluation.face_model_report import _default_utkface
+from common.paths import shared_data
 from evaluation.heldout import heldout_crops, mouth_targets
 from inversion.metrics import psnr_from_mse
 from pipeline import PipelineConfig
@@ -113,7 +113,7 @@ def _faces(args: argparse.Namespace, config: PipelineConfig, size: int) -> list[
     points = json.loads((REPO / "examples" / "astronaut_points.json").read_text())
     readme = load_photo(REPO / "examples" / "astronaut.png")
     faces = [("astronaut (README)", readme, (points["handles"], points["targets"]))]
-    utkface = Path(args.utkface or _default_utkface())
+    utkface = Path(args.utkface or shared_data("data/utkface"))
     for name, alignment in heldout_crops(utkface, size, config.align, args.faces):
         handles, targets = mouth_targets(alignment.landmarks_crop, args.fraction)
         moves = (to_photo(handles, alignment), to_photo(targets, alignment))

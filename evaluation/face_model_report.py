@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ import torch
 from align import AlignConfig, detect_faces
 from common.errors import DragPipelineError
 from common.images import uint8_from_network
+from common.paths import shared_data
 from stylegan.networks import Generator
 
 __all__ = ["FaceRateConfig", "FaceRateResult", "face_detection_rate", "main"]
@@ -141,12 +141,6 @@ def _contact_sheet(images: np.ndarray, found: np.ndarray, columns: int = 20) -> 
     return sheet
 
 
-def _default_utkface() -> Path:
-    shared = os.environ.get("DRAGGAN_SHARED")
-    root = Path(shared) if shared else Path(__file__).resolve().parents[2] / "shared"
-    return root / "data" / "utkface"
-
-
 def _parser() -> argparse.ArgumentParser:
     defaults = FaceRateConfig()
     p = argparse.ArgumentParser(prog="python -m evaluation.face_model_report", description=__doc__.split("\n\n")[0])
@@ -180,7 +174,7 @@ def _real_face_records(G, info, args, shard: tuple[int, int], log) -> list[dict]
 
     sections = set(args.sections.split(","))
     config = config_for_model(PipelineConfig(), G, info)
-    utkface = Path(args.utkface) if args.utkface else _default_utkface()
+    utkface = Path(args.utkface) if args.utkface else shared_data("data/utkface")
     if not utkface.is_dir():
         raise FaceRateError(f"UTKFace folder {utkface} not found; pass --utkface DIR or set DRAGGAN_SHARED")
     faces = heldout_crops(utkface, int(G.img_resolution), config.align, args.faces)

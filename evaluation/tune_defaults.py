@@ -23,7 +23,7 @@ import time
 import numpy as np
 import torch
 
-from evaluation.face_model_report import _default_utkface
+from common.paths import shared_data
 
 W_STEPS = (100, 200, 450)
 PTI_STEPS = (50, 100, 150, 250)
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     resolved = resolve_checkpoint(args.checkpoint, allow_download=False)
     G = load_checkpoint(resolved)
     config = config_for_model(PipelineConfig(), G, resolved.info)
-    faces = heldout_crops(args.utkface or _default_utkface(), int(G.img_resolution), config.align, args.faces)
+    faces = heldout_crops(args.utkface or shared_data("data/utkface"), int(G.img_resolution), config.align, args.faces)
     inv_rows: dict[str, list] = {}
     drag_rows: dict[str, list] = {}
     for index, (name, alignment) in enumerate(faces):

@@ -35,6 +35,7 @@ import numpy as np
 
 from common.errors import DragPipelineError, one_line
 from common.images import read_image
+from common.paths import shared_data
 from pipeline.errors import ClipError
 from pipeline.io.clip import ClipWriter, ffmpeg_exe
 from pipeline.io.drawing import side_by_side
@@ -324,12 +325,6 @@ def make_test_clip(
     return images
 
 
-def _default_photos() -> Path:
-    shared = os.environ.get("DRAGGAN_SHARED")
-    root = Path(shared) if shared else Path(__file__).resolve().parents[2] / "shared"
-    return root / "data" / "photos"
-
-
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m evaluation.video_clips", description=__doc__.splitlines()[0])
     p.add_argument("--kind", choices=("photos", "walk"), default="photos")
@@ -348,7 +343,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _frames_for(args: argparse.Namespace, size: tuple[int, int]) -> Iterator[np.ndarray]:
     if args.kind == "photos":
-        photos = Path(args.photos) if args.photos else _default_photos()
+        photos = Path(args.photos) if args.photos else shared_data("data/photos")
         return cut_clip(default_photo_parts(photos, args.frames), size)
     from hub.registry import load_checkpoint, resolve_checkpoint
 
