@@ -165,10 +165,10 @@ def test_upload_click_drag_stop_in_the_browser(page, browser_app):
     # The canvas is the photo around the crop (the centre square, x 32..95): clicks are photo
     # pixels, mapped to the 32-px crop (x (p - 32 + 0.5) / 2 - 0.5, y (p + 0.5) / 2 - 0.5).
     _click_photo(page, session, 52, 24)
-    _wait_status(page, "point at (9.")
+    _wait_status(page, "point at (52.0, 24.0) photo px, (9.")
     time.sleep(0.5)  # the canvas is redrawn with the handle; click the new image
     _click_photo(page, session, 64, 24)
-    _wait_status(page, "point at (15.")
+    _wait_status(page, "point at (64.0, 24.0) photo px, (15.")
     t = time.monotonic()
     while len(session.clicks) < 1 and time.monotonic() - t < 10:
         time.sleep(0.05)
@@ -208,10 +208,10 @@ def test_upload_click_drag_stop_in_the_browser(page, browser_app):
     _wait_status(page, "all points cleared")
     time.sleep(0.5)
     _click_photo(page, session, 39, 7)
-    _wait_status(page, "point at (3.")
+    _wait_status(page, "point at (39.0, 7.0) photo px, (3.")
     time.sleep(0.5)
     _click_photo(page, session, 89, 57)
-    _wait_status(page, "point at (28.")
+    _wait_status(page, "point at (89.0, 57.0) photo px, (28.")
     page.locator("#drag").click()
     _wait_status(page, "step ", timeout_s=60)
     time.sleep(0.5)
