@@ -58,6 +58,7 @@ class VideoScore:
     identity_mean: float
     identity_max: float
     reach_mean: float
+    psnr_mean: float  # the frames' reconstructions against their aligned crops (dB)
     flicker: float
     untouched: int  # frames without the face, byte-identical
     without_face: int
@@ -127,7 +128,9 @@ def score_video(clip: Path, work: Path, targets_crop: np.ndarray, edit: str, con
     return out
 
 
-def _summarise(name: str, terms: dict, frames: int, seconds: float, peak: float) -> VideoScore:
+def _summarise(
+    name: str, terms: dict, frames: int, seconds: float, peak: float, psnr: float = float("nan")
+) -> VideoScore:
     identity = np.asarray(terms["identity"], np.float64)
     reach = np.asarray(terms["reach"], np.float64)
     n = len(reach)
@@ -141,6 +144,7 @@ def _summarise(name: str, terms: dict, frames: int, seconds: float, peak: float)
         identity_mean=float(np.nanmean(identity)) if n else float("nan"),
         identity_max=float(np.nanmax(identity)) if n else float("nan"),
         reach_mean=float(np.nanmean(reach)) if n else float("nan"),
+        psnr_mean=psnr,
         flicker=flicker_edited / flicker_original if flicker_original > 0 else float("nan"),
         untouched=int(terms["untouched"]),
         without_face=int(terms["without_face"]),
@@ -154,15 +158,15 @@ def format_table(scores: list[VideoScore], device: str) -> str:
     lines = [
         f"video edit quality ({device}; identity: < 0.6 is the same person; flicker: 1.0 adds none)",
         "",
-        "| clip | frames | with the face | edit visible | identity, mean (max) | reach, mean | flicker | "
-        "frames without the face untouched | s / frame | peak MiB |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| clip | frames | with the face | edit visible | identity, mean (max) | reach, mean | reconstruction PSNR | "
+        "flicker | frames without the face untouched | s / frame | peak MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in scores:
         lines.append(
             f"| {s.clip} | {s.frames} | {s.with_face} | {s.visible:.0%} | "
-            f"{s.identity_mean:.3f} ({s.identity_max:.3f}) | {s.reach_mean:.2f} | {s.flicker:.2f} | "
-            f"{s.untouched}/{s.without_face} | {s.seconds_per_frame:.2f} | {s.peak_mib:.0f} |"
+            f"{s.identity_mean:.3f} ({s.identity_max:.3f}) | {s.reach_mean:.2f} | {s.psnr_mean:.1f} dB | "
+            f"{s.flicker:.2f} | {s.untouched}/{s.without_face} | {s.seconds_per_frame:.2f} | {s.peak_mib:.0f} |"
         )
     return "\n".join(lines)
 
@@ -180,8 +184,10 @@ def make_clip(kind: str, folder: Path, frames: int, checkpoint: str) -> Path:
     return path
 
 
-def run_clip(clip: Path, name: str, model, edit: str, amount: float, keyframe: int, folder: Path) -> VideoScore:
-    """Edit `clip` (the named edit on `keyframe`) and score it."""
+def run_clip(
+    clip: Path, name: str, model, edit: str, amount: float, keyframe: int, folder: Path, video=None
+) -> VideoScore:
+    """Edit `clip` (the named edit on `keyframe`, `video` settings, default `VideoConfig()`) and score it."""
     import dataclasses
 
     from common.device import PeakMemory
@@ -198,7 +204,7 @@ def run_clip(clip: Path, name: str, model, edit: str, amount: float, keyframe: i
     handles, targets = edit_points(face_landmarks(photo, faces[0].box), edit, amount)
     points = DragPoints(handles, targets, frame=keyframe)
     config = dataclasses.replace(config_for_model(PipelineConfig(device="cpu"), model.G), use_cache=False)
-    video = VideoConfig()
+    video = video or VideoConfig()
     out = folder / f"{name}_edit"
     t = time.perf_counter()
     with PeakMemory("cpu") as memory:
@@ -215,7 +221,10 @@ def run_clip(clip: Path, name: str, model, edit: str, amount: float, keyframe: i
         config.align,
     )
     terms = score_video(clip, work, to_crop(targets, keyframe_alignment), edit, config, video, size)
-    return _summarise(name, terms, len(result.frames), seconds, memory.peak_mib)
+    psnr = [r["reconstruction_psnr"] for r in result.frames if r.get("found")]
+    return _summarise(
+        name, terms, len(result.frames), seconds, memory.peak_mib, float(np.mean(psnr)) if psnr else float("nan")
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -231,7 +240,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--amount", type=float, default=0.15, help="eye distances (default 0.15)")
     p.add_argument("--keyframe", type=int, default=0)
     p.add_argument("--work", default=None, help="folder for clips and outputs (default: a temporary one)")
+    p.add_argument("--frame-steps", type=int, default=None, help="VideoConfig.frame_steps (default its default)")
+    p.add_argument("--shot-steps", type=int, default=None, help="VideoConfig.shot_steps")
+    p.add_argument("--layer-smoothing", type=float, default=None, help="VideoConfig.layer_smoothing")
+    p.add_argument("--no-tune-runs", action="store_true", help="edit every run with the keyframe's generator")
     args = p.parse_args(argv)
+    from pipeline.video import VideoConfig
+
+    changes = {
+        name: getattr(args, name)
+        for name in ("frame_steps", "shot_steps", "layer_smoothing")
+        if getattr(args, name) is not None
+    }
+    video = VideoConfig(**changes, tune_runs=not args.no_tune_runs)
     try:
         model = load_model(args.checkpoint, PipelineConfig(device="cpu", use_cache=False), allow_download=False)
         with tempfile.TemporaryDirectory() as tmp:
@@ -251,13 +272,14 @@ def main(argv: list[str] | None = None) -> int:
                         args.amount,
                         args.keyframe,
                         folder,
+                        video,
                     )
                 )
                 print(f"{scores[-1]}", file=sys.stderr, flush=True)
     except DragPipelineError as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return exc.exit_code
-    print(format_table(scores, f"cpu, {model.label}, {args.edit} {args.amount:g} eye distances"))
+    print(format_table(scores, f"cpu, {model.label}, {args.edit} {args.amount:g} eye distances, {video}"))
     return 0
 
 

@@ -14,6 +14,7 @@ from align import AlignConfig, PasteConfig
 from draggan import DragConfig
 from inversion import InversionConfig
 from pipeline.errors import PipelineError
+from pipeline.video.config import VideoConfig
 
 __all__ = [
     "PipelineConfig",
@@ -116,6 +117,7 @@ class PipelineConfig:
     cache_dir: str | None = None  # None = env DRAGGAN_CACHE_DIR or ~/.cache/draggan-pipeline/inversions
     video: str | None = None  # None, 'mp4' or 'gif': a video of the drag
     video_fps: int = 10  # frames per second of the video
+    clip: VideoConfig = field(default_factory=VideoConfig)  # editing a clip (`pipeline.video`)
     # --- what the user chose -----------------------------------------------------------------
     user_options: tuple[str, ...] = ()  # 'stage.field' names the user set explicitly (the CLI fills it): the
     # model's own settings (pipeline.model_defaults) never override them,

@@ -44,6 +44,7 @@ _USER_FIELDS = {
 }
 # Drag options without a command-line flag (the editor's page sets them): DragConfig field names.
 _DRAG_ONLY = ("w_space", "r1", "r2", "feature_res", "lambda_mask")
+_CLIP_FIELDS = ("frame_steps", "shot_steps", "landmark_sigma", "layer_smoothing")  # VideoConfig's names
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,10 @@ class UserOptions:
     video: str | None = None  # None, 'mp4' or 'gif'
     fps: int = 10  # video frames per second
     max_photo_pixels: int | None = None  # refuse bigger photos; None = align's default (no flag)
+    frame_steps: int | None = None  # a clip: W+ steps per frame (None = VideoConfig's)
+    shot_steps: int | None = None  # a clip: W+ steps for a run's first frame
+    landmark_sigma: float | None = None  # a clip: landmark smoothing, frames
+    layer_smoothing: float | None = None  # a clip: blend of the composite's layers with the previous frame's
 
     def __post_init__(self) -> None:
         _check_choice("--align", self.align, ("face", "box", "center"))
@@ -97,11 +102,23 @@ class UserOptions:
         _check_choice("--composite", self.composite, (None, *COMPOSITES))
         if not isinstance(self.debug_composite, bool):
             raise UsageError(f"--debug-composite is a switch (True or False), got {self.debug_composite!r}")
-        counts = (("--steps", self.steps), ("--pti-steps", self.pti_steps), ("--drag-steps", self.drag_steps))
+        counts = (
+            ("--steps", self.steps),
+            ("--pti-steps", self.pti_steps),
+            ("--drag-steps", self.drag_steps),
+            ("--frame-steps", self.frame_steps),
+            ("--shot-steps", self.shot_steps),
+        )
         for flag, value in counts:
             if value is not None:
                 _check_count(flag, value, "a whole number >= 0")
-        for flag, value in (("--lr", self.lr), ("--stop-distance", self.stop_distance)):
+        numbers = (
+            ("--lr", self.lr),
+            ("--stop-distance", self.stop_distance),
+            ("--landmark-sigma", self.landmark_sigma),
+            ("--layer-smoothing", self.layer_smoothing),
+        )
+        for flag, value in numbers:
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 raise UsageError(f"{flag} must be a number, got {value!r}")
         for flag, value in (("--seed", self.seed), ("--fps", self.fps)):
@@ -138,6 +155,10 @@ class UserOptions:
             ("--cache-dir", self.cache_dir),
             ("--fps", None if self.fps == 10 else self.fps),
             ("--composite", self.composite),
+            ("--frame-steps", self.frame_steps),
+            ("--shot-steps", self.shot_steps),
+            ("--landmark-sigma", self.landmark_sigma),
+            ("--layer-smoothing", self.layer_smoothing),
         ):
             if value is not None:
                 argv += [flag, _number(value) if isinstance(value, float) else str(value)]
@@ -175,6 +196,7 @@ def config_from_options(options: UserOptions) -> PipelineConfig:
     from align import AlignConfig, PasteConfig
     from draggan import DragConfig
     from inversion import InversionConfig
+    from pipeline.video.config import VideoConfig
 
     inv_changes: dict = {"seed": options.seed}
     if options.steps is not None:
@@ -192,6 +214,7 @@ def config_from_options(options: UserOptions) -> PipelineConfig:
     drag_fields |= {name: getattr(options, name) for name in _DRAG_ONLY}
     drag = DragConfig(seed=options.seed, **{k: v for k, v in drag_fields.items() if v is not None})
 
+    clip_fields = {name: getattr(options, name) for name in _CLIP_FIELDS}
     align = AlignConfig.from_preset(options.face_preset) if options.face_preset else AlignConfig()
     if options.max_photo_pixels is not None:
         align = dataclasses.replace(align, max_photo_pixels=int(options.max_photo_pixels))
@@ -213,6 +236,7 @@ def config_from_options(options: UserOptions) -> PipelineConfig:
         video_fps=options.fps,
         paste=PasteConfig() if options.composite is None else PasteConfig(composite=options.composite),
         debug_composite=options.debug_composite,
+        clip=VideoConfig(**{k: v for k, v in clip_fields.items() if v is not None}),
     )
 
 

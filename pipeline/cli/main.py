@@ -44,7 +44,10 @@ def _is_clip(image: str) -> bool:
     from pipeline.io.clip import is_video
 
     path = Path(image).expanduser()
-    return path.is_file() and is_video(path)
+    try:
+        return path.is_file() and is_video(path)
+    except OSError:  # a name too long, a loop of links: the photo path gives its one-line error
+        return False
 
 
 def _run_single(args: argparse.Namespace, argv: list[str], log) -> int:

@@ -12,7 +12,7 @@ import argparse
 
 from pipeline.errors import UsageError
 
-__all__ = ["build_parser", "options_from_args", "video_config_from_args"]
+__all__ = ["build_parser", "options_from_args"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -217,7 +217,7 @@ def _add_paste_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_video_options(p: argparse.ArgumentParser) -> None:
-    """--frame-steps, --shot-steps, --landmark-sigma, --layer-smoothing (when --image is a video)."""
+    """--frame-steps, --shot-steps, --landmark-sigma, --layer-smoothing (when --image is a clip)."""
     from pipeline.video.config import VideoConfig
 
     d = VideoConfig()
@@ -225,39 +225,23 @@ def _add_video_options(p: argparse.ArgumentParser) -> None:
     video.add_argument(
         "--frame-steps",
         type=_positive_int,
-        default=d.frame_steps,
         help=f"W+ steps per frame, from the previous frame's latent (default {d.frame_steps})",
     )
     video.add_argument(
         "--shot-steps",
         type=_positive_int,
-        default=d.shot_steps,
-        help=f"W+ steps for the first frame of a shot, from the keyframe's (default {d.shot_steps})",
+        help=f"W+ steps for the first frame of a shot, from the keyframe's pivot (default {d.shot_steps})",
     )
     video.add_argument(
         "--landmark-sigma",
         type=float,
-        default=d.landmark_sigma,
         help=f"frames; smooths the face's landmarks over time before aligning (default {d.landmark_sigma:g})",
     )
     video.add_argument(
         "--layer-smoothing",
         type=float,
-        default=d.layer_smoothing,
         help="blend of each frame's composite field and weight with the previous frame's, in [0, 1) "
         f"(default {d.layer_smoothing:g})",
-    )
-
-
-def video_config_from_args(args: argparse.Namespace):
-    """The `pipeline.video.VideoConfig` of the parsed options."""
-    from pipeline.video.config import VideoConfig
-
-    return VideoConfig(
-        landmark_sigma=args.landmark_sigma,
-        frame_steps=args.frame_steps,
-        shot_steps=args.shot_steps,
-        layer_smoothing=args.layer_smoothing,
     )
 
 
@@ -329,4 +313,8 @@ def options_from_args(args: argparse.Namespace):
         fps=args.fps,
         composite=args.composite,
         debug_composite=args.debug_composite,
+        frame_steps=args.frame_steps,
+        shot_steps=args.shot_steps,
+        landmark_sigma=args.landmark_sigma,
+        layer_smoothing=args.layer_smoothing,
     )

@@ -20,7 +20,6 @@ def run_video_command(args: argparse.Namespace, argv: list[str], options, config
     edit; under torchrun every rank calls this and the runs of frames are shared out.
     """
     from common.distributed import Distributed
-    from pipeline.cli.parser import video_config_from_args
     from pipeline.edit import resolve_device
     from pipeline.errors import UsageError
     from pipeline.io.clip import probe_clip
@@ -39,7 +38,6 @@ def run_video_command(args: argparse.Namespace, argv: list[str], options, config
     check_video_points(job.points, info, source=str(args.points))
     if job.mask_path is not None:
         load_mask(job.mask_path, (info.height, info.width, 3))  # its size, before any work
-    video = video_config_from_args(args)
     out = Path(args.out).expanduser() if args.out else job.image.parent / f"{job.image.stem}_edit"
     dist = Distributed.from_env(config.device)
     try:
@@ -51,7 +49,7 @@ def run_video_command(args: argparse.Namespace, argv: list[str], options, config
             models.get(job.checkpoint)
         command = shlex.join(["run_pipeline.py", *argv])
         result, _ = run_video_job(
-            job, models, out, command, video, args.overwrite, dist, progress=not args.quiet, log=log
+            job, models, out, command, None, args.overwrite, dist, progress=not args.quiet, log=log
         )
     finally:
         dist.close()

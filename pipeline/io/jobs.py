@@ -253,7 +253,11 @@ def _check_media_points(image: Path, points: DragPoints, all_faces: bool) -> boo
     from pipeline.io.clip import is_video, probe_clip
 
     try:
-        if image.is_file() and is_video(image):
+        clip = image.is_file() and is_video(image)
+    except OSError:  # a name too long, a loop of links: photo_size gives the one-line error
+        clip = False
+    try:
+        if clip:
             if all_faces:
                 raise JobLineError('face_index "all" edits every face of a photo; for a clip give one face number')
             from pipeline.video.edit import check_video_points

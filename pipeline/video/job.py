@@ -18,7 +18,7 @@ def run_video_job(
         job: the job (clip, points on keyframe `job.points.frame`, mask, config, checkpoint).
         models: the process's `pipeline.models.Models`.
         out: the output folder; command: the command line for report.json.
-        video: the `VideoConfig` (None = defaults).
+        video: the `VideoConfig` (None = the job's `config.clip`).
         overwrite: replace an existing output folder.
         dist: the `common.distributed.Distributed` sharing the frames (None = this process alone).
         progress, log: progress bars and stage lines.
@@ -28,7 +28,6 @@ def run_video_job(
     """
     from pipeline.io.clip import probe_clip
     from pipeline.io.points import load_mask
-    from pipeline.video.config import VideoConfig
     from pipeline.video.edit import edit_video
 
     t = time.perf_counter()
@@ -56,7 +55,7 @@ def run_video_job(
         model,
         out,
         config,
-        video or VideoConfig(),
+        video or job.config.clip,
         mask,
         overwrite=overwrite,
         extra=extra,

@@ -70,6 +70,6 @@ def test_jitter_inside_the_face_box_raises_flicker_and_a_changed_cat_frame_count
 
 
 def test_score_fields_are_the_tables_columns():
-    score = VideoScore("c", 10, 8, 0.875, 0.2, 0.3, 0.5, 1.1, 2, 2, 1.5, 900.0)
+    score = VideoScore("c", 10, 8, 0.875, 0.2, 0.3, 0.5, 27.25, 1.1, 2, 2, 1.5, 900.0)
     row = format_table([score], "cpu").splitlines()[-1]
-    assert row == "| c | 10 | 8 | 88% | 0.200 (0.300) | 0.50 | 1.10 | 2/2 | 1.50 | 900 |"
+    assert row == "| c | 10 | 8 | 88% | 0.200 (0.300) | 0.50 | 27.2 dB | 1.10 | 2/2 | 1.50 | 900 |"

@@ -34,6 +34,8 @@ REPO = Path(__file__).resolve().parents[2]
         ({"composite": "blend"}, "--composite must be one of"),
         ({"debug_composite": 1}, "--debug-composite is a switch"),
         ({"align": "box", "box": (0, 0, 1)}, "--box must be 4 numbers"),
+        ({"frame_steps": -1}, "--frame-steps must be a whole number >= 0"),
+        ({"layer_smoothing": "much"}, "--layer-smoothing must be a number"),
     ],
 )
 def test_bad_options_are_usage_errors(changes, fragment):
@@ -61,6 +63,16 @@ def test_config_records_what_the_user_set():
     assert config_from_options(UserOptions()).user_options == ()
 
 
+def test_clip_options_set_the_video_config_and_leave_the_rest_at_its_defaults():
+    from pipeline.video.config import VideoConfig
+
+    assert config_from_options(UserOptions()).clip == VideoConfig()
+    clip = config_from_options(UserOptions(frame_steps=4, layer_smoothing=0.0)).clip
+    assert clip == VideoConfig(frame_steps=4, layer_smoothing=0.0)
+    with pytest.raises(DragPipelineError, match="layer_smoothing must be in"):
+        config_from_options(UserOptions(layer_smoothing=1.5))
+
+
 def test_composite_option_sets_the_paste_config():
     default = config_from_options(UserOptions())
     assert default.paste == PasteConfig() and default.debug_composite is False
@@ -79,6 +91,7 @@ def test_composite_option_sets_the_paste_config():
         UserOptions(face_index=2, lpips_backbone="random", device="cpu", video="mp4"),
         UserOptions(composite="warp", debug_composite=True),
         UserOptions(composite="delta"),
+        UserOptions(frame_steps=4, shot_steps=0, landmark_sigma=2.5, layer_smoothing=0.25),
     ],
 )
 def test_to_argv_reads_back_as_the_same_options(options):

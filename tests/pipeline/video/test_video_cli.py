@@ -84,3 +84,20 @@ def test_two_ranks_share_the_runs_and_write_the_same_clip(whole, clip, points_fi
     done = run_torchrun(2, args, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (out / "edited.mp4").read_bytes() == (whole / "edited.mp4").read_bytes()
+
+
+def test_a_clip_is_a_batch_job(whole, clip, points, tmp_path):
+    jobs = tmp_path / "jobs.jsonl"
+    job = {"handles": points.handles_photo.tolist(), "targets": points.targets_photo.tolist(), "frame": points.frame}
+    lines = [{"id": "clip", "image": str(clip), **job}, {"id": "late", "image": str(clip), **job, "frame": 12}]
+    jobs.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    out = tmp_path / "batch"
+    done = subprocess.run(
+        [sys.executable, "run_pipeline.py", "--batch", str(jobs), "--out", str(out), *FAST],
+        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 4, done.stderr  # the bad line fails, the clip is edited
+    assert "past the clip's last frame (11)" in done.stderr
+    records = {r["id"]: r for r in map(json.loads, (out / "results.jsonl").read_text().splitlines())}
+    assert records["clip"]["status"] == "ok" and records["clip"]["frames_with_face"] == 9
+    assert (out / "clip" / "edited.mp4").read_bytes() == (whole / "edited.mp4").read_bytes()

@@ -25,9 +25,19 @@ VIDEO = VideoConfig(frame_steps=3, shot_steps=6)
 
 
 def _edit(clip, points, model, out, **kwargs):
+    """`edit_video` on one torch thread (module fixtures run before the autouse one-thread fixture,
+    and float sums differ between thread counts: a resumed run equals the uninterrupted one only
+    with the same settings on the same machine)."""
+    import torch
+
     from pipeline.video.edit import edit_video
 
-    return edit_video(clip, points, model, out, _fast_config(), VIDEO, progress=False, **kwargs)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return edit_video(clip, points, model, out, _fast_config(), VIDEO, progress=False, **kwargs)
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
