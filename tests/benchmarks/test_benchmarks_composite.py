@@ -8,8 +8,9 @@ from benchmarks import composite as bench
 
 
 def test_measure_times_one_drag_and_a_composite_per_photo(tiny_G, monkeypatch):
-    # The clock: the drag takes 8 s, the composites 0.4 s and 0.2 s.
-    ticks = iter([0.0, 8.0, 100.0, 100.4, 200.0, 200.2])
+    # The clock: the drag takes 8 s; the composites (3 timed calls each, after an untimed
+    # warm-up) 0.4, 0.5, 0.3 s (median 0.4) and 0.2, 0.2, 0.9 s (median 0.2).
+    ticks = iter([0.0, 8.0, 10.0, 10.4, 20.0, 20.5, 30.0, 30.3, 40.0, 40.2, 50.0, 50.2, 60.0, 60.9])
     monkeypatch.setattr(bench, "time", SimpleNamespace(perf_counter=lambda: next(ticks)))
     monkeypatch.setattr(bench, "_generator", lambda res, device: (tiny_G, "random"))
     rows = bench.measure([32], [(48, 40), (80, 60)], steps=3)
