@@ -32,6 +32,21 @@ FAST = {
 }
 
 
+def tiny_app(tmp_path, **server_changes):
+    """An `EditorApp` on a tiny random generator ('tiny') with the offline `SERVER` settings (changed by keywords)."""
+    from editor.app import EditorApp
+    from editor.settings import ServerOptions
+
+    return EditorApp(
+        ServerOptions(**(SERVER | server_changes)),
+        checkpoint="tiny",
+        generators={"tiny": build_random_generator(32, seed=1)},
+        checkpoints_dir=tmp_path / "checkpoints",
+        temp_dir=tmp_path / "app",
+        allow_download=False,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -8,13 +8,10 @@ import pytest
 from PIL import Image
 
 import pipeline as pl
-from editor.app import EditorApp
 from editor.handlers import Handlers, settings_from
-from editor.settings import ServerOptions
 from editor.state import display_from_photo, photo_from_display
 from editor.view import canvas_view
-from hub.registry import build_random_generator
-from tests.editor.conftest import FAST, SERVER, write_photo
+from tests.editor.conftest import FAST, tiny_app, write_photo
 from tests.editor.test_editor_session import _page, _Request, _Select
 
 # A box crop of a 96 x 64 photo: the crop is not the photo scaled, so frames cannot be mixed up unnoticed.
@@ -23,14 +20,7 @@ BOX = FAST | {"align_mode": "box", "box": "10,5,60,50"}
 
 @pytest.fixture
 def app(tmp_path):
-    a = EditorApp(
-        ServerOptions(**SERVER),
-        checkpoint="tiny",
-        generators={"tiny": build_random_generator(32, seed=1)},
-        checkpoints_dir=tmp_path / "checkpoints",
-        temp_dir=tmp_path / "app",
-        allow_download=False,
-    )
+    a = tiny_app(tmp_path)
     yield a
     a.close()
 

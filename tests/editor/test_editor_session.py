@@ -8,24 +8,15 @@ import numpy as np
 import pytest
 
 import pipeline as pl
-from editor.app import EditorApp
 from editor.handlers import settings_from
-from editor.settings import EditorSettings, ServerOptions
-from hub.registry import build_random_generator
+from editor.settings import EditorSettings
 from pipeline import UnknownCheckpointError
-from tests.editor.conftest import FAST, SERVER, write_photo
+from tests.editor.conftest import FAST, tiny_app, write_photo
 
 
 @pytest.fixture
 def app(tmp_path):
-    a = EditorApp(
-        ServerOptions(**(SERVER | {"no_cache": False, "cache_dir": str(tmp_path / "cache")})),
-        checkpoint="tiny",
-        generators={"tiny": build_random_generator(32, seed=1)},
-        checkpoints_dir=tmp_path / "checkpoints",
-        temp_dir=tmp_path / "app",
-        allow_download=False,
-    )
+    a = tiny_app(tmp_path, no_cache=False, cache_dir=str(tmp_path / "cache"))
     yield a
     a.close()
 
