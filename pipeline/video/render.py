@@ -197,8 +197,9 @@ def render_frames(
     renderer = _Renderer(key, config, video, work, dict(frame_runs(faces)))
     bar = progress_bar(total=len(pending), desc="frames", unit="frame", disable=not progress, leave=False)
     rendered = 0
+    stream = read_frames(clip, start=min(pending))
     try:
-        for index, photo in read_frames(clip, start=min(pending)):
+        for index, photo in stream:
             if index > last or (stop_after is not None and rendered >= stop_after):
                 break
             if index not in mine:
@@ -221,5 +222,6 @@ def render_frames(
             if on_frame is not None and on_frame(finished_before + rendered, len(frames)):
                 break
     finally:
+        stream.close()  # stops ffmpeg when the loop ends early
         bar.close()
     return rendered
