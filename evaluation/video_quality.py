@@ -244,12 +244,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shot-steps", type=int, default=None, help="VideoConfig.shot_steps")
     p.add_argument("--layer-smoothing", type=float, default=None, help="VideoConfig.layer_smoothing")
     p.add_argument("--no-tune-runs", action="store_true", help="edit every run with the keyframe's generator")
+    p.add_argument("--tune-every", type=int, default=None, help="VideoConfig.tune_every (1 = PTI on every frame)")
     args = p.parse_args(argv)
     from pipeline.video import VideoConfig
 
     changes = {
         name: getattr(args, name)
-        for name in ("frame_steps", "shot_steps", "layer_smoothing")
+        for name in ("frame_steps", "shot_steps", "layer_smoothing", "tune_every")
         if getattr(args, name) is not None
     }
     video = VideoConfig(**changes, tune_runs=not args.no_tune_runs)

@@ -34,6 +34,8 @@ class VideoConfig:
             other run (another shot, or the face back after a gap; `InversionConfig.pti_steps`):
             the keyframe's generator reconstructs another shot's lighting and pose poorly (the
             benchmark clip's third shot: 20.0 dB without, 23.2 dB with, and white spots without).
+        tune_every: with `tune_runs`, tune a new copy every this many frames of a run (1 = PTI on
+            every frame); 0 = only on a run's first frame.
     """
 
     landmark_sigma: float = 1.5
@@ -44,10 +46,13 @@ class VideoConfig:
     layer_smoothing: float = 0.5
     tolerance: float = 0.6
     tune_runs: bool = True
+    tune_every: int = 0
 
     def __post_init__(self) -> None:
         if not self.landmark_sigma >= 0:
             raise PipelineError(f"landmark_sigma must be >= 0 frames, got {self.landmark_sigma}")
+        if self.tune_every < 0:
+            raise PipelineError(f"tune_every must be >= 0 frames (0 = once a run), got {self.tune_every}")
         if self.frame_steps < 0 or self.shot_steps < 0:
             raise PipelineError(
                 f"frame_steps and shot_steps must be >= 0, got {self.frame_steps} and {self.shot_steps}"

@@ -70,33 +70,47 @@ class _Renderer:
         self.previous: tuple[int, object] | None = None  # (frame, ws)
         self.run_G: tuple[int, object] | None = None  # (run start, its generator)
 
-    def _keyframe_run(self, run_start: int) -> bool:
-        return run_start <= self.key.frame < self.runs[run_start]
+    def _anchor(self, index: int, run_start: int) -> int | None:
+        """The frame whose tuned generator edits frame `index`; None = the keyframe's generator.
 
-    def generator(self, run_start: int, crop: np.ndarray):
-        """(the run's generator, the first frame's latent if computed here, else None).
-
-        The keyframe's run, or any run without `tune_runs`, edits with the keyframe's generator;
-        another run's is tuned on its first frame (then kept in the work folder for a resume).
+        With `tune_runs` a run is tuned on its first frame (`tune_every` 0) or on every
+        `tune_every`-th frame; the stretch holding the keyframe keeps the keyframe's generator.
         """
-        if not self.video.tune_runs or self._keyframe_run(run_start):
+        video = self.video
+        if not video.tune_runs:
+            return None
+        stop = self.runs[run_start]
+        anchor = run_start
+        if video.tune_every > 0:
+            anchor = run_start + (index - run_start) // video.tune_every * video.tune_every
+            stop = min(stop, anchor + video.tune_every)
+        return None if anchor <= self.key.frame < stop else anchor
+
+    def generator(self, index: int, run_start: int, crop: np.ndarray, ws_init: torch.Tensor, steps: int):
+        """(the generator that edits frame `index`, its latent if computed here, else None).
+
+        A generator is PTI-tuned on its anchor frame (`_anchor`) from that frame's inversion in
+        the keyframe's generator, and kept in the work folder for a resume.
+        """
+        anchor = self._anchor(index, run_start)
+        if anchor is None:
             return self.key.G, None
-        if self.run_G is not None and self.run_G[0] == run_start:
+        if self.run_G is not None and self.run_G[0] == anchor:
             return self.run_G[1], None
         from stylegan import generator_from_dict, generator_to_dict
 
-        path = self.work.run_generator_path(run_start)
+        path = self.work.run_generator_path(anchor)
         ws = None
         if path.is_file():
             G = generator_from_dict(
                 torch.load(path, map_location="cpu", weights_only=True), device=self.inverter.device
             )
         else:
-            ws = self.inverter.invert(crop, self.key.pivot, self.video.shot_steps)
+            ws = self.inverter.invert(crop, ws_init, steps)
             tuned = self.inverter.tune(crop, ws)
             atomic_save(generator_to_dict(tuned), path)
             G = generator_from_dict(generator_to_dict(tuned), device=self.inverter.device)  # as a resume loads it
-        self.run_G = (run_start, G)
+        self.run_G = (anchor, G)
         return G, ws
 
     def start(self, index: int, run_start: int):
@@ -125,10 +139,11 @@ class _Renderer:
         ws_init, steps = self.start(index, run_start)
         size = int(self.key.G.img_resolution)
         alignment = align_landmarks(photo, landmarks, size, self.config.align)
-        G, tuned_ws = self.generator(run_start, alignment.crop)
-        if tuned_ws is not None:  # the run's first frame: inverted and tuned on already
-            ws_init, steps = tuned_ws, 0
-        edit = self.inverter.edit(alignment.crop, ws_init, steps, G)
+        G, tuned_ws = self.generator(index, run_start, alignment.crop, ws_init, steps)
+        if tuned_ws is None:
+            edit = self.inverter.edit(alignment.crop, ws_init, steps, G)
+        else:  # the generator was just tuned on this frame, at this latent
+            edit = self.inverter.edit(alignment.crop, tuned_ws, 0, G)
         paste = self.config.paste
         field = weight = None
         if paste.composite == "warp":
@@ -148,7 +163,7 @@ class _Renderer:
             out = paste_back(photo, alignment, edit.edited, edit.reconstruction, config=paste)
         self.previous = (index, edit.ws)
         record = {
-            "inversion_steps": int(steps) if tuned_ws is None else int(self.video.shot_steps),
+            "inversion_steps": int(steps),
             "tuned_generator": G is not self.key.G,
             "reconstruction_psnr": float(metrics.psnr(np.array(alignment.crop), edit.reconstruction)),
             "changed_pixels": int(np.count_nonzero(np.any(out != photo, axis=2))),

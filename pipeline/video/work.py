@@ -5,7 +5,7 @@
         track.json                    the face track (`align.track.track_to_json`)
         keyframe/                     the keyframe's photo edit (the files a photo edit writes)
         keyframe.pt                   its tuned generator, pivot, drag offset and handles
-        runs/000040.pt                the generator tuned on the first frame of the run at 40
+        runs/000040.pt                the generator tuned on frame 40 (a run's first frame)
         frames/000123.png             a finished frame (lossless; before encoding)
         frames/000123.json            its figures for report.json
         frames/000123.npz             its latent and smoothed composite layers (the next frame
@@ -102,7 +102,7 @@ class VideoWork:
         return torch.load(self.keyframe_path, map_location="cpu", weights_only=True)
 
     def run_generator_path(self, start: int) -> Path:
-        """Where the generator tuned for the run starting at frame `start` is kept."""
+        """Where the generator tuned on frame `start` (a run's first frame, or every `tune_every`-th) is kept."""
         return self.folder / "runs" / f"{start:06d}.pt"
 
     def remove(self) -> None:

@@ -100,3 +100,22 @@ def test_video_config_refuses_bad_values():
         VideoConfig(layer_smoothing=1.0)
     with pytest.raises(PipelineError, match="frame_steps"):
         VideoConfig(frame_steps=-1)
+
+
+def test_each_frame_is_edited_by_the_generator_tuned_on_its_anchor_frame():
+    from pipeline.config import PipelineConfig
+    from pipeline.video.render import _Renderer
+
+    key = SimpleNamespace(frame=3)
+    runs = {0: 10, 20: 30}
+
+    def anchors(**video):
+        renderer = _Renderer(key, PipelineConfig(), VideoConfig(**video), None, runs)
+        return [renderer._anchor(i, a) for a, b in runs.items() for i in range(a, b)]
+
+    # once a run: the keyframe's run keeps the keyframe's generator, another run is tuned on its first frame
+    assert anchors() == [None] * 10 + [20] * 10
+    assert anchors(tune_runs=False) == [None] * 20
+    # every 4th frame: only the stretch holding the keyframe keeps the keyframe's generator
+    assert anchors(tune_every=4) == [None] * 4 + [4] * 4 + [8] * 2 + [20] * 4 + [24] * 4 + [28] * 2
+    assert anchors(tune_every=1)[:5] == [0, 1, 2, None, 4]
