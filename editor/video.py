@@ -24,14 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 import pipeline as pl
 from editor.errors import EditorError
 from editor.settings import EditorSettings, ServerOptions
-from editor.state import Clicks, PhotoView, crop_click, display_from_photo, photo_from_display, photo_view
+from editor.state import Clicks, PhotoView, crop_click, photo_from_display, photo_view
 from editor.stream import ThreadStream
 from editor.view import crop_outline_photo
+from editor.view import view_image as draw_view
 from pipeline.models import LoadedModel
 from pipeline.video.config import VideoConfig
 
@@ -39,7 +40,6 @@ __all__ = ["RenderUpdate", "VideoSession", "video_config"]
 
 log = logging.getLogger("editor")
 
-_OUTLINE_RGB = (40, 220, 90)  # the edited region (as the photo canvas draws it)
 
 
 def video_config(settings: EditorSettings, server: ServerOptions, model: LoadedModel) -> pl.PipelineConfig:
@@ -384,36 +384,6 @@ def _stopped(done: int, total: int) -> str:
 
 
 def view_image(photo, view: PhotoView, handles_photo, targets_photo, outline_photo) -> np.ndarray:
-    """The region `view` of `photo` as the canvas shows it, with points and the crop outline drawn.
-
-    Args:
-        photo: uint8 (H, W, 3) RGB.
-        view: the region and display size (`editor.state.photo_view`).
-        handles_photo, targets_photo: (N, 2) photo px, or None.
-        outline_photo: (K, 2) photo px polyline (the crop's outline), or None.
-
-    Returns:
-        uint8 (view.height, view.width, 3) RGB.
-    """
+    """The region `view` of `photo` as the canvas shows it, points and crop outline drawn (`editor.view.view_image`)."""
     x0, y0, x1, y1 = view.box
-    region = photo[y0:y1, x0:x1]
-    origin = np.array([x0, y0], np.float64)
-    scale = view.width // (x1 - x0)
-    enlarged = scale * (x1 - x0) == view.width  # an integer enlargement: draw_points enlarges (nearest)
-
-    def shown_at(p):
-        if p is None:
-            return None
-        return np.asarray(p, np.float64) - origin if enlarged else display_from_photo(p, view)
-
-    if enlarged:
-        shown = pl.draw_points(region, shown_at(handles_photo), shown_at(targets_photo), arrows=True, scale=scale)
-    else:  # a reduced view of a big frame
-        small = np.asarray(Image.fromarray(region).resize((view.width, view.height), Image.BOX))
-        shown = pl.draw_points(small, shown_at(handles_photo), shown_at(targets_photo), arrows=True)
-    if outline_photo is None:
-        return shown
-    image = Image.fromarray(shown)
-    line = [tuple(p) for p in display_from_photo(outline_photo, view)]
-    ImageDraw.Draw(image).line(line, fill=_OUTLINE_RGB, width=max(1, max(image.size) // 400))
-    return np.asarray(image)
+    return draw_view(photo[y0:y1, x0:x1], view, handles_photo, targets_photo, outline_photo)

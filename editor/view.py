@@ -107,12 +107,48 @@ def _shown_region(region: np.ndarray, view: PhotoView) -> np.ndarray:
     return np.asarray(Image.fromarray(region).resize((view.width, view.height), Image.BOX))
 
 
-def _outlined(shown: np.ndarray, alignment, view: PhotoView) -> np.ndarray:
-    """`shown` (the view's display pixels) with the aligned crop's outline drawn in green."""
+def _outlined(shown: np.ndarray, outline_photo: np.ndarray, view: PhotoView) -> np.ndarray:
+    """`shown` (the view's display pixels) with a photo-pixel polyline (the crop's outline) drawn in green."""
     image = Image.fromarray(shown)
-    outline = display_from_photo(crop_outline_photo(alignment), view)
+    outline = display_from_photo(outline_photo, view)
     ImageDraw.Draw(image).line([tuple(p) for p in outline], fill=_CHOSEN_RGB, width=max(1, max(image.size) // 400))
     return np.asarray(image)
+
+
+def view_image(
+    region: np.ndarray,
+    view: PhotoView,
+    handles_photo: np.ndarray | None,
+    targets_photo: np.ndarray | None,
+    outline_photo: np.ndarray | None = None,
+) -> np.ndarray:
+    """A photo view as a canvas shows it: the region enlarged (or reduced), points, an outline.
+
+    Args:
+        region: uint8 (h, w, 3), the photo's pixels inside `view.box`.
+        view: the region and display size (`editor.state.photo_view`).
+        handles_photo, targets_photo: (N, 2) photo px, or None.
+        outline_photo: (K, 2) photo px polyline (the crop's outline), or None.
+
+    Returns:
+        uint8 (view.height, view.width, 3) RGB.
+    """
+    x0, y0, x1, y1 = view.box
+    sx = view.width // (x1 - x0)
+    if sx * (x1 - x0) == view.width:  # an integer enlargement: draw_points enlarges (nearest)
+        origin = np.array([x0, y0], np.float64)
+
+        def shown(points):
+            return None if points is None else np.asarray(points, np.float64) - origin
+
+        image = pl.draw_points(region, shown(handles_photo), shown(targets_photo), arrows=True, scale=sx)
+    else:  # a reduced view of a big photo
+
+        def shown(points):
+            return None if points is None else display_from_photo(points, view)
+
+        image = pl.draw_points(_shown_region(region, view), shown(handles_photo), shown(targets_photo), arrows=True)
+    return image if outline_photo is None else _outlined(image, outline_photo, view)
 
 
 def canvas_image(session: Session, photo: np.ndarray | None = None, handles: np.ndarray | None = None) -> np.ndarray:
@@ -135,18 +171,7 @@ def canvas_image(session: Session, photo: np.ndarray | None = None, handles: np.
     a = session.alignment
     handles_photo = pl.to_photo(_shown_handles(session, handles), a)
     targets_photo = pl.to_photo(session.clicks.targets, a)
-    sx = view.width // (x1 - x0)
-    if sx * (x1 - x0) == view.width:  # an integer enlargement: draw_points enlarges (nearest)
-        origin = np.array([x0, y0], np.float64)
-        shown = pl.draw_points(region, handles_photo - origin, targets_photo - origin, arrows=True, scale=sx)
-    else:  # a reduced view of a big photo
-        shown = pl.draw_points(
-            _shown_region(region, view),
-            display_from_photo(handles_photo, view),
-            display_from_photo(targets_photo, view),
-            arrows=True,
-        )
-    return _outlined(shown, a, view)
+    return view_image(region, view, handles_photo, targets_photo, crop_outline_photo(a))
 
 
 def crop_image(session: Session, image: np.ndarray | None = None, handles: np.ndarray | None = None) -> np.ndarray:
@@ -200,7 +225,9 @@ def mask_editor(page, session: Session) -> dict:
         return {page.mask_editor: None}
     view = canvas_view(session)
     x0, y0, x1, y1 = view.box
-    background = _outlined(_shown_region(session.edited_photo()[y0:y1, x0:x1], view), session.alignment, view)
+    background = _outlined(
+        _shown_region(session.edited_photo()[y0:y1, x0:x1], view), crop_outline_photo(session.alignment), view
+    )
     return {page.mask_editor: {"background": background, "layers": [], "composite": background}}
 
 
