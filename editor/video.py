@@ -41,7 +41,6 @@ __all__ = ["RenderUpdate", "VideoSession", "video_config"]
 log = logging.getLogger("editor")
 
 
-
 def video_config(settings: EditorSettings, server: ServerOptions, model: LoadedModel) -> pl.PipelineConfig:
     """The photo stages' config of a video edit from the page's settings.
 
