@@ -24,20 +24,13 @@ from editor.settings import ServerOptions
 from editor.state import Clicks
 from hub.registry import build_random_generator
 from stylegan import save_generator
-from tests.editor.conftest import FAST, SERVER, write_photo
+from tests.editor.conftest import FAST, SERVER, tiny_app, write_photo
 
 STUB_GPU = torch.device("cuda", 0)
 
 
 def _app(tmp_path, **server) -> EditorApp:
-    return EditorApp(
-        ServerOptions(**(SERVER | server)),
-        checkpoint="tiny",
-        generators={"tiny": build_random_generator(32, seed=1)},
-        checkpoints_dir=tmp_path / "checkpoints",
-        temp_dir=tmp_path / "app",
-        allow_download=False,
-    )
+    return tiny_app(tmp_path, **server)
 
 
 @pytest.fixture
