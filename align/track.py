@@ -182,7 +182,7 @@ class FaceTracker:
             faces = detect_faces(photo, config)
             if not faces:
                 raise NoFaceFoundError(
-                    "no face found on the keyframe; choose another keyframe or give the face box explicitly"
+                    'no face found on the keyframe; choose another keyframe ("frame" in the points file)'
                 )
             index = 0 if face_index is None else face_index
             if not (isinstance(index, int) and 0 <= index < len(faces)):

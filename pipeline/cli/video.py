@@ -35,7 +35,7 @@ def run_video_command(args: argparse.Namespace, argv: list[str], options, config
         raise UsageError("--face-index all edits every face of a photo; for a clip give one face number")
     job = dataclasses.replace(single_job(args.image, args.points, args.mask, config, args.checkpoint), video=True)
     info = probe_clip(job.image)
-    check_video_points(job.points, info, source=str(args.points))
+    check_video_points(job.points, info, source=str(args.points), config=config)
     if job.mask_path is not None:
         load_mask(job.mask_path, (info.height, info.width, 3))  # its size, before any work
     out = Path(args.out).expanduser() if args.out else job.image.parent / f"{job.image.stem}_edit"

@@ -218,7 +218,7 @@ def parse_job_line(
     image = _path(doc["image"], "image", base_dir)
     points = _points(doc, f"{source}:{line}", base_dir)
     config, job_all_faces = _job_config(doc, defaults, all_faces, base_dir)
-    video = _check_media_points(image, points, job_all_faces)
+    video = _check_media_points(image, points, job_all_faces, config)
     mask_path = None
     if doc.get("mask") is not None:
         mask_path = _path(doc["mask"], "mask", base_dir)
@@ -243,7 +243,7 @@ def parse_job_line(
     )
 
 
-def _check_media_points(image: Path, points: DragPoints, all_faces: bool) -> bool:
+def _check_media_points(image: Path, points: DragPoints, all_faces: bool, config: PipelineConfig) -> bool:
     """The points lie in the photo, or in the clip's frames with an existing keyframe; True for a clip.
 
     Raises:
@@ -262,7 +262,7 @@ def _check_media_points(image: Path, points: DragPoints, all_faces: bool) -> boo
                 raise JobLineError('face_index "all" edits every face of a photo; for a clip give one face number')
             from pipeline.video.edit import check_video_points
 
-            check_video_points(points, probe_clip(image), source="the points")
+            check_video_points(points, probe_clip(image), source="the points", config=config)
             return True
         width, height = photo_size(image)
         if points.frame != 0:

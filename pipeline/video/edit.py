@@ -26,7 +26,7 @@ import numpy as np
 
 from common.hashing import file_sha256
 from pipeline.config import PipelineConfig, config_to_json
-from pipeline.errors import PointsError
+from pipeline.errors import PipelineError, PointsError
 from pipeline.io.points import DragPoints, check_points_in_frame
 from pipeline.model_defaults import config_for_model
 from pipeline.models import LoadedModel
@@ -60,12 +60,18 @@ class VideoEditResult:
     complete: bool
 
 
-def check_video_points(points: DragPoints, info, source: str = "the points file") -> None:
-    """The keyframe exists and the points lie in the clip's frame (before any model work).
+def check_video_points(points: DragPoints, info, source: str = "the points file", config=None) -> None:
+    """The keyframe exists, the points lie in the clip's frame, the config edits a face (before any model work).
 
     Raises:
         PointsError: a keyframe past the clip's end, or a point outside the frame.
+        PipelineError: `config` asks for a box or centre crop (a clip is edited on its tracked face).
     """
+    if config is not None and config.align_mode != "face":
+        raise PipelineError(
+            f"a clip is edited on its tracked face: align mode {config.align_mode!r} applies to photos only; "
+            'drop --align / "align" (use --face-index N to pick the face)'
+        )
     if points.frame >= info.frame_count:
         raise PointsError(
             f'{source}: "frame" {points.frame} is past the clip\'s last frame ({info.frame_count - 1}); '
@@ -202,14 +208,19 @@ def edit_video(
     t_start = time.perf_counter()
     clip, out = Path(clip).expanduser().absolute(), Path(out).expanduser().absolute()
     info = probe_clip(clip)
-    check_video_points(points, info)
+    check_video_points(points, info, config=config)
     config = config_for_model(config, model.G, model.resolved.info if model.resolved is not None else None)
     seconds: dict = {}
     with dist.main_first():  # rank 0 clears stale work, tracks and drags; the others then load it
         work = VideoWork(work_folder_for(out), work_key(clip, points, mask_photo, model, config, video))
-        faces, landmarks, key = _prepare(
-            clip, points, model, config, video, work, mask_photo, extra, seconds, progress, say
-        )
+        try:
+            faces, landmarks, key = _prepare(
+                clip, points, model, config, video, work, mask_photo, extra, seconds, progress, say
+            )
+        except BaseException:
+            if dist.is_main:
+                work.remove_if_unused()  # e.g. no face on the keyframe: leave nothing behind
+            raise
     say(f"keyframe {points.frame}: {key.summary['drag_steps']} drag steps ({seconds['keyframe']:.1f}s)")
     t = time.perf_counter()
     mine = frames_of_rank(faces, dist.rank, dist.world_size)

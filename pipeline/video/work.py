@@ -108,6 +108,12 @@ class VideoWork:
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
+    def remove_if_unused(self) -> None:
+        """Remove the folder when it holds nothing a rerun could reuse (a run that failed at once)."""
+        useful = self.track_path.is_file() or self.keyframe_path.is_file()
+        if not useful and not any((self.folder / "frames").glob("*.png")):
+            self.remove()
+
 
 def state_dict(ws: torch.Tensor, field: np.ndarray | None, weight: np.ndarray | None) -> dict:
     """A frame's state for `VideoWork.write_frame`."""

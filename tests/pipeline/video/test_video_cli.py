@@ -101,3 +101,24 @@ def test_a_clip_is_a_batch_job(whole, clip, points, tmp_path):
     records = {r["id"]: r for r in map(json.loads, (out / "results.jsonl").read_text().splitlines())}
     assert records["clip"]["status"] == "ok" and records["clip"]["frames_with_face"] == 9
     assert (out / "clip" / "edited.mp4").read_bytes() == (whole / "edited.mp4").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "frame, extra, message",
+    [
+        (7, [], 'no face found on the keyframe; choose another keyframe ("frame" in the points file)'),
+        (2, ["--align", "center"], "a clip is edited on its tracked face: align mode 'center' applies to photos only"),
+        (12, [], '"frame" 12 is past the clip\'s last frame (11)'),
+    ],
+)
+def test_bad_clip_edits_fail_in_one_line_and_leave_nothing(clip, points, tmp_path, capsys, frame, extra, message):
+    from pipeline.cli.main import main
+
+    path = tmp_path / "pts.json"
+    payload = {"handles": points.handles_photo.tolist(), "targets": points.targets_photo.tolist(), "frame": frame}
+    path.write_text(json.dumps(payload))
+    out = tmp_path / "edit"
+    code = main(["--image", str(clip), "--points", str(path), "--out", str(out), *FAST, *extra])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and message in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pts.json"]  # no output, no work folder
