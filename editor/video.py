@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 import pipeline as pl
+from common.images import read_image
 from editor.errors import EditorError
 from editor.settings import EditorSettings, ServerOptions
 from editor.state import Clicks, PhotoView, crop_click, photo_from_display, photo_view
@@ -272,8 +272,7 @@ class VideoSession:
         finally:
             self.busy = False
         edited = work_folder_for(self.out) / "keyframe" / "edited.png"
-        with Image.open(edited) as image:
-            photo = np.asarray(image.convert("RGB"))
+        photo = read_image(edited)
         with self.lock:
             self.preview = photo
         s = result.keyframe.summary

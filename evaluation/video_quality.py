@@ -40,6 +40,7 @@ from align.faces import detect_faces, face_landmarks
 from align.identity import identity_distance
 from align.track import smooth_landmarks, track_from_json
 from common.errors import DragPipelineError, one_line
+from common.images import read_image
 from evaluation.composite_quality import EDITS, edit_points
 
 __all__ = ["VISIBLE_REACH", "VideoScore", "score_video", "format_table", "main"]
@@ -64,13 +65,6 @@ class VideoScore:
     without_face: int
     seconds_per_frame: float
     peak_mib: float
-
-
-def _read_png(path: Path) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))
 
 
 def _box_mad(a: np.ndarray, b: np.ndarray, box) -> float:
@@ -108,7 +102,7 @@ def score_video(clip: Path, work: Path, targets_crop: np.ndarray, edit: str, con
     out["without_face"] = sum(face is None for face in faces)
     previous = None
     for index, original in read_frames(clip):
-        edited = _read_png(work / "frames" / f"{index:06d}.png")
+        edited = read_image(work / "frames" / f"{index:06d}.png")
         face = faces[index]
         if face is None:
             out["untouched"] += int(np.array_equal(edited, original))

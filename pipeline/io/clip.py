@@ -17,6 +17,7 @@ frames decoded the same way.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -185,6 +186,15 @@ def probe_clip(path: str | os.PathLike) -> ClipInfo:
     """
     path = Path(path).expanduser()
     _check_clip_file(path)
+    stat = path.stat()
+    # Counting decodes the whole clip: a run probes the same file from the command line, the
+    # job and the edit, so the answer is kept for as long as the file is unchanged.
+    return _probe(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _probe(path: Path, size: int, mtime_ns: int) -> ClipInfo:
+    """`probe_clip` of a checked file (`size` and `mtime_ns` make a changed file a new entry)."""
     lines = _stream_lines(path)
     if not any(": Video:" in line for line in lines):
         raise ClipError(f"{show_path(path)} has no video stream ffmpeg can read; pass a video file (mp4, mov, ...)")

@@ -104,19 +104,19 @@ def work_key(clip: Path, points: DragPoints, mask: np.ndarray | None, model: Loa
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _track(clip: Path, keyframe: int, config: PipelineConfig, video: VideoConfig, work: VideoWork, progress: bool):
-    """The chosen face per frame (cached in the work folder)."""
+def _track(
+    clip: Path, reference: np.ndarray, total: int, config: PipelineConfig, video: VideoConfig, work: VideoWork, progress
+):
+    """The chosen face per frame (cached in the work folder); `reference` is the keyframe, `total` the frame count."""
     from align.track import FaceTracker, track_from_json, track_to_json
     from common.fileio import atomic_write_text
     from common.progress import progress_bar
-    from pipeline.io.clip import probe_clip, read_frames
+    from pipeline.io.clip import read_frames
 
     if work.track_path.is_file():
         return track_from_json(json.loads(work.track_path.read_text()))
-    reference = _keyframe_photo(clip, keyframe)
     face_index = config.face_index if isinstance(config.face_index, int) else None
     tracker = FaceTracker(reference, face_index=face_index, config=config.align, tolerance=video.tolerance)
-    total = probe_clip(clip).frame_count
     faces = []
     with progress_bar(total=total, desc="track", unit="frame", disable=not progress, leave=False) as bar:
         for index, photo in read_frames(clip):
@@ -129,15 +129,16 @@ def _track(clip: Path, keyframe: int, config: PipelineConfig, video: VideoConfig
 def _prepare(clip, points, model, config, video, work, mask_photo, extra, seconds, progress, say):
     """(faces, smoothed landmarks, `KeyframeEdit`): the track and the keyframe's drag (or their saved forms)."""
     from align.track import smooth_landmarks
+    from pipeline.io.clip import probe_clip
 
     t = time.perf_counter()
-    faces = _track(clip, points.frame, config, video, work, progress)
+    keyframe = _keyframe_photo(clip, points.frame)
+    faces = _track(clip, keyframe, probe_clip(clip).frame_count, config, video, work, progress)
     seconds["track"] = time.perf_counter() - t
     found = sum(face is not None for face in faces)
     say(f"track: the chosen face in {found} of {len(faces)} frames ({seconds['track']:.1f}s)")
     landmarks = smooth_landmarks(faces, video.landmark_sigma)
     t = time.perf_counter()
-    keyframe = _keyframe_photo(clip, points.frame)
     key = keyframe_edit(
         keyframe, points.frame, landmarks[points.frame], points, model, config, work, mask_photo, extra, progress, say
     )

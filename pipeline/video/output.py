@@ -8,21 +8,14 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 
+from common.images import read_image
 from pipeline.config import config_to_json
 from pipeline.io.outputs import staged_output_dir
 
 __all__ = ["write_video_outputs", "video_report"]
-
-
-def _read_png(path: Path) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))
 
 
 def _summary(records: list[dict]) -> dict:
@@ -80,7 +73,7 @@ def write_video_outputs(clip, info, work, out, records, key, config, video, seco
             ClipWriter(staging / "comparison.mp4", 2 * info.width, info.height, info.fps, audio_from=audio) as both,
         ):
             for index, original in read_frames(clip):
-                frame = _read_png(work.frame_png(index))
+                frame = read_image(work.frame_png(index))
                 edited.write(frame)
                 both.write(np.concatenate([original, frame], axis=1))
         written += ["edited.mp4", "comparison.mp4"]

@@ -208,8 +208,9 @@ def render_frames(
     if not pending:
         return 0
     mine, last = set(pending), max(pending)
-    run_start = {i: a for a, b in frame_runs(faces) for i in range(a, b)}
-    renderer = _Renderer(key, config, video, work, dict(frame_runs(faces)))
+    runs = frame_runs(faces)
+    run_start = {i: a for a, b in runs for i in range(a, b)}
+    renderer = _Renderer(key, config, video, work, dict(runs))
     bar = progress_bar(total=len(pending), desc="frames", unit="frame", disable=not progress, leave=False)
     rendered = 0
     stream = read_frames(clip, start=min(pending))

@@ -65,6 +65,17 @@ def test_probe(clip):
     assert info.duration == pytest.approx(12 / 25, abs=0.05)
 
 
+def test_probe_answers_for_the_file_as_it_is_now(tmp_path):
+    path = tmp_path / "clip.mp4"
+    make_test_clip(path, frames=5, audio=False)
+    assert probe_clip(path).frame_count == 5
+    assert probe_clip(path) is probe_clip(path)  # kept: counting decodes the whole clip
+    stat = path.stat()
+    make_test_clip(path, frames=8, audio=False)  # the same name, rewritten
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # even within the clock's resolution
+    assert probe_clip(path).frame_count == 8
+
+
 def test_probe_errors(tmp_path):
     text = tmp_path / "notes.mp4"
     text.write_text("not a video\n")
